@@ -1,0 +1,410 @@
+//! The executor: the one place where the pure core meets a forge. It
+//! observes repos in batches, builds the [`Plan`] (pure planning per repo),
+//! and applies it repo by repo: one direct commit with a compare-and-swap on
+//! the observed tip, then the proposal branch. When a branch moved between
+//! plan and apply it re-observes and re-plans that repo once; a repo that
+//! fails does not stop the others.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::blob::ObjectId;
+use crate::forge::{CommitRequest, FileWrite, Forge, ForgeError, RepoId, RepoObservation, RepoQuery, Signature};
+use crate::lock::Lock;
+use crate::plan::{self, CommitPlan, Plan, PlanInput, PlanSettings, ProposalPlan, RepoError, RepoPlan};
+use crate::registry::ResolvedRepo;
+use crate::render::DesiredFile;
+
+/// A repo with its rendered files: the input of planning.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub repo: ResolvedRepo,
+    pub desired: Vec<DesiredFile>,
+}
+
+impl Target {
+    pub fn id(&self) -> RepoId {
+        RepoId::new(&self.repo.owner, &self.repo.name)
+    }
+
+    fn query(&self, extra_paths: &BTreeSet<String>) -> RepoQuery {
+        let mut paths: BTreeSet<String> = self.desired.iter().map(|d| d.path.clone()).collect();
+        paths.extend(extra_paths.iter().cloned());
+        RepoQuery {
+            repo: self.id(),
+            branch: self.repo.default_branch.clone(),
+            paths: paths.into_iter().collect(),
+            lock_path: self.repo.lock_path.clone(),
+            proposal_branch: self.repo.proposal_branch.clone(),
+        }
+    }
+}
+
+/// Options of planning.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub settings: PlanSettings,
+    /// Fetch old contents and attach unified diffs.
+    pub diffs: bool,
+}
+
+/// Observes every target (in forge-sized batches) and plans each.
+pub async fn make_plan<F: Forge>(forge: &F, targets: &[Target], opts: &Options) -> Plan {
+    let observations = observe_all(forge, targets).await;
+    let mut repos = Vec::new();
+    let mut errors = Vec::new();
+    for (target, obs) in targets.iter().zip(observations) {
+        match plan_target(forge, target, obs, opts).await {
+            Ok(p) => repos.push(p),
+            Err(error) => errors.push(RepoError {
+                repo: target.id(),
+                error,
+            }),
+        }
+    }
+    Plan {
+        source: opts.settings.source.clone(),
+        generator: crate::lock::generator(),
+        force_reason: opts.settings.force_reason.clone(),
+        repos,
+        errors,
+    }
+}
+
+async fn plan_target<F: Forge>(
+    forge: &F,
+    target: &Target,
+    obs: Result<RepoObservation, ForgeError>,
+    opts: &Options,
+) -> Result<RepoPlan, String> {
+    let obs = obs.map_err(|e| e.to_string())?;
+    let mut plan = plan::plan_repo(PlanInput {
+        repo: &target.repo,
+        desired: &target.desired,
+        observation: &obs,
+        settings: &opts.settings,
+    })?;
+    if opts.diffs {
+        let wanted = plan.blobs_for_diffs();
+        let blobs = if wanted.is_empty() {
+            BTreeMap::new()
+        } else {
+            match forge.read_blobs(&obs.repo, &wanted).await {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::warn!(repo = %obs.repo, error = %e, "cannot read old contents; plan shows no diffs");
+                    BTreeMap::new()
+                }
+            }
+        };
+        plan::attach_diffs(&mut plan, &target.desired, &blobs);
+    }
+    Ok(plan)
+}
+
+/// Observes all targets. A second, smaller round asks for paths that only
+/// the lock files mention (orphans), so their state is known too.
+async fn observe_all<F: Forge>(
+    forge: &F,
+    targets: &[Target],
+) -> Vec<Result<RepoObservation, ForgeError>> {
+    let none = BTreeSet::new();
+    let queries: Vec<RepoQuery> = targets.iter().map(|t| t.query(&none)).collect();
+    let mut results = observe_batched(forge, &queries).await;
+
+    let mut again = Vec::new();
+    for (i, (target, result)) in targets.iter().zip(&results).enumerate() {
+        let Ok(obs) = result else { continue };
+        let extra = orphan_paths(target, obs);
+        if !extra.is_empty() {
+            again.push((i, target.query(&extra)));
+        }
+    }
+    if !again.is_empty() {
+        let queries: Vec<RepoQuery> = again.iter().map(|(_, q)| q.clone()).collect();
+        let second = observe_batched(forge, &queries).await;
+        for ((i, _), r) in again.into_iter().zip(second) {
+            results[i] = r;
+        }
+    }
+    results
+}
+
+/// Paths the lock on either branch lists that the query did not ask for.
+fn orphan_paths(target: &Target, obs: &RepoObservation) -> BTreeSet<String> {
+    let asked: BTreeSet<&str> = target.desired.iter().map(|d| d.path.as_str()).collect();
+    let mut extra = BTreeSet::new();
+    let locks = std::iter::once(&obs.default_branch)
+        .chain(obs.proposal.as_ref().map(|p| &p.branch));
+    for branch in locks {
+        let Some(bytes) = &branch.lock else { continue };
+        let Ok(text) = std::str::from_utf8(bytes) else { continue };
+        let Ok(lock) = Lock::parse("lock", text) else { continue };
+        extra.extend(
+            lock.files
+                .into_keys()
+                .filter(|p| !asked.contains(p.as_str()) && !branch.files.contains_key(p)),
+        );
+    }
+    extra
+}
+
+async fn observe_batched<F: Forge>(
+    forge: &F,
+    queries: &[RepoQuery],
+) -> Vec<Result<RepoObservation, ForgeError>> {
+    let mut out = Vec::with_capacity(queries.len());
+    for chunk in queries.chunks(forge.observe_batch_size().max(1)) {
+        let results = forge.observe(chunk).await;
+        assert_eq!(results.len(), chunk.len(), "forge answered every query");
+        out.extend(results);
+    }
+    out
+}
+
+/// What applying did to one repo.
+#[derive(Debug, Clone, Serialize)]
+pub struct RepoReport {
+    pub repo: RepoId,
+    /// New default-branch commit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit: Option<ObjectId>,
+    /// What happened to the proposal branch.
+    pub proposal: ProposalOutcome,
+    /// Files written or deleted, over both branches.
+    pub files_changed: usize,
+    /// The plan was redone after a branch moved under us.
+    pub replanned: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub duration_ms: u64,
+}
+
+/// Proposal branch outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum ProposalOutcome {
+    None,
+    Created { branch: String, commit: ObjectId },
+    Updated { branch: String, commit: ObjectId },
+    UpToDate { branch: String },
+    Closed { branch: String },
+    LeftAlone { branch: String, reason: String },
+}
+
+/// The result of `apply`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApplyReport {
+    pub repos: Vec<RepoReport>,
+}
+
+impl ApplyReport {
+    pub fn failed(&self) -> usize {
+        self.repos.iter().filter(|r| r.error.is_some()).count()
+    }
+}
+
+/// Applies `plan`. `on_done` is called after each repo (progress display).
+pub async fn apply<F: Forge>(
+    forge: &F,
+    targets: &[Target],
+    plan: Plan,
+    opts: &Options,
+    mut on_done: impl FnMut(&RepoReport),
+) -> ApplyReport {
+    let by_id: BTreeMap<RepoId, &Target> = targets.iter().map(|t| (t.id(), t)).collect();
+    let mut reports = Vec::new();
+    for err in plan.errors {
+        let report = RepoReport {
+            repo: err.repo,
+            commit: None,
+            proposal: ProposalOutcome::None,
+            files_changed: 0,
+            replanned: false,
+            error: Some(err.error),
+            duration_ms: 0,
+        };
+        tracing::error!(repo = %report.repo, error = report.error.as_deref().unwrap_or_default(), "repo not planned");
+        on_done(&report);
+        reports.push(report);
+    }
+    for repo_plan in plan.repos {
+        let target = by_id[&repo_plan.repo];
+        let report = apply_repo(forge, target, repo_plan, opts).await;
+        on_done(&report);
+        reports.push(report);
+    }
+    reports.sort_by(|a, b| a.repo.cmp(&b.repo));
+    ApplyReport { repos: reports }
+}
+
+/// Applies one repo's plan, re-planning once if a branch moved.
+async fn apply_repo<F: Forge>(
+    forge: &F,
+    target: &Target,
+    first: RepoPlan,
+    opts: &Options,
+) -> RepoReport {
+    let started = Instant::now();
+    let mut report = RepoReport {
+        repo: first.repo.clone(),
+        commit: None,
+        proposal: ProposalOutcome::None,
+        files_changed: 0,
+        replanned: false,
+        error: None,
+        duration_ms: 0,
+    };
+    let mut plan = first;
+    for attempt in 0..2 {
+        match execute(forge, target, &plan, &mut report).await {
+            Ok(()) => break,
+            Err(ForgeError::Conflict { .. }) if attempt == 0 => {
+                tracing::warn!(repo = %report.repo, "a branch moved since it was observed; observing again and re-planning");
+                report.replanned = true;
+                let obs = observe_all(forge, std::slice::from_ref(target)).await.remove(0);
+                let quiet = Options {
+                    diffs: false,
+                    ..opts.clone()
+                };
+                match plan_target(forge, target, obs, &quiet).await {
+                    Ok(p) => plan = p,
+                    Err(e) => {
+                        report.error = Some(e);
+                        break;
+                    }
+                }
+            }
+            Err(e) => {
+                let msg = match &e {
+                    ForgeError::Conflict { .. } => format!("{e}; gave up after re-planning once, will retry on the next run"),
+                    _ => e.to_string(),
+                };
+                report.error = Some(msg);
+                break;
+            }
+        }
+    }
+    report.duration_ms = started.elapsed().as_millis() as u64;
+    log_report(&report);
+    report
+}
+
+fn log_report(r: &RepoReport) {
+    let ms = r.duration_ms;
+    match &r.error {
+        Some(e) => tracing::error!(repo = %r.repo, action = "apply", outcome = "failed", duration_ms = ms, error = %e, "repo failed"),
+        None => {
+            let commit = r.commit.map(|c| c.to_string()).unwrap_or_default();
+            let proposal = serde_json::to_value(&r.proposal)
+                .ok()
+                .and_then(|v| v.get("outcome").and_then(|o| o.as_str()).map(str::to_string))
+                .unwrap_or_default();
+            tracing::info!(repo = %r.repo, action = "apply", outcome = if r.files_changed > 0 { "changed" } else { "unchanged" }, commit = %commit, proposal = %proposal, files = r.files_changed, duration_ms = ms, "repo done");
+        }
+    }
+}
+
+/// Executes the writes of a plan. Stops at the first error.
+async fn execute<F: Forge>(
+    forge: &F,
+    target: &Target,
+    plan: &RepoPlan,
+    report: &mut RepoReport,
+) -> Result<(), ForgeError> {
+    let contents: BTreeMap<ObjectId, &[u8]> = target
+        .desired
+        .iter()
+        .map(|d| (d.blob, d.content.as_slice()))
+        .collect();
+    let author = Signature {
+        name: target.repo.author_name.clone(),
+        email: target.repo.author_email.clone(),
+    };
+    let mut base = plan.tip;
+    if let Some(direct) = &plan.direct {
+        let request = commit_request(plan, direct, &contents, &author, base, base);
+        let id = forge.commit(&request).await?;
+        tracing::debug!(repo = %plan.repo, commit = %id, "direct commit written");
+        report.commit = Some(id);
+        report.files_changed += direct.writes.len();
+        base = Some(id);
+    }
+    let branch = plan.proposal_branch.clone();
+    report.proposal = match &plan.proposal {
+        ProposalPlan::None => ProposalOutcome::None,
+        ProposalPlan::Create { commit } => {
+            let request = commit_request(plan, commit, &contents, &author, base, None);
+            let id = forge.commit(&request).await?;
+            report.files_changed += commit.writes.len();
+            ProposalOutcome::Created { branch, commit: id }
+        }
+        ProposalPlan::Update {
+            previous_tip,
+            commit,
+        } => {
+            let request =
+                commit_request(plan, commit, &contents, &author, base, Some(*previous_tip));
+            let id = forge.commit(&request).await?;
+            report.files_changed += commit.writes.len();
+            ProposalOutcome::Updated { branch, commit: id }
+        }
+        ProposalPlan::UpToDate { .. } => ProposalOutcome::UpToDate { branch },
+        ProposalPlan::Close { tip } => {
+            forge.delete_branch(&plan.repo, &branch, *tip).await?;
+            ProposalOutcome::Closed { branch }
+        }
+        ProposalPlan::HumanEdited { pending, .. } => ProposalOutcome::LeftAlone {
+            branch,
+            reason: if *pending {
+                "someone else pushed to the proposal branch; changes are pending until it is merged or deleted".into()
+            } else {
+                "someone else pushed to the proposal branch".into()
+            },
+        },
+    };
+    Ok(())
+}
+
+fn commit_request(
+    plan: &RepoPlan,
+    commit: &CommitPlan,
+    contents: &BTreeMap<ObjectId, &[u8]>,
+    author: &Signature,
+    parent: Option<ObjectId>,
+    expected_tip: Option<ObjectId>,
+) -> CommitRequest {
+    let mut files: Vec<FileWrite> = commit
+        .writes
+        .iter()
+        .map(|w| FileWrite {
+            path: w.path.clone(),
+            content: w.blob.map(|b| {
+                contents
+                    .get(&b)
+                    .expect("planned blobs come from the rendered files")
+                    .to_vec()
+            }),
+            mode: w.mode,
+        })
+        .collect();
+    files.push(FileWrite {
+        path: plan.lock_path.clone(),
+        content: Some(commit.lock.to_bytes()),
+        mode: crate::blob::FileMode::Regular,
+    });
+    CommitRequest {
+        repo: plan.repo.clone(),
+        branch: commit.branch.clone(),
+        parent,
+        expected_tip,
+        files,
+        message: commit.message.clone(),
+        author: author.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,133 @@
+//! Command-line definitions (clap derive) and nothing else: no I/O, no
+//! defaults read from the environment beyond what clap's `env` does. The
+//! wiring lives in `app`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::output::Format;
+
+/// Renders the integration registry into every team repository and
+/// delivers it: direct commits or proposal branches, drift never silently
+/// overwritten.
+#[derive(Debug, Parser)]
+#[command(name = "distributor", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options shared by every command.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// The integration registry.
+    #[arg(long, global = true, env = "DISTRIBUTOR_REGISTRY", default_value = "registry.json")]
+    pub registry: PathBuf,
+    /// The templates directory (one folder per bundle).
+    #[arg(long, global = true, env = "DISTRIBUTOR_TEMPLATES", default_value = "templates")]
+    pub templates: PathBuf,
+    /// Where the repositories are: `local:DIR` (bare repos at DIR/OWNER/REPO.git).
+    #[arg(long, global = true, env = "DISTRIBUTOR_FORGE")]
+    pub forge: Option<String>,
+    /// Only repos of this team (repeatable).
+    #[arg(long, global = true)]
+    pub team: Vec<String>,
+    /// Only this repo, `OWNER/REPO` or `REPO` (repeatable).
+    #[arg(long, global = true)]
+    pub repo: Vec<String>,
+    /// Only files of this bundle (repeatable). Other bundles' files are left
+    /// exactly as they are.
+    #[arg(long, global = true)]
+    pub bundle: Vec<String>,
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Log format (logs go to stderr).
+    #[arg(long, global = true, value_enum, env = "DISTRIBUTOR_LOG_FORMAT", default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Colour: auto (on a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// More logging (-v: debug, -vv: trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors in the logs.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check registry and templates, render everything; writes nothing.
+    Validate,
+    /// Show what `apply` would do. Exit code 0: nothing to do, 2: changes
+    /// pending, 1: error.
+    Plan(PlanArgs),
+    /// Deliver the rendered files.
+    Apply(ApplyArgs),
+    /// Per-repo state: in sync, outdated, drifted, proposal pending, error.
+    Status(InitArgs),
+    /// Print the resolved template context of one repo.
+    Context(ContextArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Create missing local bare repos (with an initial commit) first; for
+    /// demos and tests with the local forge.
+    #[arg(long)]
+    pub init: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Leave unified diffs out of the output.
+    #[arg(long)]
+    pub no_diff: bool,
+    #[command(flatten)]
+    pub init: InitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Print the plan `apply` would execute, and exit like `plan`.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Urgent fix: commit directly even where delivery is `pr`, overwrite
+    /// drift. Never rewrites history. Needs --reason.
+    #[arg(long, requires = "reason")]
+    pub force: bool,
+    /// Why the run is forced; written into every commit message.
+    #[arg(long, requires = "force")]
+    pub reason: Option<String>,
+    /// Allow --force from a platform tree with uncommitted changes.
+    #[arg(long, requires = "force")]
+    pub allow_dirty: bool,
+    /// Leave unified diffs out of --dry-run output.
+    #[arg(long)]
+    pub no_diff: bool,
+    #[command(flatten)]
+    pub init: InitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ContextArgs {
+    /// `OWNER/REPO` (or `REPO` for the default owner).
+    pub repo: String,
+}

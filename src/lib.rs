@@ -1,0 +1,36 @@
+//! `distributor` renders a platform team's integration registry into every
+//! team repository and delivers the result safely: one commit per repo,
+//! compare-and-swap on every ref update, drift never overwritten silently.
+//!
+//! # Layout
+//!
+//! The pure core takes values and returns values:
+//!
+//! - [`registry`]: `registry.json` model, validation, variable layering.
+//! - [`render`]: templates and bundles -> desired files per repo.
+//! - [`lock`]: the lock file committed into each target repo.
+//! - [`plan`]: desired vs observed -> per-file states -> a [`plan::Plan`].
+//! - [`paths`], [`blob`], [`diag`]: path rules, git blob ids, collected errors.
+//!
+//! The edges do I/O:
+//!
+//! - [`forge`]: the `Forge` trait and its backends (local bare repos; a
+//!   fake in tests).
+//! - [`source`]: reads the platform inputs from disk and their git revision.
+//! - [`apply`]: the executor, the only place the core meets a forge.
+//! - [`output`]: plan and status as text, JSON and markdown.
+//! - [`cli`]: argument definitions; [`app`]: wiring behind `main`.
+
+pub mod blob;
+pub mod diag;
+pub mod forge;
+pub mod lock;
+pub mod paths;
+pub mod registry;
+pub mod render;
+pub mod plan;
+pub mod source;
+pub mod apply;
+pub mod output;
+pub mod app;
+pub mod cli;

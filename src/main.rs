@@ -1,0 +1,23 @@
+//! The `distributor` binary: parse arguments, set up logging, run, exit.
+//! Everything else lives in the library (`distributor::app`).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use distributor::cli::Cli;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    distributor::app::init_logging(&cli.global);
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(distributor::app::exit::ERROR);
+        }
+    };
+    ExitCode::from(runtime.block_on(distributor::app::run(cli)))
+}

@@ -1,0 +1,127 @@
+//! Presentation of plans, status and apply results as text (coloured only
+//! on a terminal), JSON (a documented, versioned schema: see
+//! `docs/output.md`) and markdown (for CI step summaries). Pure: values in,
+//! strings out.
+
+pub mod json;
+pub mod markdown;
+pub mod text;
+
+use std::collections::BTreeMap;
+
+use crate::plan::{FileState, Plan, ProposalPlan, RepoPlan, RepoStatus, Route};
+
+/// Output format chosen with `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Markdown,
+}
+
+/// Counts shown in summaries.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Summary {
+    pub repos: usize,
+    pub repos_in_sync: usize,
+    pub repos_with_changes: usize,
+    pub direct_commits: usize,
+    pub proposals_to_write: usize,
+    pub proposals_to_close: usize,
+    /// Repos whose proposal already carries every pending change.
+    pub proposals_pending: usize,
+    pub files_to_change: usize,
+    pub drifted_files: usize,
+    pub errors: usize,
+}
+
+/// Summarises a plan.
+pub fn summarize(plan: &Plan) -> Summary {
+    let mut s = Summary {
+        repos: plan.repos.len() + plan.errors.len(),
+        errors: plan.errors.len(),
+        ..Summary::default()
+    };
+    for r in &plan.repos {
+        if r.has_writes() {
+            s.repos_with_changes += 1;
+        }
+        if r.status() == RepoStatus::InSync && !r.has_writes() {
+            s.repos_in_sync += 1;
+        }
+        if r.direct.is_some() {
+            s.direct_commits += 1;
+        }
+        match r.proposal {
+            ProposalPlan::Create { .. } | ProposalPlan::Update { .. } => s.proposals_to_write += 1,
+            ProposalPlan::Close { .. } => s.proposals_to_close += 1,
+            ProposalPlan::UpToDate { .. } | ProposalPlan::HumanEdited { pending: true, .. } => {
+                s.proposals_pending += 1
+            }
+            _ => {}
+        }
+        s.drifted_files += r
+            .files
+            .iter()
+            .filter(|f| f.state == FileState::Drifted)
+            .count();
+        if r.has_writes() {
+            s.files_to_change += r
+                .files
+                .iter()
+                .filter(|f| matches!(f.route, Route::Direct | Route::Proposal))
+                .count();
+        }
+    }
+    s
+}
+
+/// Counts of files per state in one repo, e.g. `11 in_sync, 1 drifted`.
+pub fn state_counts(repo: &RepoPlan) -> BTreeMap<FileState, usize> {
+    let mut m = BTreeMap::new();
+    for f in &repo.files {
+        *m.entry(f.state).or_insert(0) += 1;
+    }
+    m
+}
+
+/// `11 in sync, 1 drifted`.
+pub fn describe_counts(repo: &RepoPlan) -> String {
+    let counts = state_counts(repo);
+    if counts.is_empty() {
+        return "no managed files".into();
+    }
+    counts
+        .iter()
+        .map(|(s, n)| format!("{n} {}", s.as_str().replace('_', " ")))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What the plan does with the proposal branch, in words.
+pub fn describe_proposal(repo: &RepoPlan) -> Option<String> {
+    let b = &repo.proposal_branch;
+    Some(match &repo.proposal {
+        ProposalPlan::None => return None,
+        ProposalPlan::Create { commit } => format!(
+            "create branch {b} proposing {} file{}",
+            commit.writes.len(),
+            plural(commit.writes.len())
+        ),
+        ProposalPlan::Update { commit, .. } => format!(
+            "update branch {b} in place, proposing {} file{}",
+            commit.writes.len(),
+            plural(commit.writes.len())
+        ),
+        ProposalPlan::UpToDate { .. } => format!("branch {b} is up to date, awaiting merge"),
+        ProposalPlan::Close { .. } => format!("delete branch {b} (no longer needed)"),
+        ProposalPlan::HumanEdited { pending, .. } => format!(
+            "branch {b} has commits by someone else: left alone{}",
+            if *pending { "; changes stay pending" } else { "" }
+        ),
+    })
+}
+
+pub(crate) fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}

@@ -1,0 +1,303 @@
+//! Plain-text plan, status and apply output for terminals and logs. Colour
+//! is a parameter: the caller decides (terminal, `--color`, `NO_COLOR`).
+
+use std::fmt::Write;
+
+use super::{describe_counts, describe_proposal, plural, summarize};
+use crate::apply::{ApplyReport, ProposalOutcome};
+use crate::plan::message::verb;
+use crate::plan::{FilePlan, FileState, Plan, RepoStatus, Route};
+
+/// ANSI styling, off unless enabled.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    fn paint(&self, code: &str, s: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+    fn bold(&self, s: &str) -> String {
+        self.paint("1", s)
+    }
+    fn green(&self, s: &str) -> String {
+        self.paint("32", s)
+    }
+    fn red(&self, s: &str) -> String {
+        self.paint("31", s)
+    }
+    fn yellow(&self, s: &str) -> String {
+        self.paint("33", s)
+    }
+    fn cyan(&self, s: &str) -> String {
+        self.paint("36", s)
+    }
+    fn dim(&self, s: &str) -> String {
+        self.paint("2", s)
+    }
+}
+
+fn file_line(st: Style, f: &FilePlan) -> String {
+    let (sign, painted) = match (f.route, verb(f)) {
+        (Route::Release, _) => ("=", st.dim("release")),
+        (_, "create") => ("+", st.green("create")),
+        (_, "delete") => ("-", st.red("delete")),
+        (_, "overwrite") => ("!", st.yellow("overwrite")),
+        (_, v) => ("~", st.cyan(v)),
+    };
+    let mut line = format!(
+        "  {sign} {painted:<w$} {}  [{}",
+        f.path,
+        f.state.as_str(),
+        w = if st.color { 9 + 9 } else { 9 }
+    );
+    if let Some(r) = f.reason {
+        let _ = write!(line, ": {}", r.describe());
+    }
+    line.push(']');
+    match f.route {
+        Route::Direct => line.push_str(" -> direct commit"),
+        Route::Proposal => line.push_str(" -> proposal"),
+        _ => {}
+    }
+    line
+}
+
+/// The plan as text. `diffs` prints the unified diffs too.
+pub fn plan(plan: &Plan, st: Style, diffs: bool) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Platform source {} ({})",
+        st.bold(&plan.source.to_string()),
+        plan.generator
+    );
+    if let Some(reason) = &plan.force_reason {
+        let _ = writeln!(out, "{} {reason}", st.yellow("FORCED RUN, reason:"));
+    }
+    let mut waiting = Vec::new();
+    for r in &plan.repos {
+        if !r.has_writes() {
+            if let Some(p) = describe_proposal(r) {
+                waiting.push(format!("  {}: {p} ({})", r.repo, describe_counts(r)));
+            }
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "\n{}  (team {}, branch {}, {})",
+            st.bold(&r.repo.to_string()),
+            r.team,
+            r.default_branch,
+            describe_counts(r)
+        );
+        let _ = writeln!(out, "  delivery: {}", r.delivery_reason);
+        for f in r.changes() {
+            let _ = writeln!(out, "{}", file_line(st, f));
+        }
+        if let Some(d) = &r.direct {
+            let _ = writeln!(
+                out,
+                "  commit: {} file{} + lock on {}",
+                d.writes.len(),
+                plural(d.writes.len()),
+                d.branch
+            );
+        }
+        if let Some(p) = describe_proposal(r) {
+            let _ = writeln!(out, "  proposal: {p}");
+        }
+        if diffs {
+            for f in r.changes() {
+                if let Some(d) = &f.diff {
+                    for l in d.lines() {
+                        let painted = if l.starts_with("+++") || l.starts_with("---") {
+                            st.bold(l)
+                        } else if l.starts_with('+') {
+                            st.green(l)
+                        } else if l.starts_with('-') {
+                            st.red(l)
+                        } else if l.starts_with("@@") {
+                            st.cyan(l)
+                        } else {
+                            l.to_string()
+                        };
+                        let _ = writeln!(out, "    {painted}");
+                    }
+                }
+            }
+        }
+    }
+    if !waiting.is_empty() {
+        let _ = writeln!(out, "\nNothing to write, proposals pending:");
+        for w in waiting {
+            let _ = writeln!(out, "{w}");
+        }
+    }
+    for e in &plan.errors {
+        let _ = writeln!(out, "\n{}  {}", st.bold(&e.repo.to_string()), st.red("error"));
+        let _ = writeln!(out, "  {}", e.error);
+    }
+    let s = summarize(plan);
+    let _ = writeln!(
+        out,
+        "\nPlan: {} of {} repo{} to change ({} direct commit{}, {} proposal{} to write, {} to close), {} file{} to change, {} drifted, {} in sync, {} awaiting merge, {} error{}.",
+        s.repos_with_changes,
+        s.repos,
+        plural(s.repos),
+        s.direct_commits,
+        plural(s.direct_commits),
+        s.proposals_to_write,
+        plural(s.proposals_to_write),
+        s.proposals_to_close,
+        s.files_to_change,
+        plural(s.files_to_change),
+        s.drifted_files,
+        s.repos_in_sync,
+        s.proposals_pending,
+        s.errors,
+        plural(s.errors)
+    );
+    out
+}
+
+/// Per-repo status table.
+pub fn status(plan: &Plan, st: Style) -> String {
+    let mut rows: Vec<[String; 5]> = vec![[
+        "REPO".into(),
+        "TEAM".into(),
+        "STATUS".into(),
+        "FILES".into(),
+        "PROPOSAL".into(),
+    ]];
+    let mut painted_status = vec![String::new()];
+    for r in &plan.repos {
+        let status = r.status();
+        rows.push([
+            r.repo.to_string(),
+            r.team.clone(),
+            status.as_str().to_string(),
+            describe_counts(r),
+            describe_proposal(r).unwrap_or_else(|| "-".into()),
+        ]);
+        painted_status.push(match status {
+            RepoStatus::InSync => st.green(status.as_str()),
+            RepoStatus::Drifted | RepoStatus::Error => st.red(status.as_str()),
+            _ => st.yellow(status.as_str()),
+        });
+    }
+    for e in &plan.errors {
+        rows.push([
+            e.repo.to_string(),
+            "-".into(),
+            "error".into(),
+            e.error.clone(),
+            "-".into(),
+        ]);
+        painted_status.push(st.red("error"));
+    }
+    let widths: Vec<usize> = (0..4)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for (i, row) in rows.iter().enumerate() {
+        let status = if i == 0 {
+            row[2].clone()
+        } else {
+            painted_status[i].clone()
+        };
+        let pad = widths[2].saturating_sub(row[2].chars().count());
+        let _ = writeln!(
+            out,
+            "{:<w0$}  {:<w1$}  {status}{}  {:<w3$}  {}",
+            row[0],
+            row[1],
+            " ".repeat(pad),
+            row[3],
+            row[4],
+            w0 = widths[0],
+            w1 = widths[1],
+            w3 = widths[3],
+        );
+    }
+    let count = |s: RepoStatus| plan.repos.iter().filter(|r| r.status() == s).count();
+    let _ = writeln!(
+        out,
+        "\n{} repos: {} in sync, {} outdated, {} drifted, {} proposal pending, {} error{}.",
+        plan.repos.len() + plan.errors.len(),
+        count(RepoStatus::InSync),
+        count(RepoStatus::Outdated),
+        count(RepoStatus::Drifted),
+        count(RepoStatus::ProposalPending),
+        plan.errors.len(),
+        plural(plan.errors.len()),
+    );
+    out
+}
+
+/// What `apply` did, one line per repo that changed or failed.
+pub fn apply(report: &ApplyReport, st: Style) -> String {
+    let mut out = String::new();
+    let mut unchanged = 0;
+    for r in &report.repos {
+        if let Some(e) = &r.error {
+            let _ = writeln!(out, "{}: {} {e}", r.repo, st.red("FAILED"));
+            continue;
+        }
+        let mut parts = Vec::new();
+        if let Some(c) = r.commit {
+            parts.push(format!("committed {}", c.short()));
+        }
+        match &r.proposal {
+            ProposalOutcome::None => {}
+            ProposalOutcome::Created { branch, commit } => {
+                parts.push(format!("proposal {branch} created ({})", commit.short()))
+            }
+            ProposalOutcome::Updated { branch, commit } => {
+                parts.push(format!("proposal {branch} updated ({})", commit.short()))
+            }
+            ProposalOutcome::UpToDate { branch } => {
+                parts.push(format!("proposal {branch} up to date"))
+            }
+            ProposalOutcome::Closed { branch } => parts.push(format!("proposal {branch} deleted")),
+            ProposalOutcome::LeftAlone { branch, reason } => {
+                parts.push(format!("proposal {branch} left alone: {reason}"))
+            }
+        }
+        if r.replanned {
+            parts.push("re-planned after the branch moved".into());
+        }
+        if r.files_changed == 0 && parts.is_empty() {
+            unchanged += 1;
+            continue;
+        }
+        let _ = writeln!(out, "{}: {}", r.repo, parts.join("; "));
+    }
+    let changed = report
+        .repos
+        .iter()
+        .filter(|r| r.error.is_none() && r.files_changed > 0)
+        .count();
+    let failed = report.failed();
+    let _ = writeln!(
+        out,
+        "\nApplied: {changed} repo{} changed, {unchanged} unchanged, {} failed.",
+        plural(changed),
+        if failed > 0 {
+            st.red(&failed.to_string())
+        } else {
+            failed.to_string()
+        }
+    );
+    out
+}
+
+/// `true` when the state deserves attention in summaries.
+pub fn is_attention(state: FileState) -> bool {
+    matches!(state, FileState::Drifted | FileState::Orphaned)
+}

@@ -1,0 +1,103 @@
+//! Human text derived from a plan: commit messages (summary line, file
+//! list, trailers) and unified diffs. Pure formatting, no decisions.
+
+use similar::TextDiff;
+
+use super::{FilePlan, FileState};
+use crate::forge::VERSION_TRAILER;
+use crate::lock::Source;
+
+/// Trailer naming the platform revision a commit distributes.
+pub const SOURCE_TRAILER: &str = "Distributor-Source:";
+/// Trailer carrying the reason of a forced run.
+pub const FORCE_TRAILER: &str = "Distributor-Force-Reason:";
+
+/// Which commit a message is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Direct,
+    Proposal,
+}
+
+/// The verb for a file change in messages and plans.
+pub fn verb(f: &FilePlan) -> &'static str {
+    match (f.state, f.desired) {
+        (_, None) => "delete",
+        (FileState::Missing, _) => "create",
+        (FileState::Drifted, _) => "overwrite",
+        _ => "update",
+    }
+}
+
+/// A commit message: summary, what changed and why, trailers.
+pub fn commit_message(
+    kind: Kind,
+    files: &[&FilePlan],
+    source: &Source,
+    force_reason: Option<&str>,
+) -> String {
+    let n = files.len();
+    let noun = if n == 1 { "file" } else { "files" };
+    let mut msg = match (kind, force_reason) {
+        (_, Some(_)) => format!("distributor: forced update of {n} managed {noun}\n\n"),
+        (Kind::Direct, None) => format!("distributor: update {n} managed {noun}\n\n"),
+        (Kind::Proposal, None) => format!("distributor: propose update of {n} managed {noun}\n\n"),
+    };
+    if let Some(reason) = force_reason {
+        msg.push_str(&format!("Reason: {reason}\n\n"));
+    }
+    msg.push_str("Rendered from the platform registry and templates:\n\n");
+    let width = files.iter().map(|f| f.path.len()).max().unwrap_or(0);
+    for f in files {
+        let mut line = format!(
+            "- {:<9} {:<width$}  ({})",
+            verb(f),
+            f.path,
+            f.bundle,
+            width = width
+        );
+        if let Some(r) = f.reason
+            && f.state == FileState::Drifted
+        {
+            line.push_str(&format!(": {}", r.describe()));
+        }
+        msg.push_str(line.trim_end());
+        msg.push('\n');
+    }
+    if kind == Kind::Proposal
+        && files.iter().any(|f| f.state == FileState::Drifted)
+    {
+        msg.push_str(
+            "\nSome files were changed by hand. Merging this reverts them to the\n\
+             template; to keep a change, make it in the platform templates instead.\n",
+        );
+    }
+    msg.push('\n');
+    msg.push_str(&format!("{SOURCE_TRAILER} {source}\n"));
+    msg.push_str(&format!(
+        "{VERSION_TRAILER} {}\n",
+        env!("CARGO_PKG_VERSION")
+    ));
+    if let Some(reason) = force_reason {
+        // Trailers are single lines.
+        let one_line = reason.replace(['\n', '\r'], " ");
+        msg.push_str(&format!("{FORCE_TRAILER} {one_line}\n"));
+    }
+    msg
+}
+
+/// A unified diff of `old` -> `new` for `path`, or a one-line note for
+/// binary content.
+pub fn unified_diff(path: &str, old: &[u8], new: &[u8], created: bool, deleted: bool) -> String {
+    let (Ok(old), Ok(new)) = (std::str::from_utf8(old), std::str::from_utf8(new)) else {
+        return format!("Binary file {path} differs\n");
+    };
+    let a = if created { "/dev/null".to_string() } else { format!("a/{path}") };
+    let b = if deleted { "/dev/null".to_string() } else { format!("b/{path}") };
+    let diff = TextDiff::from_lines(old, new);
+    let mut out = diff.unified_diff().context_radius(3).header(&a, &b).to_string();
+    if out.is_empty() {
+        out = format!("--- {a}\n+++ {b}\n(file mode change only)\n");
+    }
+    out
+}

@@ -1,0 +1,526 @@
+//! Planning: desired files + an observed repo -> a [`RepoPlan`] saying, per
+//! file, its state and where its change goes (direct commit, proposal
+//! branch, or nowhere), plus the exact commits to write. Pure and
+//! deterministic: `plan` prints this value and `apply` executes it.
+
+pub mod message;
+pub mod state;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::blob::{FileMode, ObjectId};
+use crate::forge::{FileEntry, RepoId, RepoObservation};
+use crate::lock::{Lock, LockEntry, Source, generator};
+use crate::registry::{Delivery, ResolvedRepo};
+use crate::render::DesiredFile;
+pub use state::{FileState, Reason, classify};
+
+/// Settings of one planning run.
+#[derive(Debug, Clone)]
+pub struct PlanSettings {
+    /// The platform revision being distributed.
+    pub source: Source,
+    /// `apply --force --reason`: direct commits, drift overwritten.
+    pub force_reason: Option<String>,
+    /// `--bundle`: only these bundles' paths are considered; every other
+    /// managed path, and its lock entry, is left exactly as it is.
+    pub bundles: Option<BTreeSet<String>>,
+}
+
+/// Where a file's change is delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Route {
+    /// Nothing to deliver.
+    None,
+    /// In the direct commit on the default branch.
+    Direct,
+    /// On the proposal branch (a pull request on GitHub).
+    Proposal,
+    /// No file change: distributor stops managing the path.
+    Release,
+}
+
+/// One path of a repo and what happens to it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FilePlan {
+    pub path: String,
+    pub state: FileState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
+    pub route: Route,
+    /// Bundle and template that render it (or rendered it, for orphans).
+    pub bundle: String,
+    pub template: String,
+    /// Rendered blob; `None` for orphans.
+    pub desired: Option<ObjectId>,
+    pub mode: FileMode,
+    /// What the default branch holds.
+    pub observed: Option<FileEntry>,
+    /// What the lock says distributor wrote.
+    pub locked: Option<ObjectId>,
+    /// Unified diff of the change (observed -> desired), when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
+}
+
+impl FilePlan {
+    /// The write this file contributes to a commit, if any.
+    fn write(&self) -> PlannedWrite {
+        PlannedWrite {
+            path: self.path.clone(),
+            blob: self.desired,
+            mode: self.mode,
+        }
+    }
+}
+
+/// A file write inside a planned commit: content by blob id (`None`
+/// deletes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlannedWrite {
+    pub path: String,
+    pub blob: Option<ObjectId>,
+    pub mode: FileMode,
+}
+
+/// A commit to write.
+#[derive(Debug, Clone, Serialize)]
+pub struct CommitPlan {
+    pub branch: String,
+    /// Files written or deleted, lock excluded.
+    pub writes: Vec<PlannedWrite>,
+    /// The lock file written with them.
+    pub lock: Lock,
+    pub message: String,
+}
+
+/// What happens to the proposal branch.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum ProposalPlan {
+    /// No proposal needed and none exists.
+    None,
+    /// Create the branch with one commit on the default branch.
+    Create { commit: CommitPlan },
+    /// Reset the branch to the default branch and commit the new content.
+    Update {
+        previous_tip: ObjectId,
+        commit: CommitPlan,
+    },
+    /// The branch already proposes exactly the desired content.
+    UpToDate { tip: ObjectId },
+    /// The repo is (or becomes) in sync: remove the branch.
+    Close { tip: ObjectId },
+    /// Someone else pushed to the branch; it is left alone.
+    HumanEdited { tip: ObjectId, pending: bool },
+}
+
+/// The overall state of a repo, as `status` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RepoStatus {
+    InSync,
+    /// Safe changes pending (missing, outdated, orphaned files).
+    Outdated,
+    /// A proposal branch carries the pending changes.
+    ProposalPending,
+    /// Hand edits found and not yet resolved.
+    Drifted,
+    Error,
+}
+
+impl RepoStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RepoStatus::InSync => "in sync",
+            RepoStatus::Outdated => "outdated",
+            RepoStatus::ProposalPending => "proposal pending",
+            RepoStatus::Drifted => "drifted",
+            RepoStatus::Error => "error",
+        }
+    }
+}
+
+/// The plan of one repo.
+#[derive(Debug, Clone, Serialize)]
+pub struct RepoPlan {
+    pub repo: RepoId,
+    pub team: String,
+    pub default_branch: String,
+    /// Default-branch tip the plan was made against (the compare-and-swap).
+    pub tip: Option<ObjectId>,
+    pub delivery: Delivery,
+    /// Why the changes go where they go.
+    pub delivery_reason: String,
+    /// Every managed path, sorted, in-sync ones included.
+    pub files: Vec<FilePlan>,
+    pub direct: Option<CommitPlan>,
+    pub proposal: ProposalPlan,
+    pub proposal_branch: String,
+    /// Where the lock file lives in this repo.
+    pub lock_path: String,
+}
+
+impl RepoPlan {
+    /// Files that need something done.
+    pub fn changes(&self) -> impl Iterator<Item = &FilePlan> {
+        self.files.iter().filter(|f| f.route != Route::None)
+    }
+
+    /// Whether applying this plan writes anything.
+    pub fn has_writes(&self) -> bool {
+        self.direct.is_some()
+            || matches!(
+                self.proposal,
+                ProposalPlan::Create { .. }
+                    | ProposalPlan::Update { .. }
+                    | ProposalPlan::Close { .. }
+            )
+    }
+
+    /// The repo's overall state before applying.
+    pub fn status(&self) -> RepoStatus {
+        let drifted = self.files.iter().any(|f| f.state == FileState::Drifted);
+        let pending_proposal = matches!(
+            self.proposal,
+            ProposalPlan::UpToDate { .. } | ProposalPlan::HumanEdited { pending: true, .. }
+        );
+        let outstanding = self
+            .files
+            .iter()
+            .any(|f| matches!(f.route, Route::Direct | Route::Proposal));
+        if pending_proposal && self.direct.is_none() {
+            RepoStatus::ProposalPending
+        } else if drifted {
+            RepoStatus::Drifted
+        } else if outstanding {
+            RepoStatus::Outdated
+        } else {
+            RepoStatus::InSync
+        }
+    }
+
+    /// Blob ids whose content the diffs need (what the branch holds now).
+    pub fn blobs_for_diffs(&self) -> Vec<ObjectId> {
+        self.changes()
+            .filter(|f| matches!(f.route, Route::Direct | Route::Proposal))
+            .filter_map(|f| f.observed.map(|o| o.blob))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    }
+}
+
+/// A repo that could not be planned, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct RepoError {
+    pub repo: RepoId,
+    pub error: String,
+}
+
+/// The plan of a whole run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub source: Source,
+    pub generator: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub force_reason: Option<String>,
+    pub repos: Vec<RepoPlan>,
+    pub errors: Vec<RepoError>,
+}
+
+impl Plan {
+    /// Whether `apply` would write anything.
+    pub fn has_writes(&self) -> bool {
+        self.repos.iter().any(RepoPlan::has_writes)
+    }
+}
+
+/// Everything planning one repo needs.
+pub struct PlanInput<'a> {
+    pub repo: &'a ResolvedRepo,
+    pub desired: &'a [DesiredFile],
+    pub observation: &'a RepoObservation,
+    pub settings: &'a PlanSettings,
+}
+
+/// Plans one repo. Fails only when the repo's lock file is unreadable.
+pub fn plan_repo(input: PlanInput<'_>) -> Result<RepoPlan, String> {
+    let PlanInput {
+        repo,
+        desired,
+        observation: obs,
+        settings,
+    } = input;
+    let branch = &obs.default_branch;
+    let lock_where = format!("{} in {}", repo.lock_path, obs.repo);
+    let old_lock = match &branch.lock {
+        None => None,
+        Some(bytes) => {
+            let text = std::str::from_utf8(bytes)
+                .map_err(|_| format!("{lock_where} is not UTF-8 text"))?;
+            Some(Lock::parse(&lock_where, text)?)
+        }
+    };
+    let locked: BTreeMap<String, LockEntry> =
+        old_lock.as_ref().map(|l| l.files.clone()).unwrap_or_default();
+    let forced = settings.force_reason.is_some();
+    let (delivery_route, delivery_reason) = match (forced, repo.delivery) {
+        (true, _) => (
+            Route::Direct,
+            "forced: direct commit, drift overwritten (apply --force)".to_string(),
+        ),
+        (false, Delivery::Direct) => (
+            Route::Direct,
+            "registry delivery `direct`: one commit on the default branch".to_string(),
+        ),
+        (false, Delivery::Pr) => (
+            Route::Proposal,
+            format!(
+                "registry delivery `pr`: changes go to branch `{}`",
+                repo.proposal_branch
+            ),
+        ),
+    };
+
+    // Classify every path that is desired or locked.
+    let desired_by_path: BTreeMap<&str, &DesiredFile> =
+        desired.iter().map(|d| (d.path.as_str(), d)).collect();
+    let in_scope = |bundle: &str| {
+        settings
+            .bundles
+            .as_ref()
+            .is_none_or(|set| set.contains(bundle))
+    };
+    let paths: BTreeSet<&str> = desired_by_path
+        .iter()
+        .filter(|(_, d)| in_scope(&d.bundle))
+        .map(|(p, _)| *p)
+        .chain(
+            locked
+                .iter()
+                .filter(|(_, l)| in_scope(&l.bundle))
+                .map(|(p, _)| p.as_str()),
+        )
+        .collect();
+    let mut files = Vec::new();
+    for path in paths {
+        let want = desired_by_path.get(path);
+        let lock_entry = locked.get(path);
+        let observed = branch.files.get(path).copied().flatten();
+        let Some((state, reason)) = classify(
+            want.map(|d| (d.blob, d.mode)),
+            observed,
+            lock_entry.map(|l| l.blob),
+        ) else {
+            continue;
+        };
+        let route = match (state, reason) {
+            (FileState::InSync, _) => Route::None,
+            (FileState::Missing | FileState::Outdated, _) => delivery_route,
+            (FileState::Drifted, _) if forced => Route::Direct,
+            (FileState::Drifted, _) => Route::Proposal,
+            (FileState::Orphaned, Some(Reason::NoLongerRendered)) => delivery_route,
+            (FileState::Orphaned, _) => Route::Release,
+        };
+        let (bundle, template, mode) = match (want, lock_entry) {
+            (Some(d), _) => (d.bundle.clone(), d.template.clone(), d.mode),
+            (None, Some(l)) => (l.bundle.clone(), l.template.clone(), l.mode),
+            (None, None) => unreachable!("classify returns None for unmanaged paths"),
+        };
+        files.push(FilePlan {
+            path: path.to_string(),
+            state,
+            reason,
+            route,
+            bundle,
+            template,
+            desired: want.map(|d| d.blob),
+            mode,
+            observed,
+            locked: lock_entry.map(|l| l.blob),
+            diff: None,
+        });
+    }
+
+    // Locks: what the default branch records after the direct commit, and
+    // what the proposal records on top of it.
+    let entry = |f: &FilePlan| LockEntry {
+        bundle: f.bundle.clone(),
+        template: f.template.clone(),
+        blob: f.desired.expect("desired files have a blob"),
+        mode: f.mode,
+    };
+    let mut direct_lock = locked.clone();
+    for f in &files {
+        match (f.state, f.route) {
+            (FileState::Orphaned, Route::Direct | Route::Release) => {
+                direct_lock.remove(&f.path);
+            }
+            (_, Route::None | Route::Direct) => {
+                direct_lock.insert(f.path.clone(), entry(f));
+            }
+            _ => {}
+        }
+    }
+    let mut proposal_lock = direct_lock.clone();
+    for f in &files {
+        match (f.state, f.route) {
+            (FileState::Orphaned, _) => {
+                proposal_lock.remove(&f.path);
+            }
+            (_, Route::Proposal) => {
+                proposal_lock.insert(f.path.clone(), entry(f));
+            }
+            _ => {}
+        }
+    }
+    let make_lock = |files: BTreeMap<String, LockEntry>| Lock {
+        version: crate::lock::LOCK_VERSION,
+        source: settings.source.clone(),
+        generator: generator(),
+        files,
+    };
+
+    let routed = |r: Route| files.iter().filter(move |f| f.route == r);
+    let direct = (routed(Route::Direct).count() > 0).then(|| {
+        let changed: Vec<&FilePlan> = routed(Route::Direct).collect();
+        CommitPlan {
+            branch: branch.name.clone(),
+            writes: changed.iter().map(|f| f.write()).collect(),
+            lock: make_lock(direct_lock.clone()),
+            message: message::commit_message(
+                message::Kind::Direct,
+                &changed,
+                &settings.source,
+                settings.force_reason.as_deref(),
+            ),
+        }
+    });
+    let proposed: Vec<&FilePlan> = routed(Route::Proposal).collect();
+    let proposal_commit = (!proposed.is_empty()).then(|| CommitPlan {
+        branch: repo.proposal_branch.clone(),
+        writes: proposed.iter().map(|f| f.write()).collect(),
+        lock: make_lock(proposal_lock),
+        message: message::commit_message(
+            message::Kind::Proposal,
+            &proposed,
+            &settings.source,
+            None,
+        ),
+    });
+
+    let proposal = match (&obs.proposal, proposal_commit) {
+        (None, None) => ProposalPlan::None,
+        (None, Some(commit)) => ProposalPlan::Create { commit },
+        (Some(p), pending) if !p.by_distributor => ProposalPlan::HumanEdited {
+            tip: p.branch.tip.expect("an existing branch has a tip"),
+            pending: pending.is_some(),
+        },
+        // With a bundle filter the branch may carry other bundles'
+        // changes: only an unfiltered run closes it.
+        (Some(p), None) if settings.bundles.is_some() => ProposalPlan::UpToDate {
+            tip: p.branch.tip.expect("an existing branch has a tip"),
+        },
+        (Some(p), None) => ProposalPlan::Close {
+            tip: p.branch.tip.expect("an existing branch has a tip"),
+        },
+        (Some(p), Some(commit)) => {
+            let tip = p.branch.tip.expect("an existing branch has a tip");
+            // Up to date when it is built on the current default branch
+            // (no direct commit is about to move it) and every managed path
+            // holds its final content there.
+            let holds_final = files.iter().all(|f| {
+                let on_branch = p.branch.files.get(&f.path).copied().flatten();
+                match (f.state, f.route) {
+                    (FileState::Orphaned, Route::Release) => true,
+                    (FileState::Orphaned, _) => on_branch.is_none(),
+                    _ => on_branch.is_some_and(|e| {
+                        Some(e.blob) == f.desired && e.mode == Some(f.mode)
+                    }),
+                }
+            });
+            if direct.is_none() && p.base == branch.tip && holds_final {
+                ProposalPlan::UpToDate { tip }
+            } else {
+                ProposalPlan::Update {
+                    previous_tip: tip,
+                    commit,
+                }
+            }
+        }
+    };
+
+    Ok(RepoPlan {
+        repo: obs.repo.clone(),
+        team: repo.team.clone(),
+        default_branch: branch.name.clone(),
+        tip: branch.tip,
+        delivery: repo.delivery,
+        delivery_reason: describe_routing(&delivery_reason, &files, forced),
+        files,
+        direct,
+        proposal,
+        proposal_branch: repo.proposal_branch.clone(),
+        lock_path: repo.lock_path.clone(),
+    })
+}
+
+/// The delivery reason, extended when drift forces part of a direct
+/// delivery onto the proposal branch.
+fn describe_routing(base: &str, files: &[FilePlan], forced: bool) -> String {
+    let drifted: Vec<&str> = files
+        .iter()
+        .filter(|f| f.state == FileState::Drifted && f.route == Route::Proposal)
+        .map(|f| f.path.as_str())
+        .collect();
+    if forced || drifted.is_empty() || base.contains("`pr`") {
+        return base.to_string();
+    }
+    format!(
+        "{base}; drifted file{} {} proposed on the proposal branch instead (direct delivery never overwrites hand edits)",
+        if drifted.len() == 1 { "" } else { "s" },
+        drifted.join(", ")
+    )
+}
+
+/// Fills in unified diffs from blob contents (what the branch holds) and
+/// desired contents. Files whose old content is not in `blobs` get no diff.
+pub fn attach_diffs(
+    plan: &mut RepoPlan,
+    desired: &[DesiredFile],
+    blobs: &BTreeMap<ObjectId, Vec<u8>>,
+) {
+    let by_blob: BTreeMap<ObjectId, &[u8]> = desired
+        .iter()
+        .map(|d| (d.blob, d.content.as_slice()))
+        .collect();
+    for f in &mut plan.files {
+        if !matches!(f.route, Route::Direct | Route::Proposal) {
+            continue;
+        }
+        let old: Option<&[u8]> = match f.observed {
+            None => Some(&[]),
+            Some(o) => blobs.get(&o.blob).map(Vec::as_slice),
+        };
+        let new: Option<&[u8]> = match f.desired {
+            None => Some(&[]),
+            Some(b) => by_blob.get(&b).copied(),
+        };
+        if let (Some(old), Some(new)) = (old, new) {
+            f.diff = Some(message::unified_diff(
+                &f.path,
+                old,
+                new,
+                f.observed.is_none(),
+                f.desired.is_none(),
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,304 @@
+//! Variable layering: turns a validated registry into one [`ResolvedRepo`]
+//! per target repository, with variables merged defaults < team < repo
+//! (< environment, for files rendered once per environment) and flags
+//! resolved per stage. The template context (what templates see, and what
+//! `distributor context` prints) is built here too.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::model::{Delivery, Flag, Registry, Vars};
+
+/// A target repository with everything inherited resolved.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResolvedRepo {
+    pub owner: String,
+    pub name: String,
+    pub team: String,
+    /// `None`: ask the forge.
+    pub default_branch: Option<String>,
+    pub delivery: Delivery,
+    pub wave: Option<String>,
+    /// Bundles in the order they are listed, opt-outs removed.
+    pub bundles: Vec<String>,
+    /// Target paths the repo opted out of.
+    pub skip_files: Vec<String>,
+    pub proposal_branch: String,
+    pub lock_path: String,
+    /// defaults < team < repo, deep-merged.
+    pub vars: Vars,
+    /// Every flag, normalised to one value per declared stage.
+    pub flags_by_stage: BTreeMap<String, BTreeMap<String, bool>>,
+    /// Flags that have one value for all stages.
+    pub uniform_flags: BTreeMap<String, bool>,
+    /// The team's environments in stage order.
+    pub environments: Vec<ResolvedEnv>,
+    pub team_description: Option<String>,
+    pub owners_teams: Vec<String>,
+    pub owners_users: Vec<String>,
+    pub author_name: String,
+    pub author_email: String,
+}
+
+/// One environment of the repo's team, variables fully layered.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResolvedEnv {
+    pub name: String,
+    pub account: String,
+    pub region: String,
+    pub description: Option<String>,
+    /// repo vars < environment vars.
+    pub vars: Vars,
+    /// Every flag's value for this stage.
+    pub flags: BTreeMap<String, bool>,
+}
+
+impl ResolvedRepo {
+    /// `owner/name`.
+    pub fn full_name(&self) -> String {
+        format!("{}/{}", self.owner, self.name)
+    }
+
+    /// The context of files rendered once per repo.
+    pub fn repo_context(&self) -> Value {
+        let flags: BTreeMap<&String, Value> = self
+            .flags_by_stage
+            .iter()
+            .map(|(name, per_stage)| {
+                let v = match self.uniform_flags.get(name) {
+                    Some(b) => Value::Bool(*b),
+                    None => json!(per_stage),
+                };
+                (name, v)
+            })
+            .collect();
+        json!({
+            "repo": {
+                "owner": self.owner,
+                "name": self.name,
+                "full_name": self.full_name(),
+                "default_branch": self.default_branch,
+                "delivery": self.delivery,
+                "wave": self.wave,
+            },
+            "team": {
+                "name": self.team,
+                "description": self.team_description,
+                "owners": { "teams": self.owners_teams, "users": self.owners_users },
+            },
+            "environments": self.environments,
+            "vars": self.vars,
+            "flags": flags,
+            "flags_by_stage": self.flags_by_stage,
+        })
+    }
+
+    /// The context of a file rendered for one environment: the repo context
+    /// plus `env`, with `vars` and `flags` narrowed to that environment.
+    pub fn env_context(&self, env: &ResolvedEnv) -> Value {
+        let mut ctx = self.repo_context();
+        let obj = ctx.as_object_mut().expect("context is an object");
+        obj.insert("env".into(), json!(env));
+        obj.insert("vars".into(), Value::Object(env.vars.clone()));
+        obj.insert("flags".into(), json!(env.flags));
+        ctx
+    }
+}
+
+/// Resolves every repo of the registry, in registry order (teams sorted by
+/// name, repos as listed).
+pub fn resolve(registry: &Registry) -> Vec<ResolvedRepo> {
+    let d = &registry.defaults;
+    let mut out = Vec::new();
+    for (team_name, team) in &registry.teams.0 {
+        for repo in &team.repos {
+            let mut vars = d.vars.clone();
+            merge(&mut vars, &team.vars);
+            merge(&mut vars, &repo.vars);
+
+            let mut flags: BTreeMap<String, Flag> = d.flags.clone();
+            flags.extend(team.flags.clone());
+            flags.extend(repo.flags.clone());
+            let mut flags_by_stage = BTreeMap::new();
+            let mut uniform_flags = BTreeMap::new();
+            for (name, flag) in &flags {
+                let per_stage: BTreeMap<String, bool> = registry
+                    .stages
+                    .iter()
+                    .map(|s| (s.clone(), flag_value(flag, s)))
+                    .collect();
+                if let Flag::All(b) = flag {
+                    uniform_flags.insert(name.clone(), *b);
+                }
+                flags_by_stage.insert(name.clone(), per_stage);
+            }
+
+            let environments = registry
+                .stages
+                .iter()
+                .filter_map(|stage| team.environments.0.get(stage).map(|e| (stage, e)))
+                .map(|(stage, e)| {
+                    let mut env_vars = vars.clone();
+                    merge(&mut env_vars, &e.vars);
+                    ResolvedEnv {
+                        name: stage.clone(),
+                        account: e.account.clone(),
+                        region: e.region.clone(),
+                        description: e.description.clone(),
+                        vars: env_vars,
+                        flags: flags
+                            .iter()
+                            .map(|(n, f)| (n.clone(), flag_value(f, stage)))
+                            .collect(),
+                    }
+                })
+                .collect();
+
+            let inherited = repo
+                .bundles
+                .clone()
+                .or_else(|| team.bundles.clone())
+                .unwrap_or_else(|| d.bundles.clone());
+            let bundles = inherited
+                .into_iter()
+                .filter(|b| !repo.skip_bundles.contains(b))
+                .collect();
+
+            out.push(ResolvedRepo {
+                owner: repo.owner.clone().unwrap_or_else(|| d.owner.clone()),
+                name: repo.name.clone(),
+                team: team_name.clone(),
+                default_branch: repo.default_branch.clone(),
+                delivery: repo.delivery.unwrap_or(d.delivery),
+                wave: repo.wave.clone().or_else(|| d.wave.clone()),
+                bundles,
+                skip_files: repo.skip_files.clone(),
+                proposal_branch: d.proposal_branch.clone(),
+                lock_path: d.lock_path.clone(),
+                vars,
+                flags_by_stage,
+                uniform_flags,
+                environments,
+                team_description: team.description.clone(),
+                owners_teams: team.owners.teams.clone(),
+                owners_users: team.owners.users.clone(),
+                author_name: d.commit_author.name.clone(),
+                author_email: d.commit_author.email.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// A flag's value in one stage; a per-stage flag that does not name the
+/// stage is off there (flags are switched on stage by stage).
+fn flag_value(flag: &Flag, stage: &str) -> bool {
+    match flag {
+        Flag::All(b) => *b,
+        Flag::PerStage(m) => m.get(stage).copied().unwrap_or(false),
+    }
+}
+
+/// Deep merge: objects merge key by key, anything else (arrays included) is
+/// replaced by the upper layer.
+pub fn merge(base: &mut Vars, upper: &Vars) {
+    for (k, v) in upper {
+        match (base.get_mut(k), v) {
+            (Some(Value::Object(b)), Value::Object(u)) => merge(b, u),
+            _ => {
+                base.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::parse;
+
+    fn registry() -> Registry {
+        parse(
+            "test.json",
+            r#"{
+              "version": 1,
+              "stages": ["dev", "stg", "prd"],
+              "defaults": {
+                "owner": "acme",
+                "bundles": ["baseline", "security"],
+                "vars": {"terraform": {"version": "1.9.0", "dir": "infra"}, "runner": "ubuntu-latest"},
+                "flags": {"new_db": {"dev": true, "stg": true, "prd": false}, "audit": true}
+              },
+              "teams": {
+                "mango": {
+                  "owners": {"teams": ["acme/mango"]},
+                  "vars": {"terraform": {"version": "1.10.0"}, "runner": "self-hosted"},
+                  "flags": {"audit": false},
+                  "environments": {
+                    "prd": {"account": "222222222222", "region": "eu-west-1", "vars": {"runner": "prod-runner"}},
+                    "dev": {"account": "111111111111", "region": "eu-central-1"}
+                  },
+                  "repos": [
+                    {"name": "a", "vars": {"terraform": {"dir": "tf"}}, "skip_bundles": ["security"]},
+                    {"name": "b", "owner": "other", "bundles": ["security"], "flags": {"new_db": true}}
+                  ]
+                }
+              }
+            }"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn variables_layer_defaults_team_repo_env() {
+        let repos = resolve(&registry());
+        let a = &repos[0];
+        // repo overrides dir, team overrides version, defaults-only keys survive deep merge
+        assert_eq!(a.vars["terraform"], json!({"version": "1.10.0", "dir": "tf"}));
+        assert_eq!(a.vars["runner"], json!("self-hosted"));
+        // environment layer on top, environments in stage order (dev before prd)
+        assert_eq!(a.environments[0].name, "dev");
+        assert_eq!(a.environments[0].vars["runner"], json!("self-hosted"));
+        assert_eq!(a.environments[1].name, "prd");
+        assert_eq!(a.environments[1].vars["runner"], json!("prod-runner"));
+        assert_eq!(a.environments[1].vars["terraform"]["dir"], json!("tf"));
+    }
+
+    #[test]
+    fn flags_resolve_per_stage_with_overrides() {
+        let repos = resolve(&registry());
+        let a = &repos[0];
+        assert_eq!(a.environments[0].flags["new_db"], true); // dev
+        assert_eq!(a.environments[1].flags["new_db"], false); // prd
+        assert_eq!(a.environments[1].flags["audit"], false); // team overrides default
+        assert_eq!(a.flags_by_stage["new_db"]["stg"], true);
+        assert!(!a.uniform_flags.contains_key("new_db"));
+        let b = &repos[1];
+        assert_eq!(b.environments[1].flags["new_db"], true); // repo forces on everywhere
+        assert_eq!(b.uniform_flags["new_db"], true);
+    }
+
+    #[test]
+    fn bundles_inherit_and_opt_out() {
+        let repos = resolve(&registry());
+        assert_eq!(repos[0].bundles, vec!["baseline"]);
+        assert_eq!(repos[1].bundles, vec!["security"]);
+        assert_eq!(repos[1].full_name(), "other/b");
+        assert_eq!(repos[0].full_name(), "acme/a");
+    }
+
+    #[test]
+    fn env_context_narrows_vars_and_flags() {
+        let repos = resolve(&registry());
+        let a = &repos[0];
+        let ctx = a.env_context(&a.environments[1]);
+        assert_eq!(ctx["env"]["account"], json!("222222222222"));
+        assert_eq!(ctx["vars"]["runner"], json!("prod-runner"));
+        assert_eq!(ctx["flags"]["new_db"], json!(false));
+        let rc = a.repo_context();
+        assert_eq!(rc["flags"]["audit"], json!(false));
+        assert_eq!(rc["flags"]["new_db"]["dev"], json!(true));
+    }
+}

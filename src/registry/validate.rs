@@ -1,0 +1,350 @@
+//! Semantic checks of a parsed registry: everything serde cannot express
+//! (AWS account and region formats, references to stages, waves and bundles,
+//! duplicate repositories, name syntax). Every problem is collected with its
+//! JSON path.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::model::{Flag, Registry, SCHEMA_VERSION};
+use crate::diag::Diagnostics;
+use crate::paths::{check_branch_name, check_repo_path};
+
+/// Validates `registry`, reporting every problem found. `origin` is the file
+/// name used in locations.
+pub fn validate(origin: &str, registry: &Registry, known_bundles: &[String]) -> Diagnostics {
+    let mut d = Diagnostics::default();
+    let at = |path: &str| format!("{origin}: {path}");
+
+    if registry.version != SCHEMA_VERSION {
+        d.push(
+            at("version"),
+            format!(
+                "schema version {} is not supported; this distributor reads version {SCHEMA_VERSION}",
+                registry.version
+            ),
+        );
+    }
+
+    // Stages: the vocabulary of environment names.
+    let mut stages = BTreeSet::new();
+    if registry.stages.is_empty() {
+        d.push(at("stages"), "at least one stage is required");
+    }
+    for (i, s) in registry.stages.iter().enumerate() {
+        if !is_simple_name(s) {
+            d.push(
+                at(&format!("stages[{i}]")),
+                format!("{s:?} is not a valid stage name (lowercase letters, digits, `-`)"),
+            );
+        }
+        if !stages.insert(s.as_str()) {
+            d.push(at(&format!("stages[{i}]")), format!("stage {s:?} is listed twice"));
+        }
+    }
+
+    // Waves.
+    let mut waves = BTreeSet::new();
+    for (i, w) in registry.waves.iter().enumerate() {
+        if !is_simple_name(&w.name) {
+            d.push(
+                at(&format!("waves[{i}].name")),
+                format!("{:?} is not a valid wave name", w.name),
+            );
+        }
+        if !waves.insert(w.name.as_str()) {
+            d.push(
+                at(&format!("waves[{i}].name")),
+                format!("wave {:?} is declared twice", w.name),
+            );
+        }
+    }
+    let check_wave = |d: &mut Diagnostics, path: String, wave: &str| {
+        if !waves.contains(wave) {
+            let known: Vec<_> = waves.iter().copied().collect();
+            d.push(
+                at(&path),
+                if known.is_empty() {
+                    format!("wave {wave:?} is not declared (the registry declares no `waves`)")
+                } else {
+                    format!("unknown wave {wave:?}; declared waves: {}", known.join(", "))
+                },
+            );
+        }
+    };
+
+    let bundles: BTreeSet<&str> = known_bundles.iter().map(String::as_str).collect();
+    let check_bundles = |d: &mut Diagnostics, path: String, list: &[String]| {
+        let mut seen = BTreeSet::new();
+        for (i, b) in list.iter().enumerate() {
+            if !bundles.contains(b.as_str()) {
+                d.push(
+                    at(&format!("{path}[{i}]")),
+                    format!(
+                        "unknown bundle {b:?}; bundles under the templates directory: {}",
+                        known_bundles.join(", ")
+                    ),
+                );
+            }
+            if !seen.insert(b) {
+                d.push(
+                    at(&format!("{path}[{i}]")),
+                    format!("bundle {b:?} is listed twice"),
+                );
+            }
+        }
+    };
+    let check_flags = |d: &mut Diagnostics, path: String, flags: &BTreeMap<String, Flag>| {
+        for (name, flag) in flags {
+            if !is_identifier(name) {
+                d.push(
+                    at(&format!("{path}.{name}")),
+                    format!("flag name {name:?} must be an identifier (letters, digits, `_`)"),
+                );
+            }
+            if let Flag::PerStage(map) = flag {
+                for stage in map.keys() {
+                    if !stages.contains(stage.as_str()) {
+                        d.push(
+                            at(&format!("{path}.{name}.{stage}")),
+                            format!(
+                                "unknown stage {stage:?}; declared stages: {}",
+                                registry.stages.join(", ")
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+    };
+
+    // Defaults.
+    let defaults = &registry.defaults;
+    if !is_github_login(&defaults.owner) {
+        d.push(
+            at("defaults.owner"),
+            format!("{:?} is not a valid GitHub organisation or user name", defaults.owner),
+        );
+    }
+    check_bundles(&mut d, "defaults.bundles".into(), &defaults.bundles);
+    if let Some(w) = &defaults.wave {
+        check_wave(&mut d, "defaults.wave".into(), w);
+    }
+    if let Err(e) = check_branch_name(&defaults.proposal_branch) {
+        d.push(at("defaults.proposal_branch"), e);
+    }
+    if let Err(e) = check_repo_path(&defaults.lock_path) {
+        d.push(at("defaults.lock_path"), e);
+    }
+    check_flags(&mut d, "defaults.flags".into(), &defaults.flags);
+
+    // Teams and repos.
+    let mut seen_repos: BTreeMap<String, String> = BTreeMap::new();
+    if registry.teams.0.is_empty() {
+        d.push(at("teams"), "no teams are defined");
+    }
+    for (team_name, team) in &registry.teams.0 {
+        let tp = format!("teams.{team_name}");
+        if !is_simple_name(team_name) {
+            d.push(
+                at(&tp),
+                format!("team name {team_name:?} must use lowercase letters, digits and `-`"),
+            );
+        }
+        if team.owners.teams.is_empty() && team.owners.users.is_empty() {
+            d.push(
+                at(&format!("{tp}.owners")),
+                "a team needs at least one owner (a GitHub team slug or user)",
+            );
+        }
+        for (i, slug) in team.owners.teams.iter().enumerate() {
+            let ok = slug
+                .split_once('/')
+                .is_some_and(|(org, t)| is_github_login(org) && is_slug(t));
+            if !ok {
+                d.push(
+                    at(&format!("{tp}.owners.teams[{i}]")),
+                    format!("{slug:?} is not a GitHub team reference of the form `org/team-slug`"),
+                );
+            }
+        }
+        for (i, user) in team.owners.users.iter().enumerate() {
+            if !is_github_login(user) {
+                d.push(
+                    at(&format!("{tp}.owners.users[{i}]")),
+                    format!("{user:?} is not a valid GitHub user name"),
+                );
+            }
+        }
+        for (stage, env) in &team.environments.0 {
+            let ep = format!("{tp}.environments.{stage}");
+            if !stages.contains(stage.as_str()) {
+                d.push(
+                    at(&ep),
+                    format!(
+                        "unknown stage {stage:?}; declared stages: {}",
+                        registry.stages.join(", ")
+                    ),
+                );
+            }
+            if !(env.account.len() == 12 && env.account.bytes().all(|b| b.is_ascii_digit())) {
+                d.push(
+                    at(&format!("{ep}.account")),
+                    format!("{:?} is not an AWS account id (exactly 12 digits)", env.account),
+                );
+            }
+            if !is_aws_region(&env.region) {
+                d.push(
+                    at(&format!("{ep}.region")),
+                    format!(
+                        "{:?} is not an AWS region name (like `eu-west-1` or `us-gov-east-1`)",
+                        env.region
+                    ),
+                );
+            }
+        }
+        if let Some(list) = &team.bundles {
+            check_bundles(&mut d, format!("{tp}.bundles"), list);
+        }
+        check_flags(&mut d, format!("{tp}.flags"), &team.flags);
+        if team.repos.is_empty() {
+            d.push(at(&format!("{tp}.repos")), "a team needs at least one repo");
+        }
+        for (i, repo) in team.repos.iter().enumerate() {
+            let rp = format!("{tp}.repos[{i}]");
+            if !is_repo_name(&repo.name) {
+                d.push(
+                    at(&format!("{rp}.name")),
+                    format!("{:?} is not a valid GitHub repository name", repo.name),
+                );
+            }
+            let owner = repo.owner.as_deref().unwrap_or(&defaults.owner);
+            if let Some(o) = &repo.owner
+                && !is_github_login(o)
+            {
+                d.push(
+                    at(&format!("{rp}.owner")),
+                    format!("{o:?} is not a valid GitHub organisation or user name"),
+                );
+            }
+            // GitHub names are case-insensitive: Foo/Bar and foo/bar are one repo.
+            let full = format!("{owner}/{}", repo.name).to_ascii_lowercase();
+            if let Some(first) = seen_repos.get(&full) {
+                d.push(
+                    at(&format!("{rp}.name")),
+                    format!("repository {owner}/{} is already listed at {first}", repo.name),
+                );
+            } else {
+                seen_repos.insert(full, rp.clone());
+            }
+            if let Some(b) = &repo.default_branch
+                && let Err(e) = check_branch_name(b)
+            {
+                d.push(at(&format!("{rp}.default_branch")), e);
+            }
+            if let Some(list) = &repo.bundles {
+                check_bundles(&mut d, format!("{rp}.bundles"), list);
+            }
+            check_bundles(&mut d, format!("{rp}.skip_bundles"), &repo.skip_bundles);
+            for (j, p) in repo.skip_files.iter().enumerate() {
+                if let Err(e) = check_repo_path(p) {
+                    d.push(at(&format!("{rp}.skip_files[{j}]")), e);
+                }
+            }
+            if let Some(w) = &repo.wave {
+                check_wave(&mut d, format!("{rp}.wave"), w);
+            }
+            check_flags(&mut d, format!("{rp}.flags"), &repo.flags);
+        }
+    }
+    d
+}
+
+fn is_simple_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && !s.starts_with('-')
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// GitHub logins: alphanumerics and single hyphens, no leading or trailing
+/// hyphen, at most 39 characters.
+fn is_github_login(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 39
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+        && !s.contains("--")
+}
+
+fn is_slug(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// GitHub repository names: letters, digits, `.`, `-`, `_`, at most 100.
+fn is_repo_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 100
+        && s != "."
+        && s != ".."
+        && !s.ends_with(".git")
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_')
+}
+
+/// `xx-name-N` or `xx-gov-name-N` (AWS's published region naming).
+fn is_aws_region(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    let word = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase());
+    let num = |p: &str| !p.is_empty() && p.len() <= 2 && p.bytes().all(|b| b.is_ascii_digit());
+    match parts.as_slice() {
+        [geo, name, n] => geo.len() == 2 && word(geo) && word(name) && num(n),
+        [geo, gov, name, n] => {
+            geo.len() == 2 && word(geo) && (*gov == "gov" || *gov == "iso") && word(name) && num(n)
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn region_format() {
+        for ok in ["eu-west-1", "eu-central-1", "us-east-1", "us-gov-west-1", "ap-southeast-2"] {
+            assert!(is_aws_region(ok), "{ok}");
+        }
+        for bad in ["eu-west", "EU-WEST-1", "euwest1", "eu-west-1a", "e-west-1", ""] {
+            assert!(!is_aws_region(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn login_format() {
+        assert!(is_github_login("acme-corp"));
+        assert!(!is_github_login("-acme"));
+        assert!(!is_github_login("acme--corp"));
+        assert!(!is_github_login("acme_corp"));
+    }
+
+    #[test]
+    fn repo_name_format() {
+        assert!(is_repo_name("mango-api"));
+        assert!(is_repo_name("a.b_c"));
+        assert!(!is_repo_name(".."));
+        assert!(!is_repo_name("x/y"));
+        assert!(!is_repo_name("x.git"));
+    }
+}

@@ -1,0 +1,119 @@
+//! Bundle manifests (`templates/<bundle>/bundle.yaml`): which files a bundle
+//! renders, to which target path, once per repo or once per environment,
+//! with which mode. Parsed with YAML 1.2 semantics; unknown keys and
+//! duplicate keys are errors.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::blob::FileMode;
+use crate::diag::Diagnostics;
+
+/// The manifest file name inside every bundle folder.
+pub const MANIFEST: &str = "bundle.yaml";
+
+/// A parsed `bundle.yaml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    #[serde(default)]
+    pub description: Option<String>,
+    pub files: Vec<FileSpec>,
+}
+
+/// One file of a bundle.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSpec {
+    /// Template source, relative to the bundle folder.
+    pub template: String,
+    /// Target path in the repo; itself a template (`deploy-{{ env.name }}.yml`).
+    pub path: String,
+    /// Render once per environment of the repo's team.
+    #[serde(default)]
+    pub for_each: Option<ForEach>,
+    #[serde(default = "regular")]
+    pub mode: FileMode,
+}
+
+fn regular() -> FileMode {
+    FileMode::Regular
+}
+
+/// Fan-out kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ForEach {
+    Environment,
+}
+
+/// A bundle: its name, manifest, and the template sources it uses.
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    pub name: String,
+    pub manifest: Manifest,
+}
+
+/// YAML parsing options used everywhere: YAML 1.2 booleans (`on:` stays a
+/// string), duplicate keys rejected.
+pub fn yaml_options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        strict_booleans: true,
+        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::Error,
+    }
+}
+
+/// Builds the bundles from the files of a templates directory (relative
+/// path -> bytes). Checks that each manifest parses and that every template
+/// it names exists.
+pub fn bundles_from_files(
+    root_name: &str,
+    files: &BTreeMap<String, Vec<u8>>,
+) -> Result<BTreeMap<String, Bundle>, Diagnostics> {
+    let mut d = Diagnostics::default();
+    let mut out = BTreeMap::new();
+    for (path, bytes) in files {
+        let Some((name, rest)) = path.split_once('/') else {
+            continue;
+        };
+        if rest != MANIFEST {
+            continue;
+        }
+        let origin = format!("{root_name}/{path}");
+        let text = match std::str::from_utf8(bytes) {
+            Ok(t) => t,
+            Err(_) => {
+                d.push(origin, "manifest is not valid UTF-8");
+                continue;
+            }
+        };
+        let manifest: Manifest = match serde_saphyr::from_str_with_options(text, yaml_options()) {
+            Ok(m) => m,
+            Err(e) => {
+                d.push(origin, format!("invalid bundle manifest: {e}"));
+                continue;
+            }
+        };
+        if manifest.files.is_empty() {
+            d.push(&origin, "a bundle must list at least one file");
+        }
+        for (i, f) in manifest.files.iter().enumerate() {
+            let source = format!("{name}/{}", f.template);
+            if f.template.contains("..") || !files.contains_key(&source) {
+                d.push(
+                    format!("{origin}: files[{i}].template"),
+                    format!("template file {root_name}/{source} does not exist"),
+                );
+            }
+        }
+        out.insert(
+            name.to_string(),
+            Bundle {
+                name: name.to_string(),
+                manifest,
+            },
+        );
+    }
+    d.into_result(out)
+}

@@ -1,0 +1,344 @@
+//! Rendering: templates directory -> bundles -> the desired files of each
+//! repo. Owns the minijinja environment (strict undefined, no auto-escape,
+//! a loader over in-memory sources because `path_loader` refuses dot-files),
+//! the template helpers, target-path rules and output syntax checks. Pure:
+//! it takes the template files as bytes and returns values.
+
+pub mod bundle;
+pub mod check;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use minijinja::syntax::SyntaxConfig;
+use minijinja::value::Value as JValue;
+use minijinja::{AutoEscape, Environment, Error, ErrorKind, State, UndefinedBehavior};
+use serde::Serialize;
+
+use crate::blob::{FileMode, ObjectId, blob_id};
+use crate::diag::Diagnostics;
+use crate::paths::check_repo_path;
+use crate::registry::ResolvedRepo;
+use bundle::{Bundle, ForEach};
+
+/// A file distributor wants a repo to contain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DesiredFile {
+    pub path: String,
+    #[serde(skip)]
+    pub content: Vec<u8>,
+    pub mode: FileMode,
+    pub blob: ObjectId,
+    pub bundle: String,
+    /// Template source, `bundle/file`.
+    pub template: String,
+}
+
+/// The loaded templates directory.
+pub struct TemplateSet {
+    root_name: String,
+    sources: Arc<BTreeMap<String, String>>,
+    bundles: BTreeMap<String, Bundle>,
+    env: Environment<'static>,
+}
+
+impl TemplateSet {
+    /// Builds the set from the directory's files (relative path -> bytes).
+    /// `root_name` is how the directory is named in messages.
+    pub fn from_files(
+        root_name: &str,
+        files: &BTreeMap<String, Vec<u8>>,
+    ) -> Result<TemplateSet, Diagnostics> {
+        let mut d = Diagnostics::default();
+        let bundles = match bundle::bundles_from_files(root_name, files) {
+            Ok(b) => b,
+            Err(e) => {
+                d.extend(e);
+                BTreeMap::new()
+            }
+        };
+        if bundles.is_empty() && d.is_empty() {
+            d.push(
+                root_name,
+                format!("no bundles found (expected {root_name}/<bundle>/bundle.yaml)"),
+            );
+        }
+        let mut sources = BTreeMap::new();
+        for (path, bytes) in files {
+            if path.ends_with(bundle::MANIFEST) {
+                continue;
+            }
+            match String::from_utf8(bytes.clone()) {
+                Ok(s) => {
+                    sources.insert(path.clone(), s);
+                }
+                Err(_) => d.push(
+                    format!("{root_name}/{path}"),
+                    "template is not valid UTF-8 text",
+                ),
+            }
+        }
+        let sources = Arc::new(sources);
+        let env = environment(sources.clone());
+        d.into_result(TemplateSet {
+            root_name: root_name.to_string(),
+            sources,
+            bundles,
+            env,
+        })
+    }
+
+    /// Names of all bundles, sorted.
+    pub fn bundle_names(&self) -> Vec<String> {
+        self.bundles.keys().cloned().collect()
+    }
+
+    /// Renders every file `repo` should contain, sorted by path. All
+    /// problems (undefined variables, bad paths, unparsable output,
+    /// duplicate targets) are collected.
+    pub fn render_repo(&self, repo: &ResolvedRepo) -> Result<Vec<DesiredFile>, Diagnostics> {
+        let mut d = Diagnostics::default();
+        let full = repo.full_name();
+        let mut out: BTreeMap<String, DesiredFile> = BTreeMap::new();
+        let mut skipped_used = BTreeSet::new();
+        for bundle_name in &repo.bundles {
+            let Some(bundle) = self.bundles.get(bundle_name) else {
+                d.push(
+                    format!("repo {full}"),
+                    format!("unknown bundle {bundle_name:?}"),
+                );
+                continue;
+            };
+            for spec in &bundle.manifest.files {
+                let template = format!("{bundle_name}/{}", spec.template);
+                let contexts: Vec<serde_json::Value> = match spec.for_each {
+                    None => vec![repo.repo_context()],
+                    Some(ForEach::Environment) => repo
+                        .environments
+                        .iter()
+                        .map(|e| repo.env_context(e))
+                        .collect(),
+                };
+                for mut ctx in contexts {
+                    let obj = ctx.as_object_mut().expect("context is an object");
+                    obj.insert("bundle".into(), bundle_name.clone().into());
+                    obj.insert("template".into(), template.clone().into());
+                    let ctx = JValue::from(minijinja::value::Serde(&ctx));
+                    let where_ = |what: &str, line: Option<usize>| {
+                        let line = line.map(|l| format!(":{l}")).unwrap_or_default();
+                        format!(
+                            "{}/{template}{line} ({what} of bundle `{bundle_name}`, repo {full})",
+                            self.root_name
+                        )
+                    };
+                    let path = match self.env.render_str(&spec.path, ctx.clone()) {
+                        Ok(p) => p,
+                        Err(e) => {
+                            d.push(
+                                where_("target path", None),
+                                format!("path template {:?}: {}", spec.path, describe(&e, None)),
+                            );
+                            continue;
+                        }
+                    };
+                    if let Err(e) = check_repo_path(&path) {
+                        d.push(where_("target path", None), e);
+                        continue;
+                    }
+                    if path == repo.lock_path {
+                        d.push(
+                            where_("target path", None),
+                            format!("{path:?} is the lock file path; a template cannot write it"),
+                        );
+                        continue;
+                    }
+                    if repo.skip_files.contains(&path) {
+                        skipped_used.insert(path);
+                        continue;
+                    }
+                    let rendered = self
+                        .env
+                        .get_template(&template)
+                        .and_then(|t| t.render(ctx.clone()));
+                    let content = match rendered {
+                        Ok(c) => c,
+                        Err(e) => {
+                            let src = self.sources.get(&template).map(String::as_str);
+                            d.push(where_("template", e.line()), describe(&e, src));
+                            continue;
+                        }
+                    };
+                    if let Err(e) = check::check_syntax(&path, &content) {
+                        d.push(where_(&format!("rendering to {path}"), None), e);
+                        continue;
+                    }
+                    if let Some(prev) = out.get(&path) {
+                        d.push(
+                            format!("repo {full}"),
+                            format!(
+                                "two templates produce {path:?}: {} (bundle `{}`) and {template} (bundle `{bundle_name}`)",
+                                prev.template, prev.bundle
+                            ),
+                        );
+                        continue;
+                    }
+                    let bytes = content.into_bytes();
+                    out.insert(
+                        path.clone(),
+                        DesiredFile {
+                            blob: blob_id(&bytes),
+                            path,
+                            content: bytes,
+                            mode: spec.mode,
+                            bundle: bundle_name.clone(),
+                            template: template.clone(),
+                        },
+                    );
+                }
+            }
+        }
+        for p in &repo.skip_files {
+            if !skipped_used.contains(p) {
+                d.push(
+                    format!("repo {full}: skip_files"),
+                    format!("{p:?} is not a file this repo would receive; check the spelling"),
+                );
+            }
+        }
+        d.into_result(out.into_values().collect())
+    }
+}
+
+/// A one-line description of a template error, with the offending source
+/// line when known.
+fn describe(e: &Error, source: Option<&str>) -> String {
+    let mut msg = match e.kind() {
+        ErrorKind::UndefinedError => "undefined variable or attribute".to_string(),
+        _ => e.kind().to_string(),
+    };
+    if let Some(detail) = e.detail() {
+        msg.push_str(": ");
+        msg.push_str(detail);
+    }
+    if let (Some(src), Some(line)) = (source, e.line())
+        && let Some(text) = src.lines().nth(line.saturating_sub(1))
+    {
+        msg.push_str(&format!(" (in `{}`)", text.trim()));
+    }
+    msg
+}
+
+/// The shared minijinja environment.
+fn environment(sources: Arc<BTreeMap<String, String>>) -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    // Generated files are YAML, JSON, HCL, CODEOWNERS: never HTML.
+    env.set_auto_escape_callback(|_| AutoEscape::None);
+    env.set_syntax(
+        SyntaxConfig::builder()
+            .keep_trailing_newline(true)
+            .trim_blocks(true)
+            .lstrip_blocks(true)
+            .build()
+            .expect("static syntax config is valid"),
+    );
+    env.set_loader(move |name| Ok(sources.get(name).cloned()));
+    env.add_filter("to_json", to_json);
+    env.add_filter("to_yaml", to_yaml);
+    env.add_function("managed_header", managed_header);
+    env.add_function("flag", flag);
+    env
+}
+
+/// `{{ value | to_json }}` (compact) or `to_json(indent=2)`-style via
+/// `{{ value | to_json(2) }}`.
+fn to_json(value: JValue, indent: Option<usize>) -> Result<String, Error> {
+    let v: serde_json::Value = serde_json::to_value(&value)
+        .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("to_json: {e}")))?;
+    match indent {
+        None => Ok(v.to_string()),
+        Some(n) => {
+            let mut buf = Vec::new();
+            let ind = " ".repeat(n);
+            let fmt = serde_json::ser::PrettyFormatter::with_indent(ind.as_bytes());
+            let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+            v.serialize(&mut ser)
+                .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("to_json: {e}")))?;
+            Ok(String::from_utf8(buf).expect("serde_json writes UTF-8"))
+        }
+    }
+}
+
+/// `{{ value | to_yaml }}`: block-style YAML without a document marker and
+/// without a trailing newline, for embedding.
+fn to_yaml(value: JValue) -> Result<String, Error> {
+    let v: serde_json::Value = serde_json::to_value(&value)
+        .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("to_yaml: {e}")))?;
+    let s = serde_saphyr::to_string(&v)
+        .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("to_yaml: {e}")))?;
+    Ok(s.trim_end_matches('\n').to_string())
+}
+
+/// The banner at the top of managed files. Deliberately free of the platform
+/// revision and of dates: those would change every file on every platform
+/// commit and open a pull request in every repo for nothing.
+fn managed_header(state: &State, comment_prefix: String) -> String {
+    let bundle = state
+        .lookup("bundle")
+        .map(|b| b.to_string())
+        .unwrap_or_default();
+    let p = comment_prefix;
+    format!(
+        "{p} Managed by distributor (bundle: {bundle}): edit the template, not this file.\n\
+         {p} Local changes are reported as drift and proposed for reversal.\n"
+    )
+}
+
+/// `flag(name)` in a per-environment file gives the flag for that
+/// environment; elsewhere only flags with one value for every stage
+/// resolve without a stage. `flag(name, stage)` picks a stage explicitly.
+fn flag(state: &State, name: String, stage: Option<String>) -> Result<bool, Error> {
+    let table = state.lookup("flags_by_stage").ok_or_else(|| {
+        Error::new(ErrorKind::InvalidOperation, "flag(): no flags in context")
+    })?;
+    let per_stage = table.get_attr(&name)?;
+    if per_stage.is_undefined() {
+        return Err(Error::new(
+            ErrorKind::UndefinedError,
+            format!("flag {name:?} is not defined in the registry"),
+        ));
+    }
+    let stage = match stage {
+        Some(s) => s,
+        None => match state.lookup("env") {
+            Some(env) if !env.is_undefined() => env.get_attr("name")?.to_string(),
+            _ => {
+                let values: BTreeSet<bool> = per_stage
+                    .try_iter()?
+                    .filter_map(|k| per_stage.get_item(&k).ok())
+                    .map(|v| v.is_true())
+                    .collect();
+                return match values.len() {
+                    0 | 1 => Ok(values.into_iter().next().unwrap_or(false)),
+                    _ => Err(Error::new(
+                        ErrorKind::InvalidOperation,
+                        format!(
+                            "flag {name:?} differs per stage; call flag({name:?}, \"<stage>\") or use it in a `for_each: environment` file"
+                        ),
+                    )),
+                };
+            }
+        },
+    };
+    let v = per_stage.get_attr(&stage)?;
+    if v.is_undefined() {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("flag({name:?}, {stage:?}): unknown stage"),
+        ));
+    }
+    Ok(v.is_true())
+}
+
+#[cfg(test)]
+mod tests;
