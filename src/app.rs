@@ -36,8 +36,9 @@ pub fn init_logging(g: &Global) {
         (false, 1) => "debug",
         (false, _) => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("distributor={level},warn")));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("distributor={level},warn"))
+    });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -121,7 +122,16 @@ fn prepare(g: &Global) -> Result<Prepared> {
         if !registry.teams.0.contains_key(t) {
             diags.push(
                 "--team",
-                format!("no team {t:?} in {registry_name}; teams: {}", registry.teams.0.keys().cloned().collect::<Vec<_>>().join(", ")),
+                format!(
+                    "no team {t:?} in {registry_name}; teams: {}",
+                    registry
+                        .teams
+                        .0
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             );
         }
     }
@@ -134,7 +144,10 @@ fn prepare(g: &Global) -> Result<Prepared> {
         if !bundle_names.contains(b) {
             diags.push(
                 "--bundle",
-                format!("no bundle {b:?} in {templates_name}; bundles: {}", bundle_names.join(", ")),
+                format!(
+                    "no bundle {b:?} in {templates_name}; bundles: {}",
+                    bundle_names.join(", ")
+                ),
             );
         }
     }
@@ -202,7 +215,12 @@ async fn run_inner(cli: Cli) -> Result<u8> {
                 .targets
                 .iter()
                 .find(|t| repo_matches(&t.repo, &args.repo))
-                .with_context(|| format!("no repo {:?} in the registry (or excluded by filters)", args.repo))?;
+                .with_context(|| {
+                    format!(
+                        "no repo {:?} in the registry (or excluded by filters)",
+                        args.repo
+                    )
+                })?;
             let mut ctx = target.repo.repo_context();
             let envs: serde_json::Map<String, serde_json::Value> = target
                 .repo
@@ -210,7 +228,10 @@ async fn run_inner(cli: Cli) -> Result<u8> {
                 .iter()
                 .map(|e| {
                     let c = target.repo.env_context(e);
-                    (e.name.clone(), serde_json::json!({"vars": c["vars"], "flags": c["flags"]}))
+                    (
+                        e.name.clone(),
+                        serde_json::json!({"vars": c["vars"], "flags": c["flags"]}),
+                    )
                 })
                 .collect();
             let obj = ctx.as_object_mut().expect("object");
@@ -226,7 +247,11 @@ async fn run_inner(cli: Cli) -> Result<u8> {
     let (init, force_reason, diffs) = match &cli.command {
         Command::Plan(a) => (a.init.init, None, !a.no_diff),
         Command::Status(a) => (a.init, None, false),
-        Command::Apply(a) => (a.init.init, checked_force(a, &source)?, a.dry_run && !a.no_diff),
+        Command::Apply(a) => (
+            a.init.init,
+            checked_force(a, &source)?,
+            a.dry_run && !a.no_diff,
+        ),
         Command::Validate | Command::Context(_) => unreachable!("handled above"),
     };
     let forge = open_forge(g.forge.as_deref(), init)?;
@@ -242,7 +267,8 @@ async fn run_inner(cli: Cli) -> Result<u8> {
         settings: PlanSettings {
             source: source.clone(),
             force_reason,
-            bundles: (!g.bundle.is_empty()).then(|| g.bundle.iter().cloned().collect::<BTreeSet<_>>()),
+            bundles: (!g.bundle.is_empty())
+                .then(|| g.bundle.iter().cloned().collect::<BTreeSet<_>>()),
         },
         diffs,
     };
@@ -250,13 +276,23 @@ async fn run_inner(cli: Cli) -> Result<u8> {
 
     match &cli.command {
         Command::Plan(a) => print_plan(&mut stdout, g.format, &plan, style, !a.no_diff),
-        Command::Apply(a) if a.dry_run => print_plan(&mut stdout, g.format, &plan, style, !a.no_diff),
+        Command::Apply(a) if a.dry_run => {
+            print_plan(&mut stdout, g.format, &plan, style, !a.no_diff)
+        }
         Command::Status(_) => {
             match g.format {
-                Format::Json => writeln!(stdout, "{}", serde_json::to_string_pretty(&output::json::status(&plan))?)?,
+                Format::Json => writeln!(
+                    stdout,
+                    "{}",
+                    serde_json::to_string_pretty(&output::json::status(&plan))?
+                )?,
                 _ => write!(stdout, "{}", output::text::status(&plan, style))?,
             }
-            Ok(if plan.errors.is_empty() { exit::OK } else { exit::ERROR })
+            Ok(if plan.errors.is_empty() {
+                exit::OK
+            } else {
+                exit::ERROR
+            })
         }
         Command::Apply(_) => {
             let n = plan.repos.len() + plan.errors.len();
@@ -272,19 +308,37 @@ async fn run_inner(cli: Cli) -> Result<u8> {
                 b.finish_and_clear();
             }
             match g.format {
-                Format::Json => writeln!(stdout, "{}", serde_json::to_string_pretty(&output::json::apply(&source, &report))?)?,
+                Format::Json => writeln!(
+                    stdout,
+                    "{}",
+                    serde_json::to_string_pretty(&output::json::apply(&source, &report))?
+                )?,
                 _ => write!(stdout, "{}", output::text::apply(&report, style))?,
             }
-            Ok(if report.failed() == 0 { exit::OK } else { exit::ERROR })
+            Ok(if report.failed() == 0 {
+                exit::OK
+            } else {
+                exit::ERROR
+            })
         }
         Command::Validate | Command::Context(_) => unreachable!("handled above"),
     }
 }
 
-fn print_plan(out: &mut impl Write, format: Format, plan: &Plan, style: Style, diffs: bool) -> Result<u8> {
+fn print_plan(
+    out: &mut impl Write,
+    format: Format,
+    plan: &Plan,
+    style: Style,
+    diffs: bool,
+) -> Result<u8> {
     match format {
         Format::Text => write!(out, "{}", output::text::plan(plan, style, diffs))?,
-        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&output::json::plan(plan))?)?,
+        Format::Json => writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&output::json::plan(plan))?
+        )?,
         Format::Markdown => write!(out, "{}", output::markdown::plan(plan))?,
     }
     Ok(if !plan.errors.is_empty() {

@@ -11,9 +11,13 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::blob::ObjectId;
-use crate::forge::{CommitRequest, FileWrite, Forge, ForgeError, RepoId, RepoObservation, RepoQuery, Signature};
+use crate::forge::{
+    CommitRequest, FileWrite, Forge, ForgeError, RepoId, RepoObservation, RepoQuery, Signature,
+};
 use crate::lock::Lock;
-use crate::plan::{self, CommitPlan, Plan, PlanInput, PlanSettings, ProposalPlan, RepoError, RepoPlan};
+use crate::plan::{
+    self, CommitPlan, Plan, PlanInput, PlanSettings, ProposalPlan, RepoError, RepoPlan,
+};
 use crate::registry::ResolvedRepo;
 use crate::render::DesiredFile;
 
@@ -136,12 +140,16 @@ async fn observe_all<F: Forge>(
 fn orphan_paths(target: &Target, obs: &RepoObservation) -> BTreeSet<String> {
     let asked: BTreeSet<&str> = target.desired.iter().map(|d| d.path.as_str()).collect();
     let mut extra = BTreeSet::new();
-    let locks = std::iter::once(&obs.default_branch)
-        .chain(obs.proposal.as_ref().map(|p| &p.branch));
+    let locks =
+        std::iter::once(&obs.default_branch).chain(obs.proposal.as_ref().map(|p| &p.branch));
     for branch in locks {
         let Some(bytes) = &branch.lock else { continue };
-        let Ok(text) = std::str::from_utf8(bytes) else { continue };
-        let Ok(lock) = Lock::parse("lock", text) else { continue };
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            continue;
+        };
+        let Ok(lock) = Lock::parse("lock", text) else {
+            continue;
+        };
         extra.extend(
             lock.files
                 .into_keys()
@@ -264,7 +272,9 @@ async fn apply_repo<F: Forge>(
             Err(ForgeError::Conflict { .. }) if attempt == 0 => {
                 tracing::warn!(repo = %report.repo, "a branch moved since it was observed; observing again and re-planning");
                 report.replanned = true;
-                let obs = observe_all(forge, std::slice::from_ref(target)).await.remove(0);
+                let obs = observe_all(forge, std::slice::from_ref(target))
+                    .await
+                    .remove(0);
                 let quiet = Options {
                     diffs: false,
                     ..opts.clone()
@@ -279,7 +289,9 @@ async fn apply_repo<F: Forge>(
             }
             Err(e) => {
                 let msg = match &e {
-                    ForgeError::Conflict { .. } => format!("{e}; gave up after re-planning once, will retry on the next run"),
+                    ForgeError::Conflict { .. } => {
+                        format!("{e}; gave up after re-planning once, will retry on the next run")
+                    }
                     _ => e.to_string(),
                 };
                 report.error = Some(msg);
@@ -295,12 +307,18 @@ async fn apply_repo<F: Forge>(
 fn log_report(r: &RepoReport) {
     let ms = r.duration_ms;
     match &r.error {
-        Some(e) => tracing::error!(repo = %r.repo, action = "apply", outcome = "failed", duration_ms = ms, error = %e, "repo failed"),
+        Some(e) => {
+            tracing::error!(repo = %r.repo, action = "apply", outcome = "failed", duration_ms = ms, error = %e, "repo failed")
+        }
         None => {
             let commit = r.commit.map(|c| c.to_string()).unwrap_or_default();
             let proposal = serde_json::to_value(&r.proposal)
                 .ok()
-                .and_then(|v| v.get("outcome").and_then(|o| o.as_str()).map(str::to_string))
+                .and_then(|v| {
+                    v.get("outcome")
+                        .and_then(|o| o.as_str())
+                        .map(str::to_string)
+                })
                 .unwrap_or_default();
             tracing::info!(repo = %r.repo, action = "apply", outcome = if r.files_changed > 0 { "changed" } else { "unchanged" }, commit = %commit, proposal = %proposal, files = r.files_changed, duration_ms = ms, "repo done");
         }

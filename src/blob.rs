@@ -33,7 +33,11 @@ impl fmt::Debug for ObjectId {
 impl FromStr for ObjectId {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if s.len() != 40 || !s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
+        if s.len() != 40
+            || !s
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        {
             return Err(format!("{s:?} is not a 40-digit lowercase hex object id"));
         }
         gix::ObjectId::from_hex(s.as_bytes())
@@ -122,6 +126,10 @@ mod tests {
         assert_eq!(json, "\"ce013625030ba8dba906f756967f9e9ca394464a\"");
         assert_eq!(serde_json::from_str::<ObjectId>(&json).unwrap(), id);
         assert!(serde_json::from_str::<ObjectId>("\"xyz\"").is_err());
-        assert!("CE013625030BA8DBA906F756967F9E9CA394464A".parse::<ObjectId>().is_err());
+        assert!(
+            "CE013625030BA8DBA906F756967F9E9CA394464A"
+                .parse::<ObjectId>()
+                .is_err()
+        );
     }
 }

@@ -24,10 +24,20 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct Global {
     /// The integration registry.
-    #[arg(long, global = true, env = "DISTRIBUTOR_REGISTRY", default_value = "registry.json")]
+    #[arg(
+        long,
+        global = true,
+        env = "DISTRIBUTOR_REGISTRY",
+        default_value = "registry.json"
+    )]
     pub registry: PathBuf,
     /// The templates directory (one folder per bundle).
-    #[arg(long, global = true, env = "DISTRIBUTOR_TEMPLATES", default_value = "templates")]
+    #[arg(
+        long,
+        global = true,
+        env = "DISTRIBUTOR_TEMPLATES",
+        default_value = "templates"
+    )]
     pub templates: PathBuf,
     /// Where the repositories are: `local:DIR` (bare repos at DIR/OWNER/REPO.git).
     #[arg(long, global = true, env = "DISTRIBUTOR_FORGE")]

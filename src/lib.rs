@@ -21,16 +21,16 @@
 //! - [`output`]: plan and status as text, JSON and markdown.
 //! - [`cli`]: argument definitions; [`app`]: wiring behind `main`.
 
+pub mod app;
+pub mod apply;
 pub mod blob;
+pub mod cli;
 pub mod diag;
 pub mod forge;
 pub mod lock;
+pub mod output;
 pub mod paths;
+pub mod plan;
 pub mod registry;
 pub mod render;
-pub mod plan;
 pub mod source;
-pub mod apply;
-pub mod output;
-pub mod app;
-pub mod cli;

@@ -141,7 +141,11 @@ fn git_revision(inputs: &Inputs) -> Option<(String, bool)> {
     Some((commit.id.to_string(), clean))
 }
 
-fn collect_blobs(tree: &gix::Tree<'_>, prefix: &str, out: &mut BTreeMap<String, crate::blob::ObjectId>) {
+fn collect_blobs(
+    tree: &gix::Tree<'_>,
+    prefix: &str,
+    out: &mut BTreeMap<String, crate::blob::ObjectId>,
+) {
     let Ok(decoded) = tree.decode() else { return };
     for e in &decoded.entries {
         let name = format!("{prefix}{}", e.filename);

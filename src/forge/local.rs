@@ -60,7 +60,9 @@ impl LocalForge {
                 || part == "."
                 || part == ".."
                 || part.starts_with('.')
-                || part.chars().any(|c| c == '/' || c == '\\' || c.is_control());
+                || part
+                    .chars()
+                    .any(|c| c == '/' || c == '\\' || c.is_control());
             if bad {
                 return Err(ForgeError::Other(format!(
                     "{repo}: {part:?} cannot be used as a directory name under the local forge root"
@@ -85,19 +87,24 @@ impl LocalForge {
         }
         let head = branch_ref(repo, default_branch)?;
         if let Some(owner_dir) = path.parent() {
-            std::fs::create_dir_all(owner_dir).map_err(|e| {
-                other(repo, &format!("cannot create {}", owner_dir.display()), e)
-            })?;
+            std::fs::create_dir_all(owner_dir)
+                .map_err(|e| other(repo, &format!("cannot create {}", owner_dir.display()), e))?;
         }
-        let options = open_options()
-            .config_overrides([format!("init.defaultBranch={default_branch}")]);
+        let options =
+            open_options().config_overrides([format!("init.defaultBranch={default_branch}")]);
         let created = gix::ThreadSafeRepository::init_opts(
             &path,
             gix::create::Kind::Bare,
             gix::create::Options::default(),
             options,
         )
-        .map_err(|e| other(repo, &format!("cannot create bare repository at {}", path.display()), e))?;
+        .map_err(|e| {
+            other(
+                repo,
+                &format!("cannot create bare repository at {}", path.display()),
+                e,
+            )
+        })?;
         drop(created);
         let git = self.open(repo)?;
         let head_name = git
@@ -309,7 +316,8 @@ fn conflict(
 
 /// `refs/heads/<branch>`, validated.
 fn branch_ref(repo: &RepoId, branch: &str) -> Result<FullName, ForgeError> {
-    crate::paths::check_branch_name(branch).map_err(|e| ForgeError::Other(format!("{repo}: {e}")))?;
+    crate::paths::check_branch_name(branch)
+        .map_err(|e| ForgeError::Other(format!("{repo}: {e}")))?;
     FullName::try_from(format!("refs/heads/{branch}"))
         .map_err(|e| other(repo, &format!("invalid branch name {branch:?}"), e))
 }
@@ -368,10 +376,13 @@ fn snapshot(
         query.paths.iter().map(|p| (p.clone(), None)).collect();
     let mut lock = None;
     if let Some(tip) = tip {
-        let tree = git
-            .find_commit(tip.0)
-            .and_then(|c| c.tree())
-            .map_err(|e| other(repo, &format!("cannot read the tree of {branch} at {tip}"), e))?;
+        let tree = git.find_commit(tip.0).and_then(|c| c.tree()).map_err(|e| {
+            other(
+                repo,
+                &format!("cannot read the tree of {branch} at {tip}"),
+                e,
+            )
+        })?;
         let lookup = |path: &str| {
             tree.lookup_entry(path.split('/'))
                 .map_err(|e| other(repo, &format!("cannot look up {path} on {branch}"), e))
@@ -386,7 +397,11 @@ fn snapshot(
             && file_mode(entry.mode().kind()).is_some()
         {
             let blob = git.find_blob(entry.object_id()).map_err(|e| {
-                other(repo, &format!("cannot read {} on {branch}", query.lock_path), e)
+                other(
+                    repo,
+                    &format!("cannot read {} on {branch}", query.lock_path),
+                    e,
+                )
             })?;
             lock = Some(blob.data.clone());
         }
@@ -528,7 +543,14 @@ fn commit_in(git: &gix::Repository, request: &CommitRequest) -> Result<ObjectId,
         name,
         deref: false,
     };
-    apply_ref_edit(git, repo, branch, request.expected_tip, edit, Some(&signature))?;
+    apply_ref_edit(
+        git,
+        repo,
+        branch,
+        request.expected_tip,
+        edit,
+        Some(&signature),
+    )?;
     Ok(id)
 }
 
@@ -552,19 +574,20 @@ fn removed_files(
     out: &mut Vec<String>,
 ) -> Result<(), ForgeError> {
     use gix::objs::tree::EntryKind;
-    let entries = |id: gix::ObjectId| -> Result<Vec<(String, EntryKind, gix::ObjectId)>, ForgeError> {
-        let tree = git
-            .find_tree(id)
-            .map_err(|e| other(repo, &format!("cannot read tree {id}"), e))?;
-        let decoded = tree
-            .decode()
-            .map_err(|e| other(repo, &format!("cannot decode tree {id}"), e))?;
-        Ok(decoded
-            .entries
-            .iter()
-            .map(|e| (e.filename.to_string(), e.mode.kind(), e.oid.to_owned()))
-            .collect())
-    };
+    let entries =
+        |id: gix::ObjectId| -> Result<Vec<(String, EntryKind, gix::ObjectId)>, ForgeError> {
+            let tree = git
+                .find_tree(id)
+                .map_err(|e| other(repo, &format!("cannot read tree {id}"), e))?;
+            let decoded = tree
+                .decode()
+                .map_err(|e| other(repo, &format!("cannot decode tree {id}"), e))?;
+            Ok(decoded
+                .entries
+                .iter()
+                .map(|e| (e.filename.to_string(), e.mode.kind(), e.oid.to_owned()))
+                .collect())
+        };
     let new_entries: BTreeMap<String, (EntryKind, gix::ObjectId)> = match new {
         Some(id) => entries(id)?
             .into_iter()
@@ -613,7 +636,11 @@ fn apply_ref_edit(
             if actual != expected {
                 Err(conflict(repo, branch, expected, actual))
             } else {
-                Err(other(repo, &format!("cannot update branch `{branch}`"), err))
+                Err(other(
+                    repo,
+                    &format!("cannot update branch `{branch}`"),
+                    err,
+                ))
             }
         }
     }
@@ -696,7 +723,15 @@ pub(crate) mod tests {
     }
 
     fn tip(bare: &Path, branch: &str) -> Option<String> {
-        let out = git_output(bare, &["rev-parse", "--verify", "--quiet", &format!("refs/heads/{branch}")]);
+        let out = git_output(
+            bare,
+            &[
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                &format!("refs/heads/{branch}"),
+            ],
+        );
         out.status
             .success()
             .then(|| String::from_utf8(out.stdout).unwrap().trim().to_string())
@@ -706,7 +741,14 @@ pub(crate) mod tests {
         hex.parse().unwrap()
     }
 
-    fn request(s: &Setup, branch: &str, parent: Option<ObjectId>, expected: Option<ObjectId>, files: Vec<FileWrite>, message: &str) -> CommitRequest {
+    fn request(
+        s: &Setup,
+        branch: &str,
+        parent: Option<ObjectId>,
+        expected: Option<ObjectId>,
+        files: Vec<FileWrite>,
+        message: &str,
+    ) -> CommitRequest {
         CommitRequest {
             repo: s.repo.clone(),
             branch: branch.into(),
@@ -750,7 +792,10 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("nope");
         let err = LocalForge::new(&missing).unwrap_err();
-        assert!(matches!(&err, ForgeError::Other(m) if m.contains(&missing.display().to_string())), "{err}");
+        assert!(
+            matches!(&err, ForgeError::Other(m) if m.contains(&missing.display().to_string())),
+            "{err}"
+        );
         let file = dir.path().join("file");
         std::fs::write(&file, "x").unwrap();
         let err = LocalForge::new(&file).unwrap_err();
@@ -764,8 +809,17 @@ pub(crate) mod tests {
     fn repo_names_cannot_escape_the_root() {
         let dir = tempfile::tempdir().unwrap();
         let forge = LocalForge::new(dir.path()).unwrap();
-        for (owner, name) in [("..", "x"), ("a", "../b"), ("a/b", "c"), ("", "c"), ("a", ".hidden")] {
-            assert!(forge.repo_path(&RepoId::new(owner, name)).is_err(), "{owner}/{name}");
+        for (owner, name) in [
+            ("..", "x"),
+            ("a", "../b"),
+            ("a/b", "c"),
+            ("", "c"),
+            ("a", ".hidden"),
+        ] {
+            assert!(
+                forge.repo_path(&RepoId::new(owner, name)).is_err(),
+                "{owner}/{name}"
+            );
         }
     }
 
@@ -773,8 +827,14 @@ pub(crate) mod tests {
     fn ensure_repo_creates_a_valid_bare_repo_once() {
         let s = setup();
         assert!(!s.forge.ensure_repo(&s.repo, "main").unwrap());
-        assert_eq!(git(&s.bare, &["rev-parse", "--is-bare-repository"]).trim(), "true");
-        assert_eq!(git(&s.bare, &["symbolic-ref", "HEAD"]).trim(), "refs/heads/main");
+        assert_eq!(
+            git(&s.bare, &["rev-parse", "--is-bare-repository"]).trim(),
+            "true"
+        );
+        assert_eq!(
+            git(&s.bare, &["symbolic-ref", "HEAD"]).trim(),
+            "refs/heads/main"
+        );
         assert_eq!(
             git(&s.bare, &["show", "main:README.md"]),
             "# app\n\nCreated by distributor --init.\n"
@@ -784,7 +844,10 @@ pub(crate) mod tests {
         let other = RepoId::new("team", "svc");
         assert!(s.forge.ensure_repo(&other, "trunk").unwrap());
         let bare = s.forge.repo_path(&other).unwrap();
-        assert_eq!(git(&bare, &["symbolic-ref", "HEAD"]).trim(), "refs/heads/trunk");
+        assert_eq!(
+            git(&bare, &["symbolic-ref", "HEAD"]).trim(),
+            "refs/heads/trunk"
+        );
     }
 
     #[test]
@@ -810,22 +873,37 @@ pub(crate) mod tests {
         .unwrap();
         assert_eq!(tip(&s.bare, "main").unwrap(), id.to_string());
         fsck(&s.bare);
-        assert_eq!(git(&s.bare, &["log", "-1", "--format=%B", "main"]), format!("{msg}\n"));
         assert_eq!(
-            git(&s.bare, &["log", "-1", "--format=%an <%ae>|%cn <%ce>|%P", "main"]).trim(),
+            git(&s.bare, &["log", "-1", "--format=%B", "main"]),
+            format!("{msg}\n")
+        );
+        assert_eq!(
+            git(
+                &s.bare,
+                &["log", "-1", "--format=%an <%ae>|%cn <%ce>|%P", "main"]
+            )
+            .trim(),
             format!("Distributor Bot <bot@example.com>|Distributor Bot <bot@example.com>|{base}")
         );
-        assert_eq!(git(&s.bare, &["show", "main:.github/workflows/ci.yml"]), "name: ci\n");
+        assert_eq!(
+            git(&s.bare, &["show", "main:.github/workflows/ci.yml"]),
+            "name: ci\n"
+        );
         assert_eq!(git(&s.bare, &["show", "main:a/b/c/deep.txt"]), "deep\n");
         assert_eq!(git(&s.bare, &["show", "main:README.md"]), "replaced\n");
         let ls = git(&s.bare, &["ls-tree", "-r", "main"]);
-        assert!(ls.contains("100755 blob") && ls.contains("\tscripts/run.sh"), "{ls}");
         assert!(
-            ls.lines().any(|l| l.starts_with("100755") && l.ends_with("\tscripts/run.sh")),
+            ls.contains("100755 blob") && ls.contains("\tscripts/run.sh"),
             "{ls}"
         );
         assert!(
-            ls.lines().any(|l| l.starts_with("100644") && l.ends_with("\ta/b/c/deep.txt")),
+            ls.lines()
+                .any(|l| l.starts_with("100755") && l.ends_with("\tscripts/run.sh")),
+            "{ls}"
+        );
+        assert!(
+            ls.lines()
+                .any(|l| l.starts_with("100644") && l.ends_with("\ta/b/c/deep.txt")),
             "{ls}"
         );
 
@@ -848,9 +926,25 @@ pub(crate) mod tests {
     fn cas_conflict_leaves_the_branch_unchanged() {
         let s = setup();
         let base = oid(&tip(&s.bare, "main").unwrap());
-        let first = block_on(s.forge.commit(&request(&s, "main", Some(base), Some(base), vec![write("x", "1\n")], "one\n"))).unwrap();
+        let first = block_on(s.forge.commit(&request(
+            &s,
+            "main",
+            Some(base),
+            Some(base),
+            vec![write("x", "1\n")],
+            "one\n",
+        )))
+        .unwrap();
         // A stale writer still believes the tip is `base`.
-        let err = block_on(s.forge.commit(&request(&s, "main", Some(base), Some(base), vec![write("x", "2\n")], "two\n"))).unwrap_err();
+        let err = block_on(s.forge.commit(&request(
+            &s,
+            "main",
+            Some(base),
+            Some(base),
+            vec![write("x", "2\n")],
+            "two\n",
+        )))
+        .unwrap_err();
         assert_eq!(
             err,
             ForgeError::Conflict {
@@ -862,10 +956,29 @@ pub(crate) mod tests {
         );
         assert_eq!(tip(&s.bare, "main").unwrap(), first.to_string());
         // Creating a branch that exists is a conflict too.
-        block_on(s.forge.commit(&request(&s, "prop", Some(first), None, vec![write("y", "1\n")], "p\n"))).unwrap();
+        block_on(s.forge.commit(&request(
+            &s,
+            "prop",
+            Some(first),
+            None,
+            vec![write("y", "1\n")],
+            "p\n",
+        )))
+        .unwrap();
         let prop = tip(&s.bare, "prop").unwrap();
-        let err = block_on(s.forge.commit(&request(&s, "prop", Some(first), None, vec![write("y", "2\n")], "p\n"))).unwrap_err();
-        assert!(matches!(&err, ForgeError::Conflict { expected, actual, .. } if expected == "no branch" && *actual == prop), "{err}");
+        let err = block_on(s.forge.commit(&request(
+            &s,
+            "prop",
+            Some(first),
+            None,
+            vec![write("y", "2\n")],
+            "p\n",
+        )))
+        .unwrap_err();
+        assert!(
+            matches!(&err, ForgeError::Conflict { expected, actual, .. } if expected == "no branch" && *actual == prop),
+            "{err}"
+        );
         assert_eq!(tip(&s.bare, "prop").unwrap(), prop);
         fsck(&s.bare);
     }
@@ -874,12 +987,39 @@ pub(crate) mod tests {
     fn proposal_branch_can_be_reset_and_deleted_with_cas() {
         let s = setup();
         let base = oid(&tip(&s.bare, "main").unwrap());
-        let p1 = block_on(s.forge.commit(&request(&s, "distributor/update", Some(base), None, vec![write("f", "1\n")], "p1\n"))).unwrap();
+        let p1 = block_on(s.forge.commit(&request(
+            &s,
+            "distributor/update",
+            Some(base),
+            None,
+            vec![write("f", "1\n")],
+            "p1\n",
+        )))
+        .unwrap();
         // The default branch moves on; the proposal is rebuilt on the new tip.
-        let main2 = block_on(s.forge.commit(&request(&s, "main", Some(base), Some(base), vec![write("g", "g\n")], "human-ish\n"))).unwrap();
-        let p2 = block_on(s.forge.commit(&request(&s, "distributor/update", Some(main2), Some(p1), vec![write("f", "2\n")], "p2\n"))).unwrap();
+        let main2 = block_on(s.forge.commit(&request(
+            &s,
+            "main",
+            Some(base),
+            Some(base),
+            vec![write("g", "g\n")],
+            "human-ish\n",
+        )))
+        .unwrap();
+        let p2 = block_on(s.forge.commit(&request(
+            &s,
+            "distributor/update",
+            Some(main2),
+            Some(p1),
+            vec![write("f", "2\n")],
+            "p2\n",
+        )))
+        .unwrap();
         assert_eq!(tip(&s.bare, "distributor/update").unwrap(), p2.to_string());
-        assert_eq!(git(&s.bare, &["rev-parse", &format!("{p2}^")]).trim(), main2.to_string());
+        assert_eq!(
+            git(&s.bare, &["rev-parse", &format!("{p2}^")]).trim(),
+            main2.to_string()
+        );
         assert_eq!(git(&s.bare, &["show", "distributor/update:g"]), "g\n");
         fsck(&s.bare);
 
@@ -889,7 +1029,10 @@ pub(crate) mod tests {
         block_on(s.forge.delete_branch(&s.repo, "distributor/update", p2)).unwrap();
         assert_eq!(tip(&s.bare, "distributor/update"), None);
         let err = block_on(s.forge.delete_branch(&s.repo, "distributor/update", p2)).unwrap_err();
-        assert!(matches!(&err, ForgeError::Conflict { actual, .. } if actual == "no branch"), "{err}");
+        assert!(
+            matches!(&err, ForgeError::Conflict { actual, .. } if actual == "no branch"),
+            "{err}"
+        );
         let err = block_on(s.forge.delete_branch(&s.repo, "main", main2)).unwrap_err();
         assert!(matches!(err, ForgeError::Refused(_)), "{err}");
         fsck(&s.bare);
@@ -899,10 +1042,29 @@ pub(crate) mod tests {
     fn default_branch_history_is_never_rewritten() {
         let s = setup();
         let base = oid(&tip(&s.bare, "main").unwrap());
-        let next = block_on(s.forge.commit(&request(&s, "main", Some(base), Some(base), vec![write("x", "1\n")], "one\n"))).unwrap();
+        let next = block_on(s.forge.commit(&request(
+            &s,
+            "main",
+            Some(base),
+            Some(base),
+            vec![write("x", "1\n")],
+            "one\n",
+        )))
+        .unwrap();
         // Parent is not the tip being replaced: a reset, refused.
-        let err = block_on(s.forge.commit(&request(&s, "main", Some(base), Some(next), vec![write("x", "2\n")], "two\n"))).unwrap_err();
-        assert!(matches!(&err, ForgeError::Refused(m) if m.contains("refusing to rewrite history")), "{err}");
+        let err = block_on(s.forge.commit(&request(
+            &s,
+            "main",
+            Some(base),
+            Some(next),
+            vec![write("x", "2\n")],
+            "two\n",
+        )))
+        .unwrap_err();
+        assert!(
+            matches!(&err, ForgeError::Refused(m) if m.contains("refusing to rewrite history")),
+            "{err}"
+        );
         assert_eq!(tip(&s.bare, "main").unwrap(), next.to_string());
     }
 
@@ -917,16 +1079,26 @@ pub(crate) mod tests {
             "main",
             Some(base),
             Some(base),
-            vec![write("a.txt", "a\n"), exe, write(".distributor.lock", "{\"v\":1}\n")],
+            vec![
+                write("a.txt", "a\n"),
+                exe,
+                write(".distributor.lock", "{\"v\":1}\n"),
+            ],
             "files\n",
         )))
         .unwrap();
-        let q = query(&s.repo, &["a.txt", "bin/tool", "bin", "missing.txt", "a.txt/inside"]);
+        let q = query(
+            &s.repo,
+            &["a.txt", "bin/tool", "bin", "missing.txt", "a.txt/inside"],
+        );
         let missing = query(&RepoId::new("team", "ghost"), &["a.txt"]);
         let results = block_on(s.forge.observe(&[missing, q.clone()]));
         assert_eq!(results.len(), 2);
         let err = results[0].clone().unwrap_err();
-        assert!(matches!(&err, ForgeError::NotFound { hint, .. } if hint.contains("--init") && hint.contains("ghost.git")), "{err}");
+        assert!(
+            matches!(&err, ForgeError::NotFound { hint, .. } if hint.contains("--init") && hint.contains("ghost.git")),
+            "{err}"
+        );
         let obs = results[1].clone().unwrap();
         assert_eq!(obs.default_branch.name, "main");
         assert_eq!(obs.default_branch.tip, Some(main));
@@ -945,17 +1117,42 @@ pub(crate) mod tests {
             oid(String::from_utf8(out.stdout).unwrap().trim())
         };
         let files = &obs.default_branch.files;
-        assert_eq!(files["a.txt"], Some(FileEntry { blob: hash("a\n"), mode: Some(FileMode::Regular) }));
-        assert_eq!(files["bin/tool"], Some(FileEntry { blob: hash("#!/bin/sh\n"), mode: Some(FileMode::Executable) }));
+        assert_eq!(
+            files["a.txt"],
+            Some(FileEntry {
+                blob: hash("a\n"),
+                mode: Some(FileMode::Regular)
+            })
+        );
+        assert_eq!(
+            files["bin/tool"],
+            Some(FileEntry {
+                blob: hash("#!/bin/sh\n"),
+                mode: Some(FileMode::Executable)
+            })
+        );
         assert_eq!(files["bin"].unwrap().mode, None);
         assert_eq!(files["missing.txt"], None);
         assert_eq!(files["a.txt/inside"], None);
-        assert_eq!(obs.default_branch.lock.as_deref(), Some(&b"{\"v\":1}\n"[..]));
+        assert_eq!(
+            obs.default_branch.lock.as_deref(),
+            Some(&b"{\"v\":1}\n"[..])
+        );
         assert_eq!(obs.proposal, None);
 
         // A proposal by distributor, then a human commit on top of it.
-        let p = block_on(s.forge.commit(&request(&s, "distributor/update", Some(main), None, vec![write("a.txt", "b\n")], "update\n\nDistributor-Version: 1.2.3\n"))).unwrap();
-        let obs = block_on(s.forge.observe(std::slice::from_ref(&q))).remove(0).unwrap();
+        let p = block_on(s.forge.commit(&request(
+            &s,
+            "distributor/update",
+            Some(main),
+            None,
+            vec![write("a.txt", "b\n")],
+            "update\n\nDistributor-Version: 1.2.3\n",
+        )))
+        .unwrap();
+        let obs = block_on(s.forge.observe(std::slice::from_ref(&q)))
+            .remove(0)
+            .unwrap();
         let proposal = obs.proposal.unwrap();
         assert_eq!(proposal.branch.tip, Some(p));
         assert_eq!(proposal.base, Some(main));
@@ -967,15 +1164,31 @@ pub(crate) mod tests {
         assert_eq!(blobs[&hash("a\n")], b"a\n");
         assert_eq!(blobs[&hash("b\n")], b"b\n");
         let err = block_on(s.forge.read_blobs(&s.repo, &[hash("never written\n")])).unwrap_err();
-        assert!(err.to_string().contains(&hash("never written\n").to_string()), "{err}");
+        assert!(
+            err.to_string()
+                .contains(&hash("never written\n").to_string()),
+            "{err}"
+        );
 
         // Human commit via the git CLI on the proposal branch.
         let work = s.dir.path().join("work");
-        git(s.dir.path(), &["clone", "-q", "-b", "distributor/update", s.bare.to_str().unwrap(), work.to_str().unwrap()]);
+        git(
+            s.dir.path(),
+            &[
+                "clone",
+                "-q",
+                "-b",
+                "distributor/update",
+                s.bare.to_str().unwrap(),
+                work.to_str().unwrap(),
+            ],
+        );
         std::fs::write(work.join("a.txt"), "human\n").unwrap();
         git(&work, &["commit", "-q", "-am", "tweak by hand"]);
         git(&work, &["push", "-q", "origin", "distributor/update"]);
-        let obs = block_on(s.forge.observe(std::slice::from_ref(&q))).remove(0).unwrap();
+        let obs = block_on(s.forge.observe(std::slice::from_ref(&q)))
+            .remove(0)
+            .unwrap();
         let proposal = obs.proposal.unwrap();
         assert!(!proposal.by_distributor);
         assert_eq!(proposal.base, Some(p));
@@ -985,7 +1198,10 @@ pub(crate) mod tests {
         q2.branch = Some("distributor/update".into());
         let obs = block_on(s.forge.observe(&[q2])).remove(0).unwrap();
         assert_eq!(obs.default_branch.name, "distributor/update");
-        assert_eq!(obs.default_branch.files["a.txt"].unwrap().blob, hash("human\n"));
+        assert_eq!(
+            obs.default_branch.files["a.txt"].unwrap().blob,
+            hash("human\n")
+        );
     }
 
     #[test]
@@ -996,7 +1212,9 @@ pub(crate) mod tests {
         let bare = forge.repo_path(&repo).unwrap();
         std::fs::create_dir_all(&bare).unwrap();
         git(&bare, &["init", "-q", "--bare", "-b", "develop"]);
-        let obs = block_on(forge.observe(&[query(&repo, &["a.txt"])])).remove(0).unwrap();
+        let obs = block_on(forge.observe(&[query(&repo, &["a.txt"])]))
+            .remove(0)
+            .unwrap();
         assert_eq!(obs.default_branch.name, "develop");
         assert_eq!(obs.default_branch.tip, None);
         assert_eq!(obs.default_branch.files["a.txt"], None);
@@ -1024,7 +1242,15 @@ pub(crate) mod tests {
         let s = setup();
         let base = oid(&tip(&s.bare, "main").unwrap());
         for bad in ["../x", ".git/config", "a//b", "/abs"] {
-            let err = block_on(s.forge.commit(&request(&s, "main", Some(base), Some(base), vec![write(bad, "x")], "bad\n"))).unwrap_err();
+            let err = block_on(s.forge.commit(&request(
+                &s,
+                "main",
+                Some(base),
+                Some(base),
+                vec![write(bad, "x")],
+                "bad\n",
+            )))
+            .unwrap_err();
             assert!(matches!(err, ForgeError::Other(_)), "{bad}: {err}");
         }
         assert_eq!(tip(&s.bare, "main").unwrap(), base.to_string());

@@ -10,6 +10,10 @@
 
 pub mod local;
 
+#[cfg(test)]
+mod contract;
+#[cfg(test)]
+pub mod fake;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -136,7 +140,9 @@ pub enum ForgeError {
     #[error("repository {repo} not found{hint}")]
     NotFound { repo: RepoId, hint: String },
     /// The compare-and-swap failed: someone else moved the branch.
-    #[error("branch `{branch}` of {repo} moved since it was observed (expected {expected}, found {actual})")]
+    #[error(
+        "branch `{branch}` of {repo} moved since it was observed (expected {expected}, found {actual})"
+    )]
     Conflict {
         repo: RepoId,
         branch: String,

@@ -12,11 +12,18 @@ pub fn plan(plan: &Plan) -> String {
     let s = summarize(plan);
     let mut out = String::new();
     let _ = writeln!(out, "## distributor plan\n");
-    let _ = writeln!(out, "Platform source `{}` ({})\n", plan.source, plan.generator);
+    let _ = writeln!(
+        out,
+        "Platform source `{}` ({})\n",
+        plan.source, plan.generator
+    );
     if let Some(reason) = &plan.force_reason {
         let _ = writeln!(out, "> **Forced run:** {reason}\n");
     }
-    let _ = writeln!(out, "| repos | to change | direct commits | proposals | files | drifted | errors |");
+    let _ = writeln!(
+        out,
+        "| repos | to change | direct commits | proposals | files | drifted | errors |"
+    );
     let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|");
     let _ = writeln!(
         out,
@@ -33,7 +40,12 @@ pub fn plan(plan: &Plan) -> String {
         let _ = writeln!(out, "No changes: every repository is in sync.");
     }
     for r in plan.repos.iter().filter(|r| r.has_writes()) {
-        let _ = writeln!(out, "<details><summary><b>{}</b> ({})</summary>\n", r.repo, describe_counts(r));
+        let _ = writeln!(
+            out,
+            "<details><summary><b>{}</b> ({})</summary>\n",
+            r.repo,
+            describe_counts(r)
+        );
         let _ = writeln!(out, "Delivery: {}\n", r.delivery_reason);
         let _ = writeln!(out, "| change | path | state | to |");
         let _ = writeln!(out, "|---|---|---|---|");
@@ -44,7 +56,11 @@ pub fn plan(plan: &Plan) -> String {
                 Route::Release => "released",
                 Route::None => "-",
             };
-            let verb = if f.route == Route::Release { "release" } else { verb(f) };
+            let verb = if f.route == Route::Release {
+                "release"
+            } else {
+                verb(f)
+            };
             let state = match f.reason {
                 Some(reason) => format!("{} ({})", f.state.as_str(), reason.describe()),
                 None => f.state.as_str().to_string(),

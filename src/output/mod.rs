@@ -117,7 +117,11 @@ pub fn describe_proposal(repo: &RepoPlan) -> Option<String> {
         ProposalPlan::Close { .. } => format!("delete branch {b} (no longer needed)"),
         ProposalPlan::HumanEdited { pending, .. } => format!(
             "branch {b} has commits by someone else: left alone{}",
-            if *pending { "; changes stay pending" } else { "" }
+            if *pending {
+                "; changes stay pending"
+            } else {
+                ""
+            }
         ),
     })
 }

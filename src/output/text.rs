@@ -140,7 +140,12 @@ pub fn plan(plan: &Plan, st: Style, diffs: bool) -> String {
         }
     }
     for e in &plan.errors {
-        let _ = writeln!(out, "\n{}  {}", st.bold(&e.repo.to_string()), st.red("error"));
+        let _ = writeln!(
+            out,
+            "\n{}  {}",
+            st.bold(&e.repo.to_string()),
+            st.red("error")
+        );
         let _ = writeln!(out, "  {}", e.error);
     }
     let s = summarize(plan);
@@ -261,9 +266,8 @@ pub fn apply(report: &ApplyReport, st: Style) -> String {
             ProposalOutcome::Updated { branch, commit } => {
                 parts.push(format!("proposal {branch} updated ({})", commit.short()))
             }
-            ProposalOutcome::UpToDate { branch } => {
-                parts.push(format!("proposal {branch} up to date"))
-            }
+            // Pending and unchanged: counted as unchanged, not listed.
+            ProposalOutcome::UpToDate { .. } => {}
             ProposalOutcome::Closed { branch } => parts.push(format!("proposal {branch} deleted")),
             ProposalOutcome::LeftAlone { branch, reason } => {
                 parts.push(format!("proposal {branch} left alone: {reason}"))

@@ -64,9 +64,7 @@ pub fn commit_message(
         msg.push_str(line.trim_end());
         msg.push('\n');
     }
-    if kind == Kind::Proposal
-        && files.iter().any(|f| f.state == FileState::Drifted)
-    {
+    if kind == Kind::Proposal && files.iter().any(|f| f.state == FileState::Drifted) {
         msg.push_str(
             "\nSome files were changed by hand. Merging this reverts them to the\n\
              template; to keep a change, make it in the platform templates instead.\n",
@@ -92,10 +90,22 @@ pub fn unified_diff(path: &str, old: &[u8], new: &[u8], created: bool, deleted: 
     let (Ok(old), Ok(new)) = (std::str::from_utf8(old), std::str::from_utf8(new)) else {
         return format!("Binary file {path} differs\n");
     };
-    let a = if created { "/dev/null".to_string() } else { format!("a/{path}") };
-    let b = if deleted { "/dev/null".to_string() } else { format!("b/{path}") };
+    let a = if created {
+        "/dev/null".to_string()
+    } else {
+        format!("a/{path}")
+    };
+    let b = if deleted {
+        "/dev/null".to_string()
+    } else {
+        format!("b/{path}")
+    };
     let diff = TextDiff::from_lines(old, new);
-    let mut out = diff.unified_diff().context_radius(3).header(&a, &b).to_string();
+    let mut out = diff
+        .unified_diff()
+        .context_radius(3)
+        .header(&a, &b)
+        .to_string();
     if out.is_empty() {
         out = format!("--- {a}\n+++ {b}\n(file mode change only)\n");
     }

@@ -265,8 +265,10 @@ pub fn plan_repo(input: PlanInput<'_>) -> Result<RepoPlan, String> {
             Some(Lock::parse(&lock_where, text)?)
         }
     };
-    let locked: BTreeMap<String, LockEntry> =
-        old_lock.as_ref().map(|l| l.files.clone()).unwrap_or_default();
+    let locked: BTreeMap<String, LockEntry> = old_lock
+        .as_ref()
+        .map(|l| l.files.clone())
+        .unwrap_or_default();
     let forced = settings.force_reason.is_some();
     let (delivery_route, delivery_reason) = match (forced, repo.delivery) {
         (true, _) => (
@@ -438,9 +440,8 @@ pub fn plan_repo(input: PlanInput<'_>) -> Result<RepoPlan, String> {
                 match (f.state, f.route) {
                     (FileState::Orphaned, Route::Release) => true,
                     (FileState::Orphaned, _) => on_branch.is_none(),
-                    _ => on_branch.is_some_and(|e| {
-                        Some(e.blob) == f.desired && e.mode == Some(f.mode)
-                    }),
+                    _ => on_branch
+                        .is_some_and(|e| Some(e.blob) == f.desired && e.mode == Some(f.mode)),
                 }
             });
             if direct.is_none() && p.base == branch.tip && holds_final {

@@ -151,7 +151,11 @@ mod tests {
             Some((FileState::Outdated, None))
         );
         assert_eq!(
-            classify(Some((blob_id(b"s"), X)), Some(entry(b"s", R)), Some(blob_id(b"s"))),
+            classify(
+                Some((blob_id(b"s"), X)),
+                Some(entry(b"s", R)),
+                Some(blob_id(b"s"))
+            ),
             Some((FileState::Outdated, Some(Reason::ModeOnly)))
         );
     }

@@ -256,7 +256,10 @@ mod tests {
         let repos = resolve(&registry());
         let a = &repos[0];
         // repo overrides dir, team overrides version, defaults-only keys survive deep merge
-        assert_eq!(a.vars["terraform"], json!({"version": "1.10.0", "dir": "tf"}));
+        assert_eq!(
+            a.vars["terraform"],
+            json!({"version": "1.10.0", "dir": "tf"})
+        );
         assert_eq!(a.vars["runner"], json!("self-hosted"));
         // environment layer on top, environments in stage order (dev before prd)
         assert_eq!(a.environments[0].name, "dev");

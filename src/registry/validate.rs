@@ -38,7 +38,10 @@ pub fn validate(origin: &str, registry: &Registry, known_bundles: &[String]) -> 
             );
         }
         if !stages.insert(s.as_str()) {
-            d.push(at(&format!("stages[{i}]")), format!("stage {s:?} is listed twice"));
+            d.push(
+                at(&format!("stages[{i}]")),
+                format!("stage {s:?} is listed twice"),
+            );
         }
     }
 
@@ -66,7 +69,10 @@ pub fn validate(origin: &str, registry: &Registry, known_bundles: &[String]) -> 
                 if known.is_empty() {
                     format!("wave {wave:?} is not declared (the registry declares no `waves`)")
                 } else {
-                    format!("unknown wave {wave:?}; declared waves: {}", known.join(", "))
+                    format!(
+                        "unknown wave {wave:?}; declared waves: {}",
+                        known.join(", ")
+                    )
                 },
             );
         }
@@ -122,7 +128,10 @@ pub fn validate(origin: &str, registry: &Registry, known_bundles: &[String]) -> 
     if !is_github_login(&defaults.owner) {
         d.push(
             at("defaults.owner"),
-            format!("{:?} is not a valid GitHub organisation or user name", defaults.owner),
+            format!(
+                "{:?} is not a valid GitHub organisation or user name",
+                defaults.owner
+            ),
         );
     }
     check_bundles(&mut d, "defaults.bundles".into(), &defaults.bundles);
@@ -189,7 +198,10 @@ pub fn validate(origin: &str, registry: &Registry, known_bundles: &[String]) -> 
             if !(env.account.len() == 12 && env.account.bytes().all(|b| b.is_ascii_digit())) {
                 d.push(
                     at(&format!("{ep}.account")),
-                    format!("{:?} is not an AWS account id (exactly 12 digits)", env.account),
+                    format!(
+                        "{:?} is not an AWS account id (exactly 12 digits)",
+                        env.account
+                    ),
                 );
             }
             if !is_aws_region(&env.region) {
@@ -231,7 +243,10 @@ pub fn validate(origin: &str, registry: &Registry, known_bundles: &[String]) -> 
             if let Some(first) = seen_repos.get(&full) {
                 d.push(
                     at(&format!("{rp}.name")),
-                    format!("repository {owner}/{} is already listed at {first}", repo.name),
+                    format!(
+                        "repository {owner}/{} is already listed at {first}",
+                        repo.name
+                    ),
                 );
             } else {
                 seen_repos.insert(full, rp.clone());
@@ -323,10 +338,23 @@ mod tests {
 
     #[test]
     fn region_format() {
-        for ok in ["eu-west-1", "eu-central-1", "us-east-1", "us-gov-west-1", "ap-southeast-2"] {
+        for ok in [
+            "eu-west-1",
+            "eu-central-1",
+            "us-east-1",
+            "us-gov-west-1",
+            "ap-southeast-2",
+        ] {
             assert!(is_aws_region(ok), "{ok}");
         }
-        for bad in ["eu-west", "EU-WEST-1", "euwest1", "eu-west-1a", "e-west-1", ""] {
+        for bad in [
+            "eu-west",
+            "EU-WEST-1",
+            "euwest1",
+            "eu-west-1a",
+            "e-west-1",
+            "",
+        ] {
             assert!(!is_aws_region(bad), "{bad}");
         }
     }

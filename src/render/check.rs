@@ -31,7 +31,10 @@ mod tests {
     fn yaml_and_json_are_checked() {
         assert!(check_syntax("a.yml", "on:\n  push: {}\n").is_ok());
         assert!(check_syntax("a.yaml", "a: [1, 2\n").is_err());
-        assert!(check_syntax("a.yml", "a: 1\na: 2\n").is_err(), "duplicate keys");
+        assert!(
+            check_syntax("a.yml", "a: 1\na: 2\n").is_err(),
+            "duplicate keys"
+        );
         assert!(check_syntax("a.json", "{\"a\": 1}").is_ok());
         assert!(check_syntax("a.json", "{\"a\": 1,}").is_err());
         assert!(check_syntax("CODEOWNERS", "{{ not checked").is_ok());

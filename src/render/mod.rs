@@ -298,9 +298,9 @@ fn managed_header(state: &State, comment_prefix: String) -> String {
 /// environment; elsewhere only flags with one value for every stage
 /// resolve without a stage. `flag(name, stage)` picks a stage explicitly.
 fn flag(state: &State, name: String, stage: Option<String>) -> Result<bool, Error> {
-    let table = state.lookup("flags_by_stage").ok_or_else(|| {
-        Error::new(ErrorKind::InvalidOperation, "flag(): no flags in context")
-    })?;
+    let table = state
+        .lookup("flags_by_stage")
+        .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "flag(): no flags in context"))?;
     let per_stage = table.get_attr(&name)?;
     if per_stage.is_undefined() {
         return Err(Error::new(

@@ -183,7 +183,10 @@ fn deploy_workflow_follows_environment_and_flags() {
     .unwrap();
     assert_eq!(tfvars["account_id"], "783941205678");
     assert_eq!(tfvars["flags"]["new_db"], true, "repo flag on in stg");
-    assert_eq!(tfvars["flags"]["cost_alerts"], true, "repo flag on everywhere");
+    assert_eq!(
+        tfvars["flags"]["cost_alerts"], true,
+        "repo flag on everywhere"
+    );
     // repo tfvars < environment tfvars
     assert_eq!(tfvars["service_name"], "gateway");
     assert_eq!(tfvars["desired_count"], 2);
@@ -193,8 +196,14 @@ fn deploy_workflow_follows_environment_and_flags() {
 fn snapshots_of_one_repo() {
     let files = render_shipped("acme/kiwi-gateway");
     for (name, path) in [
-        ("kiwi_gateway_deploy_prd", ".github/workflows/deploy-prd.yml"),
-        ("kiwi_gateway_deploy_dev", ".github/workflows/deploy-dev.yml"),
+        (
+            "kiwi_gateway_deploy_prd",
+            ".github/workflows/deploy-prd.yml",
+        ),
+        (
+            "kiwi_gateway_deploy_dev",
+            ".github/workflows/deploy-dev.yml",
+        ),
         (
             "kiwi_gateway_tfvars_prd",
             "terraform/environments/prd/platform.auto.tfvars.json",
@@ -272,7 +281,10 @@ fn one_file(path: &str, body: &str) -> TemplateSet {
 
 #[test]
 fn undefined_variable_names_bundle_template_line_and_repo() {
-    let s = one_file("out.txt", "first {{ vars.greeting }}\nsecond {{ vars.nope }}\n");
+    let s = one_file(
+        "out.txt",
+        "first {{ vars.greeting }}\nsecond {{ vars.nope }}\n",
+    );
     let err = render_err(&s, &mini_repo(&["a"]));
     assert!(err.contains("templates/a/f.txt:2"), "{err}");
     assert!(err.contains("bundle `a`"), "{err}");
@@ -326,7 +338,10 @@ fn per_environment_fan_out_with_the_same_path_collides() {
         ("a/f.txt", "env: {{ env.name }}\n"),
     ]);
     let err = render_err(&s, &mini_repo(&["a"]));
-    assert!(err.contains("two templates produce \"deploy.yml\""), "{err}");
+    assert!(
+        err.contains("two templates produce \"deploy.yml\""),
+        "{err}"
+    );
 }
 
 #[test]
@@ -379,11 +394,17 @@ fn flag_outside_an_environment() {
     // (trim_blocks: the newline right after `{% endif %}` is removed)
     assert_eq!(ok["f.txt"], "True true off");
 
-    let err = render_err(&one_file("f.txt", "{{ flag('per') }}\n"), &mini_repo(&["a"]));
+    let err = render_err(
+        &one_file("f.txt", "{{ flag('per') }}\n"),
+        &mini_repo(&["a"]),
+    );
     assert!(err.contains("differs per stage"), "{err}");
     assert!(err.contains("templates/a/f.txt:1"), "{err}");
 
-    let err = render_err(&one_file("f.txt", "{{ flag('nope') }}\n"), &mini_repo(&["a"]));
+    let err = render_err(
+        &one_file("f.txt", "{{ flag('nope') }}\n"),
+        &mini_repo(&["a"]),
+    );
     assert!(err.contains("\"nope\" is not defined"), "{err}");
 
     let err = render_err(
@@ -401,7 +422,10 @@ fn managed_header_has_no_date_or_revision() {
     );
     let text = &out["f.txt"];
     let header = text.strip_suffix("body\n").unwrap();
-    assert!(header.starts_with("// Managed by distributor (bundle: a)"), "{header}");
+    assert!(
+        header.starts_with("// Managed by distributor (bundle: a)"),
+        "{header}"
+    );
     assert!(header.lines().all(|l| l.starts_with("// ")), "{header}");
     assert!(
         !header.bytes().any(|b| b.is_ascii_digit()),
@@ -417,5 +441,27 @@ fn skip_files_must_name_a_rendered_file() {
     assert!(render_ok(&s, &repo).is_empty());
     repo.skip_files = vec!["ot.txt".into()];
     let err = render_err(&s, &repo);
-    assert!(err.contains("\"ot.txt\" is not a file this repo would receive"), "{err}");
+    assert!(
+        err.contains("\"ot.txt\" is not a file this repo would receive"),
+        "{err}"
+    );
+}
+
+#[test]
+fn github_expressions_and_optional_vars() {
+    // `${{ }}` would be template syntax; a string literal or a raw block
+    // (tags on their own lines: trim_blocks) passes it through. Optional variables need `is defined` or `default`
+    // under strict undefined.
+    let body = "a: {{ '${{ github.sha }}' }}\n\
+                {% raw %}\n\
+                b: ${{ github.ref }}\n\
+                {% endraw %}\n\
+                c: {{ vars.missing | default('none') }}\n\
+                d: {{ 'set' if vars.missing is defined else 'unset' }}\n\
+                e: {{ (vars.greeting is defined) | to_json }}\n";
+    let out = render_ok(&one_file("x.yml", body), &mini_repo(&["a"]));
+    assert_eq!(
+        out["x.yml"],
+        "a: ${{ github.sha }}\nb: ${{ github.ref }}\nc: none\nd: unset\ne: true\n"
+    );
 }

@@ -1,0 +1,887 @@
+//! The forge contract: one test suite, written once against [`Forge`] and a
+//! small setup trait, run against every backend (the local forge in a temp
+//! dir, the in-memory fake) so they cannot drift apart.
+//!
+//! It owns only test code. It must not use backend-specific APIs in the
+//! tests themselves; setup differences live in the [`Backend`] impls, and
+//! the local one makes its "human" commits with the real `git` CLI.
+
+use std::path::{Path, PathBuf};
+
+use super::fake::FakeForge;
+use super::local::LocalForge;
+use super::local::tests::git;
+use super::{CommitRequest, FileEntry, FileWrite, Forge, ForgeError, RepoId, RepoQuery, Signature};
+use crate::blob::{FileMode, ObjectId, blob_id};
+
+/// What a test needs besides the forge itself.
+trait Backend {
+    type F: Forge;
+    fn forge(&self) -> &Self::F;
+    /// A repo whose default branch has one human commit with `files`.
+    fn create_repo(&self, repo: &RepoId, default_branch: &str, files: &[(&str, &str)]) -> ObjectId;
+    /// A repo with no commits; `default_branch` is unborn.
+    fn create_empty_repo(&self, repo: &RepoId, default_branch: &str);
+    /// A human commit on `branch` (created from the default branch if
+    /// missing): `Some` writes, `None` deletes. Returns the new tip.
+    fn human_commit(
+        &self,
+        repo: &RepoId,
+        branch: &str,
+        changes: &[(&str, Option<&str>)],
+        message: &str,
+    ) -> ObjectId;
+}
+
+struct LocalBackend {
+    dir: tempfile::TempDir,
+    forge: LocalForge,
+}
+
+impl LocalBackend {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let forge = LocalForge::new(dir.path()).unwrap();
+        LocalBackend { dir, forge }
+    }
+
+    fn bare(&self, repo: &RepoId) -> PathBuf {
+        self.forge.repo_path(repo).unwrap()
+    }
+
+    fn work_dir(&self) -> PathBuf {
+        let mut n = 0;
+        loop {
+            let path = self.dir.path().join(format!("work-{n}"));
+            if !path.exists() {
+                return path;
+            }
+            n += 1;
+        }
+    }
+}
+
+fn path_str(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+impl Backend for LocalBackend {
+    type F = LocalForge;
+
+    fn forge(&self) -> &LocalForge {
+        &self.forge
+    }
+
+    fn create_repo(&self, repo: &RepoId, default_branch: &str, files: &[(&str, &str)]) -> ObjectId {
+        self.create_empty_repo(repo, default_branch);
+        let changes: Vec<(&str, Option<&str>)> =
+            files.iter().map(|(p, c)| (*p, Some(*c))).collect();
+        self.human_commit(repo, default_branch, &changes, "Initial commit")
+    }
+
+    fn create_empty_repo(&self, repo: &RepoId, default_branch: &str) {
+        let bare = self.bare(repo);
+        std::fs::create_dir_all(&bare).unwrap();
+        git(&bare, &["init", "-q", "--bare", "-b", default_branch]);
+    }
+
+    fn human_commit(
+        &self,
+        repo: &RepoId,
+        branch: &str,
+        changes: &[(&str, Option<&str>)],
+        message: &str,
+    ) -> ObjectId {
+        let work = self.work_dir();
+        git(
+            self.dir.path(),
+            &["clone", "-q", path_str(&self.bare(repo)), path_str(&work)],
+        );
+        let remote_branch = format!("refs/remotes/origin/{branch}");
+        let has = |rev: &str| {
+            super::local::tests::git_output(&work, &["rev-parse", "--verify", "-q", rev])
+                .status
+                .success()
+        };
+        if has(&remote_branch) {
+            git(&work, &["checkout", "-q", "-B", branch, &remote_branch]);
+        } else if has("HEAD") {
+            git(&work, &["checkout", "-q", "-b", branch]);
+        } else {
+            git(&work, &["checkout", "-q", "--orphan", branch]);
+        }
+        for (path, content) in changes {
+            let file = work.join(path);
+            match content {
+                Some(content) => {
+                    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+                    std::fs::write(&file, content).unwrap();
+                }
+                None => std::fs::remove_file(&file).unwrap(),
+            }
+        }
+        git(&work, &["add", "-A"]);
+        git(&work, &["commit", "-q", "--allow-empty", "-m", message]);
+        git(
+            &work,
+            &["push", "-q", "origin", &format!("HEAD:refs/heads/{branch}")],
+        );
+        let id = git(&work, &["rev-parse", "HEAD"]).trim().parse().unwrap();
+        std::fs::remove_dir_all(&work).unwrap();
+        id
+    }
+}
+
+/// Every repository the local backend touched must pass `git fsck --strict`.
+impl Drop for LocalBackend {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let Ok(owners) = std::fs::read_dir(self.dir.path()) else {
+            return;
+        };
+        for owner in owners.flatten() {
+            for bare in std::fs::read_dir(owner.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                if bare.path().extension().is_some_and(|e| e == "git") {
+                    git(
+                        &bare.path(),
+                        &["fsck", "--strict", "--no-dangling", "--no-progress"],
+                    );
+                }
+            }
+        }
+    }
+}
+
+struct FakeBackend {
+    forge: FakeForge,
+}
+
+impl FakeBackend {
+    fn new() -> Self {
+        FakeBackend {
+            forge: FakeForge::new(),
+        }
+    }
+}
+
+impl Backend for FakeBackend {
+    type F = FakeForge;
+
+    fn forge(&self) -> &FakeForge {
+        &self.forge
+    }
+
+    fn create_repo(&self, repo: &RepoId, default_branch: &str, files: &[(&str, &str)]) -> ObjectId {
+        self.forge
+            .add_repo(repo, default_branch, files.iter().copied())
+    }
+
+    fn create_empty_repo(&self, repo: &RepoId, default_branch: &str) {
+        self.forge.add_empty_repo(repo, default_branch)
+    }
+
+    fn human_commit(
+        &self,
+        repo: &RepoId,
+        branch: &str,
+        changes: &[(&str, Option<&str>)],
+        message: &str,
+    ) -> ObjectId {
+        self.forge
+            .push_commit(repo, branch, changes.iter().copied(), message)
+    }
+}
+
+// ---- helpers ---------------------------------------------------------------
+
+const LOCK: &str = ".distributor/lock.json";
+const PROPOSAL: &str = "distributor/update";
+
+fn repo() -> RepoId {
+    RepoId::new("team", "app")
+}
+
+fn query(repo: &RepoId, paths: &[&str]) -> RepoQuery {
+    RepoQuery {
+        repo: repo.clone(),
+        branch: None,
+        paths: paths.iter().map(|p| p.to_string()).collect(),
+        lock_path: LOCK.into(),
+        proposal_branch: PROPOSAL.into(),
+    }
+}
+
+fn put(path: &str, content: &str) -> FileWrite {
+    FileWrite {
+        path: path.into(),
+        content: Some(content.as_bytes().to_vec()),
+        mode: FileMode::Regular,
+    }
+}
+
+fn put_exe(path: &str, content: &str) -> FileWrite {
+    FileWrite {
+        mode: FileMode::Executable,
+        ..put(path, content)
+    }
+}
+
+fn delete(path: &str) -> FileWrite {
+    FileWrite {
+        path: path.into(),
+        content: None,
+        mode: FileMode::Regular,
+    }
+}
+
+fn request(
+    branch: &str,
+    parent: Option<ObjectId>,
+    expected_tip: Option<ObjectId>,
+    files: Vec<FileWrite>,
+    message: &str,
+) -> CommitRequest {
+    CommitRequest {
+        repo: repo(),
+        branch: branch.into(),
+        parent,
+        expected_tip,
+        files,
+        message: message.into(),
+        author: Signature {
+            name: "Distributor".into(),
+            email: "distributor@example.com".into(),
+        },
+    }
+}
+
+const BY_DISTRIBUTOR: &str = "chore: update integrations\n\nDistributor-Version: 0.1.0\n";
+
+fn regular(content: &str) -> Option<FileEntry> {
+    Some(FileEntry {
+        blob: blob_id(content.as_bytes()),
+        mode: Some(FileMode::Regular),
+    })
+}
+
+async fn observe_one<B: Backend>(b: &B, q: &RepoQuery) -> super::RepoObservation {
+    let mut results = b.forge().observe(std::slice::from_ref(q)).await;
+    assert_eq!(results.len(), 1);
+    results.remove(0).unwrap()
+}
+
+/// The tip of `branch` as the forge reports it.
+async fn tip_of<B: Backend>(b: &B, branch: &str) -> Option<ObjectId> {
+    let mut q = query(&repo(), &[]);
+    q.branch = Some(branch.into());
+    observe_one(b, &q).await.default_branch.tip
+}
+
+fn conflict(branch: &str, expected: Option<ObjectId>, actual: Option<ObjectId>) -> ForgeError {
+    ForgeError::Conflict {
+        repo: repo(),
+        branch: branch.into(),
+        expected: super::describe_tip(expected),
+        actual: super::describe_tip(actual),
+    }
+}
+
+// ---- the contract ----------------------------------------------------------
+
+async fn missing_repo_is_not_found_and_does_not_affect_others<B: Backend>(b: &B) {
+    b.create_repo(&repo(), "main", &[("a.txt", "a\n")]);
+    let ghost = RepoId::new("team", "ghost");
+    let results = b
+        .forge()
+        .observe(&[
+            query(&ghost, &["a.txt"]),
+            query(&repo(), &["a.txt"]),
+            query(&ghost, &[]),
+        ])
+        .await;
+    assert_eq!(results.len(), 3);
+    assert!(
+        matches!(&results[0], Err(ForgeError::NotFound { repo, .. }) if *repo == ghost),
+        "{:?}",
+        results[0]
+    );
+    assert_eq!(
+        results[1].as_ref().unwrap().default_branch.files["a.txt"],
+        regular("a\n")
+    );
+    assert!(matches!(&results[2], Err(ForgeError::NotFound { .. })));
+
+    let err = b
+        .forge()
+        .read_blobs(&ghost, &[blob_id(b"a\n")])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ForgeError::NotFound { .. }), "{err}");
+    let mut req = request("main", None, None, vec![put("x", "x")], "m");
+    req.repo = ghost.clone();
+    assert!(matches!(
+        b.forge().commit(&req).await,
+        Err(ForgeError::NotFound { .. })
+    ));
+}
+
+async fn observe_reports_paths_modes_and_lock<B: Backend>(b: &B) {
+    let base = b.create_repo(
+        &repo(),
+        "trunk",
+        &[
+            ("a.txt", "a\n"),
+            ("dir/b.txt", "b\n"),
+            (LOCK, "{\"v\":1}\n"),
+        ],
+    );
+    let q = query(
+        &repo(),
+        &[
+            "a.txt",
+            "dir/b.txt",
+            "dir",
+            "missing",
+            "a.txt/x",
+            "dir/missing",
+        ],
+    );
+    let obs = observe_one(b, &q).await;
+    assert_eq!(obs.repo, repo());
+    let branch = &obs.default_branch;
+    assert_eq!(branch.name, "trunk");
+    assert_eq!(branch.tip, Some(base));
+    assert_eq!(branch.files.len(), 6);
+    assert_eq!(branch.files["a.txt"], regular("a\n"));
+    assert_eq!(branch.files["dir/b.txt"], regular("b\n"));
+    assert_eq!(
+        branch.files["dir"].map(|e| e.mode),
+        Some(None),
+        "a directory has no file mode"
+    );
+    assert_eq!(branch.files["missing"], None);
+    assert_eq!(branch.files["a.txt/x"], None);
+    assert_eq!(branch.files["dir/missing"], None);
+    assert_eq!(branch.lock.as_deref(), Some(&b"{\"v\":1}\n"[..]));
+    assert_eq!(obs.proposal, None);
+
+    // Modes as written; a branch picked explicitly; no lock there.
+    let tip = b
+        .forge()
+        .commit(&request(
+            "other",
+            Some(base),
+            None,
+            vec![put_exe("bin/run", "#!/bin/sh\n"), delete(LOCK)],
+            BY_DISTRIBUTOR,
+        ))
+        .await
+        .unwrap();
+    let mut q2 = query(&repo(), &["bin/run", "a.txt"]);
+    q2.branch = Some("other".into());
+    let obs = observe_one(b, &q2).await;
+    assert_eq!(obs.default_branch.name, "other");
+    assert_eq!(obs.default_branch.tip, Some(tip));
+    assert_eq!(
+        obs.default_branch.files["bin/run"],
+        Some(FileEntry {
+            blob: blob_id(b"#!/bin/sh\n"),
+            mode: Some(FileMode::Executable)
+        })
+    );
+    assert_eq!(obs.default_branch.files["a.txt"], regular("a\n"));
+    assert_eq!(obs.default_branch.lock, None);
+}
+
+async fn commit_writes_nested_files_and_deletes<B: Backend>(b: &B) {
+    let base = b.create_repo(
+        &repo(),
+        "main",
+        &[
+            ("old.txt", "old\n"),
+            ("keep.txt", "keep\n"),
+            ("gone/only.txt", "x\n"),
+        ],
+    );
+    let id = b
+        .forge()
+        .commit(&request(
+            "main",
+            Some(base),
+            Some(base),
+            vec![
+                put(".github/workflows/ci.yml", "name: ci\n"),
+                put("a/b/c/deep.json", "{}\n"),
+                put("keep.txt", "changed\n"),
+                delete("old.txt"),
+                delete("gone/only.txt"),
+                delete("never/existed.txt"),
+                put(LOCK, "lock\n"),
+            ],
+            BY_DISTRIBUTOR,
+        ))
+        .await
+        .unwrap();
+    assert_ne!(id, base);
+    let paths = [
+        ".github/workflows/ci.yml",
+        "a/b/c/deep.json",
+        "keep.txt",
+        "old.txt",
+        "gone/only.txt",
+        "gone",
+        "a/b",
+    ];
+    let obs = observe_one(b, &query(&repo(), &paths)).await;
+    let files = &obs.default_branch.files;
+    assert_eq!(obs.default_branch.tip, Some(id));
+    assert_eq!(files[".github/workflows/ci.yml"], regular("name: ci\n"));
+    assert_eq!(files["a/b/c/deep.json"], regular("{}\n"));
+    assert_eq!(files["keep.txt"], regular("changed\n"));
+    assert_eq!(files["old.txt"], None);
+    assert_eq!(files["gone/only.txt"], None);
+    assert_eq!(
+        files["gone"], None,
+        "a directory whose last file is deleted disappears"
+    );
+    assert_eq!(files["a/b"].map(|e| e.mode), Some(None));
+    assert_eq!(obs.default_branch.lock.as_deref(), Some(&b"lock\n"[..]));
+
+    let wanted = [
+        blob_id(b"name: ci\n"),
+        blob_id(b"changed\n"),
+        blob_id(b"keep\n"),
+    ];
+    let blobs = b.forge().read_blobs(&repo(), &wanted).await.unwrap();
+    assert_eq!(blobs.len(), 3);
+    assert_eq!(blobs[&wanted[0]], b"name: ci\n");
+    assert_eq!(blobs[&wanted[1]], b"changed\n");
+    assert_eq!(
+        blobs[&wanted[2]], b"keep\n",
+        "blobs of older commits stay readable"
+    );
+
+    // Executable bit can be set and cleared on the same content.
+    let exe = b
+        .forge()
+        .commit(&request(
+            "main",
+            Some(id),
+            Some(id),
+            vec![put_exe("keep.txt", "changed\n")],
+            "chmod\n",
+        ))
+        .await
+        .unwrap();
+    let obs = observe_one(b, &query(&repo(), &["keep.txt"])).await;
+    assert_eq!(
+        obs.default_branch.files["keep.txt"].unwrap().mode,
+        Some(FileMode::Executable)
+    );
+    b.forge()
+        .commit(&request(
+            "main",
+            Some(exe),
+            Some(exe),
+            vec![put("keep.txt", "changed\n")],
+            "chmod -x\n",
+        ))
+        .await
+        .unwrap();
+    let obs = observe_one(b, &query(&repo(), &["keep.txt"])).await;
+    assert_eq!(obs.default_branch.files["keep.txt"], regular("changed\n"));
+}
+
+async fn read_blobs_of_unknown_id_is_an_error<B: Backend>(b: &B) {
+    b.create_repo(&repo(), "main", &[("a.txt", "a\n")]);
+    let unknown = blob_id(b"never written\n");
+    let err = b
+        .forge()
+        .read_blobs(&repo(), &[blob_id(b"a\n"), unknown])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ForgeError::Other(m) if m.contains(&unknown.to_string()) && m.contains("team/app")),
+        "{err}"
+    );
+    assert!(b.forge().read_blobs(&repo(), &[]).await.unwrap().is_empty());
+}
+
+async fn stale_expected_tip_conflicts_and_leaves_the_branch<B: Backend>(b: &B) {
+    let base = b.create_repo(&repo(), "main", &[("a.txt", "a\n")]);
+    // A human commit lands between observe and commit.
+    let human = b.human_commit(&repo(), "main", &[("a.txt", Some("human\n"))], "human edit");
+    let err = b
+        .forge()
+        .commit(&request(
+            "main",
+            Some(base),
+            Some(base),
+            vec![put("a.txt", "bot\n")],
+            BY_DISTRIBUTOR,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err, conflict("main", Some(base), Some(human)));
+    let obs = observe_one(b, &query(&repo(), &["a.txt"])).await;
+    assert_eq!(obs.default_branch.tip, Some(human));
+    assert_eq!(obs.default_branch.files["a.txt"], regular("human\n"));
+
+    // Expecting "no branch" for an existing branch is a conflict as well.
+    let err = b
+        .forge()
+        .commit(&request(
+            "main",
+            None,
+            None,
+            vec![put("a.txt", "bot\n")],
+            BY_DISTRIBUTOR,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err, conflict("main", None, Some(human)));
+    assert_eq!(tip_of(b, "main").await, Some(human));
+}
+
+async fn default_branch_is_fast_forward_only<B: Backend>(b: &B) {
+    let base = b.create_repo(&repo(), "main", &[("a.txt", "a\n")]);
+    let next = b
+        .forge()
+        .commit(&request(
+            "main",
+            Some(base),
+            Some(base),
+            vec![put("a.txt", "1\n")],
+            BY_DISTRIBUTOR,
+        ))
+        .await
+        .unwrap();
+    let err = b
+        .forge()
+        .commit(&request(
+            "main",
+            Some(base),
+            Some(next),
+            vec![put("a.txt", "2\n")],
+            BY_DISTRIBUTOR,
+        ))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ForgeError::Refused(m) if m.contains("refusing to rewrite history")),
+        "{err}"
+    );
+    assert_eq!(tip_of(b, "main").await, Some(next));
+    let err = b
+        .forge()
+        .delete_branch(&repo(), "main", next)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ForgeError::Refused(_)), "{err}");
+    assert_eq!(tip_of(b, "main").await, Some(next));
+}
+
+async fn proposal_lifecycle<B: Backend>(b: &B) {
+    let base = b.create_repo(&repo(), "main", &[("a.txt", "a\n")]);
+    let q = query(&repo(), &["a.txt"]);
+
+    let p1 = b
+        .forge()
+        .commit(&request(
+            PROPOSAL,
+            Some(base),
+            None,
+            vec![put("a.txt", "p1\n")],
+            BY_DISTRIBUTOR,
+        ))
+        .await
+        .unwrap();
+    let obs = observe_one(b, &q).await;
+    assert_eq!(obs.default_branch.tip, Some(base));
+    assert_eq!(obs.default_branch.files["a.txt"], regular("a\n"));
+    let proposal = obs.proposal.expect("proposal observed");
+    assert_eq!(proposal.branch.name, PROPOSAL);
+    assert_eq!(proposal.branch.tip, Some(p1));
+    assert_eq!(proposal.branch.files["a.txt"], regular("p1\n"));
+    assert_eq!(proposal.base, Some(base));
+    assert!(proposal.by_distributor);
+
+    // Creating it again (expected: no branch) conflicts.
+    let err = b
+        .forge()
+        .commit(&request(
+            PROPOSAL,
+            Some(base),
+            None,
+            vec![put("a.txt", "again\n")],
+            BY_DISTRIBUTOR,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err, conflict(PROPOSAL, None, Some(p1)));
+    assert_eq!(tip_of(b, PROPOSAL).await, Some(p1));
+
+    // The default branch moves; the proposal is reset onto it.
+    let main2 = b.human_commit(&repo(), "main", &[("b.txt", Some("b\n"))], "human work");
+    let p2 = b
+        .forge()
+        .commit(&request(
+            PROPOSAL,
+            Some(main2),
+            Some(p1),
+            vec![put("a.txt", "p2\n")],
+            BY_DISTRIBUTOR,
+        ))
+        .await
+        .unwrap();
+    let obs = observe_one(b, &query(&repo(), &["a.txt", "b.txt"])).await;
+    let proposal = obs.proposal.unwrap();
+    assert_eq!(proposal.branch.tip, Some(p2));
+    assert_eq!(proposal.base, Some(main2));
+    assert_eq!(proposal.branch.files["a.txt"], regular("p2\n"));
+    assert_eq!(proposal.branch.files["b.txt"], regular("b\n"));
+    assert!(proposal.by_distributor);
+
+    // Resetting with a stale expectation (p1) conflicts.
+    let err = b
+        .forge()
+        .commit(&request(
+            PROPOSAL,
+            Some(main2),
+            Some(p1),
+            vec![put("a.txt", "p3\n")],
+            BY_DISTRIBUTOR,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err, conflict(PROPOSAL, Some(p1), Some(p2)));
+
+    // Delete: wrong expectation conflicts and keeps the branch; right one
+    // deletes; deleting again conflicts with "no branch".
+    let err = b
+        .forge()
+        .delete_branch(&repo(), PROPOSAL, p1)
+        .await
+        .unwrap_err();
+    assert_eq!(err, conflict(PROPOSAL, Some(p1), Some(p2)));
+    assert_eq!(tip_of(b, PROPOSAL).await, Some(p2));
+    b.forge()
+        .delete_branch(&repo(), PROPOSAL, p2)
+        .await
+        .unwrap();
+    assert_eq!(observe_one(b, &q).await.proposal, None);
+    assert_eq!(tip_of(b, PROPOSAL).await, None);
+    let err = b
+        .forge()
+        .delete_branch(&repo(), PROPOSAL, p2)
+        .await
+        .unwrap_err();
+    assert_eq!(err, conflict(PROPOSAL, Some(p2), None));
+}
+
+async fn human_commit_on_proposal_is_not_by_distributor<B: Backend>(b: &B) {
+    let base = b.create_repo(&repo(), "main", &[("a.txt", "a\n")]);
+    let p1 = b
+        .forge()
+        .commit(&request(
+            PROPOSAL,
+            Some(base),
+            None,
+            vec![put("a.txt", "p1\n")],
+            BY_DISTRIBUTOR,
+        ))
+        .await
+        .unwrap();
+    let human = b.human_commit(
+        &repo(),
+        PROPOSAL,
+        &[("a.txt", Some("fixed by hand\n"))],
+        "fix by hand",
+    );
+    let obs = observe_one(b, &query(&repo(), &["a.txt"])).await;
+    let proposal = obs.proposal.unwrap();
+    assert_eq!(proposal.branch.tip, Some(human));
+    assert_eq!(proposal.base, Some(p1));
+    assert!(!proposal.by_distributor);
+
+    // The trailer must start a line; mentioning it mid-line is not enough.
+    let mid = b
+        .forge()
+        .commit(&request(
+            PROPOSAL,
+            Some(base),
+            Some(human),
+            vec![],
+            "see the Distributor-Version: trailer docs\n",
+        ))
+        .await
+        .unwrap();
+    let proposal = observe_one(b, &query(&repo(), &[])).await.proposal.unwrap();
+    assert_eq!(proposal.branch.tip, Some(mid));
+    assert!(!proposal.by_distributor);
+}
+
+async fn unborn_repo_takes_a_first_commit<B: Backend>(b: &B) {
+    b.create_empty_repo(&repo(), "develop");
+    let obs = observe_one(b, &query(&repo(), &["a.txt"])).await;
+    assert_eq!(obs.default_branch.name, "develop");
+    assert_eq!(obs.default_branch.tip, None);
+    assert_eq!(obs.default_branch.files["a.txt"], None);
+    assert_eq!(obs.default_branch.lock, None);
+    assert_eq!(obs.proposal, None);
+
+    let first = b
+        .forge()
+        .commit(&request(
+            "develop",
+            None,
+            None,
+            vec![put("a.txt", "first\n"), put(LOCK, "l\n")],
+            BY_DISTRIBUTOR,
+        ))
+        .await
+        .unwrap();
+    let obs = observe_one(b, &query(&repo(), &["a.txt"])).await;
+    assert_eq!(obs.default_branch.tip, Some(first));
+    assert_eq!(obs.default_branch.files["a.txt"], regular("first\n"));
+    assert_eq!(obs.default_branch.lock.as_deref(), Some(&b"l\n"[..]));
+}
+
+async fn files_and_directories_never_swap_implicitly<B: Backend>(b: &B) {
+    let base = b.create_repo(&repo(), "main", &[("conf", "file\n"), ("dir/x.txt", "x\n")]);
+    for (label, writes) in [
+        ("file over directory", vec![put("dir", "now a file\n")]),
+        ("directory over file", vec![put("conf/nested.txt", "n\n")]),
+        ("deleting a directory", vec![delete("dir")]),
+    ] {
+        let err = b
+            .forge()
+            .commit(&request(
+                "main",
+                Some(base),
+                Some(base),
+                writes,
+                BY_DISTRIBUTOR,
+            ))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ForgeError::Other(_)), "{label}: {err}");
+        assert_eq!(tip_of(b, "main").await, Some(base), "{label}");
+    }
+    // Explicit deletions first make the same changes legal.
+    b.forge()
+        .commit(&request(
+            "main",
+            Some(base),
+            Some(base),
+            vec![
+                delete("conf"),
+                put("conf/nested.txt", "n\n"),
+                delete("dir/x.txt"),
+                put("dir", "file\n"),
+            ],
+            BY_DISTRIBUTOR,
+        ))
+        .await
+        .unwrap();
+    let obs = observe_one(
+        b,
+        &query(&repo(), &["conf", "conf/nested.txt", "dir", "dir/x.txt"]),
+    )
+    .await;
+    let files = obs.default_branch.files;
+    assert_eq!(files["conf"].map(|e| e.mode), Some(None));
+    assert_eq!(files["conf/nested.txt"], regular("n\n"));
+    assert_eq!(files["dir"], regular("file\n"));
+    assert_eq!(files["dir/x.txt"], None);
+}
+
+async fn unsafe_paths_and_branch_names_are_rejected<B: Backend>(b: &B) {
+    let base = b.create_repo(&repo(), "main", &[("a.txt", "a\n")]);
+    for path in ["../escape", ".git/config", "a//b", "/abs", "dir/"] {
+        let err = b
+            .forge()
+            .commit(&request(
+                "main",
+                Some(base),
+                Some(base),
+                vec![put(path, "x")],
+                BY_DISTRIBUTOR,
+            ))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ForgeError::Other(_)), "{path}: {err}");
+    }
+    for branch in ["bad..name", "-x", "has space"] {
+        let err = b
+            .forge()
+            .commit(&request(branch, Some(base), None, vec![], BY_DISTRIBUTOR))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ForgeError::Other(_)), "{branch}: {err}");
+    }
+    assert_eq!(tip_of(b, "main").await, Some(base));
+}
+
+// ---- running it against every backend ---------------------------------------
+
+macro_rules! contract {
+    ($($test:ident),* $(,)?) => {
+        mod local {
+            $(
+                #[tokio::test(flavor = "current_thread")]
+                async fn $test() {
+                    super::$test(&super::LocalBackend::new()).await;
+                }
+            )*
+        }
+        mod fake {
+            $(
+                #[tokio::test(flavor = "current_thread")]
+                async fn $test() {
+                    super::$test(&super::FakeBackend::new()).await;
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    missing_repo_is_not_found_and_does_not_affect_others,
+    observe_reports_paths_modes_and_lock,
+    commit_writes_nested_files_and_deletes,
+    read_blobs_of_unknown_id_is_an_error,
+    stale_expected_tip_conflicts_and_leaves_the_branch,
+    default_branch_is_fast_forward_only,
+    proposal_lifecycle,
+    human_commit_on_proposal_is_not_by_distributor,
+    unborn_repo_takes_a_first_commit,
+    files_and_directories_never_swap_implicitly,
+    unsafe_paths_and_branch_names_are_rejected,
+);
+
+/// The forge futures must be `Send` (the executor may spawn them); this is
+/// checked at compile time, the futures are never polled.
+#[test]
+fn futures_are_send() {
+    fn send<T: Send>(_: T) {}
+    let local = LocalBackend::new();
+    let fake = FakeForge::new();
+    let q = [query(&repo(), &[])];
+    let r = request("b", None, None, vec![], "m");
+    let tip = blob_id(b"");
+    send(local.forge.observe(&q));
+    send(local.forge.commit(&r));
+    send(local.forge.read_blobs(&r.repo, &[]));
+    send(local.forge.delete_branch(&r.repo, "b", tip));
+    send(fake.observe(&q));
+    send(fake.commit(&r));
+    send(fake.read_blobs(&r.repo, &[]));
+    send(fake.delete_branch(&r.repo, "b", tip));
+}
