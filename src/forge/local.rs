@@ -59,7 +59,6 @@ impl LocalForge {
             let bad = part.is_empty()
                 || part == "."
                 || part == ".."
-                || part.starts_with('.')
                 || part
                     .chars()
                     .any(|c| c == '/' || c == '\\' || c.is_control());
@@ -814,7 +813,8 @@ pub(crate) mod tests {
             ("a", "../b"),
             ("a/b", "c"),
             ("", "c"),
-            ("a", ".hidden"),
+            ("a", "."),
+            (".", "a"),
         ] {
             assert!(
                 forge.repo_path(&RepoId::new(owner, name)).is_err(),

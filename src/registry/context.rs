@@ -273,14 +273,14 @@ mod tests {
     fn flags_resolve_per_stage_with_overrides() {
         let repos = resolve(&registry());
         let a = &repos[0];
-        assert_eq!(a.environments[0].flags["new_db"], true); // dev
-        assert_eq!(a.environments[1].flags["new_db"], false); // prd
-        assert_eq!(a.environments[1].flags["audit"], false); // team overrides default
-        assert_eq!(a.flags_by_stage["new_db"]["stg"], true);
+        assert!(a.environments[0].flags["new_db"]); // dev
+        assert!(!a.environments[1].flags["new_db"]); // prd
+        assert!(!a.environments[1].flags["audit"]); // team overrides default
+        assert!(a.flags_by_stage["new_db"]["stg"]);
         assert!(!a.uniform_flags.contains_key("new_db"));
         let b = &repos[1];
-        assert_eq!(b.environments[1].flags["new_db"], true); // repo forces on everywhere
-        assert_eq!(b.uniform_flags["new_db"], true);
+        assert!(b.environments[1].flags["new_db"]); // repo forces on everywhere
+        assert!(b.uniform_flags["new_db"]);
     }
 
     #[test]
