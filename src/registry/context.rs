@@ -82,6 +82,8 @@ impl ResolvedRepo {
                 "default_branch": self.default_branch,
                 "delivery": self.delivery,
                 "wave": self.wave,
+                "bundles": self.bundles,
+                "lock_path": self.lock_path,
             },
             "team": {
                 "name": self.team,
