@@ -63,7 +63,10 @@ impl Env {
             platform.join("registry.json"),
         )
         .unwrap();
-        copy_dir(&project_dir().join("templates"), &platform.join("templates"));
+        copy_dir(
+            &project_dir().join("templates"),
+            &platform.join("templates"),
+        );
         let scratch = tmp.path().join("scratch");
         std::fs::create_dir_all(&scratch).unwrap();
         let forge = tmp.path().join("forge");
@@ -345,12 +348,7 @@ pub fn human_commit_files(
                 );
             }
             None => {
-                git_in(
-                    bare,
-                    home,
-                    &["update-index", "--force-remove", path],
-                    &envs,
-                );
+                git_in(bare, home, &["update-index", "--force-remove", path], &envs);
             }
         }
     }
@@ -361,12 +359,7 @@ pub fn human_commit_files(
         &["commit-tree", &tree, "-p", &parent, "-m", message],
         &[],
     );
-    git_in(
-        bare,
-        home,
-        &["update-ref", &refname, &commit, &parent],
-        &[],
-    );
+    git_in(bare, home, &["update-ref", &refname, &commit, &parent], &[]);
     commit
 }
 
@@ -578,13 +571,19 @@ pub fn assert_fsck_clean(env: &Env) {
 /// The tip of a branch, `None` when it does not exist.
 pub fn tip(env: &Env, bare: &Path, branch: &str) -> Option<String> {
     let refname = format!("refs/heads/{branch}");
-    git_ok(bare, &env.scratch, &["rev-parse", "--verify", "--quiet", &refname])
-        .then(|| env.git(bare, &["rev-parse", &refname]))
+    git_ok(
+        bare,
+        &env.scratch,
+        &["rev-parse", "--verify", "--quiet", &refname],
+    )
+    .then(|| env.git(bare, &["rev-parse", &refname]))
 }
 
 /// Number of commits reachable from `rev`.
 pub fn commit_count(env: &Env, bare: &Path, rev: &str) -> usize {
-    env.git(bare, &["rev-list", "--count", rev]).parse().unwrap()
+    env.git(bare, &["rev-list", "--count", rev])
+        .parse()
+        .unwrap()
 }
 
 /// The branches of a repo (short names).

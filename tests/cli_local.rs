@@ -1,0 +1,954 @@
+//! End-to-end tests of the binary on the local forge: a temporary copy of
+//! the shipped registry and templates, bare repositories checked with the
+//! real `git` CLI.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{
+    Env, assert_fsck_clean, branches, commit_count, git_ok, lock_blobs, lock_on, ls_tree,
+    registry_repos, tip,
+};
+use serde_json::{Value, json};
+
+const SYNC: &str = "distributor/sync";
+const LOCK: &str = ".github/distributor.lock.json";
+/// Direct repos of the shipped registry.
+const DIRECT: [&str; 5] = [
+    "apple-auth",
+    "banana-warehouse",
+    "grape-pipelines",
+    "kiwi-app",
+    "mango-web",
+];
+
+/// The banner `managed_header("#")` renders.
+fn header(bundle: &str) -> String {
+    format!(
+        "# Managed by distributor (bundle: {bundle}): edit the template, not this file.\n\
+         # Local changes are reported as drift and proposed for reversal.\n"
+    )
+}
+
+/// `.editorconfig` as rendered from a template text with no other
+/// template syntax than the header call.
+fn expected_editorconfig(env: &Env) -> String {
+    std::fs::read_to_string(env.template_path("baseline/.editorconfig"))
+        .unwrap()
+        .replace("{{ managed_header(\"#\") }}", &header("baseline"))
+}
+
+/// Blob id of `path` at `rev`.
+fn blob_at(env: &Env, bare: &std::path::Path, rev: &str, path: &str) -> String {
+    env.git(bare, &["rev-parse", &format!("{rev}:{path}")])
+}
+
+fn show(env: &Env, bare: &std::path::Path, rev: &str, path: &str) -> String {
+    env.git(bare, &["show", &format!("{rev}:{path}")])
+}
+
+/// Every tip of every repo's branches: repo -> branch -> commit.
+fn all_tips(env: &Env) -> BTreeMap<String, BTreeMap<String, String>> {
+    common::bare_repos(&env.forge)
+        .into_iter()
+        .map(|(name, path)| {
+            let refs = env
+                .git(
+                    &path,
+                    &["for-each-ref", "--format=%(refname:short) %(objectname)"],
+                )
+                .lines()
+                .map(|l| {
+                    let (r, id) = l.split_once(' ').unwrap();
+                    (r.to_string(), id.to_string())
+                })
+                .collect();
+            (name, refs)
+        })
+        .collect()
+}
+
+#[test]
+fn first_apply_init_creates_every_repo_with_rendered_files() {
+    let env = Env::new();
+    let run = env.apply(&["--init"]);
+    run.expect_code(0);
+
+    let registry = env.registry();
+    let repos = registry_repos(&registry);
+    assert_eq!(repos.len(), 12);
+    let found = common::bare_repos(&env.forge);
+    for r in &repos {
+        let id = format!("acme/{}", r.name);
+        assert!(found.contains_key(&id), "{id} was not created");
+        // HEAD names the registry's default branch.
+        let head = env.git(&env.bare(&r.name), &["symbolic-ref", "HEAD"]);
+        assert_eq!(head, format!("refs/heads/{}", r.default_branch), "{id}");
+    }
+    assert_eq!(found.len(), repos.len(), "no other repos: {found:?}");
+    assert_fsck_clean(&env);
+    assert!(run.stdout.contains("12 repos changed"), "{}", run.stdout);
+
+    // A direct repo: init commit + one distributor commit.
+    let web = env.bare("mango-web");
+    assert_eq!(commit_count(&env, &web, "main"), 2);
+    assert_eq!(branches(&env, &web), vec!["main".to_string()]);
+    let message = env.git(&web, &["log", "-1", "--format=%B", "main"]);
+    assert!(message.contains("\nDistributor-Source: "), "{message}");
+    assert!(message.contains("\nDistributor-Version: "), "{message}");
+    let trailers = env.git(
+        &web,
+        &["log", "-1", "--format=%(trailers:only,unfold)", "main"],
+    );
+    assert!(trailers.contains("Distributor-Source:"), "{trailers}");
+    assert!(trailers.contains("Distributor-Version:"), "{trailers}");
+    assert_eq!(
+        env.git(&web, &["log", "-1", "--format=%an <%ae>", "main"]),
+        "distributor <distributor@users.noreply.github.com>"
+    );
+
+    // Contents: CODEOWNERS from the registry's owners, .editorconfig from
+    // the template, every blob equal to what `context` says is rendered.
+    let owners = &registry["teams"]["mango"]["owners"];
+    let all: Vec<String> = owners["teams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(owners["users"].as_array().unwrap())
+        .map(|v| format!("@{}", v.as_str().unwrap()))
+        .collect();
+    let codeowners = show(&env, &web, "main", ".github/CODEOWNERS");
+    assert!(codeowners.starts_with(&header("baseline")), "{codeowners}");
+    assert!(
+        codeowners.contains(&format!("\n* {}\n", all.join(" "))),
+        "{codeowners}"
+    );
+    assert!(codeowners.contains("acme/mango-web, team mango (Checkout and payments)"));
+    assert_eq!(
+        show(&env, &web, "main", ".editorconfig") + "\n",
+        expected_editorconfig(&env)
+    );
+    let rendered = env.rendered_blobs("acme/mango-web");
+    assert_eq!(
+        rendered.keys().collect::<Vec<_>>(),
+        [
+            ".editorconfig",
+            ".github/CODEOWNERS",
+            ".github/dependabot.yml",
+            ".github/scripts/verify-pins.sh",
+            ".github/workflows/security.yml",
+        ]
+    );
+    for (path, blob) in &rendered {
+        assert_eq!(&blob_at(&env, &web, "main", path), blob, "{path}");
+    }
+
+    // The lock lists exactly the managed paths with the blobs on main.
+    let lock = lock_on(&env, &web, "main");
+    assert_eq!(lock["version"], json!(1));
+    assert_eq!(lock_blobs(&lock), rendered);
+    for (path, entry) in lock["files"].as_object().unwrap() {
+        assert_eq!(
+            entry["blob"].as_str().unwrap(),
+            blob_at(&env, &web, "main", path),
+            "{path}"
+        );
+    }
+    assert_eq!(
+        lock["files"][".github/CODEOWNERS"]["bundle"],
+        json!("baseline")
+    );
+    assert_eq!(
+        lock["files"][".github/scripts/verify-pins.sh"]["template"],
+        json!("security/verify-pins.sh")
+    );
+
+    // Modes: the script is executable, the rest regular.
+    let tree = ls_tree(&env, &web, "main");
+    assert_eq!(tree[".github/scripts/verify-pins.sh"].0, "100755");
+    assert_eq!(tree[".github/CODEOWNERS"].0, "100644");
+    assert_eq!(tree[LOCK].0, "100644");
+    assert!(
+        tree.contains_key("README.md"),
+        "the init commit's file stays"
+    );
+    assert_eq!(
+        lock["files"][".github/scripts/verify-pins.sh"]["mode"],
+        json!("100755")
+    );
+
+    // Every direct repo: 2 commits, no proposal.
+    for name in DIRECT {
+        let bare = env.bare(name);
+        assert_eq!(commit_count(&env, &bare, "main"), 2, "{name}");
+        assert_eq!(tip(&env, &bare, SYNC), None, "{name}");
+        let rendered = env.rendered_blobs(&format!("acme/{name}"));
+        assert_eq!(
+            lock_blobs(&lock_on(&env, &bare, "main")),
+            rendered,
+            "{name}"
+        );
+    }
+
+    // A pr repo: default branch untouched, one proposal commit on top.
+    for r in repos.iter().filter(|r| r.delivery == "pr") {
+        let bare = env.bare(&r.name);
+        let main = &r.default_branch;
+        assert_eq!(commit_count(&env, &bare, main), 1, "{}", r.name);
+        assert_eq!(
+            env.git(&bare, &["log", "-1", "--format=%s", main]),
+            "Initial commit"
+        );
+        let sync = tip(&env, &bare, SYNC).unwrap_or_else(|| panic!("{}: no proposal", r.name));
+        assert_eq!(
+            env.git(&bare, &["rev-parse", &format!("{sync}^")]),
+            tip(&env, &bare, main).unwrap(),
+            "{}: proposal sits on the default branch",
+            r.name
+        );
+        assert_eq!(
+            commit_count(&env, &bare, &format!("{main}..{SYNC}")),
+            1,
+            "{}",
+            r.name
+        );
+        let rendered = env.rendered_blobs(&format!("acme/{}", r.name));
+        for (path, blob) in &rendered {
+            assert_eq!(&blob_at(&env, &bare, SYNC, path), blob, "{} {path}", r.name);
+        }
+        assert_eq!(
+            lock_blobs(&lock_on(&env, &bare, SYNC)),
+            rendered,
+            "{}",
+            r.name
+        );
+        assert!(
+            env.git(&bare, &["log", "-1", "--format=%B", SYNC])
+                .contains("Distributor-Version: ")
+        );
+    }
+    // The trunk repo's proposal sits on trunk.
+    let notif = env.bare("kiwi-notifications");
+    assert_eq!(tip(&env, &notif, "main"), None);
+    assert!(tip(&env, &notif, "trunk").is_some());
+    // A skipped file is not delivered.
+    assert!(
+        !ls_tree(&env, &env.bare("apple-sso"), SYNC).contains_key(".editorconfig"),
+        "apple-sso skips .editorconfig"
+    );
+    // A repo with the terraform bundle gets one workflow per environment.
+    let infra = ls_tree(&env, &env.bare("mango-infra"), SYNC);
+    for stage in ["dev", "stg", "prd"] {
+        assert!(infra.contains_key(&format!(".github/workflows/deploy-{stage}.yml")));
+        assert!(infra.contains_key(&format!(
+            "terraform/environments/{stage}/platform.auto.tfvars.json"
+        )));
+    }
+    let tfvars: Value = serde_json::from_str(&show(
+        &env,
+        &env.bare("mango-infra"),
+        SYNC,
+        "terraform/environments/prd/platform.auto.tfvars.json",
+    ))
+    .unwrap();
+    assert_eq!(tfvars["account_id"], json!("905318274620"));
+    assert_eq!(tfvars["instance_type"], json!("m6i.xlarge"));
+}
+
+#[test]
+fn second_apply_writes_nothing() {
+    let env = Env::initialised();
+    let before = env.snapshot();
+
+    let run = env.apply(&[]);
+    run.expect_code(0);
+    assert!(
+        run.stdout.contains("Applied: 0 repos changed"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("committed"), "{}", run.stdout);
+    env.snapshot().assert_same(&before, "second apply");
+
+    let plan = env.plan(&[]);
+    plan.expect_code(0);
+    assert!(
+        plan.stdout.contains("Plan: 0 of 12 repos to change"),
+        "{}",
+        plan.stdout
+    );
+    env.apply(&["--dry-run"]).expect_code(0);
+    let status = env.status(&[]);
+    status.expect_code(0);
+    assert!(status.stdout.contains("0 drifted"), "{}", status.stdout);
+    // `--init` on existing repos leaves them alone.
+    env.apply(&["--init"]).expect_code(0);
+    env.snapshot()
+        .assert_same(&before, "plan, status, apply --init");
+}
+
+#[test]
+fn drift_on_direct_repo_goes_to_a_proposal() {
+    let env = Env::initialised();
+    let web = env.bare("mango-web");
+    let hand = "# hand-edited by the team\n* @acme/mango-devs\n";
+    let human = env.human_commit(&web, "main", ".github/CODEOWNERS", hand);
+
+    let status = env.status(&[]);
+    status.expect_code(0);
+    let line = status
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("acme/mango-web "))
+        .unwrap_or_else(|| panic!("{}", status.stdout));
+    assert!(line.contains("drifted"), "{line}");
+    assert!(status.stdout.contains("1 drifted"), "{}", status.stdout);
+    let json_status: Value =
+        serde_json::from_str(&env.status(&["--format", "json"]).stdout).unwrap();
+    let web_status = json_status["repos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["repo"] == json!("acme/mango-web"))
+        .unwrap();
+    assert_eq!(web_status["status"], json!("drifted"));
+
+    let plan = env.plan(&[]);
+    plan.expect_code(2);
+    let line = plan
+        .stdout
+        .lines()
+        .find(|l| l.contains(".github/CODEOWNERS"))
+        .unwrap_or_else(|| panic!("{}", plan.stdout));
+    assert!(line.contains("drifted"), "{line}");
+    assert!(line.contains("-> proposal"), "{line}");
+    assert!(plan.stdout.contains("+# hand-edited") || plan.stdout.contains("-# hand-edited"));
+    let doc: Value = serde_json::from_str(&env.plan(&["--format", "json"]).stdout)
+        .expect("plan --format json is JSON");
+    assert_eq!(doc["schema"], json!("distributor.plan/v1"));
+    let repo = doc["repos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["repo"]["name"] == json!("mango-web"))
+        .unwrap();
+    let file = repo["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == json!(".github/CODEOWNERS"))
+        .unwrap();
+    assert_eq!(file["state"], json!("drifted"));
+    assert_eq!(file["route"], json!("proposal"));
+    // Markdown renders too.
+    env.plan(&["--format", "markdown"]).expect_code(2);
+
+    let run = env.apply(&[]);
+    run.expect_code(0);
+    // Main keeps the hand edit: no direct commit was needed.
+    assert_eq!(tip(&env, &web, "main").unwrap(), human);
+    assert_eq!(show(&env, &web, "main", ".github/CODEOWNERS") + "\n", hand);
+    // The proposal reverts it to the template.
+    let sync = tip(&env, &web, SYNC).expect("proposal created");
+    assert_eq!(env.git(&web, &["rev-parse", &format!("{sync}^")]), human);
+    let rendered = env.rendered_blobs("acme/mango-web");
+    assert_eq!(
+        blob_at(&env, &web, SYNC, ".github/CODEOWNERS"),
+        rendered[".github/CODEOWNERS"]
+    );
+    assert_eq!(lock_blobs(&lock_on(&env, &web, SYNC)), rendered);
+    let msg = env.git(&web, &["log", "-1", "--format=%B", SYNC]);
+    assert!(msg.contains("changed by hand"), "{msg}");
+    assert_fsck_clean(&env);
+
+    // Then: in sync except for the pending proposal; no more writes.
+    env.plan(&[]).expect_code(0);
+    let status = env.status(&[]);
+    let line = status
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("acme/mango-web "))
+        .unwrap();
+    assert!(line.contains("proposal pending"), "{line}");
+}
+
+#[test]
+fn template_change_is_one_commit_per_direct_repo_and_updates_proposals_in_place() {
+    let env = Env::initialised();
+    let before = all_tips(&env);
+    env.append_to_template("baseline/.editorconfig", "\n[*.tf]\nindent_size = 2\n");
+
+    let plan = env.plan(&[]);
+    plan.expect_code(2);
+    assert!(
+        plan.stdout
+            .lines()
+            .any(|l| l.contains(".editorconfig") && l.contains("[outdated]")),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("+[*.tf]"),
+        "diff shown: {}",
+        plan.stdout
+    );
+    env.plan(&["--no-diff"]).expect_code(2);
+
+    let run = env.apply(&[]);
+    run.expect_code(0);
+    let expected = expected_editorconfig(&env);
+    assert!(expected.ends_with("[*.tf]\nindent_size = 2\n"));
+
+    for name in DIRECT {
+        let bare = env.bare(name);
+        let old = &before[&format!("acme/{name}")]["main"];
+        assert_eq!(
+            commit_count(&env, &bare, "main"),
+            3,
+            "{name}: one new commit"
+        );
+        assert_eq!(
+            env.git(&bare, &["rev-parse", "main^"]),
+            *old,
+            "{name}: parent is the old tip"
+        );
+        let changed = env.git(&bare, &["diff", "--name-only", old, "main"]);
+        assert_eq!(changed, format!(".editorconfig\n{LOCK}"), "{name}");
+        assert_eq!(show(&env, &bare, "main", ".editorconfig") + "\n", expected);
+        let lock = lock_on(&env, &bare, "main");
+        assert_eq!(
+            lock_blobs(&lock)[".editorconfig"],
+            blob_at(&env, &bare, "main", ".editorconfig")
+        );
+        let msg = env.git(&bare, &["log", "-1", "--format=%B", "main"]);
+        assert!(
+            msg.starts_with("distributor: update 1 managed file"),
+            "{msg}"
+        );
+        assert!(
+            run.stdout.contains(&format!("acme/{name}: committed")),
+            "{}",
+            run.stdout
+        );
+    }
+
+    for r in registry_repos(&env.registry())
+        .iter()
+        .filter(|r| r.delivery == "pr")
+    {
+        let bare = env.bare(&r.name);
+        let id = format!("acme/{}", r.name);
+        let main = &r.default_branch;
+        assert_eq!(
+            tip(&env, &bare, main).as_ref(),
+            Some(&before[&id][main]),
+            "{id}: default branch untouched"
+        );
+        assert_eq!(
+            branches(&env, &bare).len(),
+            2,
+            "{id}: only the default branch and the proposal"
+        );
+        assert_eq!(
+            commit_count(&env, &bare, &format!("{main}..{SYNC}")),
+            1,
+            "{id}"
+        );
+        assert_eq!(
+            env.git(&bare, &["rev-parse", &format!("{SYNC}^")]),
+            before[&id][main]
+        );
+        let lock = lock_on(&env, &bare, SYNC);
+        if r.name == "apple-sso" {
+            // Skips .editorconfig: its proposal is already final.
+            assert_eq!(tip(&env, &bare, SYNC).as_ref(), Some(&before[&id][SYNC]));
+            assert!(!lock_blobs(&lock).contains_key(".editorconfig"));
+            continue;
+        }
+        assert_ne!(
+            tip(&env, &bare, SYNC).as_ref(),
+            Some(&before[&id][SYNC]),
+            "{id}"
+        );
+        assert_eq!(
+            show(&env, &bare, SYNC, ".editorconfig") + "\n",
+            expected,
+            "{id}"
+        );
+        assert_eq!(
+            lock_blobs(&lock)[".editorconfig"],
+            blob_at(&env, &bare, SYNC, ".editorconfig")
+        );
+        assert_eq!(lock_blobs(&lock), env.rendered_blobs(&id), "{id}");
+        assert!(
+            run.stdout
+                .contains(&format!("{id}: proposal {SYNC} updated")),
+            "{}",
+            run.stdout
+        );
+    }
+    assert_fsck_clean(&env);
+
+    let again = env.snapshot();
+    env.apply(&[]).expect_code(0);
+    env.snapshot()
+        .assert_same(&again, "apply after the template change");
+}
+
+#[test]
+fn platform_change_without_output_change_commits_nothing() {
+    let env = Env::initialised();
+    let before = env.snapshot();
+
+    // An unused variable and a different JSON layout.
+    let mut registry = env.registry();
+    registry["teams"]["mango"]["vars"] = json!({ "not_used_by_any_template": "x" });
+    registry["teams"]["kiwi"]["description"] = json!("Mobile backend");
+    std::fs::write(
+        env.registry_path(),
+        serde_json::to_string(&registry).unwrap(),
+    )
+    .unwrap();
+    // A template comment that renders to nothing.
+    let tf = env.template_path("terraform-deploy/deploy.yml");
+    let text = std::fs::read_to_string(&tf).unwrap();
+    std::fs::write(&tf, format!("{{#- an extra comment -#}}\n{text}")).unwrap();
+    assert_ne!(
+        common::bare_repos(&env.forge).len(),
+        0,
+        "forge was initialised"
+    );
+
+    env.plan(&[]).expect_code(0);
+    let run = env.apply(&[]);
+    run.expect_code(0);
+    assert!(
+        run.stdout.contains("Applied: 0 repos changed"),
+        "{}",
+        run.stdout
+    );
+    env.snapshot()
+        .assert_same(&before, "apply after a no-op platform change");
+}
+
+#[test]
+fn removed_bundle_deletes_its_files_but_keeps_hand_edited_ones() {
+    let env = Env::initialised();
+    let web = env.bare("mango-web");
+    let hand = "# our own security workflow\nname: security\n";
+    let human = env.human_commit(&web, "main", ".github/workflows/security.yml", hand);
+
+    env.edit_registry(|r| {
+        r["teams"]["mango"]["repos"][1]["skip_bundles"] = json!(["security"]);
+    });
+    assert_eq!(
+        env.registry()["teams"]["mango"]["repos"][1]["name"],
+        json!("mango-web")
+    );
+
+    let plan = env.plan(&["--repo", "mango-web"]);
+    plan.expect_code(2);
+    let pins = plan
+        .stdout
+        .lines()
+        .find(|l| l.contains("verify-pins.sh"))
+        .unwrap_or_else(|| panic!("{}", plan.stdout));
+    assert!(
+        pins.contains("delete") && pins.contains("orphaned"),
+        "{pins}"
+    );
+    let workflow = plan
+        .stdout
+        .lines()
+        .find(|l| l.contains("security.yml"))
+        .unwrap_or_else(|| panic!("{}", plan.stdout));
+    assert!(workflow.contains("orphaned"), "{workflow}");
+    assert!(workflow.contains("edited by hand"), "{workflow}");
+
+    let run = env.apply(&[]);
+    run.expect_code(0);
+    assert_eq!(
+        commit_count(&env, &web, "main"),
+        4,
+        "exactly one new commit"
+    );
+    assert_eq!(env.git(&web, &["rev-parse", "main^"]), human);
+    let tree = ls_tree(&env, &web, "main");
+    assert!(
+        !tree.contains_key(".github/scripts/verify-pins.sh"),
+        "deleted"
+    );
+    assert_eq!(
+        show(&env, &web, "main", ".github/workflows/security.yml") + "\n",
+        hand,
+        "the hand-edited orphan is left in place"
+    );
+    let lock = lock_blobs(&lock_on(&env, &web, "main"));
+    assert!(!lock.contains_key(".github/scripts/verify-pins.sh"));
+    assert!(!lock.contains_key(".github/workflows/security.yml"));
+    assert_eq!(lock, env.rendered_blobs("acme/mango-web"));
+    let changed = env.git(&web, &["diff", "--name-status", "main^", "main"]);
+    assert_eq!(
+        changed,
+        format!("M\t{LOCK}\nD\t.github/scripts/verify-pins.sh"),
+        "only the lock and the deletion"
+    );
+    assert_eq!(tip(&env, &web, SYNC), None, "nothing to propose");
+    assert_fsck_clean(&env);
+
+    // The released file is no longer distributor's business.
+    let plan = env.plan(&["--repo", "mango-web"]);
+    plan.expect_code(0);
+    let status = env.status(&["--repo", "mango-web"]);
+    assert!(status.stdout.contains("in sync"), "{}", status.stdout);
+}
+
+#[test]
+fn proposal_is_deleted_once_merged() {
+    let env = Env::initialised();
+    let api = env.bare("mango-api");
+    let main = tip(&env, &api, "main").unwrap();
+    let sync = tip(&env, &api, SYNC).unwrap();
+    // The team merges the pull request (fast-forward).
+    env.git(&api, &["update-ref", "refs/heads/main", &sync, &main]);
+    let before = env.snapshot();
+
+    let run = env.apply(&[]);
+    run.expect_code(0);
+    assert!(
+        run.stdout
+            .contains(&format!("acme/mango-api: proposal {SYNC} deleted")),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(tip(&env, &api, SYNC), None);
+    assert_eq!(tip(&env, &api, "main").unwrap(), sync);
+    assert_eq!(branches(&env, &api), vec!["main".to_string()]);
+
+    // Nothing else was written: no object anywhere, no other ref.
+    let after = env.snapshot();
+    for (name, repo) in &before.repos {
+        if name == "acme/mango-api" {
+            assert_eq!(repo.objects, after.repos[name].objects, "no new objects");
+        } else {
+            assert_eq!(repo, &after.repos[name], "{name}");
+        }
+    }
+    for (path, bytes) in &before.files {
+        if !path.starts_with("acme/mango-api.git/refs")
+            && !path.starts_with("acme/mango-api.git/packed-refs")
+            && !path.starts_with("acme/mango-api.git/logs")
+        {
+            assert_eq!(Some(bytes), after.files.get(path), "{path}");
+        }
+    }
+    assert_fsck_clean(&env);
+    env.plan(&["--repo", "mango-api"]).expect_code(0);
+}
+
+#[test]
+fn human_commit_on_the_proposal_is_left_alone() {
+    let env = Env::initialised();
+    let api = env.bare("mango-api");
+    let human = common::human_commit_files(
+        &api,
+        &env.scratch,
+        SYNC,
+        &[("docs/why.md", Some("We need this.\n"))],
+        "Explain the change",
+    );
+    env.append_to_template("baseline/.editorconfig", "\n[*.go]\nindent_style = tab\n");
+
+    let plan = env.plan(&[]);
+    plan.expect_code(2);
+    assert!(
+        plan.stdout.contains("has commits by someone else"),
+        "{}",
+        plan.stdout
+    );
+
+    let run = env.apply(&[]);
+    run.expect_code(0);
+    assert_eq!(tip(&env, &api, SYNC).unwrap(), human, "left exactly as is");
+    assert!(
+        run.stdout
+            .contains(&format!("acme/mango-api: proposal {SYNC} left alone")),
+        "{}",
+        run.stdout
+    );
+    // Other pr repos got their proposal updated.
+    assert!(
+        run.stdout
+            .contains(&format!("acme/mango-infra: proposal {SYNC} updated")),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(commit_count(&env, &api, "main"), 1);
+    assert_fsck_clean(&env);
+}
+
+#[test]
+fn force_needs_a_reason() {
+    let env = Env::initialised();
+    let before = env.snapshot();
+    let forge = env.forge_arg();
+
+    let run = env.run_raw(&["apply", "--forge", &forge, "--force"]);
+    assert_ne!(run.code, 0, "{run:?}");
+    assert_eq!(run.code, 2, "clap usage error: {run:?}");
+    assert!(run.stderr.contains("--reason"), "{}", run.stderr);
+
+    let run = env.run_raw(&["apply", "--forge", &forge, "--reason", "x"]);
+    assert_ne!(run.code, 0, "--reason alone: {run:?}");
+
+    let run = env.run_raw(&["apply", "--forge", &forge, "--force", "--reason", "  "]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("non-empty --reason"), "{}", run.stderr);
+
+    env.snapshot().assert_same(&before, "refused --force");
+}
+
+#[test]
+fn force_commits_directly_over_drift_and_closes_proposals() {
+    let env = Env::initialised();
+    let web = env.bare("mango-web");
+    let api = env.bare("mango-api");
+    env.human_commit(&web, "main", ".github/CODEOWNERS", "* @someone-else\n");
+    env.apply(&[]).expect_code(0);
+    assert!(tip(&env, &web, SYNC).is_some(), "drift proposed");
+    let web_main = tip(&env, &web, "main").unwrap();
+    let api_main = tip(&env, &api, "main").unwrap();
+
+    let reason = "CVE-2026-0001: pin actions";
+    let dry = env.apply(&["--force", "--reason", reason, "--dry-run"]);
+    dry.expect_code(2);
+    assert!(dry.stdout.contains(reason), "{}", dry.stdout);
+    assert_eq!(
+        tip(&env, &web, "main").unwrap(),
+        web_main,
+        "dry run writes nothing"
+    );
+
+    let run = env.apply(&["--force", "--reason", reason]);
+    run.expect_code(0);
+
+    for (name, bare, old) in [
+        ("mango-web", &web, &web_main),
+        ("mango-api", &api, &api_main),
+    ] {
+        let new = tip(&env, bare, "main").unwrap();
+        assert_ne!(&new, old, "{name}");
+        assert!(
+            git_ok(
+                bare,
+                &env.scratch,
+                &["merge-base", "--is-ancestor", old, &new]
+            ),
+            "{name}: history not rewritten"
+        );
+        assert_eq!(
+            env.git(bare, &["rev-parse", "main^"]),
+            *old,
+            "{name}: one commit"
+        );
+        let msg = env.git(bare, &["log", "-1", "--format=%B", "main"]);
+        assert!(
+            msg.contains(&format!("Distributor-Force-Reason: {reason}")),
+            "{name}: {msg}"
+        );
+        assert!(msg.contains("forced update"), "{name}: {msg}");
+        let rendered = env.rendered_blobs(&format!("acme/{name}"));
+        for (path, blob) in &rendered {
+            assert_eq!(&blob_at(&env, bare, "main", path), blob, "{name} {path}");
+        }
+        assert_eq!(lock_blobs(&lock_on(&env, bare, "main")), rendered);
+        assert_eq!(tip(&env, bare, SYNC), None, "{name}: proposal deleted");
+    }
+    // Every pr repo got its files on main.
+    for r in registry_repos(&env.registry()) {
+        let bare = env.bare(&r.name);
+        assert_eq!(tip(&env, &bare, SYNC), None, "{}", r.name);
+        assert_eq!(
+            env.git(
+                &bare,
+                &[
+                    "log",
+                    "-1",
+                    "--format=%(trailers:key=Distributor-Force-Reason,valueonly)",
+                    &r.default_branch
+                ]
+            ),
+            reason,
+            "{}",
+            r.name
+        );
+    }
+    assert_fsck_clean(&env);
+
+    // Afterwards a regular run has nothing to do.
+    let before = env.snapshot();
+    env.plan(&[]).expect_code(0);
+    env.apply(&[]).expect_code(0);
+    env.snapshot().assert_same(&before, "after the forced run");
+}
+
+#[test]
+fn repo_and_team_filters_touch_only_their_repos() {
+    let env = Env::initialised();
+    env.append_to_template("baseline/.editorconfig", "\n[*.rs]\nindent_size = 4\n");
+    let before = all_tips(&env);
+
+    let run = env.apply(&["--repo", "acme/mango-web"]);
+    run.expect_code(0);
+    let after = all_tips(&env);
+    for (repo, refs) in &before {
+        if repo == "acme/mango-web" {
+            assert_ne!(refs, &after[repo], "{repo} changed");
+        } else {
+            assert_eq!(refs, &after[repo], "{repo} untouched");
+        }
+    }
+
+    let before = after;
+    let run = env.apply(&[
+        "--team",
+        "kiwi",
+        "--repo",
+        "kiwi-app",
+        "--repo",
+        "kiwi-gateway",
+    ]);
+    run.expect_code(0);
+    let after = all_tips(&env);
+    for (repo, refs) in &before {
+        let touched = repo == "acme/kiwi-app" || repo == "acme/kiwi-gateway";
+        assert_eq!(refs != &after[repo], touched, "{repo}");
+    }
+
+    let before = after;
+    let run = env.apply(&["--team", "kiwi"]);
+    run.expect_code(0);
+    let after = all_tips(&env);
+    for (repo, refs) in &before {
+        assert_eq!(
+            refs != &after[repo],
+            repo == "acme/kiwi-notifications",
+            "{repo}"
+        );
+    }
+
+    // Plan with a filter only lists the selected repos.
+    let plan = env.plan(&["--team", "apple"]);
+    plan.expect_code(2);
+    assert!(
+        plan.stdout.contains("Plan: 2 of 2 repos"),
+        "{}",
+        plan.stdout
+    );
+    assert!(!plan.stdout.contains("acme/mango"), "{}", plan.stdout);
+}
+
+#[test]
+fn repo_filter_with_init_creates_only_that_repo() {
+    let env = Env::new();
+    env.apply(&["--init", "--repo", "acme/kiwi-notifications"])
+        .expect_code(0);
+    let repos = common::bare_repos(&env.forge);
+    assert_eq!(
+        repos.keys().collect::<Vec<_>>(),
+        ["acme/kiwi-notifications"]
+    );
+    let bare = env.bare("kiwi-notifications");
+    assert!(tip(&env, &bare, SYNC).is_some());
+    assert_eq!(commit_count(&env, &bare, "trunk"), 1);
+    assert_fsck_clean(&env);
+}
+
+#[test]
+fn bundle_filter_leaves_other_bundles_alone() {
+    let env = Env::initialised();
+    let web = env.bare("mango-web");
+    let old_lock = lock_blobs(&lock_on(&env, &web, "main"));
+    env.append_to_template("baseline/.editorconfig", "\n[*.tf]\nindent_size = 2\n");
+    env.append_to_template("security/security.yml", "# changed too\n");
+
+    let plan = env.plan(&["--bundle", "baseline", "--repo", "mango-web"]);
+    plan.expect_code(2);
+    assert!(plan.stdout.contains(".editorconfig"), "{}", plan.stdout);
+    assert!(!plan.stdout.contains("security.yml"), "{}", plan.stdout);
+
+    env.apply(&["--bundle", "baseline"]).expect_code(0);
+    let changed = env.git(&web, &["diff", "--name-only", "main^", "main"]);
+    assert_eq!(changed, format!(".editorconfig\n{LOCK}"));
+    let new_lock = lock_blobs(&lock_on(&env, &web, "main"));
+    assert_ne!(new_lock[".editorconfig"], old_lock[".editorconfig"]);
+    assert_eq!(
+        new_lock[".editorconfig"],
+        blob_at(&env, &web, "main", ".editorconfig")
+    );
+    for (path, blob) in &old_lock {
+        if path != ".editorconfig" {
+            assert_eq!(&new_lock[path], blob, "{path}: untouched lock entry");
+            assert_eq!(
+                &blob_at(&env, &web, "main", path),
+                blob,
+                "{path}: untouched file"
+            );
+        }
+    }
+    // security.yml is still outdated for an unfiltered run.
+    let plan = env.plan(&["--repo", "mango-web"]);
+    plan.expect_code(2);
+    assert!(
+        plan.stdout
+            .lines()
+            .any(|l| l.contains("security.yml") && l.contains("outdated")),
+        "{}",
+        plan.stdout
+    );
+    assert_fsck_clean(&env);
+}
+
+#[test]
+fn bundle_filter_keeps_other_bundles_on_the_proposal() {
+    let env = Env::initialised();
+    let api = env.bare("mango-api");
+    let before = ls_tree(&env, &api, SYNC);
+    assert!(before.contains_key(".github/workflows/security.yml"));
+    env.append_to_template("baseline/.editorconfig", "\n[*.tf]\nindent_size = 2\n");
+
+    env.apply(&["--bundle", "baseline", "--repo", "mango-api"])
+        .expect_code(0);
+    let after = ls_tree(&env, &api, SYNC);
+    assert_ne!(
+        after[".editorconfig"], before[".editorconfig"],
+        "baseline updated"
+    );
+    for (path, entry) in &before {
+        if path != ".editorconfig" && path != LOCK {
+            assert_eq!(
+                after.get(path),
+                Some(entry),
+                "{path}: another bundle's proposed file must stay on the proposal"
+            );
+        }
+    }
+}
+
+#[test]
+fn missing_forge_is_an_error() {
+    let env = Env::initialised();
+    for command in ["plan", "apply", "status"] {
+        let run = env.run_raw(&[command]);
+        run.expect_code(1);
+        assert!(run.stderr.contains("--forge"), "{command}: {}", run.stderr);
+    }
+    let run = env.run_raw(&["validate"]);
+    run.expect_code(0);
+    assert!(
+        run.stdout.contains("valid: 5 teams, 12 repos"),
+        "{}",
+        run.stdout
+    );
+}
