@@ -280,7 +280,12 @@ async fn observe_one<B: Backend>(b: &B, q: &RepoQuery) -> super::RepoObservation
 async fn tip_of<B: Backend>(b: &B, branch: &str) -> Option<ObjectId> {
     let mut q = query(&repo(), &[]);
     q.branch = Some(branch.into());
-    observe_one(b, &q).await.default_branch.tip
+    match b.forge().observe(std::slice::from_ref(&q)).await.remove(0) {
+        Ok(obs) => obs.default_branch.tip,
+        // A named branch that does not exist (and is not an unborn HEAD).
+        Err(ForgeError::NotFound { .. }) => None,
+        Err(e) => panic!("observe {branch}: {e}"),
+    }
 }
 
 fn conflict(branch: &str, expected: Option<ObjectId>, actual: Option<ObjectId>) -> ForgeError {
@@ -293,6 +298,19 @@ fn conflict(branch: &str, expected: Option<ObjectId>, actual: Option<ObjectId>) 
 }
 
 // ---- the contract ----------------------------------------------------------
+
+async fn configured_default_branch_must_exist<B: Backend>(b: &B) {
+    b.create_repo(&repo(), "main", &[("a.txt", "a\n")]);
+    let mut q = query(&repo(), &["a.txt"]);
+    q.branch = Some("trunk".into());
+    let err = b.forge().observe(&[q]).await.remove(0).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, ForgeError::NotFound { .. }), "{msg}");
+    assert!(
+        msg.contains("no branch `trunk`") && msg.contains("`main`"),
+        "{msg}"
+    );
+}
 
 async fn missing_repo_is_not_found_and_does_not_affect_others<B: Backend>(b: &B) {
     b.create_repo(&repo(), "main", &[("a.txt", "a\n")]);
@@ -853,6 +871,7 @@ macro_rules! contract {
 }
 
 contract!(
+    configured_default_branch_must_exist,
     missing_repo_is_not_found_and_does_not_affect_others,
     observe_reports_paths_modes_and_lock,
     commit_writes_nested_files_and_deletes,

@@ -215,6 +215,13 @@ impl State {
         let name = query.branch.as_deref().unwrap_or(&r.default_branch);
         check_branch(&query.repo, name)?;
         check_branch(&query.repo, &query.proposal_branch)?;
+        if name != r.default_branch && !r.branches.contains_key(name) {
+            return Err(super::local::missing_branch(
+                &query.repo,
+                name,
+                &r.default_branch,
+            ));
+        }
         let default_branch = snapshot(r, name, query);
         let proposal = r.branches.get(&query.proposal_branch).map(|tip| {
             let commit = &r.commits[tip];

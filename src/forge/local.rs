@@ -163,6 +163,15 @@ impl LocalForge {
             None => default_branch(&git, repo_id)?,
         };
         let tip = read_branch(&git, repo_id, &default_name)?;
+        if tip.is_none() && query.branch.is_some() {
+            // A named branch that does not exist is only acceptable when it
+            // is the unborn HEAD of an empty repository; otherwise a commit
+            // would start a new, unrelated history.
+            let head = default_branch(&git, repo_id)?;
+            if head != default_name {
+                return Err(missing_branch(repo_id, &default_name, &head));
+            }
+        }
         let default_branch = snapshot(&git, repo_id, &default_name, tip, query)?;
 
         let proposal = match read_branch(&git, repo_id, &query.proposal_branch)? {
@@ -339,6 +348,16 @@ fn default_branch(git: &gix::Repository, repo: &RepoId) -> Result<String, ForgeE
                 "{repo}: HEAD points to {full}, which is not a branch"
             ))
         })
+}
+
+/// The error for a configured default branch that the repo lacks.
+pub(crate) fn missing_branch(repo: &RepoId, branch: &str, head: &str) -> ForgeError {
+    ForgeError::NotFound {
+        repo: repo.clone(),
+        hint: format!(
+            ": it has no branch `{branch}` (its default branch is `{head}`); fix `default_branch` in the registry"
+        ),
+    }
 }
 
 /// The tip of `refs/heads/<branch>`, `None` if the branch does not exist.
