@@ -289,12 +289,7 @@ async fn tip_of<B: Backend>(b: &B, branch: &str) -> Option<ObjectId> {
 }
 
 fn conflict(branch: &str, expected: Option<ObjectId>, actual: Option<ObjectId>) -> ForgeError {
-    ForgeError::Conflict {
-        repo: repo(),
-        branch: branch.into(),
-        expected: super::describe_tip(expected),
-        actual: super::describe_tip(actual),
-    }
+    ForgeError::conflict(&repo(), branch, expected, actual)
 }
 
 // ---- the contract ----------------------------------------------------------

@@ -108,18 +108,7 @@ impl State {
         changes: impl IntoIterator<Item = (P, Option<C>)>,
         message: &str,
     ) -> ObjectId {
-        let r = self
-            .repos
-            .get(repo)
-            .expect("push_commit: no such fake repo");
-        let parent = r
-            .branches
-            .get(branch)
-            .or_else(|| r.branches.get(&r.default_branch))
-            .copied();
-        let base = parent
-            .map(|p| r.commits[&p].files.clone())
-            .unwrap_or_default();
+        let base = self.human_base(repo, branch).1;
         let writes: Vec<FileWrite> = changes
             .into_iter()
             .map(|(p, c)| {
@@ -135,18 +124,10 @@ impl State {
         self.push_writes(repo, branch, &writes, message)
     }
 
-    /// Like [`push_commit`](Self::push_commit) with full control over modes.
-    pub fn push_writes(
-        &mut self,
-        repo: &RepoId,
-        branch: &str,
-        writes: &[FileWrite],
-        message: &str,
-    ) -> ObjectId {
-        let r = self
-            .repos
-            .get(repo)
-            .expect("push_writes: no such fake repo");
+    /// Where a human commit on `branch` starts: its tip (or the default
+    /// branch's, for a new branch) and that commit's files.
+    fn human_base(&self, repo: &RepoId, branch: &str) -> (Option<ObjectId>, Files) {
+        let r = self.repos.get(repo).expect("no such fake repo");
         let parent = r
             .branches
             .get(branch)
@@ -155,6 +136,18 @@ impl State {
         let base = parent
             .map(|p| r.commits[&p].files.clone())
             .unwrap_or_default();
+        (parent, base)
+    }
+
+    /// Like [`push_commit`](Self::push_commit) with full control over modes.
+    pub fn push_writes(
+        &mut self,
+        repo: &RepoId,
+        branch: &str,
+        writes: &[FileWrite],
+        message: &str,
+    ) -> ObjectId {
+        let (parent, base) = self.human_base(repo, branch);
         let files = apply_writes(&base, writes).expect("push_writes: invalid human commit");
         let author = Signature {
             name: "Human".into(),
@@ -268,7 +261,12 @@ impl State {
         }
         let actual = r.branches.get(branch).copied();
         if actual != request.expected_tip {
-            return Err(conflict(repo, branch, request.expected_tip, actual));
+            return Err(ForgeError::conflict(
+                repo,
+                branch,
+                request.expected_tip,
+                actual,
+            ));
         }
         let base = match request.parent {
             Some(parent) => match r.commits.get(&parent) {
@@ -323,7 +321,12 @@ impl State {
         }
         let actual = r.branches.get(branch).copied();
         if actual != Some(expected_tip) {
-            return Err(conflict(repo, branch, Some(expected_tip), actual));
+            return Err(ForgeError::conflict(
+                repo,
+                branch,
+                Some(expected_tip),
+                actual,
+            ));
         }
         self.repos
             .get_mut(repo)
@@ -516,20 +519,6 @@ impl Forge for FakeForge {
 
 fn check_branch(repo: &RepoId, branch: &str) -> Result<(), ForgeError> {
     crate::paths::check_branch_name(branch).map_err(|e| ForgeError::Other(format!("{repo}: {e}")))
-}
-
-fn conflict(
-    repo: &RepoId,
-    branch: &str,
-    expected: Option<ObjectId>,
-    actual: Option<ObjectId>,
-) -> ForgeError {
-    ForgeError::Conflict {
-        repo: repo.clone(),
-        branch: branch.to_string(),
-        expected: describe_tip(expected),
-        actual: describe_tip(actual),
-    }
 }
 
 /// Applies writes in order the way git trees behave: writing `a/b` turns a

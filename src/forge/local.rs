@@ -242,7 +242,12 @@ impl LocalForge {
         }
         let actual = read_branch(&git, repo, branch)?;
         if actual != Some(expected_tip) {
-            return Err(conflict(repo, branch, Some(expected_tip), actual));
+            return Err(ForgeError::conflict(
+                repo,
+                branch,
+                Some(expected_tip),
+                actual,
+            ));
         }
         let edit = RefEdit::delete(
             name,
@@ -306,20 +311,6 @@ fn other(repo: &RepoId, what: &str, err: impl std::error::Error) -> ForgeError {
         source = cause.source();
     }
     ForgeError::Other(message)
-}
-
-fn conflict(
-    repo: &RepoId,
-    branch: &str,
-    expected: Option<ObjectId>,
-    actual: Option<ObjectId>,
-) -> ForgeError {
-    ForgeError::Conflict {
-        repo: repo.clone(),
-        branch: branch.to_string(),
-        expected: describe_tip(expected),
-        actual: describe_tip(actual),
-    }
 }
 
 /// `refs/heads/<branch>`, validated.
@@ -474,7 +465,12 @@ fn commit_in(git: &gix::Repository, request: &CommitRequest) -> Result<ObjectId,
     // Cheap early check; the ref transaction below re-checks under its lock.
     let actual = read_branch(git, repo, branch)?;
     if actual != request.expected_tip {
-        return Err(conflict(repo, branch, request.expected_tip, actual));
+        return Err(ForgeError::conflict(
+            repo,
+            branch,
+            request.expected_tip,
+            actual,
+        ));
     }
 
     let base_tree = match request.parent {
@@ -652,7 +648,7 @@ fn apply_ref_edit(
         Err(err) => {
             let actual = read_branch(git, repo, branch)?;
             if actual != expected {
-                Err(conflict(repo, branch, expected, actual))
+                Err(ForgeError::conflict(repo, branch, expected, actual))
             } else {
                 Err(other(
                     repo,

@@ -157,6 +157,23 @@ pub enum ForgeError {
     Other(String),
 }
 
+impl ForgeError {
+    /// The compare-and-swap failure for `branch`.
+    pub fn conflict(
+        repo: &RepoId,
+        branch: &str,
+        expected: Option<ObjectId>,
+        actual: Option<ObjectId>,
+    ) -> ForgeError {
+        ForgeError::Conflict {
+            repo: repo.clone(),
+            branch: branch.to_string(),
+            expected: describe_tip(expected),
+            actual: describe_tip(actual),
+        }
+    }
+}
+
 /// Formats an optional object id for messages.
 pub fn describe_tip(tip: Option<ObjectId>) -> String {
     tip.map(|t| t.to_string())
