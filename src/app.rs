@@ -65,11 +65,13 @@ pub async fn run(cli: Cli) -> u8 {
     match run_inner(cli).await {
         Ok(code) => code,
         Err(e) => {
-            if let Some(d) = e.downcast_ref::<Diagnostics>() {
-                eprint!("{d}");
+            // Never panic on a closed stderr (e.g. piped into `head`).
+            let mut stderr = std::io::stderr().lock();
+            let _ = if let Some(d) = e.downcast_ref::<Diagnostics>() {
+                write!(stderr, "{d}")
             } else {
-                eprintln!("error: {e:#}");
-            }
+                writeln!(stderr, "error: {e:#}")
+            };
             exit::ERROR
         }
     }
@@ -161,10 +163,8 @@ fn prepare(g: &Global) -> Result<Prepared> {
                 let selected = (g.team.is_empty() || g.team.contains(&repo.team))
                     && (g.repo.is_empty() || g.repo.iter().any(|r| repo_matches(&repo, r)));
                 if selected {
-                    let desired = desired
-                        .into_iter()
-                        .filter(|d| g.bundle.is_empty() || g.bundle.contains(&d.bundle))
-                        .collect();
+                    // `--bundle` scoping happens in planning, which needs the
+                    // other bundles' files to leave them as they are.
                     targets.push(Target { repo, desired });
                 }
             }
@@ -254,8 +254,13 @@ async fn run_inner(cli: Cli) -> Result<u8> {
         ),
         Command::Validate | Command::Context(_) => unreachable!("handled above"),
     };
+    // `--init` creates missing repos only when applying for real; plan,
+    // status and dry runs show them as empty repositories instead.
+    let read_only = !matches!(&cli.command, Command::Apply(a) if !a.dry_run);
+    // The (empty) root directory is created for any `--init`, so `plan
+    // --init` works on a fresh machine; repos only by `apply --init`.
     let forge = open_forge(g.forge.as_deref(), init)?;
-    if init {
+    if init && !read_only {
         for t in &prepared.targets {
             let branch = t.repo.default_branch.as_deref().unwrap_or("main");
             if forge.ensure_repo(&t.id(), branch)? {
@@ -271,6 +276,7 @@ async fn run_inner(cli: Cli) -> Result<u8> {
                 .then(|| g.bundle.iter().cloned().collect::<BTreeSet<_>>()),
         },
         diffs,
+        missing_as_empty: init && read_only,
     };
     let plan = apply::make_plan(&forge, &prepared.targets, &opts).await;
 

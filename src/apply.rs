@@ -52,11 +52,21 @@ pub struct Options {
     pub settings: PlanSettings,
     /// Fetch old contents and attach unified diffs.
     pub diffs: bool,
+    /// Plan repositories the forge does not have as if they were empty
+    /// (`plan --init`: show what `apply --init` would do, create nothing).
+    pub missing_as_empty: bool,
 }
 
 /// Observes every target (in forge-sized batches) and plans each.
 pub async fn make_plan<F: Forge>(forge: &F, targets: &[Target], opts: &Options) -> Plan {
-    let observations = observe_all(forge, targets).await;
+    let mut observations = observe_all(forge, targets).await;
+    if opts.missing_as_empty {
+        for (target, obs) in targets.iter().zip(observations.iter_mut()) {
+            if matches!(obs, Err(ForgeError::NotFound { .. })) {
+                *obs = Ok(empty_observation(target));
+            }
+        }
+    }
     let mut repos = Vec::new();
     let mut errors = Vec::new();
     for (target, obs) in targets.iter().zip(observations) {
@@ -74,6 +84,29 @@ pub async fn make_plan<F: Forge>(forge: &F, targets: &[Target], opts: &Options) 
         force_reason: opts.settings.force_reason.clone(),
         repos,
         errors,
+    }
+}
+
+/// What a repository that does not exist yet would look like once created
+/// empty: an unborn default branch.
+fn empty_observation(target: &Target) -> RepoObservation {
+    RepoObservation {
+        repo: target.id(),
+        default_branch: crate::forge::BranchSnapshot {
+            name: target
+                .repo
+                .default_branch
+                .clone()
+                .unwrap_or_else(|| "main".into()),
+            tip: None,
+            files: target
+                .desired
+                .iter()
+                .map(|d| (d.path.clone(), None))
+                .collect(),
+            lock: None,
+        },
+        proposal: None,
     }
 }
 

@@ -319,7 +319,7 @@ fn drift_on_direct_repo_goes_to_a_proposal() {
     let line = plan
         .stdout
         .lines()
-        .find(|l| l.contains(".github/CODEOWNERS"))
+        .find(|l| l.trim_start().starts_with("! ") && l.contains(".github/CODEOWNERS"))
         .unwrap_or_else(|| panic!("{}", plan.stdout));
     assert!(line.contains("drifted"), "{line}");
     assert!(line.contains("-> proposal"), "{line}");
@@ -588,12 +588,27 @@ fn removed_bundle_deletes_its_files_but_keeps_hand_edited_ones() {
     assert!(!lock.contains_key(".github/scripts/verify-pins.sh"));
     assert!(!lock.contains_key(".github/workflows/security.yml"));
     assert_eq!(lock, env.rendered_blobs("acme/mango-web"));
+    // One commit: the deletion, the lock, and rendered files that changed
+    // with the bundle list (CODEOWNERS lists the security files only when
+    // the repo has the bundle); never the hand-edited orphan.
     let changed = env.git(&web, &["diff", "--name-status", "main^", "main"]);
-    assert_eq!(
-        changed,
-        format!("M\t{LOCK}\nD\t.github/scripts/verify-pins.sh"),
-        "only the lock and the deletion"
+    let rendered = env.rendered_blobs("acme/mango-web");
+    for line in changed.lines() {
+        let (st, path) = line.split_once('\t').unwrap();
+        match path {
+            ".github/scripts/verify-pins.sh" => assert_eq!(st, "D"),
+            LOCK => assert_eq!(st, "M"),
+            _ => {
+                assert_eq!(st, "M", "{changed}");
+                assert_eq!(blob_at(&env, &web, "main", path), rendered[path], "{path}");
+            }
+        }
+    }
+    assert!(
+        changed.contains("D\t.github/scripts/verify-pins.sh"),
+        "{changed}"
     );
+    assert!(!changed.contains("security.yml"), "{changed}");
     assert_eq!(tip(&env, &web, SYNC), None, "nothing to propose");
     assert_fsck_clean(&env);
 
@@ -766,7 +781,10 @@ fn force_commits_directly_over_drift_and_closes_proposals() {
         assert_eq!(tip(&env, bare, SYNC), None, "{name}: proposal deleted");
     }
     // Every pr repo got its files on main.
-    for r in registry_repos(&env.registry()) {
+    for r in registry_repos(&env.registry())
+        .into_iter()
+        .filter(|r| r.delivery == "pr")
+    {
         let bare = env.bare(&r.name);
         assert_eq!(tip(&env, &bare, SYNC), None, "{}", r.name);
         assert_eq!(
@@ -842,7 +860,7 @@ fn repo_and_team_filters_touch_only_their_repos() {
     let plan = env.plan(&["--team", "apple"]);
     plan.expect_code(2);
     assert!(
-        plan.stdout.contains("Plan: 2 of 2 repos"),
+        plan.stdout.contains("Plan: 1 of 2 repos"),
         "{}",
         plan.stdout
     );
@@ -910,6 +928,10 @@ fn bundle_filter_leaves_other_bundles_alone() {
     assert_fsck_clean(&env);
 }
 
+/// Known bug (see the report): with `--bundle`, a proposal that has to be
+/// updated is reset onto the default branch with only the selected
+/// bundles' files, so other bundles' proposed changes (and their lock
+/// entries) vanish from the proposal until the next unfiltered run.
 #[test]
 fn bundle_filter_keeps_other_bundles_on_the_proposal() {
     let env = Env::initialised();
@@ -951,4 +973,318 @@ fn missing_forge_is_an_error() {
         "{}",
         run.stdout
     );
+}
+
+#[test]
+fn proposal_is_rebuilt_in_place_when_the_default_branch_moves() {
+    let env = Env::initialised();
+    let api = env.bare("mango-api");
+    let old_sync = tip(&env, &api, SYNC).unwrap();
+    let human = env.human_commit(&api, "main", "src/lib.rs", "pub fn f() {}\n");
+
+    let plan = env.plan(&["--repo", "mango-api"]);
+    plan.expect_code(2);
+    assert!(
+        plan.stdout
+            .contains("update branch distributor/sync in place"),
+        "{}",
+        plan.stdout
+    );
+
+    env.apply(&[]).expect_code(0);
+    let sync = tip(&env, &api, SYNC).unwrap();
+    assert_ne!(sync, old_sync);
+    assert_eq!(env.git(&api, &["rev-parse", &format!("{SYNC}^")]), human);
+    assert_eq!(commit_count(&env, &api, &format!("main..{SYNC}")), 1);
+    assert_eq!(branches(&env, &api).len(), 2);
+    assert_eq!(tip(&env, &api, "main").unwrap(), human, "main untouched");
+    assert_eq!(show(&env, &api, SYNC, "src/lib.rs"), "pub fn f() {}");
+    assert_eq!(
+        lock_blobs(&lock_on(&env, &api, SYNC)),
+        env.rendered_blobs("acme/mango-api")
+    );
+    assert_fsck_clean(&env);
+}
+
+#[test]
+fn drift_and_template_change_on_a_direct_repo() {
+    let env = Env::initialised();
+    let web = env.bare("mango-web");
+    let locked_before = lock_blobs(&lock_on(&env, &web, "main"));
+    let hand = "* @acme/mango-devs @someone\n";
+    let human = env.human_commit(&web, "main", ".github/CODEOWNERS", hand);
+    env.append_to_template("baseline/.editorconfig", "\n[*.tf]\nindent_size = 2\n");
+
+    env.apply(&[]).expect_code(0);
+    // The safe update lands directly, on top of the hand edit.
+    assert_eq!(env.git(&web, &["rev-parse", "main^"]), human);
+    assert_eq!(
+        env.git(&web, &["diff", "--name-only", "main^", "main"]),
+        format!(".editorconfig\n{LOCK}")
+    );
+    assert_eq!(show(&env, &web, "main", ".github/CODEOWNERS") + "\n", hand);
+    let main_lock = lock_blobs(&lock_on(&env, &web, "main"));
+    assert_eq!(
+        main_lock[".github/CODEOWNERS"], locked_before[".github/CODEOWNERS"],
+        "the lock keeps what distributor last wrote, not the hand edit"
+    );
+    assert_eq!(
+        main_lock[".editorconfig"],
+        blob_at(&env, &web, "main", ".editorconfig")
+    );
+    // The drift is proposed on top of the new main.
+    let main = tip(&env, &web, "main").unwrap();
+    assert_eq!(env.git(&web, &["rev-parse", &format!("{SYNC}^")]), main);
+    assert_eq!(
+        env.git(&web, &["diff", "--name-only", "main", SYNC]),
+        ".github/CODEOWNERS",
+        "the lock already records the rendered CODEOWNERS"
+    );
+    let rendered = env.rendered_blobs("acme/mango-web");
+    assert_eq!(lock_blobs(&lock_on(&env, &web, SYNC)), rendered);
+    assert_fsck_clean(&env);
+
+    // Nothing more to do until the proposal is merged; merging it closes it.
+    let before = env.snapshot();
+    env.apply(&[]).expect_code(0);
+    env.snapshot().assert_same(&before, "pending proposal");
+    let sync = tip(&env, &web, SYNC).unwrap();
+    env.git(&web, &["update-ref", "refs/heads/main", &sync, &main]);
+    env.apply(&[]).expect_code(0);
+    assert_eq!(tip(&env, &web, SYNC), None);
+    assert_eq!(tip(&env, &web, "main").unwrap(), sync);
+    env.plan(&[]).expect_code(0);
+}
+
+#[test]
+fn corrupt_lock_fails_only_that_repo() {
+    let env = Env::initialised();
+    let web = env.bare("mango-web");
+    let human = env.human_commit(&web, "main", LOCK, "{ not json");
+    env.append_to_template("baseline/.editorconfig", "\n[*.tf]\nindent_size = 2\n");
+
+    let plan = env.plan(&[]);
+    plan.expect_code(1);
+    assert!(
+        plan.stdout.contains("not a valid distributor lock file"),
+        "{}",
+        plan.stdout
+    );
+    let run = env.apply(&[]);
+    run.expect_code(1);
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("acme/mango-web: "))
+        .unwrap_or_else(|| panic!("{}", run.stdout));
+    assert!(line.contains("FAILED"), "{line}");
+    assert!(
+        line.contains(".github/distributor.lock.json in acme/mango-web"),
+        "{line}"
+    );
+    assert!(run.stdout.contains("1 failed"), "{}", run.stdout);
+    assert_eq!(
+        tip(&env, &web, "main").unwrap(),
+        human,
+        "failed repo untouched"
+    );
+    // The other direct repos were delivered.
+    for name in DIRECT.iter().filter(|n| **n != "mango-web") {
+        let bare = env.bare(name);
+        assert_eq!(commit_count(&env, &bare, "main"), 3, "{name}");
+    }
+    let status = env.status(&[]);
+    status.expect_code(1);
+    assert!(status.stdout.contains("error"), "{}", status.stdout);
+}
+
+/// Known bug (see the report): a pending proposal keeps a file, and its
+/// lock entry, after the registry stops rendering it (here via
+/// `skip_files`), as long as the remaining files are unchanged: the plan
+/// calls the proposal "up to date".
+#[test]
+fn pending_proposal_drops_files_no_longer_rendered() {
+    let env = Env::initialised();
+    let api = env.bare("mango-api");
+    assert!(ls_tree(&env, &api, SYNC).contains_key(".github/workflows/security.yml"));
+    env.edit_registry(|r| {
+        r["teams"]["mango"]["repos"][0]["skip_files"] = json!([".github/workflows/security.yml"]);
+    });
+    assert_eq!(
+        env.registry()["teams"]["mango"]["repos"][0]["name"],
+        json!("mango-api")
+    );
+
+    env.apply(&[]).expect_code(0);
+    let tree = ls_tree(&env, &api, SYNC);
+    assert!(
+        !tree.contains_key(".github/workflows/security.yml"),
+        "the proposal still adds a skipped file"
+    );
+    assert_eq!(
+        lock_blobs(&lock_on(&env, &api, SYNC)),
+        env.rendered_blobs("acme/mango-api")
+    );
+}
+
+#[test]
+fn default_branch_is_discovered_from_head_of_an_existing_repo() {
+    let env = Env::initialised();
+    // Replace kiwi-app by a repo made with the git CLI whose HEAD is
+    // `develop`; the registry names no default branch for it.
+    let bare = env.bare("kiwi-app");
+    std::fs::remove_dir_all(&bare).unwrap();
+    env.git(
+        &env.forge,
+        &[
+            "init",
+            "--quiet",
+            "--bare",
+            "-b",
+            "develop",
+            bare.to_str().unwrap(),
+        ],
+    );
+    let work = env.tmp.path().join("work");
+    env.git(
+        env.tmp.path(),
+        &[
+            "clone",
+            "--quiet",
+            bare.to_str().unwrap(),
+            work.to_str().unwrap(),
+        ],
+    );
+    std::fs::write(work.join("app.txt"), "app\n").unwrap();
+    env.git(&work, &["add", "app.txt"]);
+    env.git(&work, &["commit", "--quiet", "-m", "Start"]);
+    env.git(&work, &["push", "--quiet", "origin", "develop"]);
+    let start = tip(&env, &bare, "develop").unwrap();
+
+    env.apply(&["--repo", "kiwi-app"]).expect_code(0);
+    assert_eq!(branches(&env, &bare), vec!["develop".to_string()]);
+    assert_eq!(env.git(&bare, &["rev-parse", "develop^"]), start);
+    assert_eq!(
+        lock_blobs(&lock_on(&env, &bare, "develop")),
+        env.rendered_blobs("acme/kiwi-app")
+    );
+    assert_fsck_clean(&env);
+    env.plan(&["--repo", "kiwi-app"]).expect_code(0);
+}
+
+#[test]
+fn source_revision_comes_from_the_platform_repository() {
+    let env = Env::new();
+    let p = env.platform.clone();
+    env.git(&p, &["init", "--quiet", "-b", "main"]);
+    env.git(&p, &["add", "."]);
+    env.git(&p, &["commit", "--quiet", "-m", "Platform"]);
+    let head = env.git(&p, &["rev-parse", "HEAD"]);
+
+    env.apply(&["--init"]).expect_code(0);
+    let web = env.bare("mango-web");
+    let lock = lock_on(&env, &web, "main");
+    assert_eq!(lock["source"], json!({ "revision": head }));
+    let source = env.git(
+        &web,
+        &[
+            "log",
+            "-1",
+            "--format=%(trailers:key=Distributor-Source,valueonly)",
+            "main",
+        ],
+    );
+    assert_eq!(source, head);
+
+    // Uncommitted changes: the source is dirty, and --force is refused.
+    env.append_to_template("baseline/.editorconfig", "\n[*.tf]\nindent_size = 2\n");
+    let before = env.snapshot();
+    let run = env.apply(&["--force", "--reason", "urgent"]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("uncommitted changes"), "{}", run.stderr);
+    assert!(run.stderr.contains("--allow-dirty"), "{}", run.stderr);
+    env.snapshot().assert_same(&before, "refused dirty --force");
+
+    env.apply(&[
+        "--force",
+        "--reason",
+        "urgent",
+        "--allow-dirty",
+        "--repo",
+        "mango-web",
+    ])
+    .expect_code(0);
+    let lock = lock_on(&env, &web, "main");
+    assert_eq!(lock["source"]["revision"], json!(head));
+    assert_eq!(lock["source"]["dirty"], json!(true));
+    assert!(lock["source"]["digest"].is_string(), "{lock}");
+    let msg = env.git(&web, &["log", "-1", "--format=%B", "main"]);
+    assert!(
+        msg.contains(&format!("Distributor-Source: {head}-dirty")),
+        "{msg}"
+    );
+}
+
+#[test]
+fn plan_and_dry_run_with_init_create_nothing() {
+    let env = Env::new();
+    let out = env.plan(&["--init", "--no-diff"]);
+    out.expect_code(2);
+    assert!(
+        out.stdout.contains("12 of 12 repos to change"),
+        "{}",
+        out.stdout
+    );
+    env.apply(&["--init", "--dry-run", "--no-diff"])
+        .expect_code(2);
+    env.status(&["--init"]).expect_code(0);
+    let repos = common::bare_repos(&env.forge);
+    assert!(repos.is_empty(), "read-only commands created {repos:?}");
+}
+
+#[test]
+fn a_hand_chmod_is_drift_and_is_not_overwritten() {
+    let env = Env::initialised();
+    let bare = env.bare("mango-web");
+    let script = ".github/scripts/verify-pins.sh";
+    // A human makes the script non-executable (same content, mode 100644).
+    let parent = env.git(&bare, &["rev-parse", "main"]);
+    let index = env.scratch.join("chmod-index");
+    let envs = [("GIT_INDEX_FILE", index.as_path())];
+    common::git_in(&bare, &env.scratch, &["read-tree", &parent], &envs);
+    let blob = env.git(&bare, &["rev-parse", &format!("main:{script}")]);
+    let cacheinfo = format!("100644,{blob},{script}");
+    common::git_in(
+        &bare,
+        &env.scratch,
+        &["update-index", "--cacheinfo", &cacheinfo],
+        &envs,
+    );
+    let tree = common::git_in(&bare, &env.scratch, &["write-tree"], &envs);
+    let commit = env.git(
+        &bare,
+        &["commit-tree", &tree, "-p", &parent, "-m", "not executable"],
+    );
+    env.git(&bare, &["update-ref", "refs/heads/main", &commit, &parent]);
+
+    let status = env.status(&["--repo", "mango-web"]);
+    assert!(status.stdout.contains("drifted"), "{}", status.stdout);
+    let plan = env.plan(&["--repo", "mango-web", "--no-diff"]);
+    plan.expect_code(2);
+    assert!(
+        plan.stdout
+            .contains("file mode changed since distributor wrote it")
+            && plan.stdout.contains("-> proposal"),
+        "{}",
+        plan.stdout
+    );
+    env.apply(&["--repo", "mango-web"]).expect_code(0);
+    assert_eq!(
+        tip(&env, &bare, "main"),
+        Some(commit),
+        "main keeps the hand chmod"
+    );
+    assert_eq!(ls_tree(&env, &bare, "main")[script].0, "100644");
+    let on_proposal = env.git(&bare, &["ls-tree", SYNC, script]);
+    assert!(on_proposal.starts_with("100755 "), "{on_proposal}");
 }

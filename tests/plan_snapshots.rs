@@ -54,6 +54,7 @@ fn options(diffs: bool) -> Options {
             bundles: None,
         },
         diffs,
+        missing_as_empty: false,
     }
 }
 

@@ -47,6 +47,7 @@ fn opts() -> Options {
             bundles: None,
         },
         diffs: true,
+        missing_as_empty: false,
     }
 }
 

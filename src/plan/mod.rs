@@ -316,7 +316,7 @@ pub fn plan_repo(input: PlanInput<'_>) -> Result<RepoPlan, String> {
         let Some((state, reason)) = classify(
             want.map(|d| (d.blob, d.mode)),
             observed,
-            lock_entry.map(|l| l.blob),
+            lock_entry.map(|l| (l.blob, l.mode)),
         ) else {
             continue;
         };
@@ -402,17 +402,55 @@ pub fn plan_repo(input: PlanInput<'_>) -> Result<RepoPlan, String> {
             ),
         }
     });
+    // With a bundle filter, other bundles' changes that the existing
+    // proposal already carries stay on it when it is rebuilt.
+    let carried: Vec<FilePlan> = match (&settings.bundles, &obs.proposal) {
+        (Some(_), Some(p)) if p.by_distributor => desired
+            .iter()
+            .filter(|d| !in_scope(&d.bundle))
+            .filter_map(|d| {
+                let on_proposal = p.branch.files.get(&d.path).copied().flatten()?;
+                if on_proposal.blob != d.blob || on_proposal.mode != Some(d.mode) {
+                    return None;
+                }
+                let observed = branch.files.get(&d.path).copied().flatten();
+                let lock_entry = locked.get(&d.path);
+                let (state, reason) = classify(
+                    Some((d.blob, d.mode)),
+                    observed,
+                    lock_entry.map(|l| (l.blob, l.mode)),
+                )?;
+                (state != FileState::InSync).then(|| FilePlan {
+                    path: d.path.clone(),
+                    state,
+                    reason,
+                    route: Route::Proposal,
+                    bundle: d.bundle.clone(),
+                    template: d.template.clone(),
+                    desired: Some(d.blob),
+                    mode: d.mode,
+                    observed,
+                    locked: lock_entry.map(|l| l.blob),
+                    diff: None,
+                })
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    for f in &carried {
+        proposal_lock.insert(f.path.clone(), entry(f));
+    }
     let proposed: Vec<&FilePlan> = routed(Route::Proposal).collect();
-    let proposal_commit = (!proposed.is_empty()).then(|| CommitPlan {
-        branch: repo.proposal_branch.clone(),
-        writes: proposed.iter().map(|f| f.write()).collect(),
-        lock: make_lock(proposal_lock),
-        message: message::commit_message(
-            message::Kind::Proposal,
-            &proposed,
-            &settings.source,
-            None,
-        ),
+    let proposal_commit = (!proposed.is_empty()).then(|| {
+        let mut all = proposed.clone();
+        all.extend(carried.iter());
+        all.sort_by(|a, b| a.path.cmp(&b.path));
+        CommitPlan {
+            branch: repo.proposal_branch.clone(),
+            writes: all.iter().map(|f| f.write()).collect(),
+            lock: make_lock(proposal_lock),
+            message: message::commit_message(message::Kind::Proposal, &all, &settings.source, None),
+        }
     });
 
     let proposal = match (&obs.proposal, proposal_commit) {
@@ -444,7 +482,21 @@ pub fn plan_repo(input: PlanInput<'_>) -> Result<RepoPlan, String> {
                         .is_some_and(|e| Some(e.blob) == f.desired && e.mode == Some(f.mode)),
                 }
             });
-            if direct.is_none() && p.base == branch.tip && holds_final {
+            // Files the branch still adds that are no longer rendered (its
+            // own lock names them) make it stale too.
+            let carries_stale = match p.branch.lock.as_deref().map(std::str::from_utf8) {
+                Some(Ok(text)) => match Lock::parse("proposal lock", text) {
+                    Ok(l) => l.files.iter().any(|(path, e)| {
+                        in_scope(&e.bundle)
+                            && !desired_by_path.contains_key(path.as_str())
+                            && !locked.contains_key(path)
+                            && p.branch.files.get(path).copied().flatten().is_some()
+                    }),
+                    Err(_) => true,
+                },
+                _ => true,
+            };
+            if direct.is_none() && p.base == branch.tip && holds_final && !carries_stale {
                 ProposalPlan::UpToDate { tip }
             } else {
                 ProposalPlan::Update {

@@ -44,6 +44,8 @@ impl FileState {
 pub enum Reason {
     /// Drifted: content differs from what distributor wrote.
     EditedByHand,
+    /// Drifted: same content, but someone changed the file mode.
+    ModeChangedByHand,
     /// Drifted: distributor wrote it, someone deleted it.
     DeletedByHand,
     /// Drifted: the path exists but distributor never wrote it (adoption).
@@ -64,6 +66,7 @@ impl Reason {
     pub fn describe(self) -> &'static str {
         match self {
             Reason::EditedByHand => "edited since distributor wrote it",
+            Reason::ModeChangedByHand => "file mode changed since distributor wrote it",
             Reason::DeletedByHand => "deleted since distributor wrote it",
             Reason::NotManagedYet => "exists but was never written by distributor",
             Reason::NotARegularFile => "path holds a symlink, submodule or directory",
@@ -78,31 +81,30 @@ impl Reason {
 }
 
 /// Classifies one path. `desired` is the rendered blob and mode, `observed`
-/// what the branch has, `locked` the blob the lock records. `None` when the
-/// path is none of distributor's business.
+/// what the branch has, `locked` the blob and mode the lock records. `None`
+/// when the path is none of distributor's business.
 pub fn classify(
     desired: Option<(ObjectId, FileMode)>,
     observed: Option<FileEntry>,
-    locked: Option<ObjectId>,
+    locked: Option<(ObjectId, FileMode)>,
 ) -> Option<(FileState, Option<Reason>)> {
     use FileState::*;
+    let same =
+        |o: &FileEntry, (blob, mode): (ObjectId, FileMode)| o.blob == blob && o.mode == Some(mode);
     Some(match (desired, observed, locked) {
         (None, _, None) => return None,
-        (Some((d, dm)), Some(o), _) if o.blob == d => match o.mode {
-            Some(m) if m == dm => (InSync, None),
-            Some(_) => (Outdated, Some(Reason::ModeOnly)),
-            None => (Drifted, Some(Reason::NotARegularFile)),
-        },
+        (Some(d), Some(o), _) if same(&o, d) => (InSync, None),
         (Some(_), None, None) => (Missing, None),
         (Some(_), None, Some(_)) => (Drifted, Some(Reason::DeletedByHand)),
         (Some(_), Some(o), _) if o.mode.is_none() => (Drifted, Some(Reason::NotARegularFile)),
-        (Some(_), Some(o), Some(l)) if o.blob == l => (Outdated, None),
+        (Some(d), Some(o), Some(l)) if same(&o, l) => {
+            (Outdated, (o.blob == d.0).then_some(Reason::ModeOnly))
+        }
+        (Some(_), Some(o), Some(l)) if o.blob == l.0 => (Drifted, Some(Reason::ModeChangedByHand)),
         (Some(_), Some(_), Some(_)) => (Drifted, Some(Reason::EditedByHand)),
         (Some(_), Some(_), None) => (Drifted, Some(Reason::NotManagedYet)),
         (None, None, Some(_)) => (Orphaned, Some(Reason::AlreadyRemoved)),
-        (None, Some(o), Some(l)) if o.blob == l && o.mode.is_some() => {
-            (Orphaned, Some(Reason::NoLongerRendered))
-        }
+        (None, Some(o), Some(l)) if same(&o, l) => (Orphaned, Some(Reason::NoLongerRendered)),
         (None, Some(_), Some(_)) => (Orphaned, Some(Reason::EditedThenAbandoned)),
     })
 }
@@ -126,9 +128,13 @@ mod tests {
         Some((blob_id(content), R))
     }
 
+    fn lock(content: &[u8]) -> Option<(ObjectId, FileMode)> {
+        Some((blob_id(content), R))
+    }
+
     #[test]
     fn in_sync_when_blob_and_mode_match_whatever_the_lock_says() {
-        for lock in [None, Some(blob_id(b"old")), Some(blob_id(b"new"))] {
+        for lock in [None, lock(b"old"), lock(b"new")] {
             assert_eq!(
                 classify(want(b"new"), Some(entry(b"new", R)), lock),
                 Some((FileState::InSync, None))
@@ -147,27 +153,29 @@ mod tests {
     #[test]
     fn outdated_when_unchanged_since_written() {
         assert_eq!(
-            classify(want(b"new"), Some(entry(b"old", R)), Some(blob_id(b"old"))),
+            classify(want(b"new"), Some(entry(b"old", R)), lock(b"old")),
             Some((FileState::Outdated, None))
         );
+        // The template changed only the mode.
         assert_eq!(
-            classify(
-                Some((blob_id(b"s"), X)),
-                Some(entry(b"s", R)),
-                Some(blob_id(b"s"))
-            ),
+            classify(Some((blob_id(b"s"), X)), Some(entry(b"s", R)), lock(b"s")),
             Some((FileState::Outdated, Some(Reason::ModeOnly)))
+        );
+        // Content and mode both change in the template.
+        assert_eq!(
+            classify(Some((blob_id(b"t"), X)), Some(entry(b"s", R)), lock(b"s")),
+            Some((FileState::Outdated, None))
         );
     }
 
     #[test]
     fn drifted_cases() {
         assert_eq!(
-            classify(want(b"new"), Some(entry(b"hand", R)), Some(blob_id(b"old"))),
+            classify(want(b"new"), Some(entry(b"hand", R)), lock(b"old")),
             Some((FileState::Drifted, Some(Reason::EditedByHand)))
         );
         assert_eq!(
-            classify(want(b"new"), None, Some(blob_id(b"old"))),
+            classify(want(b"new"), None, lock(b"old")),
             Some((FileState::Drifted, Some(Reason::DeletedByHand)))
         );
         assert_eq!(
@@ -179,23 +187,50 @@ mod tests {
             mode: None,
         };
         assert_eq!(
-            classify(want(b"new"), Some(link), Some(blob_id(b"target"))),
+            classify(want(b"new"), Some(link), lock(b"target")),
             Some((FileState::Drifted, Some(Reason::NotARegularFile)))
+        );
+    }
+
+    #[test]
+    fn a_hand_chmod_is_drift_not_an_update() {
+        // Distributor wrote it executable; someone made it regular.
+        assert_eq!(
+            classify(
+                Some((blob_id(b"s"), X)),
+                Some(entry(b"s", R)),
+                Some((blob_id(b"s"), X))
+            ),
+            Some((FileState::Drifted, Some(Reason::ModeChangedByHand)))
+        );
+        // Same, while the template also changed the content.
+        assert_eq!(
+            classify(
+                Some((blob_id(b"t"), X)),
+                Some(entry(b"s", R)),
+                Some((blob_id(b"s"), X))
+            ),
+            Some((FileState::Drifted, Some(Reason::ModeChangedByHand)))
+        );
+        // An orphan whose mode was changed by hand is released, not deleted.
+        assert_eq!(
+            classify(None, Some(entry(b"s", R)), Some((blob_id(b"s"), X))),
+            Some((FileState::Orphaned, Some(Reason::EditedThenAbandoned)))
         );
     }
 
     #[test]
     fn orphaned_cases() {
         assert_eq!(
-            classify(None, Some(entry(b"old", R)), Some(blob_id(b"old"))),
+            classify(None, Some(entry(b"old", R)), lock(b"old")),
             Some((FileState::Orphaned, Some(Reason::NoLongerRendered)))
         );
         assert_eq!(
-            classify(None, Some(entry(b"hand", R)), Some(blob_id(b"old"))),
+            classify(None, Some(entry(b"hand", R)), lock(b"old")),
             Some((FileState::Orphaned, Some(Reason::EditedThenAbandoned)))
         );
         assert_eq!(
-            classify(None, None, Some(blob_id(b"old"))),
+            classify(None, None, lock(b"old")),
             Some((FileState::Orphaned, Some(Reason::AlreadyRemoved)))
         );
     }

@@ -228,12 +228,14 @@ fn in_sync_repo_plans_nothing_and_does_not_rewrite_the_lock() {
 }
 
 fn proposal(files: &[(&str, Option<FileEntry>)], base: ObjectId, ours: bool) -> ProposalSnapshot {
+    // The branch's own lock lists what it carries (content irrelevant here).
+    let listed: Vec<(&str, &str)> = files.iter().map(|(p, _)| (*p, "")).collect();
     ProposalSnapshot {
         branch: BranchSnapshot {
             name: "distributor/sync".into(),
             tip: Some(oid(9)),
             files: files.iter().map(|(p, e)| (p.to_string(), *e)).collect(),
-            lock: None,
+            lock: Some(lock_of(&listed)),
         },
         base: Some(base),
         by_distributor: ours,
@@ -438,4 +440,44 @@ fn diffs_are_unified_and_cover_creates_and_deletes() {
     assert_eq!(diff("a"), "--- a/a\n+++ b/a\n@@ -1 +1,2 @@\n one\n+two\n");
     assert!(diff("n").starts_with("--- /dev/null\n+++ b/n\n"));
     assert!(diff("gone").starts_with("--- a/gone\n+++ /dev/null\n"));
+}
+
+#[test]
+fn a_proposal_still_adding_a_file_no_longer_rendered_is_rebuilt() {
+    let r = repo("pr");
+    let want = [desired("a", "new a")];
+    let main = branch(&[("a", entry("old a"))], Some(lock_of(&[("a", "old a")])));
+    // The branch also adds `gone`, which is no longer rendered.
+    let mut p = proposal(&[("a", entry("new a")), ("gone", entry("g"))], oid(1), true);
+    p.branch.lock = Some(lock_of(&[("a", "new a"), ("gone", "g")]));
+    let plan = plan(&r, &want, &observe(main, Some(p)));
+    let ProposalPlan::Update { commit, .. } = &plan.proposal else {
+        panic!("{:?}", plan.proposal)
+    };
+    assert!(!commit.lock.files.contains_key("gone"));
+}
+
+#[test]
+fn a_bundle_filtered_run_keeps_other_bundles_changes_on_the_proposal() {
+    let r = repo("pr");
+    let mut other = desired("x", "new x");
+    other.bundle = "other".into();
+    let want = [desired("a", "newer a"), other];
+    let main = branch(&[("a", None), ("x", None)], None);
+    // The proposal carries both bundles' files from an unfiltered run.
+    let p = proposal(
+        &[("a", entry("new a")), ("x", entry("new x"))],
+        oid(1),
+        true,
+    );
+    let mut s = settings();
+    s.bundles = Some(["b".to_string()].into());
+    let plan = plan_with(&r, &want, &observe(main, Some(p)), &s);
+    let ProposalPlan::Update { commit, .. } = &plan.proposal else {
+        panic!("{:?}", plan.proposal)
+    };
+    let paths: Vec<_> = commit.writes.iter().map(|w| w.path.as_str()).collect();
+    assert_eq!(paths, ["a", "x"], "x is carried over, not dropped");
+    assert_eq!(commit.lock.files["x"].bundle, "other");
+    assert_eq!(commit.writes[0].blob, Some(blob_id(b"newer a")));
 }

@@ -1,0 +1,211 @@
+//! Fleet benchmark on the local forge: N generated repos (default 500,
+//! `DISTRIBUTOR_BENCH_REPOS`) receiving the shipped bundles. Measures the
+//! pure core (validate + render), a first plan, a first apply, a no-op plan
+//! and a template-change apply, and prints a table with wall time, commits
+//! written and peak RSS. Run with `cargo bench --bench local_fleet`.
+//! Figures, not assertions: the machine is shared and noisy.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+use distributor::apply::{self, Options, Target};
+use distributor::forge::local::LocalForge;
+use distributor::lock::Source;
+use distributor::plan::PlanSettings;
+use distributor::registry;
+use distributor::render::TemplateSet;
+
+fn registry_json(repos: usize) -> String {
+    let teams = ["mango", "banana", "apple", "kiwi", "grape"];
+    let mut team_objs = Vec::new();
+    for (t, team) in teams.iter().enumerate() {
+        let repos: Vec<String> = (0..repos)
+            .filter(|i| i % teams.len() == t)
+            .map(|i| {
+                let delivery = if i % 2 == 0 { "direct" } else { "pr" };
+                format!(
+                    r#"{{"name": "{team}-svc-{i:04}", "delivery": "{delivery}", "bundles": ["baseline", "security", "terraform-deploy"]}}"#
+                )
+            })
+            .collect();
+        team_objs.push(format!(
+            r#""{team}": {{
+              "owners": {{"teams": ["acme/{team}-devs"], "users": ["lead-{team}"]}},
+              "environments": {{
+                "dev": {{"account": "1{t:011}", "region": "eu-west-1"}},
+                "prd": {{"account": "2{t:011}", "region": "us-east-1"}}
+              }},
+              "repos": [{}]
+            }}"#,
+            repos.join(",")
+        ));
+    }
+    format!(
+        r#"{{"version": 1, "stages": ["dev", "uat", "tst", "stg", "prd"],
+            "defaults": {{"owner": "acme", "bundles": ["baseline", "security"],
+              "vars": {{"platform_team": "acme/platform", "runner": "ubuntu-24.04",
+                "terraform": {{"version": "1.9.8", "working_dir": "infra", "state_bucket_prefix": "acme-tfstate"}},
+                "aws": {{"deploy_role": "github-deploy"}}, "dependabot": {{"schedule": "weekly"}}, "tfvars": {{}}}},
+              "flags": {{"new_db": {{"dev": true}}, "audit_logging": true, "auto_deploy": {{"dev": true}}, "cost_alerts": {{"prd": true}}}}}},
+            "teams": {{{}}}}}"#,
+        team_objs.join(",")
+    )
+}
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map(|kib| kib / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+fn targets(text: &str, files: &BTreeMap<String, Vec<u8>>) -> Vec<Target> {
+    let templates = TemplateSet::from_files("templates", files).unwrap();
+    let reg = registry::load("bench.json", text, &templates.bundle_names()).unwrap();
+    registry::resolve(&reg)
+        .into_iter()
+        .map(|repo| {
+            let desired = templates.render_repo(&repo).unwrap();
+            Target { repo, desired }
+        })
+        .collect()
+}
+
+fn main() {
+    let n: usize = std::env::var("DISTRIBUTOR_BENCH_REPOS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(500);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let inputs =
+        distributor::source::read_inputs(&root.join("registry.json"), &root.join("templates"))
+            .unwrap();
+    let text = registry_json(n);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let forge = LocalForge::new(dir.path()).unwrap();
+    let opts = |rev: &str| Options {
+        settings: PlanSettings {
+            source: Source {
+                revision: rev.into(),
+                dirty: false,
+                digest: None,
+            },
+            force_reason: None,
+            bundles: None,
+        },
+        diffs: false,
+        missing_as_empty: false,
+    };
+    let mut rows: Vec<(String, f64, String)> = Vec::new();
+
+    let t = Instant::now();
+    let ts = targets(&text, &inputs.template_files);
+    let files: usize = ts.iter().map(|t| t.desired.len()).sum();
+    rows.push((
+        format!("validate + render ({n} repos, {files} files)"),
+        t.elapsed().as_secs_f64(),
+        format!("peak RSS so far {:.1} MiB", peak_rss_mib()),
+    ));
+
+    for t in &ts {
+        forge.ensure_repo(&t.id(), "main").unwrap();
+    }
+    rows.push((
+        format!("ensure_repo x {n} (--init)"),
+        0.0,
+        format!("peak RSS so far {:.1} MiB", peak_rss_mib()),
+    ));
+
+    let t = Instant::now();
+    let plan = rt.block_on(apply::make_plan(&forge, &ts, &opts("rev1")));
+    rows.push((
+        "first plan (all missing)".into(),
+        t.elapsed().as_secs_f64(),
+        format!(
+            "{} repos with writes; peak RSS so far {:.1} MiB",
+            plan.repos.iter().filter(|r| r.has_writes()).count(),
+            peak_rss_mib()
+        ),
+    ));
+
+    let t = Instant::now();
+    let report = rt.block_on(apply::apply(&forge, &ts, plan, &opts("rev1"), |_| {}));
+    let commits = report.repos.iter().filter(|r| r.commit.is_some()).count()
+        + report
+            .repos
+            .iter()
+            .filter(|r| !matches!(r.proposal, apply::ProposalOutcome::None))
+            .count();
+    rows.push((
+        "first apply".into(),
+        t.elapsed().as_secs_f64(),
+        format!(
+            "{commits} commits, {} failed; peak RSS so far {:.1} MiB",
+            report.failed(),
+            peak_rss_mib()
+        ),
+    ));
+
+    let t = Instant::now();
+    let plan = rt.block_on(apply::make_plan(&forge, &ts, &opts("rev1")));
+    rows.push((
+        "no-op plan".into(),
+        t.elapsed().as_secs_f64(),
+        format!("has writes: {}", plan.has_writes()),
+    ));
+
+    let mut changed = inputs.template_files.clone();
+    changed
+        .get_mut("baseline/.editorconfig")
+        .unwrap()
+        .extend_from_slice(b"\n[*.tf]\nindent_size = 2\n");
+    let ts2 = targets(&text, &changed);
+    let t = Instant::now();
+    let plan = rt.block_on(apply::make_plan(&forge, &ts2, &opts("rev2")));
+    let report = rt.block_on(apply::apply(&forge, &ts2, plan, &opts("rev2"), |_| {}));
+    let written = report.repos.iter().filter(|r| r.files_changed > 0).count();
+    rows.push((
+        "template change: plan + apply".into(),
+        t.elapsed().as_secs_f64(),
+        format!("{written} repos written, {} failed", report.failed()),
+    ));
+
+    for i in 0..3 {
+        let t = Instant::now();
+        let plan = rt.block_on(apply::make_plan(&forge, &ts2, &opts("rev2")));
+        rows.push((
+            format!("no-op plan again ({})", i + 1),
+            t.elapsed().as_secs_f64(),
+            format!(
+                "has writes: {}; peak RSS so far {:.1} MiB",
+                plan.has_writes(),
+                peak_rss_mib()
+            ),
+        ));
+    }
+
+    println!("\nlocal forge fleet benchmark ({n} repos)\n");
+    println!("{:<48} {:>10}  note", "step", "wall (s)");
+    for (step, secs, note) in rows {
+        println!("{step:<48} {secs:>10.3}  {note}");
+    }
+    println!("\npeak RSS: {:.1} MiB", peak_rss_mib());
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
+        for l in status
+            .lines()
+            .filter(|l| l.starts_with("Rss") || l.starts_with("VmRSS"))
+        {
+            println!("{l}");
+        }
+    }
+}

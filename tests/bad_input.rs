@@ -1,0 +1,760 @@
+//! Bad input never writes anything: each case starts from an initialised
+//! forge, breaks the platform copy (or the arguments), runs the binary and
+//! checks the exit code, the message with its location, and that the forge
+//! is byte-for-byte unchanged.
+
+mod common;
+
+use common::{Env, Run, replace_in_file};
+use serde_json::json;
+
+/// Runs `command` (`apply`, `plan`, `status`, `validate`) with `extra`
+/// arguments after `--forge` (not for `validate`).
+fn run(env: &Env, command: &str, extra: &[&str]) -> Run {
+    if command == "validate" {
+        let mut args = vec!["validate"];
+        args.extend_from_slice(extra);
+        env.run_raw(&args)
+    } else {
+        env.cmd(command, extra)
+    }
+}
+
+/// The core of every case: initialise, snapshot, `mutate`, run each of
+/// `commands` and check exit code 1, every `expected` line fragment in
+/// stderr (all on one `error:` line when `same_line`), and an unchanged
+/// forge. Returns the stderr of the last command.
+#[track_caller]
+fn check(
+    mutate: impl FnOnce(&Env),
+    commands: &[(&str, &[&str])],
+    expected: &[&str],
+    problems: Option<usize>,
+) -> String {
+    let env = Env::initialised();
+    let before = env.snapshot();
+    mutate(&env);
+    let mut last = String::new();
+    for (command, extra) in commands {
+        let r = run(&env, command, extra);
+        r.expect_code(1);
+        assert!(
+            r.stdout.is_empty(),
+            "{command}: nothing on stdout: {}",
+            r.stdout
+        );
+        // All fragments on one `error:` line: message and location together.
+        let line = r
+            .stderr
+            .lines()
+            .find(|l| expected.iter().all(|e| l.contains(e)))
+            .unwrap_or_else(|| {
+                panic!(
+                    "{command}: no stderr line contains all of {expected:?}:\n{}",
+                    r.stderr
+                )
+            });
+        if let Some(n) = problems {
+            let header = format!(
+                "{n} problem{} found; nothing was written:",
+                if n == 1 { "" } else { "s" }
+            );
+            assert!(
+                r.stderr.starts_with(&header),
+                "{command}: expected {header:?}:\n{}",
+                r.stderr
+            );
+            assert!(line.starts_with("  error: "), "{line}");
+        }
+        env.snapshot().assert_same(&before, command);
+        last = r.stderr;
+    }
+    last
+}
+
+const APPLY: (&str, &[&str]) = ("apply", &[]);
+const PLAN: (&str, &[&str]) = ("plan", &[]);
+const VALIDATE: (&str, &[&str]) = ("validate", &[]);
+const STATUS: (&str, &[&str]) = ("status", &[]);
+
+#[test]
+fn malformed_json_reports_line_and_column() {
+    check(
+        |env| env.replace_in_registry("\"version\": 1,", "\"version\": 1,,"),
+        &[APPLY, PLAN, VALIDATE],
+        &["registry.json:2:16: ", "malformed JSON"],
+        Some(1),
+    );
+}
+
+#[test]
+fn truncated_json_reports_end_of_file() {
+    check(
+        |env| {
+            let p = env.registry_path();
+            let s = std::fs::read_to_string(&p).unwrap();
+            std::fs::write(&p, &s[..s.len() / 2]).unwrap();
+        },
+        &[APPLY],
+        &["registry.json:", "malformed JSON", "EOF"],
+        Some(1),
+    );
+}
+
+#[test]
+fn unknown_registry_key_is_an_error() {
+    check(
+        |env| env.replace_in_registry("\"delivery\": \"pr\",", "\"delivry\": \"pr\","),
+        &[APPLY, VALIDATE],
+        &[
+            "registry.json:21:13: ",
+            "invalid registry",
+            "unknown field `delivry`",
+            "`delivery`",
+        ],
+        Some(1),
+    );
+}
+
+#[test]
+fn unknown_key_in_a_repo_is_an_error() {
+    check(
+        |env| {
+            env.replace_in_registry(
+                "{ \"name\": \"mango-api\" }",
+                "{ \"name\": \"mango-api\", \"skip_bundle\": [\"security\"] }",
+            )
+        },
+        &[APPLY],
+        &["registry.json:", "unknown field `skip_bundle`"],
+        Some(1),
+    );
+}
+
+#[test]
+fn duplicate_repo_in_two_teams() {
+    check(
+        |env| {
+            env.replace_in_registry(
+                "{ \"name\": \"banana-ingest\", \"wave\": \"early\" },",
+                "{ \"name\": \"banana-ingest\", \"wave\": \"early\" }, { \"name\": \"mango-api\" },",
+            )
+        },
+        &[APPLY, PLAN],
+        &[
+            "registry.json: teams.mango.repos[0].name: ",
+            "repository acme/mango-api is already listed at teams.banana.repos[1]",
+        ],
+        Some(1),
+    );
+}
+
+#[test]
+fn duplicate_repo_differing_in_case() {
+    check(
+        |env| {
+            env.replace_in_registry(
+                "{ \"name\": \"kiwi-app\", \"delivery\": \"direct\" }",
+                "{ \"name\": \"kiwi-app\", \"delivery\": \"direct\" }, { \"name\": \"Kiwi-App\" }",
+            )
+        },
+        &[APPLY],
+        &[
+            "teams.kiwi.repos[3].name",
+            "already listed at teams.kiwi.repos[2]",
+        ],
+        Some(1),
+    );
+}
+
+#[test]
+fn duplicate_team_key() {
+    check(
+        |env| {
+            env.replace_in_registry(
+                "\"teams\": {\n",
+                "\"teams\": {\n    \"kiwi\": { \"owners\": { \"users\": [\"x\"] }, \"repos\": [ { \"name\": \"dup-kiwi\" } ] },\n",
+            )
+        },
+        &[APPLY],
+        &["registry.json:148:10: ", "duplicate key `kiwi`"],
+        Some(1),
+    );
+}
+
+#[test]
+fn unknown_bundle_in_a_repo() {
+    check(
+        |env| {
+            env.replace_in_registry(
+                "{ \"name\": \"mango-api\" }",
+                "{ \"name\": \"mango-api\", \"bundles\": [\"baseline\", \"securty\"] }",
+            )
+        },
+        &[APPLY, VALIDATE],
+        &[
+            "registry.json: teams.mango.repos[0].bundles[1]: ",
+            "unknown bundle \"securty\"",
+            "baseline, security, terraform-deploy",
+        ],
+        Some(1),
+    );
+}
+
+#[test]
+fn bad_aws_account_id() {
+    check(
+        |env| {
+            env.replace_in_registry(
+                "\"account\": \"482913047561\"",
+                "\"account\": \"48291304756\"",
+            )
+        },
+        &[APPLY],
+        &[
+            "registry.json: teams.mango.environments.dev.account: ",
+            "\"48291304756\" is not an AWS account id",
+        ],
+        Some(1),
+    );
+}
+
+#[test]
+fn bad_aws_region() {
+    check(
+        |env| {
+            env.edit_registry(|r| {
+                r["teams"]["apple"]["environments"]["prd"]["region"] = json!("us-east-one");
+            })
+        },
+        &[APPLY],
+        &[
+            "registry.json: teams.apple.environments.prd.region: ",
+            "\"us-east-one\" is not an AWS region name",
+        ],
+        Some(1),
+    );
+}
+
+#[test]
+fn environment_with_an_unknown_stage() {
+    check(
+        |env| {
+            env.edit_registry(|r| {
+                let envs = r["teams"]["apple"]["environments"].as_object_mut().unwrap();
+                let prd = envs.remove("prd").unwrap();
+                envs.insert("qa".into(), prd);
+            })
+        },
+        &[APPLY],
+        &[
+            "registry.json: teams.apple.environments.qa: ",
+            "unknown stage \"qa\"; declared stages: dev, uat, tst, stg, prd",
+        ],
+        Some(1),
+    );
+}
+
+#[test]
+fn unknown_wave() {
+    check(
+        |env| {
+            env.replace_in_registry(
+                "{ \"name\": \"mango-api\" }",
+                "{ \"name\": \"mango-api\", \"wave\": \"beta\" }",
+            )
+        },
+        &[APPLY],
+        &[
+            "registry.json: teams.mango.repos[0].wave: ",
+            "unknown wave \"beta\"; declared waves: canary, default, early",
+        ],
+        Some(1),
+    );
+}
+
+#[test]
+fn flag_with_an_unknown_stage() {
+    check(
+        |env| {
+            env.replace_in_registry(
+                "\"cost_alerts\": { \"dev\": false, \"prd\": true }",
+                "\"cost_alerts\": { \"dev\": false, \"prod\": true }",
+            )
+        },
+        &[APPLY],
+        &[
+            "registry.json: defaults.flags.cost_alerts.prod: ",
+            "unknown stage \"prod\"",
+        ],
+        Some(1),
+    );
+}
+
+#[test]
+fn undefined_variable_in_a_template() {
+    let stderr = check(
+        |env| {
+            replace_in_file(
+                &env.template_path("baseline/CODEOWNERS"),
+                "# Change the owners",
+                "# {{ vars.nope.deeper }} Change the owners",
+            )
+        },
+        &[APPLY, PLAN],
+        &[
+            "templates/baseline/CODEOWNERS:3 ",
+            "(template of bundle `baseline`, repo acme/mango-web)",
+            "undefined variable or attribute",
+            "vars.nope",
+        ],
+        Some(12),
+    );
+    // One line per repo.
+    assert_eq!(
+        stderr.matches("templates/baseline/CODEOWNERS:3 ").count(),
+        12
+    );
+}
+
+#[test]
+fn undefined_variable_in_one_repo_only() {
+    // Only kiwi's prd environment has `vars.runner` overridden; a template
+    // reading a var only mango-infra defines fails for everyone else's
+    // terraform repos, naming each.
+    check(
+        |env| {
+            env.edit_registry(|r| {
+                r["teams"]["mango"]["repos"][2]["vars"] = json!({ "extra": "x" });
+            });
+            replace_in_file(
+                &env.template_path("terraform-deploy/deploy.yml"),
+                "name: deploy {{ env.name }}",
+                "name: deploy {{ env.name }} {{ vars.extra }}",
+            );
+        },
+        &[APPLY],
+        &[
+            "templates/terraform-deploy/deploy.yml:",
+            "repo acme/kiwi-gateway",
+            "undefined",
+        ],
+        None,
+    );
+}
+
+#[test]
+fn template_rendering_invalid_yaml() {
+    check(
+        |env| {
+            replace_in_file(
+                &env.template_path("security/security.yml"),
+                "permissions: {}\n",
+                "permissions: {}\npermissions: {}\n",
+            )
+        },
+        &[APPLY],
+        &[
+            "templates/security/security.yml ",
+            "rendering to .github/workflows/security.yml of bundle `security`, repo acme/mango-api",
+            "rendered YAML does not parse",
+            "duplicate mapping key: permissions",
+        ],
+        Some(11),
+    );
+}
+
+#[test]
+fn template_rendering_invalid_json() {
+    check(
+        |env| {
+            replace_in_file(
+                &env.template_path("terraform-deploy/platform.auto.tfvars.json"),
+                "\"region\": {{ env.region | to_json }},",
+                "\"region\": {{ env.region | to_json }},,",
+            )
+        },
+        &[APPLY],
+        &[
+            "templates/terraform-deploy/platform.auto.tfvars.json ",
+            "rendering to terraform/environments/prd/platform.auto.tfvars.json of bundle `terraform-deploy`, repo acme/kiwi-gateway",
+            "rendered JSON does not parse",
+        ],
+        None,
+    );
+}
+
+#[test]
+fn template_syntax_error() {
+    check(
+        |env| {
+            replace_in_file(
+                &env.template_path("baseline/dependabot.yml"),
+                "version: 2",
+                "version: {% if %}2",
+            )
+        },
+        &[APPLY],
+        &[
+            "templates/baseline/dependabot.yml:2 ",
+            "of bundle `baseline`, repo acme/apple-auth",
+            "syntax error",
+        ],
+        None,
+    );
+}
+
+#[test]
+fn target_path_traversal() {
+    check(
+        |env| {
+            replace_in_file(
+                &env.template_path("security/bundle.yaml"),
+                "path: .github/scripts/verify-pins.sh",
+                "path: ../evil",
+            )
+        },
+        &[APPLY, VALIDATE],
+        &[
+            "templates/security/verify-pins.sh (target path of bundle `security`, repo acme/mango-api)",
+            "path \"../evil\" contains `..`",
+        ],
+        Some(11),
+    );
+}
+
+#[test]
+fn target_path_traversal_through_a_variable() {
+    check(
+        |env| {
+            env.edit_registry(|r| {
+                r["teams"]["mango"]["environments"]["dev"]["vars"]["dir"] = json!("../../escape");
+            });
+            replace_in_file(
+                &env.template_path("terraform-deploy/bundle.yaml"),
+                "path: \"terraform/environments/{{ env.name }}/platform.auto.tfvars.json\"",
+                "path: \"terraform/environments/{{ env.vars.dir | default(env.name) }}/platform.auto.tfvars.json\"",
+            );
+        },
+        &[APPLY],
+        &[
+            "(target path of bundle `terraform-deploy`, repo acme/mango-infra)",
+            "contains `..`",
+        ],
+        None,
+    );
+}
+
+#[test]
+fn target_path_inside_dot_git() {
+    check(
+        |env| {
+            replace_in_file(
+                &env.template_path("security/bundle.yaml"),
+                "path: .github/scripts/verify-pins.sh",
+                "path: .git/hooks/post-checkout",
+            )
+        },
+        &[APPLY],
+        &[
+            "templates/security/verify-pins.sh (target path of bundle `security`, repo acme/kiwi-app)",
+            "path \".git/hooks/post-checkout\" is inside `.git/`",
+        ],
+        Some(11),
+    );
+}
+
+#[test]
+fn target_path_is_the_lock_file() {
+    check(
+        |env| {
+            replace_in_file(
+                &env.template_path("security/bundle.yaml"),
+                "path: .github/scripts/verify-pins.sh",
+                "path: .github/distributor.lock.json",
+            )
+        },
+        &[APPLY],
+        &[
+            "(target path of bundle `security`, repo acme/mango-web)",
+            "is the lock file path",
+        ],
+        Some(11),
+    );
+}
+
+#[test]
+fn two_bundles_producing_the_same_path() {
+    check(
+        |env| {
+            replace_in_file(
+                &env.template_path("security/bundle.yaml"),
+                "path: .github/scripts/verify-pins.sh",
+                "path: .editorconfig",
+            )
+        },
+        &[APPLY, PLAN],
+        &[
+            "repo acme/mango-web: ",
+            "two templates produce \".editorconfig\"",
+            "baseline/.editorconfig (bundle `baseline`)",
+            "security/verify-pins.sh (bundle `security`)",
+        ],
+        Some(10),
+    );
+}
+
+#[test]
+fn bundle_manifest_with_an_unknown_key() {
+    check(
+        |env| {
+            replace_in_file(
+                &env.template_path("baseline/bundle.yaml"),
+                "files:",
+                "colour: red\nfiles:",
+            )
+        },
+        &[APPLY, VALIDATE],
+        &[
+            "templates/baseline/bundle.yaml: ",
+            "invalid bundle manifest",
+            "line 4 column 1",
+            "unknown field `colour`",
+        ],
+        Some(1),
+    );
+}
+
+#[test]
+fn bundle_manifest_with_a_duplicate_key() {
+    check(
+        |env| {
+            replace_in_file(
+                &env.template_path("baseline/bundle.yaml"),
+                "files:",
+                "description: again\nfiles:",
+            )
+        },
+        &[APPLY],
+        &[
+            "templates/baseline/bundle.yaml: ",
+            "line 4 column 1",
+            "duplicate mapping key: description",
+        ],
+        Some(1),
+    );
+}
+
+#[test]
+fn bundle_manifest_with_a_bad_mode() {
+    check(
+        |env| {
+            replace_in_file(
+                &env.template_path("security/bundle.yaml"),
+                "mode: \"100755\"",
+                "mode: \"100777\"",
+            )
+        },
+        &[APPLY],
+        &[
+            "templates/security/bundle.yaml: ",
+            "invalid bundle manifest",
+        ],
+        Some(1),
+    );
+}
+
+#[test]
+fn template_file_named_in_the_manifest_is_missing() {
+    check(
+        |env| std::fs::remove_file(env.template_path("baseline/dependabot.yml")).unwrap(),
+        &[APPLY],
+        &[
+            "templates/baseline/bundle.yaml: files[1].template: ",
+            "template file templates/baseline/dependabot.yml does not exist",
+        ],
+        Some(1),
+    );
+}
+
+#[test]
+fn unsupported_registry_version() {
+    check(
+        |env| env.edit_registry(|r| r["version"] = json!(2)),
+        &[APPLY, VALIDATE],
+        &[
+            "registry.json: version: ",
+            "schema version 2 is not supported",
+        ],
+        Some(1),
+    );
+}
+
+#[test]
+fn skip_files_naming_a_file_the_repo_would_not_receive() {
+    check(
+        |env| {
+            env.edit_registry(|r| {
+                r["teams"]["apple"]["repos"][1]["skip_files"] =
+                    json!([".editorconfig", ".github/nope.yml"]);
+            })
+        },
+        &[APPLY],
+        &[
+            "repo acme/apple-sso: skip_files: ",
+            "\".github/nope.yml\" is not a file this repo would receive",
+        ],
+        Some(1),
+    );
+}
+
+#[test]
+fn unknown_team_filter() {
+    check(
+        |_| {},
+        &[
+            ("apply", &["--team", "nosuchteam"]),
+            ("plan", &["--team", "nosuchteam"]),
+        ],
+        &[
+            "--team: ",
+            "no team \"nosuchteam\"",
+            "teams: apple, banana, grape, kiwi, mango",
+        ],
+        Some(1),
+    );
+}
+
+#[test]
+fn unknown_repo_and_bundle_filters() {
+    check(
+        |_| {},
+        &[(
+            "apply",
+            &["--repo", "acme/nosuchrepo", "--bundle", "nosuchbundle"],
+        )],
+        &["--repo: ", "no repo \"acme/nosuchrepo\""],
+        Some(2),
+    );
+    check(
+        |_| {},
+        &[("status", &["--bundle", "nosuchbundle"])],
+        &[
+            "--bundle: ",
+            "no bundle \"nosuchbundle\"",
+            "bundles: baseline, security, terraform-deploy",
+        ],
+        Some(1),
+    );
+}
+
+#[test]
+fn missing_forge_directory_names_the_path() {
+    let env = Env::initialised();
+    let before = env.snapshot();
+    let missing = env.tmp.path().join("no-such-forge");
+    let spec = format!("local:{}", missing.display());
+    for command in ["apply", "plan", "status"] {
+        let r = env.run_raw(&[command, "--forge", &spec]);
+        r.expect_code(1);
+        assert!(
+            r.stderr.contains(&missing.display().to_string()),
+            "{command}: {}",
+            r.stderr
+        );
+        assert!(r.stderr.contains("does not exist"), "{}", r.stderr);
+        assert!(!missing.exists(), "{command} created the forge directory");
+    }
+    // A forge root that is a file.
+    let file = env.tmp.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let r = env.run_raw(&["apply", "--forge", &format!("local:{}", file.display())]);
+    r.expect_code(1);
+    assert!(r.stderr.contains("not a directory"), "{}", r.stderr);
+    // An unknown forge kind.
+    let r = env.run_raw(&["apply", "--forge", "github:acme"]);
+    r.expect_code(1);
+    assert!(
+        r.stderr.contains("unknown forge \"github:acme\""),
+        "{}",
+        r.stderr
+    );
+    env.snapshot().assert_same(&before, "bad --forge");
+}
+
+#[test]
+fn repo_missing_from_the_forge_fails_that_repo_only() {
+    // Not bad platform input but a bad forge: the missing repo is reported
+    // and nothing is created for it without --init.
+    let env = Env::initialised();
+    std::fs::remove_dir_all(env.bare("kiwi-app")).unwrap();
+    let before = env.snapshot();
+    let r = env.apply(&["--repo", "kiwi-app"]);
+    r.expect_code(1);
+    assert!(
+        r.stdout
+            .contains("acme/kiwi-app: FAILED repository acme/kiwi-app not found"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("--init"), "{}", r.stdout);
+    env.snapshot().assert_same(&before, "missing repo");
+}
+
+#[test]
+fn missing_templates_directory() {
+    check(
+        |env| std::fs::remove_dir_all(env.platform.join("templates")).unwrap(),
+        &[APPLY, VALIDATE],
+        &["templates directory templates does not exist"],
+        None,
+    );
+}
+
+#[test]
+fn several_problems_are_reported_together() {
+    let stderr = check(
+        |env| {
+            env.edit_registry(|r| {
+                r["teams"]["mango"]["environments"]["dev"]["account"] = json!("1234");
+                r["teams"]["kiwi"]["repos"][0]["bundles"] = json!(["baseline", "nope"]);
+            })
+        },
+        &[APPLY, PLAN, VALIDATE, STATUS],
+        &[
+            "registry.json: teams.mango.environments.dev.account: ",
+            "\"1234\" is not an AWS account id",
+        ],
+        Some(2),
+    );
+    assert!(
+        stderr.contains(
+            "  error: registry.json: teams.kiwi.repos[0].bundles[1]: unknown bundle \"nope\""
+        ),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("  error: ").count(), 2, "{stderr}");
+}
+
+#[test]
+fn registry_and_template_problems_are_reported_together() {
+    let stderr = check(
+        |env| {
+            env.edit_registry(|r| {
+                r["stages"] = json!(["dev", "uat", "tst", "stg", "prd", "Bad Stage"])
+            });
+            replace_in_file(
+                &env.template_path("baseline/bundle.yaml"),
+                "files:",
+                "colour: red\nfiles:",
+            );
+        },
+        &[APPLY],
+        &["templates/baseline/bundle.yaml: ", "unknown field `colour`"],
+        Some(2),
+    );
+    assert!(
+        stderr.contains("registry.json: stages[5]: \"Bad Stage\" is not a valid stage name"),
+        "{stderr}"
+    );
+}
