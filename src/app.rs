@@ -107,8 +107,18 @@ fn prepare(g: &Global) -> Result<Prepared> {
             None
         }
     };
-    let registry = match registry::load(&registry_name, &inputs.registry_text, &bundle_names) {
-        Ok(r) => Some(r),
+    // A registry that parses is rendered even when its semantic checks
+    // fail, so one run reports template problems together with registry
+    // problems.
+    let registry = match registry::parse(&registry_name, &inputs.registry_text) {
+        Ok(r) => {
+            diags.extend(registry::validate::validate(
+                &registry_name,
+                &r,
+                &bundle_names,
+            ));
+            Some(r)
+        }
         Err(d) => {
             diags.extend(d);
             None

@@ -758,3 +758,31 @@ fn registry_and_template_problems_are_reported_together() {
         "{stderr}"
     );
 }
+
+#[test]
+fn registry_problems_and_undefined_variables_are_reported_in_one_run() {
+    // A registry that parses is still rendered, so a template problem does
+    // not hide behind a registry problem (or the other way round).
+    let stderr = check(
+        |env| {
+            env.edit_registry(|r| {
+                r["teams"]["mango"]["environments"]["dev"]["region"] = json!("mars-north-1");
+            });
+            replace_in_file(
+                &env.template_path("security/security.yml"),
+                "name: security",
+                "name: security {{ vars.missing_name }}",
+            );
+        },
+        &[APPLY, VALIDATE],
+        &[
+            "registry.json: teams.mango.environments.dev.region: ",
+            "\"mars-north-1\" is not an AWS region name",
+        ],
+        None,
+    );
+    assert!(
+        stderr.contains("templates/security/security.yml:") && stderr.contains("vars.missing_name"),
+        "{stderr}"
+    );
+}

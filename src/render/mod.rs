@@ -102,11 +102,9 @@ impl TemplateSet {
         let mut out: BTreeMap<String, DesiredFile> = BTreeMap::new();
         let mut skipped_used = BTreeSet::new();
         for bundle_name in &repo.bundles {
+            // Unknown bundle names are reported by registry validation,
+            // with their JSON path; here they are only skipped.
             let Some(bundle) = self.bundles.get(bundle_name) else {
-                d.push(
-                    format!("repo {full}"),
-                    format!("unknown bundle {bundle_name:?}"),
-                );
                 continue;
             };
             for spec in &bundle.manifest.files {
