@@ -251,14 +251,7 @@ impl State {
                 "branch `{branch}` of {repo} is protected (fake forge)"
             )));
         }
-        if r.default_branch == branch && request.expected_tip != request.parent {
-            return Err(ForgeError::Refused(format!(
-                "refusing to rewrite history of the default branch `{branch}` of {repo}: \
-                 the new commit's parent ({}) is not the branch tip it replaces ({})",
-                describe_tip(request.parent),
-                describe_tip(request.expected_tip)
-            )));
-        }
+        request.check_fast_forward(&r.default_branch)?;
         let actual = r.branches.get(branch).copied();
         if actual != request.expected_tip {
             return Err(ForgeError::conflict(

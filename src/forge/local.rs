@@ -15,7 +15,7 @@ use gix::refs::{FullName, Target};
 
 use super::{
     BranchSnapshot, CommitRequest, FileEntry, FileWrite, Forge, ForgeError, ProposalSnapshot,
-    RepoId, RepoObservation, RepoQuery, Signature, VERSION_TRAILER, describe_tip,
+    RepoId, RepoObservation, RepoQuery, Signature, VERSION_TRAILER,
 };
 use crate::blob::{FileMode, ObjectId};
 
@@ -454,14 +454,7 @@ fn commit_in(git: &gix::Repository, request: &CommitRequest) -> Result<ObjectId,
         crate::paths::check_repo_path(&write.path)
             .map_err(|e| ForgeError::Other(format!("{repo}: {e}")))?;
     }
-    if default_branch(git, repo)? == branch && request.expected_tip != request.parent {
-        return Err(ForgeError::Refused(format!(
-            "refusing to rewrite history of the default branch `{branch}` of {repo}: \
-             the new commit's parent ({}) is not the branch tip it replaces ({})",
-            describe_tip(request.parent),
-            describe_tip(request.expected_tip)
-        )));
-    }
+    request.check_fast_forward(&default_branch(git, repo)?)?;
     // Cheap early check; the ref transaction below re-checks under its lock.
     let actual = read_branch(git, repo, branch)?;
     if actual != request.expected_tip {

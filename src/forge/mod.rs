@@ -133,6 +133,24 @@ pub struct CommitRequest {
     pub author: Signature,
 }
 
+impl CommitRequest {
+    /// Every forge's rule for its default branch: a commit there must sit
+    /// on the tip it replaces, so history is never rewritten.
+    pub fn check_fast_forward(&self, default_branch: &str) -> Result<(), ForgeError> {
+        if self.branch == default_branch && self.expected_tip != self.parent {
+            return Err(ForgeError::Refused(format!(
+                "refusing to rewrite history of the default branch `{}` of {}: \
+                 the new commit's parent ({}) is not the branch tip it replaces ({})",
+                self.branch,
+                self.repo,
+                describe_tip(self.parent),
+                describe_tip(self.expected_tip)
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// Why a forge operation failed. Callers branch on these.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ForgeError {
