@@ -125,28 +125,30 @@ impl TemplateSet {
                     let where_ = |what: &str, line: Option<usize>| {
                         let line = line.map(|l| format!(":{l}")).unwrap_or_default();
                         format!(
-                            "{}/{template}{line} ({what} of bundle `{bundle_name}`, repo {full})",
+                            "{}/{template}{line} ({what} of bundle `{bundle_name}`)",
                             self.root_name
                         )
                     };
                     let path = match self.env.render_str(&spec.path, ctx.clone()) {
                         Ok(p) => p,
                         Err(e) => {
-                            d.push(
+                            d.push_in_repo(
                                 where_("target path", None),
                                 format!("path template {:?}: {}", spec.path, describe(&e, None)),
+                                &full,
                             );
                             continue;
                         }
                     };
                     if let Err(e) = check_repo_path(&path) {
-                        d.push(where_("target path", None), e);
+                        d.push_in_repo(where_("target path", None), e, &full);
                         continue;
                     }
                     if path == repo.lock_path {
-                        d.push(
+                        d.push_in_repo(
                             where_("target path", None),
                             format!("{path:?} is the lock file path; a template cannot write it"),
+                            &full,
                         );
                         continue;
                     }
@@ -162,21 +164,22 @@ impl TemplateSet {
                         Ok(c) => c,
                         Err(e) => {
                             let src = self.sources.get(&template).map(String::as_str);
-                            d.push(where_("template", e.line()), describe(&e, src));
+                            d.push_in_repo(where_("template", e.line()), describe(&e, src), &full);
                             continue;
                         }
                     };
                     if let Err(e) = check::check_syntax(&path, &content) {
-                        d.push(where_(&format!("rendering to {path}"), None), e);
+                        d.push_in_repo(where_(&format!("rendering to {path}"), None), e, &full);
                         continue;
                     }
                     if let Some(prev) = out.get(&path) {
-                        d.push(
-                            format!("repo {full}"),
+                        d.push_in_repo(
+                            format!("{}/{template} (target path of bundle `{bundle_name}`)", self.root_name),
                             format!(
                                 "two templates produce {path:?}: {} (bundle `{}`) and {template} (bundle `{bundle_name}`)",
                                 prev.template, prev.bundle
                             ),
+                            &full,
                         );
                         continue;
                     }
@@ -197,9 +200,10 @@ impl TemplateSet {
         }
         for p in &repo.skip_files {
             if !skipped_used.contains(p) {
-                d.push(
-                    format!("repo {full}: skip_files"),
+                d.push_in_repo(
+                    "skip_files",
                     format!("{p:?} is not a file this repo would receive; check the spelling"),
+                    &full,
                 );
             }
         }
