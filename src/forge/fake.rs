@@ -252,15 +252,7 @@ impl State {
             )));
         }
         request.check_fast_forward(&r.default_branch)?;
-        let actual = r.branches.get(branch).copied();
-        if actual != request.expected_tip {
-            return Err(ForgeError::conflict(
-                repo,
-                branch,
-                request.expected_tip,
-                actual,
-            ));
-        }
+        request.check_tip(r.branches.get(branch).copied())?;
         let base = match request.parent {
             Some(parent) => match r.commits.get(&parent) {
                 Some(commit) => commit.files.clone(),

@@ -456,15 +456,7 @@ fn commit_in(git: &gix::Repository, request: &CommitRequest) -> Result<ObjectId,
     }
     request.check_fast_forward(&default_branch(git, repo)?)?;
     // Cheap early check; the ref transaction below re-checks under its lock.
-    let actual = read_branch(git, repo, branch)?;
-    if actual != request.expected_tip {
-        return Err(ForgeError::conflict(
-            repo,
-            branch,
-            request.expected_tip,
-            actual,
-        ));
-    }
+    request.check_tip(read_branch(git, repo, branch)?)?;
 
     let base_tree = match request.parent {
         Some(parent) => git

@@ -149,6 +149,20 @@ impl CommitRequest {
         }
         Ok(())
     }
+
+    /// The compare-and-swap: the branch must still be at `expected_tip`.
+    pub fn check_tip(&self, actual: Option<ObjectId>) -> Result<(), ForgeError> {
+        if actual == self.expected_tip {
+            Ok(())
+        } else {
+            Err(ForgeError::conflict(
+                &self.repo,
+                &self.branch,
+                self.expected_tip,
+                actual,
+            ))
+        }
+    }
 }
 
 /// Why a forge operation failed. Callers branch on these.
