@@ -6,7 +6,7 @@ use std::fmt::Write;
 use super::{describe_counts, describe_proposal, plural, summarize};
 use crate::apply::{ApplyReport, ProposalOutcome};
 use crate::plan::message::verb;
-use crate::plan::{FilePlan, FileState, Plan, RepoStatus, Route};
+use crate::plan::{FilePlan, Plan, RepoStatus, Route};
 
 /// ANSI styling, off unless enabled.
 #[derive(Debug, Clone, Copy)]
@@ -299,9 +299,4 @@ pub fn apply(report: &ApplyReport, st: Style) -> String {
         }
     );
     out
-}
-
-/// `true` when the state deserves attention in summaries.
-pub fn is_attention(state: FileState) -> bool {
-    matches!(state, FileState::Drifted | FileState::Orphaned)
 }
