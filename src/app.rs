@@ -11,6 +11,8 @@ use anyhow::{Context, Result, bail};
 use crate::apply::{self, Options, Target};
 use crate::cli::{ApplyArgs, Cli, ColorChoice, Command, Global, LogFormat};
 use crate::diag::Diagnostics;
+use crate::forge::Forge;
+use crate::forge::github::GitHubForge;
 use crate::forge::local::LocalForge;
 use crate::output::{self, Format, text::Style};
 use crate::plan::{Plan, PlanSettings};
@@ -267,17 +269,6 @@ async fn run_inner(cli: Cli) -> Result<u8> {
     // `--init` creates missing repos only when applying for real; plan,
     // status and dry runs show them as empty repositories instead.
     let read_only = !matches!(&cli.command, Command::Apply(a) if !a.dry_run);
-    // The (empty) root directory is created for any `--init`, so `plan
-    // --init` works on a fresh machine; repos only by `apply --init`.
-    let forge = open_forge(g.forge.as_deref(), init)?;
-    if init && !read_only {
-        for t in &prepared.targets {
-            let branch = t.repo.default_branch.as_deref().unwrap_or("main");
-            if forge.ensure_repo(&t.id(), branch)? {
-                tracing::info!(repo = %t.id(), branch, "created local repository (--init)");
-            }
-        }
-    }
     let opts = Options {
         settings: PlanSettings {
             source: source.clone(),
@@ -288,56 +279,106 @@ async fn run_inner(cli: Cli) -> Result<u8> {
         diffs,
         missing_as_empty: init && read_only,
     };
-    let plan = apply::make_plan(&forge, &prepared.targets, &opts).await;
-
-    match &cli.command {
-        Command::Plan(a) => print_plan(&mut stdout, g.format, &plan, style, !a.no_diff),
-        Command::Apply(a) if a.dry_run => {
-            print_plan(&mut stdout, g.format, &plan, style, !a.no_diff)
-        }
-        Command::Status(_) => {
-            match g.format {
-                Format::Json => writeln!(
-                    stdout,
-                    "{}",
-                    serde_json::to_string_pretty(&output::json::status(&plan))?
-                )?,
-                _ => write!(stdout, "{}", output::text::status(&plan, style))?,
-            }
-            Ok(if plan.errors.is_empty() {
-                exit::OK
-            } else {
-                exit::ERROR
-            })
-        }
-        Command::Apply(_) => {
-            let n = plan.repos.len() + plan.errors.len();
-            let bar = progress_bar(n as u64);
-            let report = apply::apply(&forge, &prepared.targets, plan, &opts, |r| {
-                if let Some(b) = &bar {
-                    b.set_message(r.repo.to_string());
-                    b.inc(1);
+    let run = Run {
+        cli: &cli,
+        prepared: &prepared,
+        opts: &opts,
+        source: &source,
+        style,
+    };
+    match open_forge(g, init)? {
+        AnyForge::Local(forge) => {
+            // The (empty) root directory is created for any `--init`, so
+            // `plan --init` works on a fresh machine; repos only by
+            // `apply --init`.
+            if init && !read_only {
+                for t in &prepared.targets {
+                    let branch = t.repo.default_branch.as_deref().unwrap_or("main");
+                    if forge.ensure_repo(&t.id(), branch)? {
+                        tracing::info!(repo = %t.id(), branch, "created local repository (--init)");
+                    }
                 }
-            })
-            .await;
-            if let Some(b) = bar {
-                b.finish_and_clear();
             }
-            match g.format {
-                Format::Json => writeln!(
-                    stdout,
-                    "{}",
-                    serde_json::to_string_pretty(&output::json::apply(&source, &report))?
-                )?,
-                _ => write!(stdout, "{}", output::text::apply(&report, style))?,
-            }
-            Ok(if report.failed() == 0 {
-                exit::OK
-            } else {
-                exit::ERROR
-            })
+            run.with(&forge, &mut stdout).await
         }
-        Command::Validate | Command::Context(_) => unreachable!("handled above"),
+        AnyForge::GitHub(forge) => {
+            if init {
+                bail!(
+                    "--init creates local bare repositories; it cannot be used with --forge github"
+                );
+            }
+            let code = run.with(forge.as_ref(), &mut stdout).await;
+            forge.log_usage();
+            code
+        }
+    }
+}
+
+/// One command run, ready to meet a forge.
+struct Run<'a> {
+    cli: &'a Cli,
+    prepared: &'a Prepared,
+    opts: &'a Options,
+    source: &'a crate::lock::Source,
+    style: Style,
+}
+
+impl Run<'_> {
+    async fn with<F: Forge>(&self, forge: &F, stdout: &mut impl Write) -> Result<u8> {
+        let (cli, prepared, opts, style) = (self.cli, self.prepared, self.opts, self.style);
+        let source = self.source;
+        let g = &cli.global;
+        let plan = apply::make_plan(forge, &prepared.targets, opts).await;
+
+        match &cli.command {
+            Command::Plan(a) => print_plan(stdout, g.format, &plan, style, !a.no_diff),
+            Command::Apply(a) if a.dry_run => {
+                print_plan(stdout, g.format, &plan, style, !a.no_diff)
+            }
+            Command::Status(_) => {
+                match g.format {
+                    Format::Json => writeln!(
+                        stdout,
+                        "{}",
+                        serde_json::to_string_pretty(&output::json::status(&plan))?
+                    )?,
+                    _ => write!(stdout, "{}", output::text::status(&plan, style))?,
+                }
+                Ok(if plan.errors.is_empty() {
+                    exit::OK
+                } else {
+                    exit::ERROR
+                })
+            }
+            Command::Apply(_) => {
+                let n = plan.repos.len() + plan.errors.len();
+                let bar = progress_bar(n as u64);
+                let report = apply::apply(forge, &prepared.targets, plan, opts, |r| {
+                    if let Some(b) = &bar {
+                        b.set_message(r.repo.to_string());
+                        b.inc(1);
+                    }
+                })
+                .await;
+                if let Some(b) = bar {
+                    b.finish_and_clear();
+                }
+                match g.format {
+                    Format::Json => writeln!(
+                        stdout,
+                        "{}",
+                        serde_json::to_string_pretty(&output::json::apply(source, &report))?
+                    )?,
+                    _ => write!(stdout, "{}", output::text::apply(&report, style))?,
+                }
+                Ok(if report.failed() == 0 {
+                    exit::OK
+                } else {
+                    exit::ERROR
+                })
+            }
+            Command::Validate | Command::Context(_) => unreachable!("handled above"),
+        }
     }
 }
 
@@ -385,13 +426,28 @@ fn checked_force(a: &ApplyArgs, source: &crate::lock::Source) -> Result<Option<S
     Ok(Some(reason))
 }
 
+/// The forge a run uses.
+enum AnyForge {
+    Local(LocalForge),
+    GitHub(Box<GitHubForge>),
+}
+
 /// Parses `--forge` and opens the forge.
-fn open_forge(spec: Option<&str>, init: bool) -> Result<LocalForge> {
-    let spec = spec.context(
-        "no forge given: pass --forge local:DIR (or set DISTRIBUTOR_FORGE), e.g. --forge local:./demo-repos --init",
+fn open_forge(g: &Global, init: bool) -> Result<AnyForge> {
+    let spec = g.forge.as_deref().context(
+        "no forge given: pass --forge local:DIR or --forge github (or set DISTRIBUTOR_FORGE), e.g. --forge local:./demo-repos --init",
     )?;
+    if spec == "github" || spec.starts_with("github:") {
+        let url = spec
+            .strip_prefix("github:")
+            .unwrap_or("https://api.github.com");
+        let config = crate::github_config::config(&g.github, url)?;
+        return Ok(AnyForge::GitHub(Box::new(
+            GitHubForge::new(config).map_err(anyhow::Error::msg)?,
+        )));
+    }
     let Some(dir) = spec.strip_prefix("local:") else {
-        bail!("unknown forge {spec:?}: supported is `local:DIR`");
+        bail!("unknown forge {spec:?}: supported are `local:DIR`, `github` and `github:URL`");
     };
     if dir.is_empty() {
         bail!("--forge local: needs a directory, e.g. local:./demo-repos");
@@ -401,7 +457,7 @@ fn open_forge(spec: Option<&str>, init: bool) -> Result<LocalForge> {
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create forge directory {}", dir.display()))?;
     }
-    Ok(LocalForge::new(&dir)?)
+    Ok(AnyForge::Local(LocalForge::new(&dir)?))
 }
 
 /// A progress bar on a terminal; `None` elsewhere (logs say enough).

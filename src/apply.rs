@@ -12,7 +12,8 @@ use serde::Serialize;
 
 use crate::blob::ObjectId;
 use crate::forge::{
-    CommitRequest, FileWrite, Forge, ForgeError, RepoId, RepoObservation, RepoQuery, Signature,
+    CommitRequest, FileWrite, Forge, ForgeError, PullRequestSpec, RepoId, RepoObservation,
+    RepoQuery, Signature,
 };
 use crate::lock::Lock;
 use crate::plan::{
@@ -70,7 +71,7 @@ pub async fn make_plan<F: Forge>(forge: &F, targets: &[Target], opts: &Options) 
     let mut repos = Vec::new();
     let mut errors = Vec::new();
     for (target, obs) in targets.iter().zip(observations) {
-        match plan_target(forge, target, obs, opts).await {
+        match plan_target(forge, target, obs, opts, None).await {
             Ok(p) => repos.push(p),
             Err(error) => errors.push(RepoError {
                 repo: target.id(),
@@ -107,6 +108,7 @@ fn empty_observation(target: &Target) -> RepoObservation {
             lock: None,
         },
         proposal: None,
+        pull_request: None,
     }
 }
 
@@ -115,6 +117,7 @@ async fn plan_target<F: Forge>(
     target: &Target,
     obs: Result<RepoObservation, ForgeError>,
     opts: &Options,
+    direct_refused: Option<&str>,
 ) -> Result<RepoPlan, String> {
     let obs = obs.map_err(|e| e.to_string())?;
     let mut plan = plan::plan_repo(PlanInput {
@@ -122,6 +125,7 @@ async fn plan_target<F: Forge>(
         desired: &target.desired,
         observation: &obs,
         settings: &opts.settings,
+        direct_refused,
     })?;
     if opts.diffs {
         let wanted = plan.blobs_for_diffs();
@@ -218,6 +222,16 @@ pub struct RepoReport {
     pub files_changed: usize,
     /// The plan was redone after a branch moved under us.
     pub replanned: bool,
+    /// The pull request the proposal is, on forges that have them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pull_request: Option<PullRequestReport>,
+    /// Why direct changes went to the proposal instead (branch protection).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
+    /// Things that did not work but did not fail the repo (a reviewer
+    /// GitHub would not add, auto-merge not allowed).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub duration_ms: u64,
@@ -233,6 +247,25 @@ pub enum ProposalOutcome {
     UpToDate { branch: String },
     Closed { branch: String },
     LeftAlone { branch: String, reason: String },
+}
+
+/// What happened to the pull request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PullRequestReport {
+    pub number: u64,
+    pub url: String,
+    pub action: PullRequestAction,
+}
+
+/// Pull request action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PullRequestAction {
+    Opened,
+    Updated,
+    Unchanged,
+    Closed,
+    LeftAlone,
 }
 
 /// The result of `apply`.
@@ -264,6 +297,9 @@ pub async fn apply<F: Forge>(
             proposal: ProposalOutcome::None,
             files_changed: 0,
             replanned: false,
+            pull_request: None,
+            fallback: None,
+            warnings: Vec::new(),
             error: Some(err.error),
             duration_ms: 0,
         };
@@ -295,39 +331,63 @@ async fn apply_repo<F: Forge>(
         proposal: ProposalOutcome::None,
         files_changed: 0,
         replanned: false,
+        pull_request: None,
+        fallback: None,
+        warnings: Vec::new(),
         error: None,
         duration_ms: 0,
     };
     let mut plan = first;
-    for attempt in 0..2 {
+    let mut conflicts = 0;
+    let mut refused: Option<String> = None;
+    loop {
         match execute(forge, target, &plan, &mut report).await {
             Ok(()) => break,
-            Err(ForgeError::Conflict { .. }) if attempt == 0 => {
+            Err(ForgeError::Conflict { .. }) if conflicts == 0 => {
+                conflicts += 1;
                 tracing::warn!(repo = %report.repo, "a branch moved since it was observed; observing again and re-planning");
                 report.replanned = true;
-                let obs = observe_all(forge, std::slice::from_ref(target))
-                    .await
-                    .remove(0);
-                let quiet = Options {
-                    diffs: false,
-                    ..opts.clone()
-                };
-                match plan_target(forge, target, obs, &quiet).await {
-                    Ok(p) => plan = p,
-                    Err(e) => {
-                        report.error = Some(e);
-                        break;
-                    }
-                }
+            }
+            // Branch protection refused the direct commit: deliver the same
+            // changes as a proposal instead, and say why. A forced run
+            // never goes around protection.
+            Err(ForgeError::Protected(why))
+                if refused.is_none() && opts.settings.force_reason.is_none() =>
+            {
+                tracing::warn!(repo = %report.repo, reason = %why, "direct commit refused; proposing the changes instead");
+                report.fallback = Some(format!(
+                    "direct commit refused ({why}); the changes were proposed on `{}` instead",
+                    plan.proposal_branch
+                ));
+                refused = Some(why);
             }
             Err(e) => {
                 let msg = match &e {
                     ForgeError::Conflict { .. } => {
                         format!("{e}; gave up after re-planning once, will retry on the next run")
                     }
+                    ForgeError::Protected(_) if opts.settings.force_reason.is_some() => {
+                        format!(
+                            "{e}; --force does not bypass branch protection: allow distributor to push (e.g. a ruleset bypass for its GitHub App) or merge by hand"
+                        )
+                    }
                     _ => e.to_string(),
                 };
                 report.error = Some(msg);
+                break;
+            }
+        }
+        let obs = observe_all(forge, std::slice::from_ref(target))
+            .await
+            .remove(0);
+        let quiet = Options {
+            diffs: false,
+            ..opts.clone()
+        };
+        match plan_target(forge, target, obs, &quiet, refused.as_deref()).await {
+            Ok(p) => plan = p,
+            Err(e) => {
+                report.error = Some(e);
                 break;
             }
         }
@@ -404,6 +464,18 @@ async fn execute<F: Forge>(
         }
         ProposalPlan::UpToDate { .. } => ProposalOutcome::UpToDate { branch },
         ProposalPlan::Close { tip } => {
+            if let (true, Some(pull)) = (forge.has_pull_requests(), &plan.open_pull_request) {
+                let comment = format!(
+                    "Closing: this repository is now in sync with the platform (source revision `{}`): the change was merged, or the same change was made here. Nothing is left to propose. — distributor",
+                    target_revision(plan)
+                );
+                forge.close_pull_request(&plan.repo, pull, &comment).await?;
+                report.pull_request = Some(PullRequestReport {
+                    number: pull.number,
+                    url: pull.url.clone(),
+                    action: PullRequestAction::Closed,
+                });
+            }
             forge.delete_branch(&plan.repo, &branch, *tip).await?;
             ProposalOutcome::Closed { branch }
         }
@@ -416,6 +488,104 @@ async fn execute<F: Forge>(
             },
         },
     };
+    if forge.has_pull_requests() {
+        sync_pull_request(forge, plan, report).await?;
+    }
+    Ok(())
+}
+
+/// A pull request body without its source-revision line, for comparison.
+fn without_revision(body: &str) -> String {
+    body.replace("\r\n", "\n")
+        .lines()
+        .filter(|l| !l.starts_with("Source revision:"))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .trim_end()
+        .to_string()
+}
+
+/// The revision a plan distributes, for messages.
+fn target_revision(plan: &RepoPlan) -> String {
+    plan.direct
+        .as_ref()
+        .map(|c| c.lock.source.revision.clone())
+        .or_else(|| match &plan.proposal {
+            ProposalPlan::Create { commit } | ProposalPlan::Update { commit, .. } => {
+                Some(commit.lock.source.revision.clone())
+            }
+            _ => None,
+        })
+        .unwrap_or_else(|| "current".into())
+}
+
+/// Opens the pull request for a proposal branch that carries changes, or
+/// brings an open one's title and body up to date.
+async fn sync_pull_request<F: Forge>(
+    forge: &F,
+    plan: &RepoPlan,
+    report: &mut RepoReport,
+) -> Result<(), ForgeError> {
+    let carries = matches!(
+        plan.proposal,
+        ProposalPlan::Create { .. } | ProposalPlan::Update { .. } | ProposalPlan::UpToDate { .. }
+    );
+    if let (ProposalPlan::HumanEdited { .. }, Some(pull)) =
+        (&plan.proposal, &plan.open_pull_request)
+    {
+        report.pull_request = Some(PullRequestReport {
+            number: pull.number,
+            url: pull.url.clone(),
+            action: PullRequestAction::LeftAlone,
+        });
+        return Ok(());
+    }
+    let (true, Some(want)) = (carries, &plan.pull_request) else {
+        return Ok(());
+    };
+    match &plan.open_pull_request {
+        Some(pull) => {
+            // A new platform revision that changes nothing here does not
+            // rewrite the pull request (one write per repo per platform
+            // commit would be noise and budget).
+            let stale = pull.title != want.title
+                || without_revision(&pull.body) != without_revision(&want.body);
+            let action = if stale {
+                forge
+                    .update_pull_request(&plan.repo, pull, &want.title, &want.body)
+                    .await?;
+                PullRequestAction::Updated
+            } else {
+                PullRequestAction::Unchanged
+            };
+            report.pull_request = Some(PullRequestReport {
+                number: pull.number,
+                url: pull.url.clone(),
+                action,
+            });
+        }
+        None => {
+            let spec = PullRequestSpec {
+                repo: plan.repo.clone(),
+                head: plan.proposal_branch.clone(),
+                base: plan.default_branch.clone(),
+                title: want.title.clone(),
+                body: want.body.clone(),
+                labels: want.labels.clone(),
+                reviewers: want.reviewers.clone(),
+                team_reviewers: want.team_reviewers.clone(),
+                draft: want.draft,
+                auto_merge: want.auto_merge,
+            };
+            let opened = forge.open_pull_request(&spec).await?;
+            report.warnings.extend(opened.warnings);
+            report.pull_request = Some(PullRequestReport {
+                number: opened.number,
+                url: opened.url,
+                action: PullRequestAction::Opened,
+            });
+        }
+    }
     Ok(())
 }
 

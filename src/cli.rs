@@ -39,9 +39,13 @@ pub struct Global {
         default_value = "templates"
     )]
     pub templates: PathBuf,
-    /// Where the repositories are: `local:DIR` (bare repos at DIR/OWNER/REPO.git).
+    /// Where the repositories are: `local:DIR` (bare repos at
+    /// DIR/OWNER/REPO.git), `github` (api.github.com) or `github:URL` (a
+    /// GitHub Enterprise Server API, e.g. https://HOST/api/v3).
     #[arg(long, global = true, env = "DISTRIBUTOR_FORGE")]
     pub forge: Option<String>,
+    #[command(flatten)]
+    pub github: GitHubArgs,
     /// Only repos of this team (repeatable).
     #[arg(long, global = true)]
     pub team: Vec<String>,
@@ -67,6 +71,53 @@ pub struct Global {
     /// Only errors in the logs.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+}
+
+/// GitHub forge options. The token comes from `GITHUB_TOKEN` or
+/// `--github-token-file`; a GitHub App needs the three `--github-app*`
+/// options.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "GitHub")]
+pub struct GitHubArgs {
+    /// File holding the token. A bare file name is looked up in systemd's
+    /// $CREDENTIALS_DIRECTORY first (LoadCredential=).
+    #[arg(long, global = true, env = "DISTRIBUTOR_GITHUB_TOKEN_FILE")]
+    pub github_token_file: Option<PathBuf>,
+    /// GitHub App id (with --github-app-key and --github-installation-id).
+    #[arg(long, global = true, env = "DISTRIBUTOR_GITHUB_APP_ID")]
+    pub github_app_id: Option<u64>,
+    /// GitHub App private key (PEM file; a bare name is looked up in
+    /// $CREDENTIALS_DIRECTORY first).
+    #[arg(long, global = true, env = "DISTRIBUTOR_GITHUB_APP_KEY")]
+    pub github_app_key: Option<PathBuf>,
+    /// Installation id of the GitHub App in the organisation.
+    #[arg(long, global = true, env = "DISTRIBUTOR_GITHUB_INSTALLATION_ID")]
+    pub github_installation_id: Option<u64>,
+    /// How commits are written: `graphql` (createCommitOnBranch, one
+    /// request per commit, signed by GitHub) or `rest` (Git Data API, for
+    /// servers without the mutation).
+    #[arg(long, global = true, value_enum, default_value_t = GitHubWrites::Graphql)]
+    pub github_writes: GitHubWrites,
+    /// Pacing of content-creating requests, COUNT/DURATION, repeatable; all
+    /// must admit a write. Default: 60/1m and 450/1h (under GitHub's
+    /// 80/minute and 500/hour secondary limits).
+    #[arg(long, global = true, value_name = "COUNT/DURATION")]
+    pub github_write_quota: Vec<String>,
+    /// Minimum time between two content-creating requests.
+    #[arg(long, global = true, default_value = "1s")]
+    pub github_write_spacing: String,
+    /// Repositories per batched GraphQL observation query.
+    #[arg(long, global = true, default_value_t = 50)]
+    pub github_batch_size: usize,
+    /// Requests in flight at once (GitHub refuses above 100).
+    #[arg(long, global = true, default_value_t = 8)]
+    pub github_max_in_flight: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GitHubWrites {
+    Graphql,
+    Rest,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

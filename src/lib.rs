@@ -14,8 +14,10 @@
 //!
 //! The edges do I/O:
 //!
-//! - [`forge`]: the `Forge` trait and its backends (local bare repos; a
-//!   fake in tests).
+//! - [`forge`]: the `Forge` trait and its backends (local bare repos,
+//!   GitHub over octocrab; an in-memory fake in unit tests).
+//! - [`github_config`]: GitHub credentials and pacing from options and
+//!   environment.
 //! - [`source`]: reads the platform inputs from disk and their git revision.
 //! - [`apply`]: the executor, the only place the core meets a forge.
 //! - [`output`]: plan and status as text, JSON and markdown.
@@ -27,6 +29,7 @@ pub mod blob;
 pub mod cli;
 pub mod diag;
 pub mod forge;
+pub mod github_config;
 pub mod lock;
 pub mod output;
 pub mod paths;

@@ -673,13 +673,17 @@ fn missing_forge_directory_names_the_path() {
     r.expect_code(1);
     assert!(r.stderr.contains("not a directory"), "{}", r.stderr);
     // An unknown forge kind.
-    let r = env.run_raw(&["apply", "--forge", "github:acme"]);
+    let r = env.run_raw(&["apply", "--forge", "gitlab:acme"]);
     r.expect_code(1);
     assert!(
-        r.stderr.contains("unknown forge \"github:acme\""),
+        r.stderr.contains("unknown forge \"gitlab:acme\"") && r.stderr.contains("github:URL"),
         "{}",
         r.stderr
     );
+    // GitHub without credentials, and with a URL that is not one.
+    let r = env.run_raw(&["apply", "--forge", "github"]);
+    r.expect_code(1);
+    assert!(r.stderr.contains("no GitHub credentials"), "{}", r.stderr);
     env.snapshot().assert_same(&before, "bad --forge");
 }
 

@@ -8,49 +8,12 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use distributor::apply::{self, ApplyReport, Options, ProposalOutcome, Target};
+use distributor::apply::{self, ApplyReport, ProposalOutcome, Target};
 use distributor::blob::ObjectId;
 use distributor::forge::local::LocalForge;
 use distributor::forge::{CommitRequest, Forge, ForgeError, RepoId, RepoObservation, RepoQuery};
-use distributor::plan::PlanSettings;
-use distributor::render::TemplateSet;
-use distributor::{registry, source};
 
-use common::{Env, assert_fsck_clean, commit_count, git_ok, human_commit_files, tip};
-
-/// Renders every repo of the platform copy, as `app` does.
-fn targets(env: &Env) -> (Vec<Target>, Options) {
-    let inputs = source::read_inputs(
-        &env.platform.join("registry.json"),
-        &env.platform.join("templates"),
-    )
-    .expect("inputs readable");
-    let templates =
-        TemplateSet::from_files("templates", &inputs.template_files).expect("templates load");
-    let reg = registry::load(
-        "registry.json",
-        &inputs.registry_text,
-        &templates.bundle_names(),
-    )
-    .expect("registry valid");
-    let targets = registry::resolve(&reg)
-        .into_iter()
-        .map(|repo| {
-            let desired = templates.render_repo(&repo).expect("renders");
-            Target { repo, desired }
-        })
-        .collect();
-    let opts = Options {
-        settings: PlanSettings {
-            source: source::revision(&inputs),
-            force_reason: None,
-            bundles: None,
-        },
-        diffs: false,
-        missing_as_empty: false,
-    };
-    (targets, opts)
-}
+use common::{Env, assert_fsck_clean, commit_count, git_ok, human_commit_files, targets, tip};
 
 /// A forge root with every repo created (`--init`'s initial commit only).
 fn init_forge(env: &Env, targets: &[Target]) -> LocalForge {

@@ -231,6 +231,7 @@ impl State {
             repo: query.repo.clone(),
             default_branch,
             proposal,
+            pull_request: None,
         })
     }
 

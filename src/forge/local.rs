@@ -196,6 +196,7 @@ impl LocalForge {
             repo: repo_id.clone(),
             default_branch,
             proposal,
+            pull_request: None,
         })
     }
 

@@ -8,6 +8,7 @@
 //! Forges do no planning: they report what is there and do exactly the
 //! write they are asked, refusing it if the branch moved.
 
+pub mod github;
 pub mod local;
 
 #[cfg(test)]
@@ -98,6 +99,56 @@ pub struct RepoObservation {
     pub repo: RepoId,
     pub default_branch: BranchSnapshot,
     pub proposal: Option<ProposalSnapshot>,
+    /// The open pull request from the proposal branch, on forges that have
+    /// pull requests.
+    pub pull_request: Option<PullRequest>,
+}
+
+/// An open pull request, as observed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PullRequest {
+    pub number: u64,
+    pub url: String,
+    /// The forge's node id (GitHub GraphQL), for mutations.
+    #[serde(skip)]
+    pub node_id: String,
+    pub title: String,
+    #[serde(skip)]
+    pub body: String,
+    /// RFC 3339 creation time.
+    pub created_at: String,
+    pub labels: Vec<String>,
+    pub draft: bool,
+}
+
+/// A pull request to open from the proposal branch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullRequestSpec {
+    pub repo: RepoId,
+    /// The proposal branch.
+    pub head: String,
+    /// The default branch.
+    pub base: String,
+    pub title: String,
+    pub body: String,
+    pub labels: Vec<String>,
+    /// User logins asked for review.
+    pub reviewers: Vec<String>,
+    /// Team slugs (without the organisation) asked for review.
+    pub team_reviewers: Vec<String>,
+    pub draft: bool,
+    /// Ask the forge to merge once checks pass, where the repo allows it.
+    pub auto_merge: bool,
+}
+
+/// A pull request opened, and what of its extras did not work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenedPullRequest {
+    pub number: u64,
+    pub url: String,
+    /// Labels, reviewers or auto-merge the forge refused; the pull request
+    /// itself is open.
+    pub warnings: Vec<String>,
 }
 
 /// A file to write (`content: Some`) or delete (`content: None`).
@@ -184,7 +235,17 @@ pub enum ForgeError {
     /// The forge refused the write (protection rule, permission).
     #[error("{0}")]
     Refused(String),
-    /// Anything else (I/O, corrupt objects, network).
+    /// A direct commit to the default branch was refused by branch
+    /// protection or a ruleset; the change can still go through a pull
+    /// request.
+    #[error("{0}")]
+    Protected(String),
+    /// The repository is archived (read-only); it is skipped.
+    #[error(
+        "repository {0} is archived (read-only): skipped; unarchive it or remove it from the registry"
+    )]
+    Archived(RepoId),
+    /// Anything else (I/O, corrupt objects, network, credentials).
     #[error("{0}")]
     Other(String),
 }
@@ -248,6 +309,53 @@ pub trait Forge: Send + Sync {
         branch: &str,
         expected_tip: ObjectId,
     ) -> impl Future<Output = Result<(), ForgeError>> + Send;
+
+    /// Whether proposals become pull requests on this forge. Forges without
+    /// pull requests (local bare repos) carry proposals as branches only.
+    fn has_pull_requests(&self) -> bool {
+        false
+    }
+
+    /// Opens a pull request from `spec.head` to `spec.base`, with labels,
+    /// reviewers and auto-merge as asked.
+    fn open_pull_request(
+        &self,
+        spec: &PullRequestSpec,
+    ) -> impl Future<Output = Result<OpenedPullRequest, ForgeError>> + Send {
+        let repo = spec.repo.clone();
+        async move { Err(no_pull_requests(&repo)) }
+    }
+
+    /// Rewrites an open pull request's title and body.
+    fn update_pull_request(
+        &self,
+        repo: &RepoId,
+        pull: &PullRequest,
+        title: &str,
+        body: &str,
+    ) -> impl Future<Output = Result<(), ForgeError>> + Send {
+        let _ = (pull, title, body);
+        let repo = repo.clone();
+        async move { Err(no_pull_requests(&repo)) }
+    }
+
+    /// Comments on an open pull request, then closes it (unmerged).
+    fn close_pull_request(
+        &self,
+        repo: &RepoId,
+        pull: &PullRequest,
+        comment: &str,
+    ) -> impl Future<Output = Result<(), ForgeError>> + Send {
+        let _ = (pull, comment);
+        let repo = repo.clone();
+        async move { Err(no_pull_requests(&repo)) }
+    }
+}
+
+fn no_pull_requests(repo: &RepoId) -> ForgeError {
+    ForgeError::Other(format!(
+        "{repo}: this forge has no pull requests; proposals are branches only"
+    ))
 }
 
 /// The trailer every distributor commit carries; its presence on a branch

@@ -48,6 +48,7 @@ pub fn status(plan: &Plan) -> Value {
                     "bundle": f.bundle,
                 })).collect::<Vec<_>>(),
                 "proposal": super::describe_proposal(r),
+                "pull_request": r.open_pull_request,
                 "error": null,
             })
         })

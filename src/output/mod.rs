@@ -101,6 +101,17 @@ pub fn describe_counts(repo: &RepoPlan) -> String {
 /// What the plan does with the proposal branch, in words.
 pub fn describe_proposal(repo: &RepoPlan) -> Option<String> {
     let b = &repo.proposal_branch;
+    let text = describe_branch(repo, b)?;
+    Some(match &repo.open_pull_request {
+        Some(pr) => format!(
+            "{text} (pull request #{} open since {})",
+            pr.number, pr.created_at
+        ),
+        None => text,
+    })
+}
+
+fn describe_branch(repo: &RepoPlan, b: &str) -> Option<String> {
     Some(match &repo.proposal {
         ProposalPlan::None => return None,
         ProposalPlan::Create { commit } => format!(

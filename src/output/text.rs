@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::{describe_counts, describe_proposal, plural, summarize};
-use crate::apply::{ApplyReport, ProposalOutcome};
+use crate::apply::{ApplyReport, ProposalOutcome, PullRequestAction};
 use crate::plan::message::verb;
 use crate::plan::{FilePlan, Plan, RepoStatus, Route};
 
@@ -272,6 +272,24 @@ pub fn apply(report: &ApplyReport, st: Style) -> String {
             ProposalOutcome::LeftAlone { branch, reason } => {
                 parts.push(format!("proposal {branch} left alone: {reason}"))
             }
+        }
+        if let Some(pr) = &r.pull_request {
+            let action = match pr.action {
+                PullRequestAction::Opened => "opened",
+                PullRequestAction::Updated => "updated",
+                PullRequestAction::Unchanged => "open",
+                PullRequestAction::Closed => "closed",
+                PullRequestAction::LeftAlone => "left alone",
+            };
+            if pr.action != PullRequestAction::Unchanged || !parts.is_empty() {
+                parts.push(format!("pull request #{} {action} ({})", pr.number, pr.url));
+            }
+        }
+        if let Some(why) = &r.fallback {
+            parts.push(why.clone());
+        }
+        for w in &r.warnings {
+            parts.push(format!("{} {w}", st.yellow("warning:")));
         }
         if r.replanned {
             parts.push("re-planned after the branch moved".into());

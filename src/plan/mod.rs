@@ -4,6 +4,7 @@
 //! deterministic: `plan` prints this value and `apply` executes it.
 
 pub mod message;
+pub mod pull_request;
 pub mod state;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -15,6 +16,7 @@ use crate::forge::{FileEntry, RepoId, RepoObservation};
 use crate::lock::{Lock, LockEntry, Source, generator};
 use crate::registry::{Delivery, ResolvedRepo};
 use crate::render::DesiredFile;
+pub use pull_request::PullRequestPlan;
 pub use state::{FileState, Reason, classify};
 
 /// Settings of one planning run.
@@ -160,6 +162,13 @@ pub struct RepoPlan {
     pub direct: Option<CommitPlan>,
     pub proposal: ProposalPlan,
     pub proposal_branch: String,
+    /// The pull request the proposal is (on forges that have them), when
+    /// the proposal branch carries changes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pull_request: Option<PullRequestPlan>,
+    /// The open pull request from the proposal branch, as observed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub open_pull_request: Option<crate::forge::PullRequest>,
     /// Where the lock file lives in this repo.
     pub lock_path: String,
 }
@@ -245,6 +254,9 @@ pub struct PlanInput<'a> {
     pub desired: &'a [DesiredFile],
     pub observation: &'a RepoObservation,
     pub settings: &'a PlanSettings,
+    /// Why a direct commit cannot land (branch protection refused it on a
+    /// previous attempt): direct changes go to the proposal instead.
+    pub direct_refused: Option<&'a str>,
 }
 
 /// Plans one repo. Fails only when the repo's lock file is unreadable.
@@ -254,6 +266,7 @@ pub fn plan_repo(input: PlanInput<'_>) -> Result<RepoPlan, String> {
         desired,
         observation: obs,
         settings,
+        direct_refused,
     } = input;
     let branch = &obs.default_branch;
     let lock_where = format!("{} in {}", repo.lock_path, obs.repo);
@@ -271,6 +284,14 @@ pub fn plan_repo(input: PlanInput<'_>) -> Result<RepoPlan, String> {
         .unwrap_or_default();
     let forced = settings.force_reason.is_some();
     let (delivery_route, delivery_reason) = match (forced, repo.delivery) {
+        (false, Delivery::Direct) if direct_refused.is_some() => (
+            Route::Proposal,
+            format!(
+                "registry delivery `direct`, but the direct commit was refused ({}): changes go to branch `{}` instead",
+                direct_refused.unwrap_or_default(),
+                repo.proposal_branch
+            ),
+        ),
         (true, _) => (
             Route::Direct,
             "forced: direct commit, drift overwritten (apply --force)".to_string(),
@@ -441,15 +462,16 @@ pub fn plan_repo(input: PlanInput<'_>) -> Result<RepoPlan, String> {
         proposal_lock.insert(f.path.clone(), entry(f));
     }
     let proposed: Vec<&FilePlan> = routed(Route::Proposal).collect();
+    let mut on_proposal = proposed.clone();
+    on_proposal.extend(carried.iter());
+    on_proposal.sort_by(|a, b| a.path.cmp(&b.path));
     let proposal_commit = (!proposed.is_empty()).then(|| {
-        let mut all = proposed.clone();
-        all.extend(carried.iter());
-        all.sort_by(|a, b| a.path.cmp(&b.path));
+        let all = &on_proposal;
         CommitPlan {
             branch: repo.proposal_branch.clone(),
             writes: all.iter().map(|f| f.write()).collect(),
             lock: make_lock(proposal_lock),
-            message: message::commit_message(message::Kind::Proposal, &all, &settings.source, None),
+            message: message::commit_message(message::Kind::Proposal, all, &settings.source, None),
         }
     });
 
@@ -507,6 +529,24 @@ pub fn plan_repo(input: PlanInput<'_>) -> Result<RepoPlan, String> {
         }
     };
 
+    let pull_request = matches!(
+        proposal,
+        ProposalPlan::Create { .. } | ProposalPlan::Update { .. } | ProposalPlan::UpToDate { .. }
+    )
+    .then(|| {
+        let why = if files
+            .iter()
+            .any(|f| f.route == Route::Proposal && f.state == FileState::Drifted)
+            && delivery_route == Route::Direct
+        {
+            "some files were edited by hand, and distributor never overwrites a hand edit without review".to_string()
+        } else {
+            delivery_reason.clone()
+        };
+        pull_request::pull_request(repo, &on_proposal, &settings.source, &why)
+    })
+    .filter(|_| !on_proposal.is_empty());
+
     Ok(RepoPlan {
         repo: obs.repo.clone(),
         team: repo.team.clone(),
@@ -518,6 +558,8 @@ pub fn plan_repo(input: PlanInput<'_>) -> Result<RepoPlan, String> {
         direct,
         proposal,
         proposal_branch: repo.proposal_branch.clone(),
+        pull_request,
+        open_pull_request: obs.pull_request.clone(),
         lock_path: repo.lock_path.clone(),
     })
 }

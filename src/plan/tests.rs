@@ -81,6 +81,7 @@ fn observe(default: BranchSnapshot, proposal: Option<ProposalSnapshot>) -> RepoO
         repo: RepoId::new("acme", "r"),
         default_branch: default,
         proposal,
+        pull_request: None,
     }
 }
 
@@ -111,6 +112,7 @@ fn plan_with(
         desired,
         observation: obs,
         settings,
+        direct_refused: None,
     })
     .unwrap()
 }
@@ -398,6 +400,7 @@ fn unreadable_lock_is_a_repo_error_with_advice() {
         desired: &[desired("a", "a")],
         observation: &obs,
         settings: &settings(),
+        direct_refused: None,
     })
     .unwrap_err();
     assert!(

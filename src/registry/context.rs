@@ -40,6 +40,7 @@ pub struct ResolvedRepo {
     pub owners_users: Vec<String>,
     pub author_name: String,
     pub author_email: String,
+    pub pull_request: crate::registry::model::PullRequestSettings,
 }
 
 /// One environment of the repo's team, variables fully layered.
@@ -188,6 +189,7 @@ pub fn resolve(registry: &Registry) -> Vec<ResolvedRepo> {
                 owners_users: team.owners.users.clone(),
                 author_name: d.commit_author.name.clone(),
                 author_email: d.commit_author.email.clone(),
+                pull_request: d.pull_request.clone(),
             });
         }
     }

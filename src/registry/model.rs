@@ -101,10 +101,50 @@ pub struct Defaults {
     pub lock_path: String,
     #[serde(default)]
     pub commit_author: Author,
+    /// How proposals are opened as pull requests on GitHub.
+    #[serde(default)]
+    pub pull_request: PullRequestSettings,
     #[serde(default)]
     pub vars: Vars,
     #[serde(default)]
     pub flags: BTreeMap<String, Flag>,
+}
+
+/// Pull request options (GitHub). Reviewers come from each team's owners.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PullRequestSettings {
+    /// Labels put on every distributor pull request.
+    #[serde(default = "default_labels")]
+    pub labels: Vec<String>,
+    /// Open pull requests as drafts.
+    #[serde(default)]
+    pub draft: bool,
+    /// Enable auto-merge (where the repo allows it), so a pull request
+    /// merges itself once its checks pass.
+    #[serde(default)]
+    pub auto_merge: bool,
+    /// Ask the team's owners (users and teams) for review.
+    #[serde(default = "default_true")]
+    pub request_reviews: bool,
+}
+
+impl Default for PullRequestSettings {
+    fn default() -> Self {
+        PullRequestSettings {
+            labels: default_labels(),
+            draft: false,
+            auto_merge: false,
+            request_reviews: true,
+        }
+    }
+}
+
+fn default_labels() -> Vec<String> {
+    vec!["distributor".into()]
+}
+fn default_true() -> bool {
+    true
 }
 
 fn default_delivery() -> Delivery {

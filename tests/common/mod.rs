@@ -11,6 +11,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use distributor::apply::{Options, Target};
+use distributor::plan::PlanSettings;
+use distributor::render::TemplateSet;
+use distributor::{registry, source};
 use serde_json::Value;
 
 /// The project directory (where `registry.json` and `templates/` live).
@@ -100,6 +104,8 @@ impl Env {
             .env_remove("DISTRIBUTOR_FORGE")
             .env_remove("DISTRIBUTOR_LOG_FORMAT")
             .env_remove("RUST_LOG")
+            .env_remove("GITHUB_TOKEN")
+            .env_remove("DISTRIBUTOR_GITHUB_TOKEN_FILE")
             .env_remove("GIT_DIR")
             .env_remove("GIT_WORK_TREE")
             .env("NO_COLOR", "1")
@@ -595,4 +601,38 @@ pub fn branches(env: &Env, bare: &Path) -> Vec<String> {
     .lines()
     .map(str::to_string)
     .collect()
+}
+
+/// Renders every repo of the platform copy, as `app` does.
+pub fn targets(env: &Env) -> (Vec<Target>, Options) {
+    let inputs = source::read_inputs(
+        &env.platform.join("registry.json"),
+        &env.platform.join("templates"),
+    )
+    .expect("inputs readable");
+    let templates =
+        TemplateSet::from_files("templates", &inputs.template_files).expect("templates load");
+    let reg = registry::load(
+        "registry.json",
+        &inputs.registry_text,
+        &templates.bundle_names(),
+    )
+    .expect("registry valid");
+    let targets = registry::resolve(&reg)
+        .into_iter()
+        .map(|repo| {
+            let desired = templates.render_repo(&repo).expect("renders");
+            Target { repo, desired }
+        })
+        .collect();
+    let opts = Options {
+        settings: PlanSettings {
+            source: source::revision(&inputs),
+            force_reason: None,
+            bundles: None,
+        },
+        diffs: false,
+        missing_as_empty: false,
+    };
+    (targets, opts)
 }

@@ -1,0 +1,539 @@
+//! The one GitHub HTTP client: every REST and GraphQL request goes through
+//! [`Client::send`], which authenticates (token or GitHub App installation
+//! token, refreshed before expiry), paces content-creating requests, waits
+//! for the primary budget, retries under one policy, and counts requests by
+//! kind. It never logs or returns a credential.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use http::{Method, StatusCode};
+use http_body_util::BodyExt;
+use octocrab::Octocrab;
+use octocrab::secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+use tokio::sync::Semaphore;
+
+use super::limits::{Failure, Pacer, Pacing, RateTracker, Retry, RetryPolicy, now_epoch};
+
+/// How distributor authenticates to GitHub.
+pub enum Auth {
+    /// A personal access token (classic or fine-grained).
+    Token(SecretString),
+    /// A GitHub App installation.
+    App {
+        app_id: u64,
+        /// The App's private key, PEM.
+        key_pem: SecretString,
+        installation_id: u64,
+    },
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Auth::Token(_) => f.write_str("Auth::Token(<redacted>)"),
+            Auth::App {
+                app_id,
+                installation_id,
+                ..
+            } => write!(
+                f,
+                "Auth::App {{ app_id: {app_id}, installation_id: {installation_id} }}"
+            ),
+        }
+    }
+}
+
+/// Where GitHub's API lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// `scheme://host[:port]`.
+    pub origin: String,
+    /// Path prefix of REST routes: empty for api.github.com, `/api/v3` on
+    /// GitHub Enterprise Server.
+    pub rest_prefix: String,
+    /// Path of the GraphQL endpoint: `/graphql`, or `/api/graphql` on GHES.
+    pub graphql_path: String,
+}
+
+impl Endpoint {
+    /// From the REST API base URL: `https://api.github.com` or a GHES
+    /// `https://HOST/api/v3`.
+    pub fn from_api_url(url: &str) -> Result<Endpoint, String> {
+        let url = url.trim_end_matches('/');
+        let uri: http::Uri = url
+            .parse()
+            .map_err(|e| format!("GitHub API URL `{url}` is not a URL: {e}"))?;
+        let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
+            return Err(format!(
+                "GitHub API URL `{url}` needs a scheme and a host, e.g. https://api.github.com or https://github.example.com/api/v3"
+            ));
+        };
+        if scheme != "https" && scheme != "http" {
+            return Err(format!("GitHub API URL `{url}`: use https"));
+        }
+        let path = uri.path().trim_end_matches('/').to_string();
+        let graphql_path = match path.strip_suffix("/v3") {
+            Some(api) => format!("{api}/graphql"),
+            None => format!("{path}/graphql"),
+        };
+        Ok(Endpoint {
+            origin: format!("{scheme}://{authority}"),
+            rest_prefix: path,
+            graphql_path,
+        })
+    }
+}
+
+/// Settings of the client.
+#[derive(Debug, Clone)]
+pub struct ClientSettings {
+    pub pacing: Pacing,
+    pub retry: RetryPolicy,
+    /// Requests in flight at once (GitHub refuses above 100).
+    pub max_in_flight: usize,
+    /// Per-request timeout (GitHub's GraphQL gives up at 10 s).
+    pub timeout: Duration,
+}
+
+impl Default for ClientSettings {
+    fn default() -> Self {
+        ClientSettings {
+            pacing: Pacing::default(),
+            retry: RetryPolicy::default(),
+            max_in_flight: 8,
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// An answer from GitHub.
+#[derive(Debug)]
+pub struct Response {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+/// A request that got no usable answer.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SendError {
+    #[error(
+        "GitHub rejected the credentials (401 {0}): check the token (GITHUB_TOKEN or --github-token-file) or the GitHub App id, private key and installation id"
+    )]
+    Unauthorized(String),
+    #[error("GitHub request {kind} failed: {message}")]
+    Failed { kind: String, message: String },
+}
+
+/// Requests made, by kind, for the end-of-run summary and the benchmark.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub by_kind: BTreeMap<String, u64>,
+    pub writes: u64,
+    pub retries: u64,
+}
+
+/// The shared client (one per installation or token).
+pub struct Client {
+    http: Octocrab,
+    /// For GitHub App auth: the installation client that mints and caches
+    /// installation tokens (octocrab refreshes them 30 s before expiry).
+    installation: Option<Octocrab>,
+    token: Option<SecretString>,
+    endpoint: Endpoint,
+    settings: ClientSettings,
+    pacer: Pacer,
+    rates: RateTracker,
+    in_flight: Semaphore,
+    counts: Mutex<Counts>,
+}
+
+impl Client {
+    pub fn new(endpoint: Endpoint, auth: Auth, settings: ClientSettings) -> Result<Client, String> {
+        let build = |base: &str| -> Result<Octocrab, String> {
+            octocrab::OctocrabBuilder::new()
+                .base_uri(base)
+                .map_err(|e| format!("GitHub API URL `{base}`: {e}"))?
+                .set_connect_timeout(Some(Duration::from_secs(10)))
+                .set_read_timeout(Some(settings.timeout))
+                .build()
+                .map_err(|e| format!("cannot build the GitHub client: {e}"))
+        };
+        let http = build(&endpoint.origin)?;
+        let (token, installation) = match auth {
+            Auth::Token(t) => (Some(t), None),
+            Auth::App {
+                app_id,
+                key_pem,
+                installation_id,
+            } => {
+                let key = octocrab::EncodingKey::from_rsa_pem(key_pem.expose_secret().as_bytes())
+                    .map_err(|e| {
+                    format!("GitHub App private key is not an RSA PEM key: {e}")
+                })?;
+                let base = format!("{}{}", endpoint.origin, endpoint.rest_prefix);
+                let app = octocrab::OctocrabBuilder::new()
+                    .base_uri(base.as_str())
+                    .map_err(|e| format!("GitHub API URL `{base}`: {e}"))?
+                    .app(octocrab::models::AppId(app_id), key)
+                    .build()
+                    .map_err(|e| format!("cannot build the GitHub App client: {e}"))?;
+                let inst = app
+                    .installation(octocrab::models::InstallationId(installation_id))
+                    .map_err(|e| format!("GitHub App installation {installation_id}: {e}"))?;
+                (None, Some(inst))
+            }
+        };
+        Ok(Client {
+            http,
+            installation,
+            token,
+            pacer: Pacer::new(&settings.pacing),
+            in_flight: Semaphore::new(settings.max_in_flight.max(1)),
+            rates: RateTracker::default(),
+            counts: Mutex::new(Counts::default()),
+            endpoint,
+            settings,
+        })
+    }
+
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    pub fn counts(&self) -> Counts {
+        self.counts.lock().expect("counts lock").clone()
+    }
+
+    pub fn rates(&self) -> &RateTracker {
+        &self.rates
+    }
+
+    /// The bearer token for the next request.
+    async fn bearer(&self) -> Result<SecretString, SendError> {
+        if let Some(t) = &self.token {
+            return Ok(t.clone());
+        }
+        let inst = self.installation.as_ref().expect("token or installation");
+        inst.installation_token().await.map_err(|e| {
+            SendError::Unauthorized(format!(
+                "GitHub App installation token could not be minted: {}",
+                describe_octocrab_error(&e)
+            ))
+        })
+    }
+
+    /// A REST request; `route` is relative to the API base, e.g.
+    /// `/repos/o/r/pulls`. `kind` names it in counts and logs.
+    pub async fn rest(
+        &self,
+        method: Method,
+        route: &str,
+        body: Option<&Value>,
+        kind: &str,
+    ) -> Result<Response, SendError> {
+        let path = format!("{}{}", self.endpoint.rest_prefix, route);
+        let writes = method != Method::GET;
+        self.send(method, &path, body, kind, writes, "core").await
+    }
+
+    /// A GraphQL request. Returns the whole body (`data` and `errors`).
+    pub async fn graphql(
+        &self,
+        query: &str,
+        variables: &Value,
+        kind: &str,
+        mutation: bool,
+    ) -> Result<Value, SendError> {
+        let body = serde_json::json!({ "query": query, "variables": variables });
+        let path = self.endpoint.graphql_path.clone();
+        let response = self
+            .send(Method::POST, &path, Some(&body), kind, mutation, "graphql")
+            .await?;
+        if !response.status.is_success() {
+            return Err(SendError::Failed {
+                kind: kind.into(),
+                message: format!(
+                    "HTTP {}: {}",
+                    response.status.as_u16(),
+                    message_of(&response.body)
+                ),
+            });
+        }
+        Ok(response.body)
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        kind: &str,
+        writes: bool,
+        resource: &str,
+    ) -> Result<Response, SendError> {
+        let mut attempt = 0u32;
+        loop {
+            // Primary budget: wait for the reset rather than be refused.
+            if let Some(wait) = self.rates.reserve(resource, 1, now_epoch()) {
+                tracing::warn!(
+                    resource,
+                    wait_s = wait.as_secs(),
+                    "GitHub {resource} rate-limit budget used up; waiting for its reset"
+                );
+                tokio::time::sleep(wait).await;
+            }
+            let _write_slot = if writes {
+                Some(self.pacer.admit().await)
+            } else {
+                None
+            };
+            let _permit = self.in_flight.acquire().await.expect("semaphore open");
+            {
+                let mut c = self.counts.lock().expect("counts lock");
+                *c.by_kind.entry(kind.to_string()).or_default() += 1;
+                if writes {
+                    c.writes += 1;
+                }
+            }
+            let outcome = self.attempt(&method, path, body).await;
+            let failure = match outcome {
+                Ok((status, headers, body)) => {
+                    self.rates.record(&headers);
+                    if status == StatusCode::UNAUTHORIZED {
+                        return Err(SendError::Unauthorized(message_of(&body)));
+                    }
+                    let graphql_limited = resource == "graphql"
+                        && status.is_success()
+                        && graphql_error_types(&body).any(|t| t == "RATE_LIMITED");
+                    if status.is_success() && !graphql_limited {
+                        return Ok(Response { status, body });
+                    }
+                    let failure = classify(status, &headers, &body, graphql_limited);
+                    if matches!(failure, Failure::Status { status: s, .. } if (400..500).contains(&s) && s != 403 && s != 429)
+                    {
+                        return Ok(Response { status, body });
+                    }
+                    (failure, Some(Response { status, body }))
+                }
+                Err(message) => {
+                    tracing::debug!(kind, error = %message, "GitHub request got no answer");
+                    (Failure::Network, None)
+                }
+            };
+            let (failure, response) = failure;
+            match self
+                .settings
+                .retry
+                .decide(&failure, attempt, now_epoch(), fastrand::f64())
+            {
+                Retry::After(wait, why) => {
+                    tracing::warn!(
+                        kind,
+                        attempt = attempt + 1,
+                        wait_ms = wait.as_millis() as u64,
+                        "GitHub: {why}"
+                    );
+                    self.counts.lock().expect("counts lock").retries += 1;
+                    attempt += 1;
+                    tokio::time::sleep(wait).await;
+                }
+                Retry::No => {
+                    return match response {
+                        Some(r) if !matches!(failure, Failure::Network) => Err(SendError::Failed {
+                            kind: kind.into(),
+                            message: format!(
+                                "HTTP {} after {} attempt(s): {}",
+                                r.status.as_u16(),
+                                attempt + 1,
+                                message_of(&r.body)
+                            ),
+                        }),
+                        _ => Err(SendError::Failed {
+                            kind: kind.into(),
+                            message: format!("no answer after {} attempt(s)", attempt + 1),
+                        }),
+                    };
+                }
+            }
+        }
+    }
+
+    /// One HTTP exchange.
+    async fn attempt(
+        &self,
+        method: &Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, http::HeaderMap, Value), String> {
+        let token = self.bearer().await.map_err(|e| e.to_string())?;
+        let mut auth = http::HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
+            .map_err(|_| {
+                "the GitHub token contains characters not allowed in a header".to_string()
+            })?;
+        auth.set_sensitive(true);
+        let builder = http::Request::builder()
+            .method(method.clone())
+            .uri(path)
+            .header(http::header::AUTHORIZATION, auth)
+            .header(http::header::ACCEPT, "application/vnd.github+json")
+            .header("x-github-api-version", "2022-11-28")
+            .header(
+                http::header::USER_AGENT,
+                concat!("distributor/", env!("CARGO_PKG_VERSION")),
+            );
+        let request = self
+            .http
+            .build_request(builder, body)
+            .map_err(|e| describe_octocrab_error(&e))?;
+        let response = self
+            .http
+            .execute(request)
+            .await
+            .map_err(|e| describe_octocrab_error(&e))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| describe_octocrab_error(&e))?
+            .to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        Ok((status, headers, body))
+    }
+}
+
+fn classify(
+    status: StatusCode,
+    headers: &http::HeaderMap,
+    body: &Value,
+    graphql_limited: bool,
+) -> Failure {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let retry_after = header("retry-after")
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let exhausted = header("x-ratelimit-remaining") == Some("0");
+    let exhausted_until = if exhausted || graphql_limited {
+        header("x-ratelimit-reset").and_then(|v| v.parse::<u64>().ok())
+    } else {
+        None
+    };
+    let secondary = message_of(body)
+        .to_lowercase()
+        .contains("secondary rate limit");
+    Failure::Status {
+        // A GraphQL RATE_LIMITED answer comes as 200; treat it as a 403.
+        status: if graphql_limited {
+            403
+        } else {
+            status.as_u16()
+        },
+        retry_after,
+        exhausted_until: if secondary { None } else { exhausted_until },
+        secondary,
+    }
+}
+
+/// The `message` of a GitHub error body, or the body itself.
+pub fn message_of(body: &Value) -> String {
+    match body {
+        Value::Object(o) => o
+            .get("message")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .or_else(|| {
+                o.get("errors")
+                    .and_then(Value::as_array)
+                    .and_then(|e| e.first())
+                    .and_then(|e| e.get("message"))
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| body.to_string()),
+        Value::String(s) => s.chars().take(200).collect(),
+        Value::Null => "(empty body)".into(),
+        other => other.to_string(),
+    }
+}
+
+fn graphql_error_types(body: &Value) -> impl Iterator<Item = &str> {
+    body.get("errors")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.get("type").and_then(Value::as_str))
+}
+
+/// octocrab errors can carry a request dump; keep only the display text.
+fn describe_octocrab_error(e: &dyn std::fmt::Display) -> String {
+    e.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_for_github_com_ghes_and_a_local_fake() {
+        let gh = Endpoint::from_api_url("https://api.github.com").unwrap();
+        assert_eq!(gh.origin, "https://api.github.com");
+        assert_eq!(gh.rest_prefix, "");
+        assert_eq!(gh.graphql_path, "/graphql");
+        let ghes = Endpoint::from_api_url("https://github.example.com/api/v3/").unwrap();
+        assert_eq!(ghes.origin, "https://github.example.com");
+        assert_eq!(ghes.rest_prefix, "/api/v3");
+        assert_eq!(ghes.graphql_path, "/api/graphql");
+        let fake = Endpoint::from_api_url("http://127.0.0.1:8080").unwrap();
+        assert_eq!(fake.graphql_path, "/graphql");
+        assert!(Endpoint::from_api_url("api.github.com").is_err());
+    }
+
+    #[test]
+    fn auth_debug_never_shows_the_secret() {
+        let a = Auth::Token(SecretString::from("ghp_supersecret".to_string()));
+        assert!(!format!("{a:?}").contains("supersecret"));
+        let b = Auth::App {
+            app_id: 1,
+            key_pem: SecretString::from("-----BEGIN RSA PRIVATE KEY-----secret".to_string()),
+            installation_id: 2,
+        };
+        assert!(!format!("{b:?}").contains("secret"));
+    }
+
+    #[test]
+    fn secondary_refusals_are_told_apart_from_exhaustion() {
+        let mut h = http::HeaderMap::new();
+        h.insert("retry-after", "3".parse().unwrap());
+        h.insert("x-ratelimit-remaining", "4000".parse().unwrap());
+        let body = serde_json::json!({"message": "You have exceeded a secondary rate limit."});
+        assert_eq!(
+            classify(StatusCode::FORBIDDEN, &h, &body, false),
+            Failure::Status {
+                status: 403,
+                retry_after: Some(Duration::from_secs(3)),
+                exhausted_until: None,
+                secondary: true
+            }
+        );
+        let mut h = http::HeaderMap::new();
+        h.insert("x-ratelimit-remaining", "0".parse().unwrap());
+        h.insert("x-ratelimit-reset", "123".parse().unwrap());
+        let body = serde_json::json!({"message": "API rate limit exceeded"});
+        assert!(matches!(
+            classify(StatusCode::FORBIDDEN, &h, &body, false),
+            Failure::Status {
+                exhausted_until: Some(123),
+                ..
+            }
+        ));
+    }
+}

@@ -1,0 +1,458 @@
+//! Staying inside GitHub's limits: the write pacer (secondary limits), the
+//! primary budget tracker fed by `x-ratelimit-*` headers, and the retry
+//! policy. The decisions ([`RetryPolicy::decide`], [`RateTracker::wait_for`])
+//! are plain functions of their inputs so they are unit-tested; sleeping is
+//! left to the client.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+
+/// One pacing quota: at most `count` content-creating requests per `period`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteQuota {
+    pub count: u32,
+    pub period: Duration,
+}
+
+impl WriteQuota {
+    /// Parses `COUNT/DURATION`, e.g. `60/1m`, `450/1h`, `5/200ms`.
+    pub fn parse(text: &str) -> Result<WriteQuota, String> {
+        let (count, period) = text
+            .split_once('/')
+            .ok_or_else(|| format!("`{text}`: expected COUNT/DURATION, e.g. 60/1m"))?;
+        let count: u32 = count
+            .trim()
+            .parse()
+            .ok()
+            .filter(|c| *c > 0)
+            .ok_or_else(|| format!("`{text}`: COUNT must be a positive integer"))?;
+        let period = parse_duration(period.trim()).map_err(|e| format!("`{text}`: {e}"))?;
+        if period.is_zero() {
+            return Err(format!("`{text}`: DURATION must be more than zero"));
+        }
+        Ok(WriteQuota { count, period })
+    }
+}
+
+/// Parses `500ms`, `1s`, `1m`, `1h` (a bare number is seconds).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (num, unit) = text.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration (use e.g. 500ms, 1s, 1m, 1h)"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "" | "s" => Ok(Duration::from_secs(n)),
+        "m" | "min" => Ok(Duration::from_secs(n * 60)),
+        "h" => Ok(Duration::from_secs(n * 3600)),
+        _ => Err(format!(
+            "`{text}`: unknown unit `{unit}` (use ms, s, m or h)"
+        )),
+    }
+}
+
+/// How content-creating requests are paced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pacing {
+    /// Every quota must admit a write before it is sent.
+    pub quotas: Vec<WriteQuota>,
+    /// Minimum time between two writes.
+    pub spacing: Duration,
+}
+
+impl Default for Pacing {
+    /// Under GitHub's published secondary limits (80/minute, 500/hour),
+    /// with the one second between writes GitHub asks integrators for.
+    fn default() -> Self {
+        Pacing {
+            quotas: vec![
+                WriteQuota {
+                    count: 60,
+                    period: Duration::from_secs(60),
+                },
+                WriteQuota {
+                    count: 450,
+                    period: Duration::from_secs(3600),
+                },
+            ],
+            spacing: Duration::from_secs(1),
+        }
+    }
+}
+
+/// The org-wide write pacer: one per process, shared by every repo.
+pub struct Pacer {
+    limiters: Vec<DefaultDirectRateLimiter>,
+    /// Writes are also serialised, as GitHub asks.
+    serial: tokio::sync::Mutex<()>,
+}
+
+impl Pacer {
+    pub fn new(pacing: &Pacing) -> Pacer {
+        let mut limiters = Vec::new();
+        for q in &pacing.quotas {
+            let burst = NonZeroU32::new(q.count).expect("quota counts are positive");
+            let per_cell = q.period / q.count;
+            if let Some(quota) = Quota::with_period(per_cell.max(Duration::from_nanos(1))) {
+                limiters.push(RateLimiter::direct(quota.allow_burst(burst)));
+            }
+        }
+        if !pacing.spacing.is_zero()
+            && let Some(quota) = Quota::with_period(pacing.spacing)
+        {
+            limiters.push(RateLimiter::direct(
+                quota.allow_burst(NonZeroU32::new(1).expect("one")),
+            ));
+        }
+        Pacer {
+            limiters,
+            serial: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Waits until every quota admits one more write, and holds the write
+    /// slot until the returned guard is dropped (after the response).
+    pub async fn admit(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        let guard = self.serial.lock().await;
+        for l in &self.limiters {
+            l.until_ready().await;
+        }
+        guard
+    }
+}
+
+/// What GitHub last said about one budget (`core`, `graphql`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    pub limit: u64,
+    pub remaining: u64,
+    /// Epoch seconds.
+    pub reset: u64,
+}
+
+/// Tracks the primary budgets from response headers.
+#[derive(Default)]
+pub struct RateTracker {
+    budgets: Mutex<HashMap<String, Budget>>,
+}
+
+impl RateTracker {
+    /// Records the `x-ratelimit-*` headers of a response.
+    pub fn record(&self, headers: &http::HeaderMap) {
+        let get = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+        };
+        let (Some(limit), Some(remaining), Some(reset)) = (
+            get("x-ratelimit-limit"),
+            get("x-ratelimit-remaining"),
+            get("x-ratelimit-reset"),
+        ) else {
+            return;
+        };
+        let resource = headers
+            .get("x-ratelimit-resource")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("core")
+            .to_string();
+        self.budgets.lock().expect("rate tracker lock").insert(
+            resource,
+            Budget {
+                limit,
+                remaining,
+                reset,
+            },
+        );
+    }
+
+    pub fn budget(&self, resource: &str) -> Option<Budget> {
+        self.budgets
+            .lock()
+            .expect("rate tracker lock")
+            .get(resource)
+            .copied()
+    }
+
+    /// Takes `n` requests from the tracked budget. Returns how long to wait
+    /// first when what is left would not cover them (until the reset, plus a
+    /// second of margin), or `None` to go ahead.
+    pub fn reserve(&self, resource: &str, n: u64, now_epoch: u64) -> Option<Duration> {
+        let mut budgets = self.budgets.lock().expect("rate tracker lock");
+        let b = budgets.get_mut(resource)?;
+        if now_epoch >= b.reset {
+            // The window has reset; the next response tells the new figures.
+            return None;
+        }
+        if b.remaining >= n {
+            b.remaining -= n;
+            return None;
+        }
+        Some(Duration::from_secs(b.reset - now_epoch + 1))
+    }
+
+    /// Every budget seen, for the end-of-run summary.
+    pub fn snapshot(&self) -> Vec<(String, Budget)> {
+        let mut all: Vec<_> = self
+            .budgets
+            .lock()
+            .expect("rate tracker lock")
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
+    }
+}
+
+/// Seconds since the epoch.
+pub fn now_epoch() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Why a request is being retried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Retry {
+    /// Wait this long, then send again.
+    After(Duration, &'static str),
+    /// Give up and hand the response to the caller.
+    No,
+}
+
+/// What went wrong with one attempt, as far as retrying is concerned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// An HTTP answer.
+    Status {
+        status: u16,
+        retry_after: Option<Duration>,
+        /// `x-ratelimit-remaining: 0` with its reset (epoch seconds).
+        exhausted_until: Option<u64>,
+        /// The body names a secondary rate limit.
+        secondary: bool,
+    },
+    /// No answer (connection, timeout).
+    Network,
+}
+
+/// The one retry policy for every GitHub request (octocrab's own is off).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries of one request for server errors, network errors and
+    /// secondary limits; waiting for a primary reset does not count.
+    pub max_retries: u32,
+    /// First wait after a 5xx or network error; doubles, with jitter.
+    pub server_error_base: Duration,
+    /// First wait after a secondary-limit refusal without `retry-after`;
+    /// GitHub asks for at least a minute, then exponential backoff.
+    pub secondary_base: Duration,
+    /// Longest single wait for a primary reset before giving up (GitHub's
+    /// window is an hour).
+    pub max_reset_wait: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 5,
+            server_error_base: Duration::from_millis(500),
+            secondary_base: Duration::from_secs(60),
+            max_reset_wait: Duration::from_secs(3700),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Decides about attempt number `attempt` (0 = the first retry).
+    /// `jitter` is in [0, 1).
+    pub fn decide(&self, failure: &Failure, attempt: u32, now_epoch: u64, jitter: f64) -> Retry {
+        match failure {
+            Failure::Status {
+                status: 403 | 429,
+                exhausted_until: Some(reset),
+                ..
+            } => {
+                let wait = Duration::from_secs(reset.saturating_sub(now_epoch) + 1);
+                if wait > self.max_reset_wait || attempt >= self.max_retries + 3 {
+                    Retry::No
+                } else {
+                    Retry::After(wait, "primary rate limit exhausted; waiting for its reset")
+                }
+            }
+            _ if attempt >= self.max_retries => Retry::No,
+            Failure::Status {
+                status: 403 | 429,
+                retry_after: Some(wait),
+                ..
+            } => Retry::After(*wait, "secondary rate limit; waiting as retry-after asks"),
+            Failure::Status {
+                status: 403 | 429,
+                secondary: true,
+                ..
+            }
+            | Failure::Status { status: 429, .. } => Retry::After(
+                self.secondary_base * 2u32.saturating_pow(attempt),
+                "secondary rate limit without retry-after; backing off",
+            ),
+            Failure::Status { status, .. } if *status >= 500 => Retry::After(
+                jittered(self.server_error_base, attempt, jitter),
+                "server error; retrying",
+            ),
+            Failure::Network => Retry::After(
+                jittered(self.server_error_base, attempt, jitter),
+                "network error; retrying",
+            ),
+            Failure::Status { .. } => Retry::No,
+        }
+    }
+}
+
+/// `base * 2^attempt`, scaled by a factor in [0.5, 1.5).
+fn jittered(base: Duration, attempt: u32, jitter: f64) -> Duration {
+    let exp = base * 2u32.saturating_pow(attempt.min(10));
+    exp.mul_f64(0.5 + jitter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(status: u16) -> Failure {
+        Failure::Status {
+            status,
+            retry_after: None,
+            exhausted_until: None,
+            secondary: false,
+        }
+    }
+
+    #[test]
+    fn quotas_and_durations_parse() {
+        assert_eq!(
+            WriteQuota::parse("60/1m").unwrap(),
+            WriteQuota {
+                count: 60,
+                period: Duration::from_secs(60)
+            }
+        );
+        assert_eq!(
+            WriteQuota::parse("5/200ms").unwrap().period,
+            Duration::from_millis(200)
+        );
+        assert!(WriteQuota::parse("0/1m").unwrap_err().contains("positive"));
+        assert!(
+            WriteQuota::parse("60")
+                .unwrap_err()
+                .contains("COUNT/DURATION")
+        );
+        assert!(
+            WriteQuota::parse("6/1d")
+                .unwrap_err()
+                .contains("unknown unit")
+        );
+        assert_eq!(parse_duration("2").unwrap(), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn retry_after_is_obeyed_and_bounded() {
+        let p = RetryPolicy::default();
+        let f = Failure::Status {
+            status: 403,
+            retry_after: Some(Duration::from_secs(7)),
+            exhausted_until: None,
+            secondary: true,
+        };
+        assert!(
+            matches!(p.decide(&f, 0, 0, 0.0), Retry::After(d, _) if d == Duration::from_secs(7))
+        );
+        assert_eq!(p.decide(&f, 5, 0, 0.0), Retry::No);
+    }
+
+    #[test]
+    fn secondary_without_retry_after_backs_off_from_a_minute() {
+        let p = RetryPolicy::default();
+        let f = Failure::Status {
+            status: 403,
+            retry_after: None,
+            exhausted_until: None,
+            secondary: true,
+        };
+        assert!(
+            matches!(p.decide(&f, 0, 0, 0.3), Retry::After(d, _) if d == Duration::from_secs(60))
+        );
+        assert!(
+            matches!(p.decide(&f, 2, 0, 0.3), Retry::After(d, _) if d == Duration::from_secs(240))
+        );
+    }
+
+    #[test]
+    fn primary_exhaustion_waits_for_the_reset() {
+        let p = RetryPolicy::default();
+        let f = Failure::Status {
+            status: 403,
+            retry_after: None,
+            exhausted_until: Some(1_000),
+            secondary: false,
+        };
+        assert!(
+            matches!(p.decide(&f, 0, 990, 0.0), Retry::After(d, _) if d == Duration::from_secs(11))
+        );
+        // A reset too far away is not waited for.
+        let far = Failure::Status {
+            status: 403,
+            retry_after: None,
+            exhausted_until: Some(100_000),
+            secondary: false,
+        };
+        assert_eq!(p.decide(&far, 0, 0, 0.0), Retry::No);
+    }
+
+    #[test]
+    fn server_errors_retry_with_jitter_then_stop() {
+        let p = RetryPolicy::default();
+        let Retry::After(a, _) = p.decide(&status(502), 0, 0, 0.0) else {
+            panic!("retried")
+        };
+        let Retry::After(b, _) = p.decide(&status(502), 0, 0, 0.99) else {
+            panic!("retried")
+        };
+        assert!(a < b && a >= Duration::from_millis(250));
+        assert!(
+            matches!(p.decide(&Failure::Network, 1, 0, 0.5), Retry::After(d, _) if d == Duration::from_secs(1))
+        );
+        assert_eq!(p.decide(&status(502), 5, 0, 0.0), Retry::No);
+        assert_eq!(p.decide(&status(404), 0, 0, 0.0), Retry::No);
+        assert_eq!(p.decide(&status(422), 0, 0, 0.0), Retry::No);
+    }
+
+    #[test]
+    fn tracker_waits_when_the_budget_would_not_cover_a_batch() {
+        let t = RateTracker::default();
+        let mut h = http::HeaderMap::new();
+        h.insert("x-ratelimit-limit", "5000".parse().unwrap());
+        h.insert("x-ratelimit-remaining", "3".parse().unwrap());
+        h.insert("x-ratelimit-reset", "1100".parse().unwrap());
+        h.insert("x-ratelimit-resource", "graphql".parse().unwrap());
+        t.record(&h);
+        assert_eq!(t.reserve("graphql", 2, 1000), None);
+        assert_eq!(
+            t.reserve("graphql", 2, 1000),
+            Some(Duration::from_secs(101))
+        );
+        // After the reset time, go ahead.
+        assert_eq!(t.reserve("graphql", 2, 1200), None);
+        // Unknown budgets never block.
+        assert_eq!(t.reserve("core", 100, 1000), None);
+    }
+}

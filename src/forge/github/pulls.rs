@@ -1,0 +1,202 @@
+//! Pull requests over REST: open (with labels, reviewers and auto-merge),
+//! update title and body in place, comment and close. Extras that GitHub
+//! refuses (an unknown reviewer, auto-merge not allowed) become warnings on
+//! an open pull request, never a half-done repo.
+
+use http::Method;
+use serde_json::{Value, json};
+
+use super::client::Client;
+use super::{query, rest_error, send_error};
+use crate::forge::{ForgeError, OpenedPullRequest, PullRequest, PullRequestSpec, RepoId};
+
+fn base(repo: &RepoId) -> String {
+    format!("/repos/{}/{}", repo.owner, repo.name)
+}
+
+/// Opens the pull request and applies its extras.
+pub async fn open(
+    client: &Client,
+    spec: &PullRequestSpec,
+) -> Result<OpenedPullRequest, ForgeError> {
+    let repo = &spec.repo;
+    let r = client
+        .rest(
+            Method::POST,
+            &format!("{}/pulls", base(repo)),
+            Some(&json!({
+                "title": spec.title,
+                "head": spec.head,
+                "base": spec.base,
+                "body": spec.body,
+                "draft": spec.draft,
+                "maintainer_can_modify": false,
+            })),
+            "POST /repos/{owner}/{repo}/pulls",
+        )
+        .await
+        .map_err(send_error)?;
+    if !r.status.is_success() {
+        return Err(rest_error(
+            repo,
+            r.status.as_u16(),
+            &r.body,
+            "open a pull request",
+        ));
+    }
+    let number = r
+        .body
+        .get("number")
+        .and_then(Value::as_u64)
+        .unwrap_or_default();
+    let url = r
+        .body
+        .get("html_url")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let node_id = r
+        .body
+        .get("node_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let mut warnings = Vec::new();
+    if !spec.labels.is_empty() {
+        let r = client
+            .rest(
+                Method::POST,
+                &format!("{}/issues/{number}/labels", base(repo)),
+                Some(&json!({ "labels": spec.labels })),
+                "POST /repos/{owner}/{repo}/issues/{number}/labels",
+            )
+            .await;
+        if let Some(w) = warning(repo, r, "add labels") {
+            warnings.push(w);
+        }
+    }
+    if !spec.reviewers.is_empty() || !spec.team_reviewers.is_empty() {
+        let r = client
+            .rest(
+                Method::POST,
+                &format!("{}/pulls/{number}/requested_reviewers", base(repo)),
+                Some(
+                    &json!({ "reviewers": spec.reviewers, "team_reviewers": spec.team_reviewers }),
+                ),
+                "POST /repos/{owner}/{repo}/pulls/{number}/requested_reviewers",
+            )
+            .await;
+        if let Some(w) = warning(repo, r, "request reviewers") {
+            warnings.push(w);
+        }
+    }
+    if spec.auto_merge {
+        let vars = json!({ "input": { "pullRequestId": node_id } });
+        match client
+            .graphql(query::AUTO_MERGE, &vars, "graphql auto-merge", true)
+            .await
+        {
+            Ok(body) => {
+                if let Some(e) = query::errors(&body).first() {
+                    warnings.push(format!("auto-merge not enabled: {}", e.message.trim()));
+                }
+            }
+            Err(e) => warnings.push(format!("auto-merge not enabled: {e}")),
+        }
+    }
+    for w in &warnings {
+        tracing::warn!(repo = %repo, pull = number, "{w}");
+    }
+    Ok(OpenedPullRequest {
+        number,
+        url,
+        warnings,
+    })
+}
+
+fn warning(
+    repo: &RepoId,
+    r: Result<super::client::Response, super::client::SendError>,
+    what: &str,
+) -> Option<String> {
+    match r {
+        Ok(r) if r.status.is_success() => None,
+        Ok(r) => Some(format!(
+            "could not {what}: {}",
+            rest_error(repo, r.status.as_u16(), &r.body, what)
+        )),
+        Err(e) => Some(format!("could not {what}: {e}")),
+    }
+}
+
+/// Rewrites title and body.
+pub async fn update(
+    client: &Client,
+    repo: &RepoId,
+    pull: &PullRequest,
+    title: &str,
+    body: &str,
+) -> Result<(), ForgeError> {
+    let r = client
+        .rest(
+            Method::PATCH,
+            &format!("{}/pulls/{}", base(repo), pull.number),
+            Some(&json!({ "title": title, "body": body })),
+            "PATCH /repos/{owner}/{repo}/pulls/{number}",
+        )
+        .await
+        .map_err(send_error)?;
+    if !r.status.is_success() {
+        return Err(rest_error(
+            repo,
+            r.status.as_u16(),
+            &r.body,
+            "update the pull request",
+        ));
+    }
+    Ok(())
+}
+
+/// Comments, then closes.
+pub async fn close(
+    client: &Client,
+    repo: &RepoId,
+    pull: &PullRequest,
+    comment: &str,
+) -> Result<(), ForgeError> {
+    let r = client
+        .rest(
+            Method::POST,
+            &format!("{}/issues/{}/comments", base(repo), pull.number),
+            Some(&json!({ "body": comment })),
+            "POST /repos/{owner}/{repo}/issues/{number}/comments",
+        )
+        .await
+        .map_err(send_error)?;
+    if !r.status.is_success() {
+        return Err(rest_error(
+            repo,
+            r.status.as_u16(),
+            &r.body,
+            "comment on the pull request",
+        ));
+    }
+    let r = client
+        .rest(
+            Method::PATCH,
+            &format!("{}/pulls/{}", base(repo), pull.number),
+            Some(&json!({ "state": "closed" })),
+            "PATCH /repos/{owner}/{repo}/pulls/{number}",
+        )
+        .await
+        .map_err(send_error)?;
+    if !r.status.is_success() {
+        return Err(rest_error(
+            repo,
+            r.status.as_u16(),
+            &r.body,
+            "close the pull request",
+        ));
+    }
+    Ok(())
+}

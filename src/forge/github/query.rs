@@ -1,0 +1,480 @@
+//! The GraphQL documents distributor sends, and the parsing of their
+//! answers into forge values. Pure: documents are built from values and
+//! answers are parsed from JSON, so both are unit-tested, and a test
+//! validates every document against GitHub's published schema.
+//!
+//! Observation reads many repositories in one query through aliases: each
+//! repo's observed branch (its commit, the blob id and mode of every managed
+//! path, the lock file's text), the proposal branch likewise, and the open
+//! pull request from the proposal branch. Paths are read with
+//! `Commit.file(path:)`, so every file of a branch comes from the same
+//! commit as the tip the plan's compare-and-swap uses.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde_json::{Map, Value, json};
+
+use crate::blob::{FileMode, ObjectId};
+use crate::forge::{
+    BranchSnapshot, FileEntry, ForgeError, ProposalSnapshot, PullRequest, RepoId, RepoObservation,
+    RepoQuery, VERSION_TRAILER,
+};
+
+/// A GraphQL document and its variables.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub query: String,
+    pub variables: Value,
+}
+
+/// The all-zero object id: "must not exist" / "delete" in `updateRefs`.
+pub const ZERO_OID: &str = "0000000000000000000000000000000000000000";
+
+/// Git file modes as GraphQL's `TreeEntry.mode` reports them.
+const MODE_REGULAR: i64 = 0o100644;
+const MODE_EXECUTABLE: i64 = 0o100755;
+
+/// Builds the observation query for a batch of repos.
+pub fn observe(queries: &[RepoQuery]) -> Document {
+    let mut vars = Map::new();
+    let mut paths: BTreeMap<&str, String> = BTreeMap::new();
+    for q in queries {
+        for p in q.paths.iter().chain(std::iter::once(&q.lock_path)) {
+            let n = paths.len();
+            paths.entry(p.as_str()).or_insert_with(|| format!("p{n}"));
+        }
+    }
+    let mut heads: BTreeMap<&str, String> = BTreeMap::new();
+    for q in queries {
+        let n = heads.len();
+        heads
+            .entry(q.proposal_branch.as_str())
+            .or_insert_with(|| format!("h{n}"));
+    }
+    let mut decls: Vec<String> = Vec::new();
+    for (path, var) in &paths {
+        decls.push(format!("${var}: String!"));
+        vars.insert(var.clone(), json!(path));
+    }
+    for (head, var) in &heads {
+        decls.push(format!("${var}: String!"));
+        vars.insert(var.clone(), json!(head));
+        vars.insert(format!("{var}ref"), json!(format!("refs/heads/{head}")));
+        decls.push(format!("${var}ref: String!"));
+    }
+    let mut body = String::from("  rateLimit { cost remaining resetAt }\n");
+    for (i, q) in queries.iter().enumerate() {
+        decls.push(format!("$o{i}: String!"));
+        decls.push(format!("$n{i}: String!"));
+        vars.insert(format!("o{i}"), json!(q.repo.owner));
+        vars.insert(format!("n{i}"), json!(q.repo.name));
+        let branch = match &q.branch {
+            Some(b) => {
+                decls.push(format!("$b{i}: String!"));
+                vars.insert(format!("b{i}"), json!(format!("refs/heads/{b}")));
+                format!("ref(qualifiedName: $b{i})")
+            }
+            None => "defaultBranchRef".to_string(),
+        };
+        let mut files = String::new();
+        for (j, p) in q.paths.iter().enumerate() {
+            let _ = write!(
+                files,
+                " f{j}: file(path: ${}) {{ oid mode type }}",
+                paths[p.as_str()]
+            );
+        }
+        let lock = &paths[q.lock_path.as_str()];
+        let _ = write!(
+            files,
+            " lock: file(path: ${lock}) {{ oid mode type object {{ ... on Blob {{ text isBinary }} }} }}"
+        );
+        let head = &heads[q.proposal_branch.as_str()];
+        let _ = writeln!(
+            body,
+            "  r{i}: repository(owner: $o{i}, name: $n{i}) {{\n    id isArchived\n    \
+             defaultBranchRef {{ name }}\n    \
+             branch: {branch} {{ name target {{ ... on Commit {{ oid{files} }} }} }}\n    \
+             proposal: ref(qualifiedName: ${head}ref) {{ name target {{ ... on Commit {{ oid message parents(first: 1) {{ nodes {{ oid }} }}{files} }} }} }}\n    \
+             pullRequests(headRefName: ${head}, states: [OPEN], first: 1) {{ nodes {{ id number url title body createdAt isDraft labels(first: 20) {{ nodes {{ name }} }} }} }}\n  }}"
+        );
+    }
+    Document {
+        query: format!("query Observe({}) {{\n{body}}}", decls.join(", ")),
+        variables: Value::Object(vars),
+    }
+}
+
+/// A GraphQL error as GitHub reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GqlError {
+    pub kind: String,
+    pub message: String,
+    /// The first element of `path`: the alias or mutation it belongs to.
+    pub at: Option<String>,
+}
+
+/// The errors of a GraphQL answer.
+pub fn errors(body: &Value) -> Vec<GqlError> {
+    body.get("errors")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|e| GqlError {
+            kind: e
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+            message: e
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown GraphQL error")
+                .to_string(),
+            at: e
+                .get("path")
+                .and_then(Value::as_array)
+                .and_then(|p| p.first())
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        })
+        .collect()
+}
+
+/// What one repository answered, besides the forge values.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    pub observation: RepoObservation,
+    /// GraphQL node id of the repository, for `updateRefs`.
+    pub node_id: String,
+    /// The lock blob ids whose text GitHub did not return (binary or
+    /// large), by branch: `true` for the proposal branch.
+    pub lock_blobs_without_text: Vec<(bool, ObjectId)>,
+}
+
+/// Parses the answer to [`observe`] for the same `queries`.
+pub fn parse_observe(queries: &[RepoQuery], body: &Value) -> Vec<Result<Observed, ForgeError>> {
+    let errs = errors(body);
+    let data = body.get("data");
+    queries
+        .iter()
+        .enumerate()
+        .map(|(i, q)| {
+            let alias = format!("r{i}");
+            if let Some(e) = errs
+                .iter()
+                .find(|e| e.at.as_deref() == Some(alias.as_str()))
+            {
+                return Err(map_error(&q.repo, e));
+            }
+            let repo = data.and_then(|d| d.get(&alias)).filter(|v| !v.is_null());
+            let Some(repo) = repo else {
+                if let Some(e) = errs.iter().find(|e| e.at.is_none()) {
+                    return Err(map_error(&q.repo, e));
+                }
+                return Err(not_found(&q.repo));
+            };
+            parse_repo(q, repo)
+        })
+        .collect()
+}
+
+fn not_found(repo: &RepoId) -> ForgeError {
+    ForgeError::NotFound {
+        repo: repo.clone(),
+        hint: " on GitHub, or the token cannot see it (check the name, and that the token or GitHub App installation has access to it)".into(),
+    }
+}
+
+fn parse_repo(q: &RepoQuery, repo: &Value) -> Result<Observed, ForgeError> {
+    if repo.get("isArchived").and_then(Value::as_bool) == Some(true) {
+        return Err(ForgeError::Archived(q.repo.clone()));
+    }
+    let node_id = str_at(repo, &["id"]).unwrap_or_default();
+    let mut missing_text = Vec::new();
+    let branch_value = repo.get("branch").filter(|v| !v.is_null());
+    let default_branch = match branch_value {
+        Some(b) => parse_branch(q, b, false, &mut missing_text)?,
+        None => {
+            let name = q
+                .branch
+                .clone()
+                .or_else(|| str_at(repo, &["defaultBranchRef", "name"]))
+                .unwrap_or_else(|| "main".into());
+            if q.branch.is_some() {
+                return Err(ForgeError::Other(format!(
+                    "{}: the registry names `{name}` as the default branch but the repository has no such branch",
+                    q.repo
+                )));
+            }
+            // An empty repository: no default branch yet.
+            BranchSnapshot {
+                name,
+                tip: None,
+                files: q.paths.iter().map(|p| (p.clone(), None)).collect(),
+                lock: None,
+            }
+        }
+    };
+    let proposal = match repo.get("proposal").filter(|v| !v.is_null()) {
+        Some(p) => {
+            let branch = parse_branch(q, p, true, &mut missing_text)?;
+            let target = p.get("target").unwrap_or(&Value::Null);
+            let message = str_at(target, &["message"]).unwrap_or_default();
+            let base = target
+                .get("parents")
+                .and_then(|p| p.get("nodes"))
+                .and_then(Value::as_array)
+                .and_then(|n| n.first())
+                .and_then(|n| str_at(n, &["oid"]))
+                .and_then(|o| o.parse().ok());
+            // A branch that still points at the default branch's tip has no
+            // commit of anyone's: distributor may reuse it.
+            let empty = branch.tip.is_some() && branch.tip == default_branch.tip;
+            Some(ProposalSnapshot {
+                by_distributor: empty || message.lines().any(|l| l.starts_with(VERSION_TRAILER)),
+                branch,
+                base,
+            })
+        }
+        None => None,
+    };
+    let pull_request = repo
+        .get("pullRequests")
+        .and_then(|p| p.get("nodes"))
+        .and_then(Value::as_array)
+        .and_then(|n| n.first())
+        .map(parse_pull);
+    Ok(Observed {
+        observation: RepoObservation {
+            repo: q.repo.clone(),
+            default_branch,
+            proposal,
+            pull_request,
+        },
+        node_id,
+        lock_blobs_without_text: missing_text,
+    })
+}
+
+fn parse_branch(
+    q: &RepoQuery,
+    branch: &Value,
+    proposal: bool,
+    missing_text: &mut Vec<(bool, ObjectId)>,
+) -> Result<BranchSnapshot, ForgeError> {
+    let name = str_at(branch, &["name"]).unwrap_or_default();
+    let target = branch.get("target").unwrap_or(&Value::Null);
+    let tip: Option<ObjectId> = str_at(target, &["oid"]).and_then(|o| o.parse().ok());
+    let mut files = BTreeMap::new();
+    for (j, p) in q.paths.iter().enumerate() {
+        files.insert(p.clone(), parse_entry(target.get(format!("f{j}"))));
+    }
+    let lock_value = target.get("lock").filter(|v| !v.is_null());
+    let lock = match lock_value {
+        None => None,
+        Some(l) => match l
+            .get("object")
+            .and_then(|o| o.get("text"))
+            .and_then(Value::as_str)
+        {
+            Some(text) => Some(text.as_bytes().to_vec()),
+            None => {
+                if let Some(oid) = str_at(l, &["oid"]).and_then(|o| o.parse().ok()) {
+                    missing_text.push((proposal, oid));
+                }
+                None
+            }
+        },
+    };
+    Ok(BranchSnapshot {
+        name,
+        tip,
+        files,
+        lock,
+    })
+}
+
+fn parse_entry(v: Option<&Value>) -> Option<FileEntry> {
+    let v = v.filter(|v| !v.is_null())?;
+    let blob: ObjectId = str_at(v, &["oid"])?.parse().ok()?;
+    let kind = str_at(v, &["type"]).unwrap_or_else(|| "blob".into());
+    let mode = match (kind.as_str(), v.get("mode").and_then(Value::as_i64)) {
+        ("blob", Some(MODE_REGULAR)) => Some(FileMode::Regular),
+        ("blob", Some(MODE_EXECUTABLE)) => Some(FileMode::Executable),
+        _ => None,
+    };
+    Some(FileEntry { blob, mode })
+}
+
+/// A pull request node (observation) or REST answer.
+pub fn parse_pull(v: &Value) -> PullRequest {
+    let labels = v
+        .get("labels")
+        .and_then(|l| l.get("nodes").or(Some(l)))
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|l| str_at(l, &["name"]))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    PullRequest {
+        number: v.get("number").and_then(Value::as_u64).unwrap_or_default(),
+        url: str_at(v, &["url"]).unwrap_or_default(),
+        node_id: str_at(v, &["id"]).unwrap_or_default(),
+        title: str_at(v, &["title"]).unwrap_or_default(),
+        body: str_at(v, &["body"]).unwrap_or_default(),
+        created_at: str_at(v, &["createdAt"]).unwrap_or_default(),
+        labels,
+        draft: v.get("isDraft").and_then(Value::as_bool).unwrap_or(false),
+    }
+}
+
+fn str_at(v: &Value, path: &[&str]) -> Option<String> {
+    let mut cur = v;
+    for p in path {
+        cur = cur.get(p)?;
+    }
+    cur.as_str().map(str::to_string)
+}
+
+/// Reads blobs by id from one repository (text blobs; binary ones come
+/// back without text and are fetched over REST).
+pub fn blobs(repo: &RepoId, oids: &[ObjectId]) -> Document {
+    let mut decls = vec!["$owner: String!".to_string(), "$name: String!".to_string()];
+    let mut vars = Map::new();
+    vars.insert("owner".into(), json!(repo.owner));
+    vars.insert("name".into(), json!(repo.name));
+    let mut fields = String::new();
+    for (i, oid) in oids.iter().enumerate() {
+        decls.push(format!("$b{i}: GitObjectID!"));
+        vars.insert(format!("b{i}"), json!(oid.to_string()));
+        let _ = write!(
+            fields,
+            " b{i}: object(oid: $b{i}) {{ ... on Blob {{ oid text isBinary isTruncated }} }}"
+        );
+    }
+    Document {
+        query: format!(
+            "query Blobs({}) {{ repository(owner: $owner, name: $name) {{{fields} }} }}",
+            decls.join(", ")
+        ),
+        variables: Value::Object(vars),
+    }
+}
+
+/// The repository's node id (when observation did not record it).
+pub fn repo_id(repo: &RepoId) -> Document {
+    Document {
+        query: "query RepoId($owner: String!, $name: String!) { repository(owner: $owner, name: $name) { id } }".into(),
+        variables: json!({ "owner": repo.owner, "name": repo.name }),
+    }
+}
+
+/// The `createCommitOnBranch` input.
+pub fn commit_input(
+    repo: &RepoId,
+    branch: &str,
+    expected_head: ObjectId,
+    message: &str,
+    additions: &[(String, Vec<u8>)],
+    deletions: &[String],
+) -> Value {
+    use base64::Engine as _;
+    let (headline, body) = match message.split_once('\n') {
+        Some((h, b)) => (h.trim_end(), b.trim_start_matches('\n')),
+        None => (message, ""),
+    };
+    json!({
+        "branch": { "repositoryNameWithOwner": repo.to_string(), "branchName": branch },
+        "expectedHeadOid": expected_head.to_string(),
+        "message": { "headline": headline, "body": body },
+        "fileChanges": {
+            "additions": additions.iter().map(|(path, bytes)| json!({
+                "path": path,
+                "contents": base64::engine::general_purpose::STANDARD.encode(bytes),
+            })).collect::<Vec<_>>(),
+            "deletions": deletions.iter().map(|p| json!({ "path": p })).collect::<Vec<_>>(),
+        },
+    })
+}
+
+/// One commit on an existing branch: `createCommitOnBranch`, GitHub signs it.
+pub const COMMIT: &str = "mutation Commit($commit: CreateCommitOnBranchInput!) {\n  createCommitOnBranch(input: $commit) { commit { oid } }\n}";
+
+/// Points a branch at a base commit (creating it, or resetting it with a
+/// compare-and-swap on its old tip) and commits on it, in one request: the
+/// branch never sits at the base between two requests.
+pub const PROPOSE: &str = "mutation Propose($refs: UpdateRefsInput!, $commit: CreateCommitOnBranchInput!) {\n  updateRefs(input: $refs) { clientMutationId }\n  createCommitOnBranch(input: $commit) { commit { oid } }\n}";
+
+/// Ref updates with compare-and-swap (used to delete a branch).
+pub const UPDATE_REFS: &str = "mutation UpdateRefs($refs: UpdateRefsInput!) {\n  updateRefs(input: $refs) { clientMutationId }\n}";
+
+/// Auto-merge once checks pass.
+pub const AUTO_MERGE: &str = "mutation AutoMerge($input: EnablePullRequestAutoMergeInput!) {\n  enablePullRequestAutoMerge(input: $input) { pullRequest { number } }\n}";
+
+/// The `updateRefs` input for one branch.
+pub fn ref_update(
+    repo_node_id: &str,
+    branch: &str,
+    before: Option<ObjectId>,
+    after: Option<ObjectId>,
+) -> Value {
+    let oid = |o: Option<ObjectId>| o.map(|o| o.to_string()).unwrap_or_else(|| ZERO_OID.into());
+    json!({
+        "repositoryId": repo_node_id,
+        "refUpdates": [{
+            "name": format!("refs/heads/{branch}"),
+            "beforeOid": oid(before),
+            "afterOid": oid(after),
+            "force": true,
+        }],
+    })
+}
+
+/// Maps a GraphQL error about `repo` to a forge error callers branch on.
+pub fn map_error(repo: &RepoId, e: &GqlError) -> ForgeError {
+    let lower = e.message.to_lowercase();
+    if lower.contains("without `workflow` scope")
+        || lower.contains("without `workflows` permission")
+    {
+        return ForgeError::Refused(workflow_refusal(repo, &e.message));
+    }
+    if lower.contains("archived") {
+        return ForgeError::Archived(repo.clone());
+    }
+    if lower.contains("rule violation") || lower.contains("protected branch") {
+        return ForgeError::Protected(format!(
+            "GitHub refused the direct commit to {repo}: {}",
+            e.message.trim()
+        ));
+    }
+    match e.kind.as_str() {
+        "NOT_FOUND" if e.message.contains("Repository") => not_found(repo),
+        "STALE_DATA" => ForgeError::Conflict {
+            repo: repo.clone(),
+            branch: String::new(),
+            expected: "the observed tip".into(),
+            actual: format!("a newer commit ({})", e.message.trim()),
+        },
+        "FORBIDDEN" => ForgeError::Refused(format!(
+            "GitHub refused a write to {repo}: {}",
+            e.message.trim()
+        )),
+        _ => ForgeError::Other(format!("GitHub: {repo}: {}", e.message.trim())),
+    }
+}
+
+/// The message for a workflow-file refusal: what GitHub requires and what
+/// to do.
+pub fn workflow_refusal(repo: &RepoId, github_message: &str) -> String {
+    format!(
+        "GitHub refused to write workflow files in {repo}: changing anything under .github/workflows/ needs the `workflow` scope on a classic personal access token, or the `workflows: write` permission for a GitHub App or fine-grained token. Grant it, or skip those files (`skip_files` in the registry). GitHub said: {}",
+        github_message.trim()
+    )
+}
+
+#[cfg(test)]
+mod tests;

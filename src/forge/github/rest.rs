@@ -1,0 +1,258 @@
+//! The REST Git Data fallback for writes (`--github-writes rest`): a tree
+//! on the parent's tree, a commit, then the ref. For servers or tokens where
+//! `createCommitOnBranch` is unavailable, and for commits that set the
+//! executable bit (which the mutation cannot). Also reads binary blobs.
+//!
+//! REST ref updates carry no compare-and-swap: the default branch is only
+//! moved fast-forward (GitHub refuses anything else), and a proposal branch
+//! is checked right before it is reset or deleted, which leaves a window of
+//! one request.
+
+use base64::Engine as _;
+use http::Method;
+use serde_json::{Value, json};
+
+use super::client::Client;
+use super::{empty_repo, rest_error, send_error};
+use crate::blob::ObjectId;
+use crate::forge::{CommitRequest, ForgeError, RepoId};
+
+/// Reads one blob's bytes.
+pub async fn read_blob(
+    client: &Client,
+    repo: &RepoId,
+    oid: ObjectId,
+) -> Result<Vec<u8>, ForgeError> {
+    let route = format!("/repos/{}/{}/git/blobs/{oid}", repo.owner, repo.name);
+    let r = client
+        .rest(
+            Method::GET,
+            &route,
+            None,
+            "GET /repos/{owner}/{repo}/git/blobs/{sha}",
+        )
+        .await
+        .map_err(send_error)?;
+    if !r.status.is_success() {
+        return Err(rest_error(repo, r.status.as_u16(), &r.body, "read a blob"));
+    }
+    let content: String = r
+        .body
+        .get("content")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(content)
+        .map_err(|e| ForgeError::Other(format!("{repo}: blob {oid} is not valid base64: {e}")))
+}
+
+async fn call(
+    client: &Client,
+    repo: &RepoId,
+    method: Method,
+    route: String,
+    body: Option<Value>,
+    kind: &str,
+    what: &str,
+) -> Result<Value, ForgeError> {
+    let r = client
+        .rest(method, &route, body.as_ref(), kind)
+        .await
+        .map_err(send_error)?;
+    if r.status.is_success() {
+        Ok(r.body)
+    } else {
+        Err(rest_error(repo, r.status.as_u16(), &r.body, what))
+    }
+}
+
+fn sha_at(v: &Value, pointer: &str, repo: &RepoId) -> Result<ObjectId, ForgeError> {
+    v.pointer(pointer)
+        .and_then(Value::as_str)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| ForgeError::Other(format!("{repo}: GitHub's answer has no `{pointer}`")))
+}
+
+/// The current tip of `branch`, `None` when it does not exist.
+async fn branch_tip(
+    client: &Client,
+    repo: &RepoId,
+    branch: &str,
+) -> Result<Option<ObjectId>, ForgeError> {
+    let route = format!("/repos/{}/{}/git/ref/heads/{branch}", repo.owner, repo.name);
+    let r = client
+        .rest(
+            Method::GET,
+            &route,
+            None,
+            "GET /repos/{owner}/{repo}/git/ref/{ref}",
+        )
+        .await
+        .map_err(send_error)?;
+    match r.status.as_u16() {
+        404 => Ok(None),
+        s if (200..300).contains(&s) => sha_at(&r.body, "/object/sha", repo).map(Some),
+        s => Err(rest_error(repo, s, &r.body, "read a branch")),
+    }
+}
+
+/// Writes one commit through the Git Data API.
+pub async fn commit(
+    client: &Client,
+    request: &CommitRequest,
+    default_branch: Option<&str>,
+) -> Result<ObjectId, ForgeError> {
+    let repo = &request.repo;
+    let parent = request.parent.ok_or_else(|| empty_repo(repo))?;
+    let base = format!("/repos/{}/{}", repo.owner, repo.name);
+    let parent_commit = call(
+        client,
+        repo,
+        Method::GET,
+        format!("{base}/git/commits/{parent}"),
+        None,
+        "GET /repos/{owner}/{repo}/git/commits/{sha}",
+        "read the parent commit",
+    )
+    .await?;
+    let base_tree = sha_at(&parent_commit, "/tree/sha", repo)?;
+    let mut entries = Vec::new();
+    for f in &request.files {
+        let mode = f.mode.as_str();
+        entries.push(match &f.content {
+            Some(bytes) => match std::str::from_utf8(bytes) {
+                Ok(text) => {
+                    json!({ "path": f.path, "mode": mode, "type": "blob", "content": text })
+                }
+                Err(_) => {
+                    return Err(ForgeError::Refused(format!(
+                        "{repo}: `{}` is not UTF-8 text; the REST fallback writes text files only",
+                        f.path
+                    )));
+                }
+            },
+            None => json!({ "path": f.path, "mode": mode, "type": "blob", "sha": null }),
+        });
+    }
+    let tree = call(
+        client,
+        repo,
+        Method::POST,
+        format!("{base}/git/trees"),
+        Some(json!({ "base_tree": base_tree.to_string(), "tree": entries })),
+        "POST /repos/{owner}/{repo}/git/trees",
+        "create a tree",
+    )
+    .await?;
+    let tree = sha_at(&tree, "/sha", repo)?;
+    let commit = call(
+        client,
+        repo,
+        Method::POST,
+        format!("{base}/git/commits"),
+        Some(json!({
+            "message": request.message,
+            "tree": tree.to_string(),
+            "parents": [parent.to_string()],
+            "author": { "name": request.author.name, "email": request.author.email },
+        })),
+        "POST /repos/{owner}/{repo}/git/commits",
+        "create a commit",
+    )
+    .await?;
+    let new = sha_at(&commit, "/sha", repo)?;
+    let branch = &request.branch;
+    let conflict =
+        |actual: Option<ObjectId>| ForgeError::conflict(repo, branch, request.expected_tip, actual);
+    match request.expected_tip {
+        None => {
+            let r = client
+                .rest(
+                    Method::POST,
+                    &format!("{base}/git/refs"),
+                    Some(&json!({ "ref": format!("refs/heads/{branch}"), "sha": new.to_string() })),
+                    "POST /repos/{owner}/{repo}/git/refs",
+                )
+                .await
+                .map_err(send_error)?;
+            if r.status.as_u16() == 422
+                && super::client::message_of(&r.body).contains("already exists")
+            {
+                return Err(conflict(branch_tip(client, repo, branch).await?));
+            }
+            if !r.status.is_success() {
+                return Err(rest_error(
+                    repo,
+                    r.status.as_u16(),
+                    &r.body,
+                    "create a branch",
+                ));
+            }
+        }
+        Some(expected) => {
+            let reset = expected != parent;
+            if reset {
+                if default_branch == Some(branch.as_str()) {
+                    request.check_fast_forward(branch)?;
+                }
+                let actual = branch_tip(client, repo, branch).await?;
+                if actual != Some(expected) {
+                    return Err(conflict(actual));
+                }
+            }
+            let r = client
+                .rest(
+                    Method::PATCH,
+                    &format!("{base}/git/refs/heads/{branch}"),
+                    Some(&json!({ "sha": new.to_string(), "force": reset })),
+                    "PATCH /repos/{owner}/{repo}/git/refs/{ref}",
+                )
+                .await
+                .map_err(send_error)?;
+            if r.status.as_u16() == 422
+                && super::client::message_of(&r.body).contains("not a fast forward")
+            {
+                return Err(conflict(branch_tip(client, repo, branch).await?));
+            }
+            if !r.status.is_success() {
+                return Err(rest_error(
+                    repo,
+                    r.status.as_u16(),
+                    &r.body,
+                    "move a branch",
+                ));
+            }
+        }
+    }
+    Ok(new)
+}
+
+/// Deletes a branch after checking it is still at `expected`.
+pub async fn delete_branch(
+    client: &Client,
+    repo: &RepoId,
+    branch: &str,
+    expected: ObjectId,
+) -> Result<(), ForgeError> {
+    let actual = branch_tip(client, repo, branch).await?;
+    if actual != Some(expected) {
+        return Err(ForgeError::conflict(repo, branch, Some(expected), actual));
+    }
+    call(
+        client,
+        repo,
+        Method::DELETE,
+        format!(
+            "/repos/{}/{}/git/refs/heads/{branch}",
+            repo.owner, repo.name
+        ),
+        None,
+        "DELETE /repos/{owner}/{repo}/git/refs/{ref}",
+        "delete a branch",
+    )
+    .await
+    .map(|_| ())
+}

@@ -1,0 +1,676 @@
+//! `distributor --forge github` end to end against the stateful fake GitHub
+//! (`crates/fake-github`, on 127.0.0.1): first rollout direct and as pull
+//! requests, a no-op re-run that writes nothing, pull requests updated in
+//! place, human commits left alone, pull requests closed once in sync, and
+//! every refusal GitHub can answer (workflow scope, branch protection,
+//! archived, bad credentials, secondary limits, 502s, a race on the branch
+//! tip). Outcomes are checked on the fake's real git objects and pull
+//! requests, and on its request counters.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use fake_github::{Config, FakeGitHub};
+
+use common::{Env, Run, targets};
+
+const TOKEN: &str = "ghp_distributor_test_token_0123456789";
+const OWNER: &str = "acme";
+/// Repos the shipped registry delivers directly.
+const DIRECT: [&str; 5] = [
+    "apple-auth",
+    "banana-warehouse",
+    "grape-pipelines",
+    "kiwi-app",
+    "mango-web",
+];
+/// Repos the shipped registry delivers through pull requests.
+const PR: [&str; 7] = [
+    "apple-sso",
+    "banana-ingest",
+    "grape-dashboards",
+    "kiwi-gateway",
+    "kiwi-notifications",
+    "mango-api",
+    "mango-infra",
+];
+const LOCK: &str = ".github/distributor.lock.json";
+const SYNC: &str = "distributor/sync";
+
+/// A platform copy and a fake GitHub holding every repo of the registry,
+/// each with a README on its default branch.
+struct Gh {
+    env: Env,
+    fake: FakeGitHub,
+}
+
+impl Gh {
+    /// GitHub's secondary limits are lifted: these tests run distributor
+    /// with fast pacing; the pacing tests set limits of their own.
+    fn new() -> Gh {
+        Gh::with(unlimited(), true)
+    }
+
+    fn with(config: Config, workflow_scope: bool) -> Gh {
+        let env = Env::new();
+        let fake = FakeGitHub::start(config);
+        fake.add_token(TOKEN, workflow_scope);
+        for name in DIRECT.iter().chain(PR.iter()) {
+            let branch = default_branch(name);
+            fake.add_repo(
+                OWNER,
+                name,
+                branch,
+                &[("README.md", b"# team repo\n".as_slice())],
+            );
+        }
+        Gh { env, fake }
+    }
+
+    /// Runs `distributor <command> --forge github:<fake> <args>` with fast
+    /// pacing (tests write a few dozen times; pacing has its own test).
+    fn run(&self, command: &str, args: &[&str]) -> Run {
+        self.run_with(command, args, TOKEN, true)
+    }
+
+    fn run_with(&self, command: &str, args: &[&str], token: &str, fast: bool) -> Run {
+        let forge = format!("github:{}", self.fake.url());
+        let mut all: Vec<&str> = vec![command, "--forge", &forge];
+        if fast {
+            all.extend([
+                "--github-write-quota",
+                "1000/1s",
+                "--github-write-spacing",
+                "0ms",
+            ]);
+        }
+        all.extend_from_slice(args);
+        let out = Command::new(env!("CARGO_BIN_EXE_distributor"))
+            .args(&all)
+            .current_dir(&self.env.platform)
+            .env_remove("DISTRIBUTOR_FORGE")
+            .env_remove("DISTRIBUTOR_LOG_FORMAT")
+            .env_remove("RUST_LOG")
+            .env_remove("DISTRIBUTOR_GITHUB_TOKEN_FILE")
+            .env("GITHUB_TOKEN", token)
+            .env("NO_COLOR", "1")
+            .env("HOME", &self.env.scratch)
+            .output()
+            .expect("the distributor binary runs");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    fn apply(&self) -> Run {
+        self.run("apply", &[])
+    }
+
+    fn tip(&self, name: &str, branch: &str) -> Option<String> {
+        self.fake.tip(OWNER, name, branch)
+    }
+
+    fn open_pulls(&self, name: &str) -> Vec<fake_github::Pull> {
+        self.fake
+            .pulls(OWNER, name)
+            .into_iter()
+            .filter(|p| p.state == "open")
+            .collect()
+    }
+
+    fn file(&self, name: &str, branch: &str, path: &str) -> Option<String> {
+        self.fake
+            .file(OWNER, name, branch, path)
+            .map(|b| String::from_utf8(b).expect("utf-8"))
+    }
+
+    /// What distributor renders for `name`: path -> content.
+    fn rendered(&self, name: &str) -> Vec<(String, String)> {
+        let (all, _) = targets(&self.env);
+        let target = all
+            .into_iter()
+            .find(|t| t.repo.name == name)
+            .expect("repo in registry");
+        target
+            .desired
+            .into_iter()
+            .map(|d| (d.path, String::from_utf8(d.content).expect("utf-8")))
+            .collect()
+    }
+
+    fn fsck(&self, name: &str) {
+        let dir = self.fake.git_dir(OWNER, name);
+        fsck_clean(&dir, &self.env.scratch);
+    }
+
+    fn writes(&self) -> u64 {
+        self.fake.counters().content_creating
+    }
+}
+
+fn unlimited() -> Config {
+    Config {
+        secondary_limits: vec![(100_000, Duration::from_secs(60))],
+        ..Config::default()
+    }
+}
+
+fn default_branch(name: &str) -> &'static str {
+    if name == "kiwi-notifications" {
+        "trunk"
+    } else {
+        "main"
+    }
+}
+
+fn fsck_clean(dir: &Path, home: &Path) {
+    let out = common::git_command(dir, home)
+        .args(["fsck", "--strict", "--no-dangling"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git fsck of {} failed: {}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn first_rollout_commits_direct_repos_and_opens_one_pull_request_per_pr_repo() {
+    let gh = Gh::new();
+    let plan = gh.run("plan", &["--no-diff"]);
+    plan.expect_code(2);
+    assert_eq!(gh.writes(), 0, "plan writes nothing");
+
+    gh.apply().expect_code(0);
+
+    for name in DIRECT {
+        let branch = default_branch(name);
+        let log = gh.fake.log(OWNER, name, branch);
+        assert_eq!(log.len(), 2, "{name}: one distributor commit on the README");
+        let message = gh.fake.commit_message(OWNER, name, &log[0]);
+        assert!(message.contains("Distributor-Version:"), "{message}");
+        for (path, content) in gh.rendered(name) {
+            assert_eq!(
+                gh.file(name, branch, &path).as_deref(),
+                Some(content.as_str()),
+                "{name}:{path}"
+            );
+        }
+        assert!(
+            gh.file(name, branch, LOCK).is_some(),
+            "{name} has its lock file"
+        );
+        assert!(gh.open_pulls(name).is_empty(), "{name}: no pull request");
+        gh.fsck(name);
+    }
+    // The security bundle's script keeps its executable bit.
+    assert_eq!(
+        gh.fake
+            .file_mode(OWNER, "mango-web", "main", ".github/scripts/verify-pins.sh"),
+        Some(0o100755)
+    );
+
+    for name in PR {
+        let branch = default_branch(name);
+        assert_eq!(
+            gh.fake.log(OWNER, name, branch).len(),
+            1,
+            "{name}: default branch untouched"
+        );
+        let pulls = gh.open_pulls(name);
+        assert_eq!(pulls.len(), 1, "{name}: exactly one pull request");
+        let pr = &pulls[0];
+        assert_eq!(pr.head, SYNC);
+        assert_eq!(pr.base, branch);
+        assert_eq!(pr.labels, vec!["distributor".to_string()]);
+        assert!(pr.body.contains("| missing |"), "{}", pr.body);
+        assert!(pr.body.contains("Source revision:"), "{}", pr.body);
+        for (path, content) in gh.rendered(name) {
+            assert!(
+                pr.body.contains(&format!("`{path}`")),
+                "{name}: body lists {path}"
+            );
+            assert_eq!(
+                gh.file(name, SYNC, &path).as_deref(),
+                Some(content.as_str()),
+                "{name}:{path}"
+            );
+        }
+        gh.fsck(name);
+    }
+    // Reviewers are the team's owners: users by login, teams by slug.
+    let mango = &gh.open_pulls("mango-api")[0];
+    assert_eq!(
+        mango.reviewers,
+        vec!["alice-moreau".to_string(), "dpatel".to_string()]
+    );
+    assert_eq!(mango.team_reviewers, vec!["mango-devs".to_string()]);
+    assert_eq!(gh.fake.counters().secondary_refusals, 0);
+}
+
+#[test]
+fn a_rerun_without_changes_costs_one_query_and_writes_nothing() {
+    let gh = Gh::new();
+    gh.apply().expect_code(0);
+    gh.fake.reset_counters();
+
+    let plan = gh.run("plan", &["--no-diff"]);
+    plan.expect_code(0);
+    let again = gh.apply();
+    again.expect_code(0);
+    let c = gh.fake.counters();
+    assert_eq!(c.content_creating, 0, "{:?}", c.by_kind);
+    // One batched observation query per run for all twelve repos.
+    assert_eq!(c.total, 2, "{:?}", c.by_kind);
+    assert_eq!(c.by_kind.get("graphql query"), Some(&2), "{:?}", c.by_kind);
+}
+
+#[test]
+fn a_template_change_updates_the_open_pull_requests_in_place() {
+    let gh = Gh::new();
+    gh.apply().expect_code(0);
+    let before: Vec<(u64, String)> = PR
+        .iter()
+        .map(|n| (gh.open_pulls(n)[0].number, gh.tip(n, SYNC).unwrap()))
+        .collect();
+    gh.env
+        .append_to_template("baseline/CODEOWNERS", "# reviewed by the platform team\n");
+    gh.fake.reset_counters();
+
+    let run = gh.apply();
+    run.expect_code(0);
+
+    for (name, (number, old_tip)) in PR.iter().zip(before) {
+        let pulls = gh.open_pulls(name);
+        assert_eq!(
+            pulls.len(),
+            1,
+            "{name}: still exactly one pull request\n{}",
+            run.stdout
+        );
+        assert_eq!(pulls[0].number, number, "{name}: the same pull request");
+        let tip = gh
+            .tip(name, SYNC)
+            .unwrap_or_else(|| panic!("{name}: no branch\n{}\n{}", run.stdout, run.stderr));
+        assert_ne!(tip, old_tip, "{name}: branch rebuilt");
+        assert!(
+            gh.file(name, SYNC, ".github/CODEOWNERS")
+                .unwrap()
+                .ends_with("# reviewed by the platform team\n"),
+            "{name}"
+        );
+        // Rebuilt on the default branch: one distributor commit on it.
+        let log = gh.fake.log(OWNER, name, SYNC);
+        assert_eq!(log.len(), 2, "{name}: one commit on the base");
+        gh.fsck(name);
+    }
+    for name in DIRECT {
+        assert_eq!(
+            gh.fake.log(OWNER, name, default_branch(name)).len(),
+            3,
+            "{name}"
+        );
+    }
+    let c = gh.fake.counters();
+    // Direct repos: one commit each. PR repos: branch+commit in one
+    // request, the body rewritten in another.
+    assert!(
+        c.content_creating <= (DIRECT.len() + 3 * PR.len()) as u64,
+        "{} writes: {:?}",
+        c.content_creating,
+        c.by_kind
+    );
+    assert_eq!(
+        c.by_kind.get("POST /repos/{owner}/{repo}/pulls"),
+        None,
+        "no new pull request"
+    );
+}
+
+#[test]
+fn a_human_commit_on_the_pull_request_branch_is_left_alone() {
+    let gh = Gh::new();
+    gh.apply().expect_code(0);
+    let human = gh.fake.push(
+        OWNER,
+        "mango-api",
+        SYNC,
+        &[(
+            ".github/CODEOWNERS",
+            Some(b"* @acme/mango-devs @hannah\n".as_slice()),
+        )],
+        "Add Hannah as an owner",
+    );
+    gh.env
+        .append_to_template("baseline/CODEOWNERS", "# changed upstream\n");
+
+    let run = gh.apply();
+    run.expect_code(0);
+    assert_eq!(
+        gh.tip("mango-api", SYNC).as_deref(),
+        Some(human.as_str()),
+        "human commit kept"
+    );
+    assert_eq!(
+        gh.file("mango-api", SYNC, ".github/CODEOWNERS").as_deref(),
+        Some("* @acme/mango-devs @hannah\n")
+    );
+    assert_eq!(gh.open_pulls("mango-api").len(), 1);
+    assert!(
+        run.stdout.contains("acme/mango-api") && run.stdout.contains("left alone"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_pull_request_is_closed_once_the_repo_is_in_sync() {
+    let gh = Gh::new();
+    gh.apply().expect_code(0);
+    // mango-api: the team merges the pull request.
+    let merged = gh.open_pulls("mango-api")[0].number;
+    gh.fake.merge_pull(OWNER, "mango-api", merged);
+    // apple-sso: the team makes the same change by hand instead.
+    let pr = gh.open_pulls("apple-sso")[0].number;
+    let same: Vec<(String, Vec<u8>)> = gh
+        .rendered("apple-sso")
+        .into_iter()
+        .map(|(p, c)| (p, c.into_bytes()))
+        .chain(std::iter::once((
+            LOCK.to_string(),
+            gh.fake.file(OWNER, "apple-sso", SYNC, LOCK).unwrap(),
+        )))
+        .collect();
+    let files: Vec<(&str, Option<&[u8]>)> = same
+        .iter()
+        .map(|(p, c)| (p.as_str(), Some(c.as_slice())))
+        .collect();
+    gh.fake.push(
+        OWNER,
+        "apple-sso",
+        "main",
+        &files,
+        "Apply the platform files by hand",
+    );
+    gh.fake.set_mode(
+        OWNER,
+        "apple-sso",
+        "main",
+        ".github/scripts/verify-pins.sh",
+        true,
+    );
+
+    let run = gh.apply();
+    run.expect_code(0);
+    let out = format!("{}\n{}", run.stdout, run.stderr);
+
+    assert!(
+        gh.open_pulls("mango-api").is_empty(),
+        "merged, nothing new opened"
+    );
+    assert!(
+        !gh.fake
+            .branches(OWNER, "mango-api")
+            .contains(&SYNC.to_string())
+    );
+    let closed = gh
+        .fake
+        .pulls(OWNER, "apple-sso")
+        .into_iter()
+        .find(|p| p.number == pr)
+        .unwrap();
+    assert_eq!(closed.state, "closed", "{out}");
+    assert!(!closed.merged);
+    assert!(
+        closed.comments.iter().any(|c| c.contains("in sync")),
+        "{:?}",
+        closed.comments
+    );
+    assert!(
+        !gh.fake
+            .branches(OWNER, "apple-sso")
+            .contains(&SYNC.to_string())
+    );
+    // And the next run is a no-op.
+    gh.fake.reset_counters();
+    gh.run(
+        "plan",
+        &["--no-diff", "--repo", "apple-sso", "--repo", "mango-api"],
+    )
+    .expect_code(0);
+}
+
+#[test]
+fn a_token_without_workflow_scope_is_told_exactly_that() {
+    let gh = Gh::with(unlimited(), false);
+    let run = gh.run("apply", &["--repo", "mango-web"]);
+    run.expect_code(1);
+    assert!(run.stdout.contains("`workflow` scope"), "{}", run.stdout);
+    assert!(run.stdout.contains(".github/workflows/"), "{}", run.stdout);
+    assert_eq!(
+        gh.fake.log(OWNER, "mango-web", "main").len(),
+        1,
+        "nothing written"
+    );
+}
+
+#[test]
+fn a_protected_default_branch_falls_back_to_a_pull_request() {
+    let gh = Gh::new();
+    gh.fake.protect_branch(OWNER, "mango-web", "main");
+    let run = gh.run("apply", &["--repo", "mango-web"]);
+    run.expect_code(0);
+    assert_eq!(
+        gh.fake.log(OWNER, "mango-web", "main").len(),
+        1,
+        "no direct commit"
+    );
+    let pulls = gh.open_pulls("mango-web");
+    assert_eq!(pulls.len(), 1, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("direct commit refused"),
+        "{}",
+        run.stdout
+    );
+    assert!(pulls[0].body.contains("refused"), "{}", pulls[0].body);
+}
+
+#[test]
+fn an_archived_repo_is_skipped_and_reported() {
+    let gh = Gh::new();
+    gh.fake.archive(OWNER, "kiwi-app");
+    let run = gh.apply();
+    run.expect_code(1);
+    assert!(
+        run.stdout.contains("acme/kiwi-app") && run.stdout.contains("archived"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(gh.fake.log(OWNER, "kiwi-app", "main").len(), 1);
+    // The others went ahead.
+    assert_eq!(gh.fake.log(OWNER, "mango-web", "main").len(), 2);
+}
+
+#[test]
+fn bad_credentials_are_reported_without_the_token() {
+    let gh = Gh::new();
+    let bad = "ghp_not_a_real_token_ZYXW";
+    let run = gh.run_with("apply", &[], bad, true);
+    run.expect_code(1);
+    assert!(
+        run.stdout.contains("401") || run.stderr.contains("401"),
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(run.stdout.contains("credentials"), "{}", run.stdout);
+    for out in [&run.stdout, &run.stderr] {
+        assert!(
+            !out.contains(bad) && !out.contains(TOKEN),
+            "no token in output"
+        );
+    }
+    assert_eq!(gh.writes(), 0);
+}
+
+#[test]
+fn a_secondary_limit_refusal_is_waited_out_and_the_write_retried() {
+    let gh = Gh::new();
+    gh.fake.refuse_next_writes(1, 1);
+    let started = Instant::now();
+    let run = gh.run("apply", &["--repo", "mango-web"]);
+    run.expect_code(0);
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "retry-after was obeyed"
+    );
+    let c = gh.fake.counters();
+    assert_eq!(c.secondary_refusals, 1);
+    // The first rollout sets the executable bit of the security script, so
+    // it goes through the Git Data API: tree, commit, ref.
+    assert_eq!(c.content_creating, 3, "{:?}", c.by_kind);
+    assert_eq!(gh.fake.log(OWNER, "mango-web", "main").len(), 2);
+    assert!(
+        run.stderr.contains("secondary rate limit"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn default_pacing_stays_under_the_secondary_limit() {
+    // The fake enforces GitHub's limits compressed 100-fold (80 writes per
+    // 0.6 s); distributor is paced the same way compressed (60 per 0.6 s,
+    // 10 ms apart): no refusal.
+    let config = Config {
+        secondary_limits: vec![
+            (80, Duration::from_millis(600)),
+            (500, Duration::from_millis(36_000)),
+        ],
+        ..Config::default()
+    };
+    let gh = Gh::with(config, true);
+    let run = gh.run_with(
+        "apply",
+        &[
+            "--github-write-quota",
+            "60/600ms",
+            "--github-write-quota",
+            "450/36000ms",
+            "--github-write-spacing",
+            "10ms",
+        ],
+        TOKEN,
+        false,
+    );
+    run.expect_code(0);
+    assert_eq!(gh.fake.counters().secondary_refusals, 0);
+}
+
+#[test]
+fn server_errors_are_retried() {
+    let gh = Gh::new();
+    gh.fake.fail_next(2, 502);
+    let run = gh.run("apply", &["--repo", "mango-web"]);
+    run.expect_code(0);
+    assert_eq!(gh.fake.log(OWNER, "mango-web", "main").len(), 2);
+    assert!(run.stderr.contains("server error"), "{}", run.stderr);
+}
+
+#[test]
+fn an_exhausted_budget_is_waited_for_until_its_reset() {
+    let gh = Gh::new();
+    gh.fake.set_rate_limit_remaining(0, Duration::from_secs(2));
+    let started = Instant::now();
+    let run = gh.run("plan", &["--no-diff", "--repo", "mango-web"]);
+    run.expect_code(2);
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    assert!(run.stderr.contains("rate limit"), "{}", run.stderr);
+}
+
+#[test]
+fn the_rest_write_mode_writes_the_same_files() {
+    let gh = Gh::new();
+    gh.run("apply", &["--github-writes", "rest"]).expect_code(0);
+    for name in DIRECT {
+        for (path, content) in gh.rendered(name) {
+            assert_eq!(
+                gh.file(name, default_branch(name), &path).as_deref(),
+                Some(content.as_str())
+            );
+        }
+        gh.fsck(name);
+    }
+    for name in PR {
+        assert_eq!(gh.open_pulls(name).len(), 1);
+    }
+    gh.fake.reset_counters();
+    gh.run("apply", &["--github-writes", "rest"]).expect_code(0);
+    assert_eq!(gh.writes(), 0);
+}
+
+/// A commit lands on the default branch between plan and apply: the
+/// compare-and-swap (expectedHeadOid) refuses, the repo is re-observed and
+/// re-planned, and the human commit is kept.
+#[test]
+fn a_race_on_the_branch_tip_is_replanned_and_loses_nothing() {
+    use distributor::forge::github::{Auth, GitHubConfig, GitHubForge, WriteMode};
+    let gh = Gh::new();
+    let (all, opts) = targets(&gh.env);
+    let targets: Vec<_> = all
+        .into_iter()
+        .filter(|t| t.repo.name == "mango-web")
+        .collect();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // octocrab's client spawns its connection task on the current runtime.
+    let _in_runtime = rt.enter();
+    let mut settings = distributor::forge::github::ClientSettings::default();
+    settings.pacing.spacing = Duration::ZERO;
+    let forge = GitHubForge::new(GitHubConfig {
+        api_url: gh.fake.url(),
+        auth: Auth::Token(TOKEN.to_string().into()),
+        write_mode: WriteMode::Graphql,
+        batch_size: 50,
+        client: settings,
+    })
+    .unwrap();
+    let plan = rt.block_on(distributor::apply::make_plan(&forge, &targets, &opts));
+    let human = gh.fake.push(
+        OWNER,
+        "mango-web",
+        "main",
+        &[("docs/notes.md", Some(b"notes\n".as_slice()))],
+        "Add notes",
+    );
+    let report = rt.block_on(distributor::apply::apply(
+        &forge,
+        &targets,
+        plan,
+        &opts,
+        |_| {},
+    ));
+    let r = &report.repos[0];
+    assert!(r.error.is_none(), "{:?}", r.error);
+    assert!(r.replanned);
+    let log = gh.fake.log(OWNER, "mango-web", "main");
+    assert_eq!(log.len(), 3);
+    assert_eq!(
+        log[1], human,
+        "the distributor commit sits on the human one"
+    );
+    assert_eq!(
+        gh.file("mango-web", "main", "docs/notes.md").as_deref(),
+        Some("notes\n")
+    );
+    gh.fsck("mango-web");
+}
