@@ -674,3 +674,56 @@ fn a_race_on_the_branch_tip_is_replanned_and_loses_nothing() {
     );
     gh.fsck("mango-web");
 }
+
+/// A GitHub App: the installation token is minted from the App's key, one
+/// per run while it is valid, and minted again before it expires.
+#[test]
+fn a_github_app_mints_its_installation_token_and_refreshes_it_before_expiry() {
+    let gh = Gh::new();
+    gh.fake.add_app(4242, 77, true);
+    let key = common::project_dir().join("tests/data/github-app-test-key.pem");
+    let app = |extra: &[&str]| {
+        let mut args = vec![
+            "--github-app-id",
+            "4242",
+            "--github-app-key",
+            key.to_str().unwrap(),
+            "--github-installation-id",
+            "77",
+        ];
+        args.extend_from_slice(extra);
+        // No GITHUB_TOKEN: the App's credentials are the only ones.
+        gh.run_with("apply", &args, "", true)
+    };
+    let mint = "POST /app/installations/{installation_id}/access_tokens";
+    let run = app(&[]);
+    run.expect_code(0);
+    let c = gh.fake.counters();
+    assert_eq!(c.by_kind.get(mint), Some(&1), "{:?}", c.by_kind);
+    assert_eq!(gh.fake.log(OWNER, "mango-web", "main").len(), 2);
+    assert_eq!(gh.open_pulls("mango-api").len(), 1);
+    assert!(!run.stderr.contains("BEGIN RSA"), "no key material in logs");
+
+    // Tokens that expire within octocrab's 30 s margin are replaced before
+    // use: a run never sends an expired token (no 401).
+    gh.fake.set_token_lifetime(Duration::from_secs(20));
+    gh.env
+        .append_to_template("baseline/CODEOWNERS", "# app rotation\n");
+    gh.fake.reset_counters();
+    app(&[]).expect_code(0);
+    let c = gh.fake.counters();
+    assert!(
+        c.by_kind.get(mint).copied().unwrap_or(0) >= 2,
+        "{:?}",
+        c.by_kind
+    );
+}
+
+#[test]
+fn an_incomplete_github_app_configuration_is_refused_before_any_request() {
+    let gh = Gh::new();
+    let run = gh.run_with("plan", &["--github-app-id", "4242"], "", true);
+    run.expect_code(1);
+    assert!(run.stderr.contains("all three"), "{}", run.stderr);
+    assert_eq!(gh.fake.counters().total, 0);
+}

@@ -7,7 +7,8 @@ use http::Method;
 use serde_json::{Value, json};
 
 use super::client::Client;
-use super::{query, rest_error, send_error};
+use super::rest::call;
+use super::{query, rest_error};
 use crate::forge::{ForgeError, OpenedPullRequest, PullRequest, PullRequestSpec, RepoId};
 
 fn base(repo: &RepoId) -> String {
@@ -20,47 +21,35 @@ pub async fn open(
     spec: &PullRequestSpec,
 ) -> Result<OpenedPullRequest, ForgeError> {
     let repo = &spec.repo;
-    let r = client
-        .rest(
-            Method::POST,
-            &format!("{}/pulls", base(repo)),
-            Some(&json!({
-                "title": spec.title,
-                "head": spec.head,
-                "base": spec.base,
-                "body": spec.body,
-                "draft": spec.draft,
-                "maintainer_can_modify": false,
-            })),
-            "POST /repos/{owner}/{repo}/pulls",
-        )
-        .await
-        .map_err(send_error)?;
-    if !r.status.is_success() {
-        return Err(rest_error(
-            repo,
-            r.status.as_u16(),
-            &r.body,
-            "open a pull request",
-        ));
-    }
-    let number = r
-        .body
+    let created = call(
+        client,
+        repo,
+        Method::POST,
+        format!("{}/pulls", base(repo)),
+        Some(json!({
+            "title": spec.title,
+            "head": spec.head,
+            "base": spec.base,
+            "body": spec.body,
+            "draft": spec.draft,
+            "maintainer_can_modify": false,
+        })),
+        "POST /repos/{owner}/{repo}/pulls",
+        "open a pull request",
+    )
+    .await?;
+    let text = |key: &str| {
+        created
+            .get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let number = created
         .get("number")
         .and_then(Value::as_u64)
         .unwrap_or_default();
-    let url = r
-        .body
-        .get("html_url")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    let node_id = r
-        .body
-        .get("node_id")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
+    let (url, node_id) = (text("html_url"), text("node_id"));
     let mut warnings = Vec::new();
     if !spec.labels.is_empty() {
         let r = client
@@ -137,24 +126,17 @@ pub async fn update(
     title: &str,
     body: &str,
 ) -> Result<(), ForgeError> {
-    let r = client
-        .rest(
-            Method::PATCH,
-            &format!("{}/pulls/{}", base(repo), pull.number),
-            Some(&json!({ "title": title, "body": body })),
-            "PATCH /repos/{owner}/{repo}/pulls/{number}",
-        )
-        .await
-        .map_err(send_error)?;
-    if !r.status.is_success() {
-        return Err(rest_error(
-            repo,
-            r.status.as_u16(),
-            &r.body,
-            "update the pull request",
-        ));
-    }
-    Ok(())
+    call(
+        client,
+        repo,
+        Method::PATCH,
+        format!("{}/pulls/{}", base(repo), pull.number),
+        Some(json!({ "title": title, "body": body })),
+        "PATCH /repos/{owner}/{repo}/pulls/{number}",
+        "update the pull request",
+    )
+    .await
+    .map(|_| ())
 }
 
 /// Comments, then closes.
@@ -164,39 +146,25 @@ pub async fn close(
     pull: &PullRequest,
     comment: &str,
 ) -> Result<(), ForgeError> {
-    let r = client
-        .rest(
-            Method::POST,
-            &format!("{}/issues/{}/comments", base(repo), pull.number),
-            Some(&json!({ "body": comment })),
-            "POST /repos/{owner}/{repo}/issues/{number}/comments",
-        )
-        .await
-        .map_err(send_error)?;
-    if !r.status.is_success() {
-        return Err(rest_error(
-            repo,
-            r.status.as_u16(),
-            &r.body,
-            "comment on the pull request",
-        ));
-    }
-    let r = client
-        .rest(
-            Method::PATCH,
-            &format!("{}/pulls/{}", base(repo), pull.number),
-            Some(&json!({ "state": "closed" })),
-            "PATCH /repos/{owner}/{repo}/pulls/{number}",
-        )
-        .await
-        .map_err(send_error)?;
-    if !r.status.is_success() {
-        return Err(rest_error(
-            repo,
-            r.status.as_u16(),
-            &r.body,
-            "close the pull request",
-        ));
-    }
-    Ok(())
+    call(
+        client,
+        repo,
+        Method::POST,
+        format!("{}/issues/{}/comments", base(repo), pull.number),
+        Some(json!({ "body": comment })),
+        "POST /repos/{owner}/{repo}/issues/{number}/comments",
+        "comment on the pull request",
+    )
+    .await?;
+    call(
+        client,
+        repo,
+        Method::PATCH,
+        format!("{}/pulls/{}", base(repo), pull.number),
+        Some(json!({ "state": "closed" })),
+        "PATCH /repos/{owner}/{repo}/pulls/{number}",
+        "close the pull request",
+    )
+    .await
+    .map(|_| ())
 }

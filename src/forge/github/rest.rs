@@ -49,7 +49,8 @@ pub async fn read_blob(
         .map_err(|e| ForgeError::Other(format!("{repo}: blob {oid} is not valid base64: {e}")))
 }
 
-async fn call(
+/// One REST request whose failure is the repo's error.
+pub(super) async fn call(
     client: &Client,
     repo: &RepoId,
     method: Method,
