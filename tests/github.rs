@@ -727,3 +727,43 @@ fn an_incomplete_github_app_configuration_is_refused_before_any_request() {
     assert!(run.stderr.contains("all three"), "{}", run.stderr);
     assert_eq!(gh.fake.counters().total, 0);
 }
+
+#[test]
+fn a_repo_missing_on_github_is_reported_and_the_others_proceed() {
+    let gh = Gh::new();
+    gh.env.edit_registry(|r| {
+        r["teams"]["mango"]["repos"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({ "name": "mango-ghost", "delivery": "direct" }));
+    });
+    let run = gh.apply();
+    run.expect_code(1);
+    assert!(
+        run.stdout.contains("acme/mango-ghost") && run.stdout.contains("not found"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("token cannot see it"), "{}", run.stdout);
+    assert_eq!(gh.fake.log(OWNER, "mango-web", "main").len(), 2);
+}
+
+#[test]
+fn the_token_never_appears_in_any_output_even_with_trace_logs() {
+    let gh = Gh::new();
+    for args in [
+        &["-vv"][..],
+        &["-vv", "--format", "json"][..],
+        &["-vv", "--log-format", "json"][..],
+    ] {
+        let run = gh.run("apply", args);
+        run.expect_code(0);
+        for out in [&run.stdout, &run.stderr] {
+            assert!(!out.contains(TOKEN), "token leaked with {args:?}");
+            assert!(
+                !out.contains("distributor_test_token"),
+                "token leaked with {args:?}"
+            );
+        }
+    }
+}
