@@ -976,12 +976,20 @@ fn missing_forge_is_an_error() {
 }
 
 #[test]
-fn proposal_is_rebuilt_in_place_when_the_default_branch_moves() {
+fn proposal_is_rebuilt_only_when_a_managed_path_changes_on_the_default_branch() {
     let env = Env::initialised();
     let api = env.bare("mango-api");
     let old_sync = tip(&env, &api, SYNC).unwrap();
-    let human = env.human_commit(&api, "main", "src/lib.rs", "pub fn f() {}\n");
+    // Unrelated work on main: the proposal still merges cleanly.
+    env.human_commit(&api, "main", "src/lib.rs", "pub fn f() {}\n");
+    let plan = env.plan(&["--repo", "mango-api"]);
+    plan.expect_code(0);
+    assert!(plan.stdout.contains("up to date"), "{}", plan.stdout);
+    env.apply(&[]).expect_code(0);
+    assert_eq!(tip(&env, &api, SYNC).unwrap(), old_sync, "not rewritten");
 
+    // A managed path changes on main: rebuilt in place on the new tip.
+    let human = env.human_commit(&api, "main", ".github/dependabot.yml", "version: 2\n");
     let plan = env.plan(&["--repo", "mango-api"]);
     plan.expect_code(2);
     assert!(

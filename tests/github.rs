@@ -767,3 +767,42 @@ fn the_token_never_appears_in_any_output_even_with_trace_logs() {
         }
     }
 }
+
+/// A busy default branch does not make distributor rewrite its pull
+/// requests: unrelated commits leave the proposal mergeable, so a re-run
+/// writes nothing; a commit touching a managed path does rebuild it.
+#[test]
+fn unrelated_commits_on_the_default_branch_do_not_rebuild_the_pull_request() {
+    let gh = Gh::new();
+    gh.apply().expect_code(0);
+    let tip = gh.tip("mango-api", SYNC).unwrap();
+    gh.fake.push(
+        OWNER,
+        "mango-api",
+        "main",
+        &[("src/app.py", Some(b"print('hi')\n".as_slice()))],
+        "Feature work",
+    );
+    gh.fake.reset_counters();
+    gh.run("apply", &["--repo", "mango-api"]).expect_code(0);
+    assert_eq!(gh.writes(), 0, "{:?}", gh.fake.counters().by_kind);
+    assert_eq!(gh.tip("mango-api", SYNC).as_deref(), Some(tip.as_str()));
+
+    // A hand edit of a managed file on main: the proposal is rebuilt on it.
+    gh.fake.push(
+        OWNER,
+        "mango-api",
+        "main",
+        &[(".github/dependabot.yml", Some(b"version: 2\n".as_slice()))],
+        "Tweak dependabot",
+    );
+    gh.run("apply", &["--repo", "mango-api"]).expect_code(0);
+    let rebuilt = gh.tip("mango-api", SYNC).unwrap();
+    assert_ne!(rebuilt, tip);
+    assert_eq!(gh.open_pulls("mango-api").len(), 1);
+    assert_eq!(
+        gh.fake.log(OWNER, "mango-api", SYNC)[1],
+        gh.tip("mango-api", "main").unwrap(),
+        "rebuilt on the new tip"
+    );
+}

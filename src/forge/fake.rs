@@ -215,12 +215,13 @@ impl State {
                 &r.default_branch,
             ));
         }
-        let default_branch = snapshot(r, name, query);
+        let default_branch = snapshot(r, name, r.branches.get(name).copied(), query);
         let proposal = r.branches.get(&query.proposal_branch).map(|tip| {
             let commit = &r.commits[tip];
             ProposalSnapshot {
-                branch: snapshot(r, &query.proposal_branch, query),
+                branch: snapshot(r, &query.proposal_branch, Some(*tip), query),
                 base: commit.parent,
+                base_snapshot: commit.parent.map(|b| snapshot(r, name, Some(b), query)),
                 by_distributor: commit
                     .message
                     .lines()
@@ -537,8 +538,12 @@ fn apply_writes(base: &Files, writes: &[FileWrite]) -> Result<Files, String> {
 }
 
 /// The queried paths and lock of one branch (all absent if unborn).
-fn snapshot(repo: &FakeRepo, branch: &str, query: &RepoQuery) -> BranchSnapshot {
-    let tip = repo.branches.get(branch).copied();
+fn snapshot(
+    repo: &FakeRepo,
+    branch: &str,
+    tip: Option<ObjectId>,
+    query: &RepoQuery,
+) -> BranchSnapshot {
     let empty = Files::new();
     let files = tip.map_or(&empty, |t| &repo.commits[&t].files);
     let entry = |path: &str| -> Option<FileEntry> {

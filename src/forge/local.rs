@@ -185,10 +185,16 @@ impl LocalForge {
                 let message = commit
                     .message_raw()
                     .map_err(|e| other(repo_id, &format!("cannot decode commit {tip}"), e))?;
+                let by_distributor = has_version_trailer(message);
+                let base_snapshot = match base {
+                    Some(b) => Some(snapshot(&git, repo_id, &default_name, Some(b), query)?),
+                    None => None,
+                };
                 Some(ProposalSnapshot {
                     branch,
                     base,
-                    by_distributor: has_version_trailer(message),
+                    base_snapshot,
+                    by_distributor,
                 })
             }
         };

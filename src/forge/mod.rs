@@ -88,6 +88,10 @@ pub struct ProposalSnapshot {
     /// The first parent of the branch tip: the default-branch commit the
     /// proposal was built on.
     pub base: Option<ObjectId>,
+    /// The queried paths and the lock file as they are in `base`: when the
+    /// default branch has moved on but none of them changed since, the
+    /// proposal still merges cleanly and is not rebuilt.
+    pub base_snapshot: Option<BranchSnapshot>,
     /// Whether the tip was written by distributor. `false` means a human
     /// pushed to the branch; distributor then leaves it alone.
     pub by_distributor: bool,

@@ -518,7 +518,15 @@ pub fn plan_repo(input: PlanInput<'_>) -> Result<RepoPlan, String> {
                 },
                 _ => true,
             };
-            if direct.is_none() && p.base == branch.tip && holds_final && !carries_stale {
+            // Built on the current tip, or on an older one where none of
+            // the managed paths nor the lock has changed since: it still
+            // merges cleanly, so a busy default branch does not make
+            // distributor rewrite the proposal (one write per run).
+            let base_current = p.base == branch.tip
+                || p.base_snapshot
+                    .as_ref()
+                    .is_some_and(|b| b.files == branch.files && b.lock == branch.lock);
+            if direct.is_none() && base_current && holds_final && !carries_stale {
                 ProposalPlan::UpToDate { tip }
             } else {
                 ProposalPlan::Update {

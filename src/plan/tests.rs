@@ -240,6 +240,7 @@ fn proposal(files: &[(&str, Option<FileEntry>)], base: ObjectId, ours: bool) -> 
             lock: Some(lock_of(&listed)),
         },
         base: Some(base),
+        base_snapshot: None,
         by_distributor: ours,
     }
 }
@@ -270,15 +271,31 @@ fn existing_proposal_is_up_to_date_updated_closed_or_left_alone() {
         matches!(p.proposal, ProposalPlan::Update { previous_tip, .. } if previous_tip == oid(9))
     );
 
-    // Main moved since the proposal was built: rebuilt on the new tip.
-    let obs = observe(
-        main(),
-        Some(proposal(&[("a", entry("new a"))], oid(7), true)),
-    );
+    // Main moved since the proposal was built, and a managed file changed
+    // there: rebuilt on the new tip.
+    let mut moved = proposal(&[("a", entry("new a"))], oid(7), true);
+    let mut at_base = main();
+    at_base.files.insert("a".into(), entry("older a"));
+    moved.base_snapshot = Some(at_base);
+    let obs = observe(main(), Some(moved.clone()));
     assert!(matches!(
         plan(&r, &want, &obs).proposal,
         ProposalPlan::Update { .. }
     ));
+    // Without knowing the base's files, the same.
+    moved.base_snapshot = None;
+    let obs = observe(main(), Some(moved.clone()));
+    assert!(matches!(
+        plan(&r, &want, &obs).proposal,
+        ProposalPlan::Update { .. }
+    ));
+    // Main moved, but no managed path nor the lock changed since the base:
+    // the proposal still merges cleanly and is left as it is.
+    moved.base_snapshot = Some(main());
+    let obs = observe(main(), Some(moved));
+    let p = plan(&r, &want, &obs);
+    assert!(matches!(p.proposal, ProposalPlan::UpToDate { .. }));
+    assert!(!p.has_writes());
 
     // Someone else pushed: left alone, changes stay pending.
     let obs = observe(

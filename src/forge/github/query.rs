@@ -96,7 +96,7 @@ pub fn observe(queries: &[RepoQuery]) -> Document {
             "  r{i}: repository(owner: $o{i}, name: $n{i}) {{\n    id isArchived\n    \
              defaultBranchRef {{ name }}\n    \
              branch: {branch} {{ name target {{ ... on Commit {{ oid{files} }} }} }}\n    \
-             proposal: ref(qualifiedName: ${head}ref) {{ name target {{ ... on Commit {{ oid message parents(first: 1) {{ nodes {{ oid }} }}{files} }} }} }}\n    \
+             proposal: ref(qualifiedName: ${head}ref) {{ name target {{ ... on Commit {{ oid message parents(first: 1) {{ nodes {{ oid{files} }} }}{files} }} }} }}\n    \
              pullRequests(headRefName: ${head}, states: [OPEN], first: 1) {{ nodes {{ id number url title body createdAt isDraft labels(first: 20) {{ nodes {{ name }} }} }} }}\n  }}"
         );
     }
@@ -222,13 +222,24 @@ fn parse_repo(q: &RepoQuery, repo: &Value) -> Result<Observed, ForgeError> {
             let branch = parse_branch(q, p, true, &mut missing_text)?;
             let target = p.get("target").unwrap_or(&Value::Null);
             let message = str_at(target, &["message"]).unwrap_or_default();
-            let base = target
+            let parent = target
                 .get("parents")
                 .and_then(|p| p.get("nodes"))
                 .and_then(Value::as_array)
-                .and_then(|n| n.first())
+                .and_then(|n| n.first());
+            let base = parent
                 .and_then(|n| str_at(n, &["oid"]))
                 .and_then(|o| o.parse().ok());
+            // The base commit's files: the parent node has the same
+            // selection as a branch target.
+            let base_snapshot = match parent {
+                Some(node) => {
+                    let wrapped = json!({ "name": default_branch.name, "target": node });
+                    let mut ignored = Vec::new();
+                    Some(parse_branch(q, &wrapped, false, &mut ignored)?)
+                }
+                None => None,
+            };
             // A branch that still points at the default branch's tip has no
             // commit of anyone's: distributor may reuse it.
             let empty = branch.tip.is_some() && branch.tip == default_branch.tip;
@@ -236,6 +247,7 @@ fn parse_repo(q: &RepoQuery, repo: &Value) -> Result<Observed, ForgeError> {
                 by_distributor: empty || message.lines().any(|l| l.starts_with(VERSION_TRAILER)),
                 branch,
                 base,
+                base_snapshot,
             })
         }
         None => None,
