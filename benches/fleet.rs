@@ -19,7 +19,10 @@
 //! Time is compressed on both sides by K (`--time-scale`, default 1000):
 //! the fake refuses more than 80 writes per 60 s/K and 500 per 3600 s/K, and
 //! distributor paces at 60 per 60 s/K, 450 per 3600 s/K, 1 s/K apart (its
-//! defaults, compressed the same way). Latency is not compressed.
+//! defaults, compressed the same way). Latency is not compressed: writes are
+//! serialised, so at the default 20 ms (20 s of compressed time) neither the
+//! pacing nor the fake's windows are reached (the output says so); run with
+//! `--latency-ms 0` to exercise them.
 //!
 //! Run with `cargo bench --bench fleet`, or for a quick run
 //! `cargo bench --bench fleet -- --repos 100`. Options: `--repos N`,
@@ -437,34 +440,6 @@ fn sliding_schedule(n: u64, windows: &[(u64, u64)], spacing: u64) -> Vec<u64> {
     t
 }
 
-/// Send times (ms) of `n` back-to-back writes through distributor's pacer as
-/// implemented (`forge::github::limits::Pacer`): one governor GCRA limiter
-/// per quota (one cell per period/count, burst = count) plus one for the
-/// spacing (burst 1), waited for in that order, with zero latency.
-fn gcra_schedule(n: u64, quotas: &[(u64, u64)], spacing: u64) -> Vec<u64> {
-    let mut limiters: Vec<(u64, u64, Option<u64>)> = quotas
-        .iter()
-        .map(|&(count, period)| {
-            let t = period / count;
-            (t, t * (count - 1), None)
-        })
-        .collect();
-    if spacing > 0 {
-        limiters.push((spacing, 0, None));
-    }
-    let mut now = 0u64;
-    let mut out = Vec::with_capacity(n as usize);
-    for _ in 0..n {
-        for (t, tau, tat) in &mut limiters {
-            let current = tat.unwrap_or(now);
-            now = now.max(current.saturating_sub(*tau));
-            *tat = Some(current.max(now) + *t);
-        }
-        out.push(now);
-    }
-    out
-}
-
 /// Writes of `schedule` that GitHub's sliding windows would refuse, and the
 /// first of them (1-based).
 fn over_limits(schedule: &[u64], windows: &[(u64, u64)]) -> (u64, Option<usize>) {
@@ -487,24 +462,22 @@ struct Projection {
     default_s: f64,
     /// The floor under GitHub's 80/min and 500/h, no spacing.
     floor_s: f64,
-    /// distributor's pacer as implemented (GCRA, burst = count).
-    gcra_s: f64,
-    gcra_over_github: u64,
-    gcra_first_over: Option<usize>,
+    /// Writes of the default-pace schedule GitHub's limits would refuse
+    /// (the pacer is these sliding windows, so this must be 0).
+    over_github: u64,
+    first_over: Option<usize>,
 }
 
 fn project(writes: u64) -> Projection {
     let last = |s: &[u64]| s.last().copied().unwrap_or(0) as f64 / 1000.0;
     let default = sliding_schedule(writes, &DEFAULT_QUOTAS, DEFAULT_SPACING_MS);
     let floor = sliding_schedule(writes, &GITHUB_LIMITS, 0);
-    let gcra = gcra_schedule(writes, &DEFAULT_QUOTAS, DEFAULT_SPACING_MS);
-    let (over, first) = over_limits(&gcra, &GITHUB_LIMITS);
+    let (over, first) = over_limits(&default, &GITHUB_LIMITS);
     Projection {
         default_s: last(&default),
         floor_s: last(&floor),
-        gcra_s: last(&gcra),
-        gcra_over_github: over,
-        gcra_first_over: first,
+        over_github: over,
+        first_over: first,
     }
 }
 
@@ -870,6 +843,16 @@ fn report(args: &Args, steps: &[StepResult], functional: &[Functional], r: &Repo
     println!(
         "primary rate limit: not simulated (the fake's hour is not compressed); the fake charges 1 GraphQL point per request"
     );
+    let (exercised, most_per_hour) = pacing_exercised(args);
+    if !exercised {
+        println!(
+            "note: writes are serialised and each waits >= {} ms (= {:.1} s at x{k}), so at most {most_per_hour} fit in a \
+             compressed hour: distributor's pacing and the fake's windows are never reached at this latency; \
+             run with --latency-ms 0 to exercise them",
+            args.latency_ms,
+            (args.latency_ms * k) as f64 / 1000.0
+        );
+    }
 
     // ---- table
     println!(
@@ -933,20 +916,19 @@ fn report(args: &Args, steps: &[StepResult], functional: &[Functional], r: &Repo
     );
     println!("  floor: GitHub's secondary limits alone (<= 80 per minute, <= 500 per hour)");
     println!(
-        "  pacer as implemented (governor GCRA, burst = count): time, and writes GitHub's limits would refuse"
+        "  over: writes of the default-pace schedule GitHub's limits would refuse (distributor's pacer is these sliding windows)"
     );
     for s in steps.iter().filter(|s| s.writes() > 0) {
         let p = project(s.writes());
         println!(
-            "  {} {:<20} {} writes: default pace {}, floor {}, pacer as implemented {} with {} over GitHub's limits{}",
+            "  {} {:<20} {} writes: default pace {}, floor {}, {} over GitHub's limits{}",
             s.key,
             s.title,
             s.writes(),
             human(p.default_s),
             human(p.floor_s),
-            human(p.gcra_s),
-            p.gcra_over_github,
-            p.gcra_first_over
+            p.over_github,
+            p.first_over
                 .map(|i| format!(" (first: write #{i})"))
                 .unwrap_or_default()
         );
@@ -1038,6 +1020,7 @@ fn report(args: &Args, steps: &[StepResult], functional: &[Functional], r: &Repo
             "calls_per_pr_opened": extra_calls, "seen": r.extras,
         },
         "setup_s": r.setup_s,
+        "pacing_exercised": pacing_exercised(args).0,
         "steps": steps.iter().map(|s| {
             let p = project(s.writes());
             json!({
@@ -1065,9 +1048,8 @@ fn report(args: &Args, steps: &[StepResult], functional: &[Functional], r: &Repo
                 "projection_s": {
                     "default_pacing": p.default_s,
                     "floor_github_limits": p.floor_s,
-                    "pacer_as_implemented": p.gcra_s,
-                    "pacer_writes_over_github_limits": p.gcra_over_github,
-                    "pacer_first_write_over": p.gcra_first_over,
+                    "default_pace_writes_over_github_limits": p.over_github,
+                    "default_pace_first_write_over": p.first_over,
                 },
             })
         }).collect::<Vec<_>>(),
@@ -1082,6 +1064,23 @@ fn report(args: &Args, steps: &[StepResult], functional: &[Functional], r: &Repo
         Ok(()) => println!("\nwritten: {}", path.display()),
         Err(e) => eprintln!("cannot write {}: {e}", path.display()),
     }
+}
+
+/// Whether the pacing can bind at all: writes are serialised, so at most one
+/// per `latency` (compressed: `latency * K` of real time). Returns that and
+/// the most writes that fit in a (compressed) hour.
+fn pacing_exercised(args: &Args) -> (bool, u64) {
+    let interval_ms = args.latency_ms * args.time_scale;
+    if interval_ms == 0 {
+        return (true, u64::MAX);
+    }
+    let most = |period_ms: u64| period_ms / interval_ms + 1;
+    let binds = interval_ms < DEFAULT_SPACING_MS
+        || DEFAULT_QUOTAS
+            .iter()
+            .chain(&GITHUB_LIMITS)
+            .any(|&(count, period)| most(period) > count);
+    (binds, most(3_600_000))
 }
 
 /// Counts of `repos[].pull_request.action` in an apply document.

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::blob::ObjectId;
+use crate::blob::{FileMode, ObjectId};
 use crate::forge::{
     CommitRequest, FileWrite, Forge, ForgeError, PullRequestSpec, RepoId, RepoObservation,
     RepoQuery, Signature,
@@ -589,6 +589,26 @@ async fn sync_pull_request<F: Forge>(
     Ok(())
 }
 
+/// File modes in the parent of a commit: what the default branch was
+/// observed to hold, then (for a proposal built on a new direct commit) what
+/// that commit wrote.
+fn parent_modes(plan: &RepoPlan, after_direct: bool) -> BTreeMap<&str, FileMode> {
+    let mut modes: BTreeMap<&str, FileMode> = plan
+        .files
+        .iter()
+        .filter_map(|f| Some((f.path.as_str(), f.observed?.mode?)))
+        .collect();
+    if let (true, Some(direct)) = (after_direct, &plan.direct) {
+        for w in &direct.writes {
+            match w.blob {
+                Some(_) => modes.insert(w.path.as_str(), w.mode),
+                None => modes.remove(w.path.as_str()),
+            };
+        }
+    }
+    modes
+}
+
 fn commit_request(
     plan: &RepoPlan,
     commit: &CommitPlan,
@@ -597,10 +617,16 @@ fn commit_request(
     parent: Option<ObjectId>,
     expected_tip: Option<ObjectId>,
 ) -> CommitRequest {
+    let on_direct = plan
+        .direct
+        .as_ref()
+        .is_some_and(|d| d.branch == commit.branch);
+    let modes = parent_modes(plan, !on_direct && parent != plan.tip);
     let mut files: Vec<FileWrite> = commit
         .writes
         .iter()
         .map(|w| FileWrite {
+            mode_unchanged: modes.get(w.path.as_str()) == Some(&w.mode),
             path: w.path.clone(),
             content: w.blob.map(|b| {
                 contents
@@ -614,7 +640,8 @@ fn commit_request(
     files.push(FileWrite {
         path: plan.lock_path.clone(),
         content: Some(commit.lock.to_bytes()),
-        mode: crate::blob::FileMode::Regular,
+        mode: FileMode::Regular,
+        mode_unchanged: false,
     });
     CommitRequest {
         repo: plan.repo.clone(),

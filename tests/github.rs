@@ -806,3 +806,38 @@ fn unrelated_commits_on_the_default_branch_do_not_rebuild_the_pull_request() {
         "rebuilt on the new tip"
     );
 }
+
+/// Setting the executable bit needs the Git Data API (three writes), but a
+/// content change of a file that is already executable is one
+/// createCommitOnBranch, and the bit stays.
+#[test]
+fn an_executable_file_is_created_with_its_bit_and_updated_in_one_request() {
+    let gh = Gh::new();
+    gh.run("apply", &["--repo", "mango-web"]).expect_code(0);
+    let script = ".github/scripts/verify-pins.sh";
+    assert_eq!(
+        gh.fake.file_mode(OWNER, "mango-web", "main", script),
+        Some(0o100755)
+    );
+    gh.env
+        .append_to_template("security/verify-pins.sh", "# checked weekly\n");
+    gh.fake.reset_counters();
+    gh.run("apply", &["--repo", "mango-web"]).expect_code(0);
+    let c = gh.fake.counters();
+    assert_eq!(c.content_creating, 1, "{:?}", c.by_kind);
+    assert_eq!(
+        c.by_kind.get("graphql mutation"),
+        Some(&1),
+        "{:?}",
+        c.by_kind
+    );
+    assert_eq!(
+        gh.fake.file_mode(OWNER, "mango-web", "main", script),
+        Some(0o100755)
+    );
+    assert!(
+        gh.file("mango-web", "main", script)
+            .unwrap()
+            .ends_with("# checked weekly\n")
+    );
+}

@@ -139,6 +139,7 @@ async fn plan_output_after_rollout_hand_edit_and_template_change() {
                 path: ".github/dependabot.yml".into(),
                 content: Some(b"version: 2\nupdates: []\n".to_vec()),
                 mode: FileMode::Regular,
+                mode_unchanged: false,
             }],
             message: "Turn off dependabot for now".into(),
             author: Signature {

@@ -222,12 +222,14 @@ fn put(path: &str, content: &str) -> FileWrite {
         path: path.into(),
         content: Some(content.as_bytes().to_vec()),
         mode: FileMode::Regular,
+        mode_unchanged: false,
     }
 }
 
 fn put_exe(path: &str, content: &str) -> FileWrite {
     FileWrite {
         mode: FileMode::Executable,
+        mode_unchanged: false,
         ..put(path, content)
     }
 }
@@ -237,6 +239,7 @@ fn delete(path: &str) -> FileWrite {
         path: path.into(),
         content: None,
         mode: FileMode::Regular,
+        mode_unchanged: false,
     }
 }
 

@@ -118,6 +118,7 @@ impl State {
                     path,
                     content: c.map(|c| c.as_ref().to_vec()),
                     mode,
+                    mode_unchanged: true,
                 }
             })
             .collect();
@@ -611,6 +612,7 @@ mod tests {
                 path: "run.sh".into(),
                 content: Some(b"#!/bin/sh\n".to_vec()),
                 mode: FileMode::Executable,
+                mode_unchanged: false,
             }],
             message: "m\n\nDistributor-Version: 1\n".into(),
             author: Signature {

@@ -126,6 +126,7 @@ impl LocalForge {
                     format!("# {}\n\nCreated by distributor --init.\n", repo.name).into_bytes(),
                 ),
                 mode: FileMode::Regular,
+                mode_unchanged: false,
             }],
             message: "Initial commit\n".into(),
             author: Signature {
@@ -696,6 +697,7 @@ pub(crate) mod tests {
             path: path.into(),
             content: Some(content.as_bytes().to_vec()),
             mode: FileMode::Regular,
+            mode_unchanged: false,
         }
     }
 
@@ -704,6 +706,7 @@ pub(crate) mod tests {
             path: path.into(),
             content: None,
             mode: FileMode::Regular,
+            mode_unchanged: false,
         }
     }
 

@@ -161,6 +161,10 @@ pub struct FileWrite {
     pub path: String,
     pub content: Option<Vec<u8>>,
     pub mode: FileMode,
+    /// The parent commit already has this path with this mode: only the
+    /// content changes. (GitHub's `createCommitOnBranch` keeps a file's mode
+    /// but cannot set one, so only mode changes need another route.)
+    pub mode_unchanged: bool,
 }
 
 /// Commit identity.

@@ -4,12 +4,13 @@
 //! are plain functions of their inputs so they are unit-tested; sleeping is
 //! left to the client.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use tokio::time::Instant;
 
 /// One pacing quota: at most `count` content-creating requests per `period`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,44 +89,80 @@ impl Default for Pacing {
 }
 
 /// The org-wide write pacer: one per process, shared by every repo.
+///
+/// Each quota is a sliding window over the times of the last writes: a
+/// write goes out only when fewer than `count` were sent in the last
+/// `period`. That bounds every window GitHub may count in, which a token
+/// bucket does not (a bucket of 450 per hour admits its full burst and then
+/// keeps refilling, so an hour can see almost twice the quota). The minimum
+/// spacing between writes is governor's GCRA with a burst of one.
 pub struct Pacer {
-    limiters: Vec<DefaultDirectRateLimiter>,
-    /// Writes are also serialised, as GitHub asks.
+    quotas: Vec<WriteQuota>,
+    /// Per quota, when the writes still inside its window went out.
+    sent: Mutex<Vec<VecDeque<Instant>>>,
+    spacing: Option<DefaultDirectRateLimiter>,
+    /// Writes are serialised, as GitHub asks.
     serial: tokio::sync::Mutex<()>,
 }
 
 impl Pacer {
     pub fn new(pacing: &Pacing) -> Pacer {
-        let mut limiters = Vec::new();
-        for q in &pacing.quotas {
-            let burst = NonZeroU32::new(q.count).expect("quota counts are positive");
-            let per_cell = q.period / q.count;
-            if let Some(quota) = Quota::with_period(per_cell.max(Duration::from_nanos(1))) {
-                limiters.push(RateLimiter::direct(quota.allow_burst(burst)));
-            }
-        }
-        if !pacing.spacing.is_zero()
-            && let Some(quota) = Quota::with_period(pacing.spacing)
-        {
-            limiters.push(RateLimiter::direct(
-                quota.allow_burst(NonZeroU32::new(1).expect("one")),
-            ));
-        }
+        let spacing = (!pacing.spacing.is_zero())
+            .then(|| Quota::with_period(pacing.spacing))
+            .flatten()
+            .map(|q| RateLimiter::direct(q.allow_burst(NonZeroU32::new(1).expect("one"))));
         Pacer {
-            limiters,
+            quotas: pacing.quotas.clone(),
+            sent: Mutex::new(pacing.quotas.iter().map(|_| VecDeque::new()).collect()),
+            spacing,
             serial: tokio::sync::Mutex::new(()),
         }
     }
 
-    /// Waits until every quota admits one more write, and holds the write
-    /// slot until the returned guard is dropped (after the response).
+    /// Waits until every quota admits one more write, records it, and holds
+    /// the write slot until the returned guard is dropped (after the
+    /// response).
     pub async fn admit(&self) -> tokio::sync::MutexGuard<'_, ()> {
         let guard = self.serial.lock().await;
-        for l in &self.limiters {
-            l.until_ready().await;
+        loop {
+            let wait = {
+                let mut sent = self.sent.lock().expect("pacer lock");
+                next_slot(&self.quotas, &mut sent, Instant::now())
+            };
+            match wait {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => break,
+            }
+        }
+        if let Some(s) = &self.spacing {
+            s.until_ready().await;
+        }
+        let now = Instant::now();
+        for window in self.sent.lock().expect("pacer lock").iter_mut() {
+            window.push_back(now);
         }
         guard
     }
+}
+
+/// When the next write may go: `None` now, else the instant the fullest
+/// window frees a slot. Drops times that left their window.
+fn next_slot(
+    quotas: &[WriteQuota],
+    sent: &mut [VecDeque<Instant>],
+    now: Instant,
+) -> Option<Instant> {
+    let mut wait: Option<Instant> = None;
+    for (quota, times) in quotas.iter().zip(sent.iter_mut()) {
+        while times.front().is_some_and(|t| *t + quota.period <= now) {
+            times.pop_front();
+        }
+        if times.len() >= quota.count as usize {
+            let free_at = times[times.len() - quota.count as usize] + quota.period;
+            wait = Some(wait.map_or(free_at, |w| w.max(free_at)));
+        }
+    }
+    wait
 }
 
 /// What GitHub last said about one budget (`core`, `graphql`).
@@ -434,6 +471,52 @@ mod tests {
         assert_eq!(p.decide(&status(502), 5, 0, 0.0), Retry::No);
         assert_eq!(p.decide(&status(404), 0, 0, 0.0), Retry::No);
         assert_eq!(p.decide(&status(422), 0, 0, 0.0), Retry::No);
+    }
+
+    /// In every window of the quota's length, at most `count` writes: the
+    /// bound GitHub's secondary limits need (a token bucket would let a
+    /// window see its burst plus its refill).
+    #[tokio::test(start_paused = true)]
+    async fn the_pacer_never_exceeds_a_quota_in_any_window() {
+        let pacing = Pacing {
+            quotas: vec![
+                WriteQuota {
+                    count: 5,
+                    period: Duration::from_secs(60),
+                },
+                WriteQuota {
+                    count: 12,
+                    period: Duration::from_secs(600),
+                },
+            ],
+            spacing: Duration::ZERO,
+        };
+        let pacer = Pacer::new(&pacing);
+        let start = tokio::time::Instant::now();
+        let mut times = Vec::new();
+        for _ in 0..30 {
+            drop(pacer.admit().await);
+            times.push(start.elapsed());
+        }
+        for q in &pacing.quotas {
+            for (i, t) in times.iter().enumerate() {
+                let in_window = times[i..].iter().filter(|u| **u < *t + q.period).count();
+                assert!(
+                    in_window <= q.count as usize,
+                    "{in_window} writes within {:?} of {t:?}",
+                    q.period
+                );
+            }
+        }
+        // The first five go at once, the sixth a minute later, and the
+        // hourly-style quota holds the thirteenth until ten minutes pass.
+        assert_eq!(times[4], Duration::ZERO);
+        assert_eq!(times[5], Duration::from_secs(60));
+        assert_eq!(times[12], Duration::from_secs(600));
+        // Full throughput: a write goes as soon as both windows allow it
+        // (five at 1200 s when the 600 s window empties, the next at 1260 s).
+        assert_eq!(times[28], Duration::from_secs(1200));
+        assert_eq!(times[29], Duration::from_secs(1260));
     }
 
     #[test]

@@ -344,12 +344,13 @@ impl Forge for GitHubForge {
     }
 
     async fn commit(&self, request: &CommitRequest) -> Result<ObjectId, ForgeError> {
-        // createCommitOnBranch cannot set the executable bit; such commits
-        // go through the Git Data API, which can.
+        // createCommitOnBranch keeps a file's mode but cannot set the
+        // executable bit; commits that must set it go through the Git Data
+        // API, which can.
         let needs_mode = request
             .files
             .iter()
-            .any(|f| f.content.is_some() && f.mode == FileMode::Executable);
+            .any(|f| f.content.is_some() && f.mode == FileMode::Executable && !f.mode_unchanged);
         if self.write_mode == WriteMode::Rest || needs_mode {
             let default = self.default_branch_of(&request.repo);
             return rest::commit(&self.client, request, default.as_deref()).await;
