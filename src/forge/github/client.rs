@@ -219,8 +219,7 @@ impl Client {
         let inst = self.installation.as_ref().expect("token or installation");
         inst.installation_token().await.map_err(|e| {
             SendError::Unauthorized(format!(
-                "GitHub App installation token could not be minted: {}",
-                describe_octocrab_error(&e)
+                "GitHub App installation token could not be minted: {e}"
             ))
         })
     }
@@ -387,19 +386,19 @@ impl Client {
         let request = self
             .http
             .build_request(builder, body)
-            .map_err(|e| describe_octocrab_error(&e))?;
+            .map_err(|e| e.to_string())?;
         let response = self
             .http
             .execute(request)
             .await
-            .map_err(|e| describe_octocrab_error(&e))?;
+            .map_err(|e| e.to_string())?;
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response
             .into_body()
             .collect()
             .await
-            .map_err(|e| describe_octocrab_error(&e))?
+            .map_err(|e| e.to_string())?
             .to_bytes();
         let body = if bytes.is_empty() {
             Value::Null
@@ -471,11 +470,6 @@ fn graphql_error_types(body: &Value) -> impl Iterator<Item = &str> {
         .into_iter()
         .flatten()
         .filter_map(|e| e.get("type").and_then(Value::as_str))
-}
-
-/// octocrab errors can carry a request dump; keep only the display text.
-fn describe_octocrab_error(e: &dyn std::fmt::Display) -> String {
-    e.to_string()
 }
 
 #[cfg(test)]

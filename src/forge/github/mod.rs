@@ -64,6 +64,8 @@ pub struct GitHubForge {
 }
 
 impl GitHubForge {
+    /// Builds the forge. Call it inside a tokio runtime: octocrab's client
+    /// spawns its connection task on the current one.
     pub fn new(config: GitHubConfig) -> Result<GitHubForge, String> {
         let endpoint = Endpoint::from_api_url(&config.api_url)?;
         Ok(GitHubForge {
@@ -435,10 +437,10 @@ pub(crate) fn rest_error(repo: &RepoId, status: u16, body: &Value, what: &str) -
         .map(|d| format!(" ({d})"))
         .unwrap_or_default();
     let e = GqlError {
-        kind: match status {
-            404 => "NOT_FOUND_REST".into(),
-            403 => "FORBIDDEN".into(),
-            _ => String::new(),
+        kind: if status == 403 {
+            "FORBIDDEN".into()
+        } else {
+            String::new()
         },
         message: format!("{message}{detail}"),
         at: None,
