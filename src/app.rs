@@ -8,16 +8,15 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 
-use crate::apply::{self, Options, Target};
-use crate::cli::{ApplyArgs, Cli, ColorChoice, Command, Global, LogFormat};
+use crate::apply::{self, Options};
+use crate::cli::{ApplyArgs, Cli, ColorChoice, Command, Global, LogFormat, ServeArgs};
 use crate::diag::Diagnostics;
-use crate::forge::Forge;
 use crate::forge::github::GitHubForge;
 use crate::forge::local::LocalForge;
+use crate::forge::{AnyForge, Forge};
 use crate::output::{self, Format, text::Style};
 use crate::plan::{Plan, PlanSettings};
-use crate::registry::{self, ResolvedRepo};
-use crate::render::TemplateSet;
+use crate::prepare::{Prepared, Selection, prepare, repo_matches};
 use crate::source;
 
 /// Exit codes, as documented in the README.
@@ -32,6 +31,11 @@ pub mod exit {
 
 /// Sets up tracing on stderr, text or JSON.
 pub fn init_logging(g: &Global) {
+    init_logging_as(g, g.log_format)
+}
+
+/// Sets up tracing on stderr in `format`, with `g`'s verbosity and colour.
+fn init_logging_as(g: &Global, format: LogFormat) {
     let level = match (g.quiet, g.verbose) {
         (true, _) => "error",
         (false, 0) => "info",
@@ -45,7 +49,7 @@ pub fn init_logging(g: &Global) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false);
-    let _ = match g.log_format {
+    let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Text => builder
             .with_ansi(use_color(g.color, std::io::stderr().is_terminal()))
@@ -79,131 +83,81 @@ pub async fn run(cli: Cli) -> u8 {
     }
 }
 
-/// Everything validated and rendered, ready for a forge.
-struct Prepared {
-    inputs: source::Inputs,
-    /// Targets selected by the filters, in registry order.
-    targets: Vec<Target>,
-    /// Number of repos in the registry.
-    all_repos: usize,
-    teams: usize,
+/// `distributor serve`: loads the config (an invalid one is an error at
+/// startup), sets up logging from it, binds the port, wires signals and
+/// runs the daemon until SIGTERM or SIGINT. Returns the exit code.
+pub fn serve(args: &ServeArgs, g: &Global) -> u8 {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::ERROR;
+        }
+    };
+    match runtime.block_on(serve_inner(args, g)) {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "serve failed");
+            eprintln!("error: {e:#}");
+            exit::ERROR
+        }
+    }
 }
 
-fn prepare(g: &Global) -> Result<Prepared> {
-    let inputs = source::read_inputs(&g.registry, &g.templates)?;
-    let registry_name = g.registry.display().to_string();
-    let templates_name = g.templates.display().to_string();
-    let mut diags = Diagnostics::default();
-
-    let bundle_names: Vec<String> = inputs
-        .template_files
-        .keys()
-        .filter_map(|p| p.strip_suffix(&format!("/{}", crate::render::bundle::MANIFEST)))
-        .filter(|p| !p.contains('/'))
-        .map(str::to_string)
-        .collect();
-    let templates = match TemplateSet::from_files(&templates_name, &inputs.template_files) {
-        Ok(t) => Some(t),
-        Err(d) => {
-            diags.extend(d);
-            None
-        }
+async fn serve_inner(args: &ServeArgs, g: &Global) -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let loaded = crate::daemon::load(&args.config, None).map_err(anyhow::Error::msg)?;
+    let format = match loaded.config.log.format {
+        crate::daemon::config::LogFormat::Json => LogFormat::Json,
+        crate::daemon::config::LogFormat::Text => g.log_format,
     };
-    // A registry that parses is rendered even when its semantic checks
-    // fail, so one run reports template problems together with registry
-    // problems.
-    let registry = match registry::parse(&registry_name, &inputs.registry_text) {
-        Ok(r) => {
-            diags.extend(registry::validate::validate(
-                &registry_name,
-                &r,
-                &bundle_names,
-            ));
-            Some(r)
-        }
-        Err(d) => {
-            diags.extend(d);
-            None
-        }
-    };
-    let (Some(templates), Some(registry)) = (templates, registry) else {
-        return Err(diags.into());
-    };
-    let resolved = registry::resolve(&registry);
-
-    // Filters must match something: a typo must not silently do nothing.
-    for t in &g.team {
-        if !registry.teams.0.contains_key(t) {
-            diags.push(
-                "--team",
-                format!(
-                    "no team {t:?} in {registry_name}; teams: {}",
-                    registry
-                        .teams
-                        .0
-                        .keys()
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            );
-        }
-    }
-    for r in &g.repo {
-        if !resolved.iter().any(|x| repo_matches(x, r)) {
-            diags.push("--repo", format!("no repo {r:?} in {registry_name}"));
-        }
-    }
-    for b in &g.bundle {
-        if !bundle_names.contains(b) {
-            diags.push(
-                "--bundle",
-                format!(
-                    "no bundle {b:?} in {templates_name}; bundles: {}",
-                    bundle_names.join(", ")
-                ),
-            );
-        }
-    }
-
-    // Render every repo, selected or not: a change is validated whole.
-    let mut targets = Vec::new();
-    let all_repos = resolved.len();
-    for repo in resolved {
-        match templates.render_repo(&repo) {
-            Ok(desired) => {
-                let selected = (g.team.is_empty() || g.team.contains(&repo.team))
-                    && (g.repo.is_empty() || g.repo.iter().any(|r| repo_matches(&repo, r)));
-                if selected {
-                    // `--bundle` scoping happens in planning, which needs the
-                    // other bundles' files to leave them as they are.
-                    targets.push(Target { repo, desired });
-                }
+    init_logging_as(g, format);
+    let listener = tokio::net::TcpListener::bind(loaded.checked.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (http.listen)", loaded.checked.listen))?;
+    let mut hangup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    let (reload_tx, reloads) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading the configuration");
+            if reload_tx.send(()).is_err() {
+                break;
             }
-            Err(d) => diags.extend(d),
         }
-    }
-    if !diags.is_empty() {
-        return Err(diags.into());
-    }
-    Ok(Prepared {
-        inputs,
-        targets,
-        all_repos,
-        teams: registry.teams.0.len(),
+    });
+    let shutdown = async move {
+        tokio::select! {
+            _ = terminate.recv() => tracing::info!("SIGTERM: stopping"),
+            _ = interrupt.recv() => tracing::info!("SIGINT: stopping"),
+        }
+    };
+    crate::daemon::run(crate::daemon::Deps {
+        state_dir: crate::daemon::state_dir(&args.config),
+        config_path: args.config.clone(),
+        loaded,
+        listener,
+        notifier: crate::daemon::notify::Notifier::from_env(),
+        reloads,
+        shutdown,
     })
-}
-
-fn repo_matches(repo: &ResolvedRepo, filter: &str) -> bool {
-    match filter.split_once('/') {
-        Some((o, n)) => repo.owner.eq_ignore_ascii_case(o) && repo.name.eq_ignore_ascii_case(n),
-        None => repo.name.eq_ignore_ascii_case(filter),
-    }
+    .await
 }
 
 async fn run_inner(cli: Cli) -> Result<u8> {
     let g = &cli.global;
-    let prepared = prepare(g)?;
+    let prepared = prepare(&Selection {
+        registry: g.registry.clone(),
+        templates: g.templates.clone(),
+        teams: g.team.clone(),
+        repos: g.repo.clone(),
+        bundles: g.bundle.clone(),
+    })?;
     let color = use_color(g.color, std::io::stdout().is_terminal());
     let style = Style { color };
     let mut stdout = std::io::stdout().lock();
@@ -264,7 +218,9 @@ async fn run_inner(cli: Cli) -> Result<u8> {
             checked_force(a, &source)?,
             a.dry_run && !a.no_diff,
         ),
-        Command::Validate | Command::Context(_) => unreachable!("handled above"),
+        Command::Validate | Command::Context(_) | Command::Serve(_) => {
+            unreachable!("handled above")
+        }
     };
     // `--init` creates missing repos only when applying for real; plan,
     // status and dry runs show them as empty repositories instead.
@@ -377,7 +333,9 @@ impl Run<'_> {
                     exit::ERROR
                 })
             }
-            Command::Validate | Command::Context(_) => unreachable!("handled above"),
+            Command::Validate | Command::Context(_) | Command::Serve(_) => {
+                unreachable!("handled above")
+            }
         }
     }
 }
@@ -424,12 +382,6 @@ fn checked_force(a: &ApplyArgs, source: &crate::lock::Source) -> Result<Option<S
         );
     }
     Ok(Some(reason))
-}
-
-/// The forge a run uses.
-enum AnyForge {
-    Local(LocalForge),
-    GitHub(Box<GitHubForge>),
 }
 
 /// Parses `--forge` and opens the forge.

@@ -286,6 +286,21 @@ pub async fn apply<F: Forge>(
     targets: &[Target],
     plan: Plan,
     opts: &Options,
+    on_done: impl FnMut(&RepoReport),
+) -> ApplyReport {
+    let never = std::sync::atomic::AtomicBool::new(false);
+    apply_until(forge, targets, plan, opts, &never, on_done).await
+}
+
+/// [`apply`], stopping at a safe point (between two repos) once `stop` is
+/// set: a repo is always finished whole (commit, branch and pull request),
+/// the rest are left for the next run and not reported.
+pub async fn apply_until<F: Forge>(
+    forge: &F,
+    targets: &[Target],
+    plan: Plan,
+    opts: &Options,
+    stop: &std::sync::atomic::AtomicBool,
     mut on_done: impl FnMut(&RepoReport),
 ) -> ApplyReport {
     let by_id: BTreeMap<RepoId, &Target> = targets.iter().map(|t| (t.id(), t)).collect();
@@ -308,6 +323,10 @@ pub async fn apply<F: Forge>(
         reports.push(report);
     }
     for repo_plan in plan.repos {
+        if stop.load(std::sync::atomic::Ordering::SeqCst) {
+            tracing::info!(repo = %repo_plan.repo, "stopping: repo left for the next run");
+            continue;
+        }
         let target = by_id[&repo_plan.repo];
         let report = apply_repo(forge, target, repo_plan, opts).await;
         on_done(&report);
@@ -413,7 +432,17 @@ fn log_report(r: &RepoReport) {
                         .map(str::to_string)
                 })
                 .unwrap_or_default();
-            tracing::info!(repo = %r.repo, action = "apply", outcome = if r.files_changed > 0 { "changed" } else { "unchanged" }, commit = %commit, proposal = %proposal, files = r.files_changed, duration_ms = ms, "repo done");
+            // One event per repo action; a repo with nothing to do is only
+            // a debug event (a daemon checks the whole fleet every cycle).
+            let pr_acted = r
+                .pull_request
+                .as_ref()
+                .is_some_and(|p| p.action != PullRequestAction::Unchanged);
+            if r.files_changed > 0 || pr_acted || r.replanned || r.fallback.is_some() {
+                tracing::info!(repo = %r.repo, action = "apply", outcome = if r.files_changed > 0 { "changed" } else { "unchanged" }, commit = %commit, proposal = %proposal, pull_request = r.pull_request.as_ref().map(|p| p.number).unwrap_or_default(), files = r.files_changed, duration_ms = ms, "repo done");
+            } else {
+                tracing::debug!(repo = %r.repo, action = "apply", outcome = "unchanged", proposal = %proposal, duration_ms = ms, "repo unchanged");
+            }
         }
     }
 }

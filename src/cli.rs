@@ -146,6 +146,20 @@ pub enum Command {
     Status(InitArgs),
     /// Print the resolved template context of one repo.
     Context(ContextArgs),
+    /// Run as a service: reconcile continuously, answer webhooks, health,
+    /// metrics, status and a dashboard over HTTP (see docs/config.md).
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The configuration file (YAML).
+    #[arg(
+        long,
+        env = "DISTRIBUTOR_CONFIG",
+        default_value = "/etc/distributor/config.yaml"
+    )]
+    pub config: PathBuf,
 }
 
 #[derive(Debug, Args)]

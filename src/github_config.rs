@@ -61,6 +61,52 @@ pub fn config(args: &GitHubArgs, api_url: &str) -> Result<GitHubConfig> {
     })
 }
 
+/// The daemon's GitHub settings (config file) as a forge configuration.
+pub fn from_settings(
+    g: &crate::daemon::config::GitHubSettings,
+    quotas: Vec<WriteQuota>,
+    spacing: std::time::Duration,
+) -> Result<GitHubConfig> {
+    let credentials_dir = std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from);
+    let auth = match (&g.app, &g.token_file) {
+        (Some(app), _) => Auth::App {
+            app_id: app.id,
+            key_pem: read_secret(
+                &credential_path(&app.key_file, credentials_dir.as_deref()),
+                "GitHub App private key",
+            )?,
+            installation_id: app.installation_id,
+        },
+        (None, Some(file)) => Auth::Token(read_secret(
+            &credential_path(file, credentials_dir.as_deref()),
+            "GitHub token",
+        )?),
+        (None, None) => match std::env::var(TOKEN_ENV)
+            .ok()
+            .filter(|t| !t.trim().is_empty())
+        {
+            Some(t) => Auth::Token(SecretString::from(t.trim().to_string())),
+            None => bail!(
+                "forge.github: no credentials: set `token_file` or `app` (or {TOKEN_ENV} in the environment)"
+            ),
+        },
+    };
+    Ok(GitHubConfig {
+        api_url: g.api_url.clone(),
+        auth,
+        write_mode: match g.writes {
+            crate::daemon::config::Writes::Graphql => WriteMode::Graphql,
+            crate::daemon::config::Writes::Rest => WriteMode::Rest,
+        },
+        batch_size: g.batch_size,
+        client: ClientSettings {
+            pacing: Pacing { quotas, spacing },
+            max_in_flight: g.max_in_flight,
+            ..ClientSettings::default()
+        },
+    })
+}
+
 /// Chooses the credentials: a GitHub App when its options are given, else
 /// a token file, else `GITHUB_TOKEN`.
 fn auth(
@@ -102,7 +148,7 @@ fn auth(
 
 /// A bare file name is looked up in `$CREDENTIALS_DIRECTORY` first, where
 /// systemd's `LoadCredential=` puts it.
-fn credential_path(file: &Path, credentials_dir: Option<&Path>) -> PathBuf {
+pub fn credential_path(file: &Path, credentials_dir: Option<&Path>) -> PathBuf {
     let bare = file.components().count() == 1 && !file.is_absolute();
     if let (true, Some(dir)) = (bare, credentials_dir) {
         let candidate = dir.join(file);
@@ -113,7 +159,8 @@ fn credential_path(file: &Path, credentials_dir: Option<&Path>) -> PathBuf {
     file.to_path_buf()
 }
 
-fn read_secret(path: &Path, what: &str) -> Result<SecretString> {
+/// Reads a secret file (trimmed); errors name the file, never the content.
+pub fn read_secret(path: &Path, what: &str) -> Result<SecretString> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the {what} from {}", path.display()))?;
     let text = text.trim();

@@ -19,14 +19,17 @@
 //! - [`github_config`]: GitHub credentials and pacing from options and
 //!   environment.
 //! - [`source`]: reads the platform inputs from disk and their git revision.
+//! - [`prepare`]: inputs -> validated, rendered targets (CLI and daemon).
 //! - [`apply`]: the executor, the only place the core meets a forge.
 //! - [`output`]: plan and status as text, JSON and markdown.
+//! - [`daemon`]: `serve`: the reconcile loop, HTTP endpoints, systemd.
 //! - [`cli`]: argument definitions; [`app`]: wiring behind `main`.
 
 pub mod app;
 pub mod apply;
 pub mod blob;
 pub mod cli;
+pub mod daemon;
 pub mod diag;
 pub mod forge;
 pub mod github_config;
@@ -34,6 +37,7 @@ pub mod lock;
 pub mod output;
 pub mod paths;
 pub mod plan;
+pub mod prepare;
 pub mod registry;
 pub mod render;
 pub mod source;

@@ -8,6 +8,11 @@ use distributor::cli::Cli;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let distributor::cli::Command::Serve(args) = &cli.command {
+        // The daemon sets up logging from its config, and uses two worker
+        // threads so HTTP answers while a cycle runs.
+        return ExitCode::from(distributor::app::serve(args, &cli.global));
+    }
     distributor::app::init_logging(&cli.global);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -8,6 +8,7 @@
 //! Forges do no planning: they report what is there and do exactly the
 //! write they are asked, refusing it if the branch moved.
 
+pub mod any;
 pub mod github;
 pub mod local;
 
@@ -23,6 +24,7 @@ use std::future::Future;
 use serde::Serialize;
 
 use crate::blob::{FileMode, ObjectId};
+pub use any::AnyForge;
 
 /// `owner/name` of a repository.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -318,6 +320,12 @@ pub trait Forge: Send + Sync {
         expected_tip: ObjectId,
     ) -> impl Future<Output = Result<(), ForgeError>> + Send;
 
+    /// What the forge has spent of its API budget, for metrics; `None` for
+    /// forges without one.
+    fn usage(&self) -> Option<ForgeUsage> {
+        None
+    }
+
     /// Whether proposals become pull requests on this forge. Forges without
     /// pull requests (local bare repos) carry proposals as branches only.
     fn has_pull_requests(&self) -> bool {
@@ -358,6 +366,20 @@ pub trait Forge: Send + Sync {
         let repo = repo.clone();
         async move { Err(no_pull_requests(&repo)) }
     }
+}
+
+/// API usage of a network forge since it was built.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ForgeUsage {
+    /// Requests by kind and HTTP status (0: no answer).
+    pub requests: BTreeMap<(String, u16), u64>,
+    /// Content-creating requests sent.
+    pub writes: u64,
+    pub retries: u64,
+    /// Per budget (`core`, `graphql`): remaining, limit, reset (epoch s).
+    pub budgets: Vec<(String, u64, u64, u64)>,
+    /// Writes waiting for the pacer right now.
+    pub pacer_waiting: usize,
 }
 
 fn no_pull_requests(repo: &RepoId) -> ForgeError {

@@ -131,6 +131,8 @@ pub enum SendError {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Counts {
     pub by_kind: BTreeMap<String, u64>,
+    /// Answers by kind and HTTP status (0: no answer).
+    pub by_status: BTreeMap<(String, u16), u64>,
     pub writes: u64,
     pub retries: u64,
 }
@@ -209,6 +211,11 @@ impl Client {
 
     pub fn rates(&self) -> &RateTracker {
         &self.rates
+    }
+
+    /// Writes waiting for the pacer right now.
+    pub fn pacer_waiting(&self) -> usize {
+        self.pacer.waiting()
     }
 
     /// The bearer token for the next request.
@@ -298,6 +305,11 @@ impl Client {
                 }
             }
             let outcome = self.attempt(&method, path, body).await;
+            {
+                let status = outcome.as_ref().map(|(s, _, _)| s.as_u16()).unwrap_or(0);
+                let mut c = self.counts.lock().expect("counts lock");
+                *c.by_status.entry((kind.to_string(), status)).or_default() += 1;
+            }
             let failure = match outcome {
                 Ok((status, headers, body)) => {
                     self.rates.record(&headers);

@@ -103,6 +103,8 @@ pub struct Pacer {
     spacing: Option<DefaultDirectRateLimiter>,
     /// Writes are serialised, as GitHub asks.
     serial: tokio::sync::Mutex<()>,
+    /// Writes waiting to be admitted (a metric).
+    waiting: std::sync::atomic::AtomicUsize,
 }
 
 impl Pacer {
@@ -116,13 +118,20 @@ impl Pacer {
             sent: Mutex::new(pacing.quotas.iter().map(|_| VecDeque::new()).collect()),
             spacing,
             serial: tokio::sync::Mutex::new(()),
+            waiting: std::sync::atomic::AtomicUsize::new(0),
         }
+    }
+
+    /// Writes waiting to be admitted right now.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Waits until every quota admits one more write, records it, and holds
     /// the write slot until the returned guard is dropped (after the
     /// response).
     pub async fn admit(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        let _waiting = Waiting::new(&self.waiting);
         let guard = self.serial.lock().await;
         loop {
             let wait = {
@@ -142,6 +151,23 @@ impl Pacer {
             window.push_back(now);
         }
         guard
+    }
+}
+
+/// Counts a waiting write for as long as it lives (also when the wait is
+/// cancelled).
+struct Waiting<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn new(counter: &'a std::sync::atomic::AtomicUsize) -> Self {
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Waiting(counter)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

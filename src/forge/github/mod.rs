@@ -394,6 +394,23 @@ impl Forge for GitHubForge {
         true
     }
 
+    fn usage(&self) -> Option<crate::forge::ForgeUsage> {
+        let counts = self.counts();
+        Some(crate::forge::ForgeUsage {
+            requests: counts.by_status,
+            writes: counts.writes,
+            retries: counts.retries,
+            budgets: self
+                .client
+                .rates()
+                .snapshot()
+                .into_iter()
+                .map(|(r, b)| (r, b.remaining, b.limit, b.reset))
+                .collect(),
+            pacer_waiting: self.client.pacer_waiting(),
+        })
+    }
+
     async fn open_pull_request(
         &self,
         spec: &PullRequestSpec,

@@ -1,0 +1,676 @@
+//! The HTML dashboard at `GET /`: one server-rendered page from the
+//! [`Ledger`], for an operator asking "is the fleet healthy, and if not,
+//! which repos need me?". Pure: ledger and clock in, HTML out. No
+//! JavaScript and no external assets (inline CSS only), so it works behind
+//! any proxy and under a `default-src 'none'` content security policy.
+//!
+//! Every value from the ledger is HTML-escaped ([`Esc`]); links are
+//! emitted only for `http(s)` URLs.
+
+use std::collections::BTreeMap;
+use std::fmt::{self, Write as _};
+
+use super::ledger::{Ledger, RepoEntry, outcome_key, state_key, status_key};
+use crate::plan::{FileState, RepoStatus};
+
+/// Repo statuses in the order the page lists them (healthy first, as in
+/// the totals; the attention table sorts by [`severity`] instead).
+const STATUSES: [RepoStatus; 5] = [
+    RepoStatus::InSync,
+    RepoStatus::Outdated,
+    RepoStatus::ProposalPending,
+    RepoStatus::Drifted,
+    RepoStatus::Error,
+];
+
+/// Files listed per repo in the attention table before "… and N more":
+/// enough for a typical bundle, short enough to keep rows scannable.
+const MAX_FILES_SHOWN: usize = 8;
+
+/// Seconds between automatic reloads (a `<meta http-equiv="refresh">`,
+/// not script): about as often as anything can change between cycles.
+const REFRESH_SECONDS: u32 = 60;
+
+const STYLE: &str = r#"
+:root{color-scheme:light;--fg:#1f2328;--muted:#59636e;--line:#d1d9e0;--soft:#f6f8fa}
+*{box-sizing:border-box}
+body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:#fff}
+main{max-width:1280px;margin:0 auto;padding:20px 24px 48px}
+h1{font-size:22px;margin:0}
+h2{font-size:16px;margin:28px 0 10px}
+.sub,.muted{color:var(--muted)}
+.sub{margin:4px 0 0}
+a{color:#0969da}
+code,pre{font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
+pre{white-space:pre-wrap;word-break:break-word;margin:0}
+.alert{border:1px solid #d1242f;border-left-width:6px;background:#ffebe9;border-radius:6px;padding:12px 16px;margin:18px 0}
+.alert h2{margin:0 0 6px;color:#a40e26}
+.cards{display:flex;flex-wrap:wrap;gap:10px;margin-top:18px}
+.card{border:1px solid var(--line);border-radius:6px;padding:8px 14px;min-width:120px}
+.card b{display:block;font-size:24px;font-variant-numeric:tabular-nums}
+.files-total{margin:10px 0 0}
+dl.kv{display:grid;grid-template-columns:max-content 1fr;gap:4px 18px;margin:0}
+dl.kv dt{color:var(--muted)}
+dl.kv dd{margin:0}
+table{border-collapse:collapse;width:100%}
+th,td{text-align:left;padding:6px 10px;border-bottom:1px solid var(--line);vertical-align:top}
+th{background:var(--soft);font-weight:600;white-space:nowrap}
+.num{text-align:right;font-variant-numeric:tabular-nums}
+td.zero{color:#afb8c1}
+ul.files{list-style:none;margin:0;padding:0}
+td.err{max-width:420px;color:#a40e26}
+.st{display:inline-block;padding:0 8px;border-radius:10px;font-size:12px;font-weight:600;white-space:nowrap;background:#eaeef2;color:#424a53}
+.st-in_sync,.st-ok{background:#dafbe1;color:#116329}
+.st-outdated,.st-missing,.st-orphaned{background:#ddf4ff;color:#0550ae}
+.st-proposal_pending,.st-partial{background:#fff8c5;color:#7d4e00}
+.st-drifted{background:#ffe7d1;color:#953800}
+.st-error,.st-invalid,.st-failed{background:#ffebe9;color:#a40e26}
+"#;
+
+/// Renders the dashboard for `ledger` as of `now_epoch` (seconds).
+pub fn render(ledger: &Ledger, now_epoch: u64) -> String {
+    let mut out = String::with_capacity(16 * 1024);
+    let _ = write!(
+        out,
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta http-equiv=\"refresh\" content=\"{REFRESH_SECONDS}\">\
+         <title>distributor: fleet status</title><style>{STYLE}</style></head><body><main>\n"
+    );
+    let _ = writeln!(
+        out,
+        "<header><h1>distributor: fleet status</h1><p class=\"sub\">{} &middot; as of {} &middot; \
+         <a href=\"/status\">JSON</a> &middot; <a href=\"/metrics\">metrics</a></p></header>",
+        Esc(&ledger.summary()),
+        utc(now_epoch)
+    );
+    if let Some(err) = &ledger.config_error {
+        let _ = writeln!(
+            out,
+            "<section class=\"alert\" id=\"config-error\"><h2>Configuration not loaded</h2>\
+             <p>The last configuration or registry change could not be loaded; the previous \
+             good one keeps running until this is fixed.</p><pre>{}</pre></section>",
+            Esc(err)
+        );
+    }
+    totals(&mut out, ledger);
+    last_cycle(&mut out, ledger, now_epoch);
+    attention(&mut out, ledger, now_epoch);
+    waves(&mut out, ledger);
+    out.push_str("</main></body></html>\n");
+    out
+}
+
+fn totals(out: &mut String, ledger: &Ledger) {
+    let t = ledger.totals();
+    out.push_str("<section class=\"cards\" id=\"totals\">");
+    let _ = write!(
+        out,
+        "<div class=\"card\"><b>{}</b><span class=\"muted\">repos</span></div>",
+        t.repos
+    );
+    for s in STATUSES {
+        let key = status_key(s);
+        let n = t.by_status.get(key).copied().unwrap_or(0);
+        let _ = write!(out, "<div class=\"card\"><b>{n}</b>{}</div>", badge(key));
+    }
+    let _ = write!(
+        out,
+        "<div class=\"card\"><b>{}</b><span class=\"muted\">open pull requests</span></div>",
+        t.pull_requests_open
+    );
+    out.push_str("</section>\n<p class=\"files-total\"><span class=\"muted\">Files:</span> ");
+    if t.files_by_state.is_empty() {
+        out.push_str("<span class=\"muted\">none observed yet</span>");
+    }
+    let mut first = true;
+    for (state, n) in &t.files_by_state {
+        if !first {
+            out.push_str(" &middot; ");
+        }
+        first = false;
+        let _ = write!(out, "{n} {}", badge(state));
+    }
+    out.push_str("</p>\n");
+}
+
+fn last_cycle(out: &mut String, ledger: &Ledger, now: u64) {
+    out.push_str("<section id=\"last-cycle\"><h2>Last cycle</h2>");
+    let Some(c) = &ledger.last_cycle else {
+        out.push_str("<p class=\"muted\">No cycle has run yet.</p></section>\n");
+        return;
+    };
+    let trigger = serde_json::to_value(c.trigger)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let _ = write!(
+        out,
+        "<dl class=\"kv\"><dt>Cycle</dt><dd>#{}, triggered by {}</dd>\
+         <dt>Outcome</dt><dd>{}</dd><dt>Started</dt><dd>{} ({})</dd>\
+         <dt>Duration</dt><dd>{}</dd>",
+        c.number,
+        Esc(&trigger),
+        badge(outcome_key(c.outcome)),
+        utc(c.started_at),
+        ago(now, c.started_at),
+        duration(c.duration_ms)
+    );
+    match &c.revision {
+        Some(r) => {
+            let _ = write!(
+                out,
+                "<dt>Revision</dt><dd><code title=\"{}\">{}</code></dd>",
+                Esc(r),
+                Esc(short(r, 12))
+            );
+        }
+        None => out.push_str("<dt>Revision</dt><dd class=\"muted\">unknown</dd>"),
+    }
+    if !c.only.is_empty() {
+        let _ = write!(out, "<dt>Only</dt><dd>{}</dd>", Esc(&c.only.join(", ")));
+    }
+    match ledger.last_success_at {
+        Some(at) => {
+            let _ = write!(
+                out,
+                "<dt>Last success</dt><dd>{} ({})</dd>",
+                utc(at),
+                ago(now, at)
+            );
+        }
+        None => out.push_str("<dt>Last success</dt><dd class=\"muted\">never</dd>"),
+    }
+    out.push_str("</dl>");
+    if let Some(e) = &c.error {
+        let _ = write!(
+            out,
+            "<div class=\"alert\" id=\"cycle-error\"><h2>Cycle error</h2><pre>{}</pre></div>",
+            Esc(e)
+        );
+    }
+    out.push_str("</section>\n");
+}
+
+/// Order of the attention table: what needs a human most comes first.
+fn severity(s: RepoStatus) -> u8 {
+    match s {
+        RepoStatus::Error => 0,
+        RepoStatus::Drifted => 1,
+        RepoStatus::ProposalPending => 2,
+        RepoStatus::Outdated => 3,
+        RepoStatus::InSync => 4,
+    }
+}
+
+fn attention(out: &mut String, ledger: &Ledger, now: u64) {
+    let mut repos: Vec<&RepoEntry> = ledger
+        .repos
+        .values()
+        .filter(|r| r.status != RepoStatus::InSync)
+        .collect();
+    repos.sort_by(|a, b| (severity(a.status), &a.repo).cmp(&(severity(b.status), &b.repo)));
+    let _ = write!(
+        out,
+        "<section id=\"attention\"><h2>Needs attention ({})</h2>",
+        repos.len()
+    );
+    if repos.is_empty() {
+        let msg = if ledger.repos.is_empty() {
+            "No repos recorded yet."
+        } else {
+            "Nothing: every repo is in sync."
+        };
+        let _ = writeln!(out, "<p class=\"muted\">{msg}</p></section>");
+        return;
+    }
+    out.push_str(
+        "<table><thead><tr><th>Repo</th><th>Team</th><th>Wave</th><th>Status</th>\
+         <th>Files needing attention</th><th>Pull request</th><th>Last commit</th>\
+         <th>Last error</th></tr></thead><tbody>\n",
+    );
+    for r in repos {
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>",
+            Esc(&r.repo),
+            or_dash(&r.team),
+            or_dash(r.wave.as_deref().unwrap_or("")),
+            badge(status_key(r.status))
+        );
+        files(out, r);
+        out.push_str("</td><td>");
+        match &r.pull_request {
+            Some(pr) => {
+                out.push_str(&link(&pr.url, &format!("#{}", pr.number)));
+                if let Some(at) = pr.created_at.as_deref().and_then(parse_rfc3339) {
+                    let _ = write!(out, " <span class=\"muted\">opened {}</span>", ago(now, at));
+                }
+            }
+            None => out.push_str("<span class=\"muted\">&mdash;</span>"),
+        }
+        out.push_str("</td><td>");
+        match &r.last_commit {
+            Some(c) => {
+                let _ = write!(
+                    out,
+                    "<code title=\"{}\">{}</code>",
+                    Esc(c),
+                    Esc(short(c, 7))
+                );
+            }
+            None => out.push_str("<span class=\"muted\">&mdash;</span>"),
+        }
+        match &r.last_error {
+            Some(e) => {
+                let _ = writeln!(out, "</td><td class=\"err\">{}</td></tr>", Esc(e));
+            }
+            None => out.push_str("</td><td><span class=\"muted\">&mdash;</span></td></tr>\n"),
+        }
+    }
+    out.push_str("</tbody></table></section>\n");
+}
+
+fn files(out: &mut String, r: &RepoEntry) {
+    let pending: Vec<_> = r
+        .files
+        .iter()
+        .filter(|f| f.state != FileState::InSync)
+        .collect();
+    if pending.is_empty() {
+        out.push_str("<span class=\"muted\">&mdash;</span>");
+        return;
+    }
+    out.push_str("<ul class=\"files\">");
+    for f in pending.iter().take(MAX_FILES_SHOWN) {
+        let _ = write!(
+            out,
+            "<li><code>{}</code> <span class=\"st st-{}\" title=\"{}\">{}</span></li>",
+            Esc(&f.path),
+            state_key(f.state),
+            Esc(f.reason.unwrap_or("")),
+            state_key(f.state)
+        );
+    }
+    if pending.len() > MAX_FILES_SHOWN {
+        let _ = write!(
+            out,
+            "<li class=\"muted\">&hellip; and {} more</li>",
+            pending.len() - MAX_FILES_SHOWN
+        );
+    }
+    out.push_str("</ul>");
+}
+
+fn waves(out: &mut String, ledger: &Ledger) {
+    out.push_str("<section id=\"waves\"><h2>Rollout by wave</h2>");
+    if ledger.repos.is_empty() {
+        out.push_str("<p class=\"muted\">No repos recorded yet.</p></section>\n");
+        return;
+    }
+    // `None` sorts first in a BTreeMap; the page lists it last.
+    let mut by_wave: BTreeMap<(bool, &str), BTreeMap<&'static str, usize>> = BTreeMap::new();
+    for r in ledger.repos.values() {
+        let key = (r.wave.is_none(), r.wave.as_deref().unwrap_or(""));
+        *by_wave
+            .entry(key)
+            .or_default()
+            .entry(status_key(r.status))
+            .or_default() += 1;
+    }
+    out.push_str("<table><thead><tr><th>Wave</th><th class=\"num\">Repos</th>");
+    for s in STATUSES {
+        let _ = write!(out, "<th class=\"num\">{}</th>", badge(status_key(s)));
+    }
+    out.push_str("<th class=\"num\">In sync</th></tr></thead><tbody>\n");
+    for ((none, wave), counts) in &by_wave {
+        let total: usize = counts.values().sum();
+        let name = if *none {
+            "<span class=\"muted\">(none)</span>".to_string()
+        } else {
+            Esc(wave).to_string()
+        };
+        let _ = write!(out, "<tr><td>{name}</td><td class=\"num\">{total}</td>");
+        for s in STATUSES {
+            let n = counts.get(status_key(s)).copied().unwrap_or(0);
+            let class = if n == 0 { "num zero" } else { "num" };
+            let _ = write!(out, "<td class=\"{class}\">{n}</td>");
+        }
+        let in_sync = counts.get("in_sync").copied().unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "<td class=\"num\">{}%</td></tr>",
+            in_sync * 100 / total.max(1)
+        );
+    }
+    out.push_str("</tbody></table></section>\n");
+}
+
+/// A status, state or outcome key as a coloured badge (keys are our own
+/// snake_case names, never ledger text).
+fn badge(key: &str) -> String {
+    format!("<span class=\"st st-{key}\">{key}</span>")
+}
+
+fn or_dash(s: &str) -> String {
+    if s.is_empty() {
+        "<span class=\"muted\">&mdash;</span>".into()
+    } else {
+        Esc(s).to_string()
+    }
+}
+
+/// `<a>` to `url` when it is `http(s)`; otherwise just the text.
+fn link(url: &str, text: &str) -> String {
+    if is_web_url(url) {
+        format!("<a href=\"{}\">{}</a>", Esc(url), Esc(text))
+    } else {
+        Esc(text).to_string()
+    }
+}
+
+fn is_web_url(url: &str) -> bool {
+    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    (lower.starts_with("https://") || lower.starts_with("http://"))
+        && !url.chars().any(|c| c.is_control() || c.is_whitespace())
+}
+
+fn short(s: &str, n: usize) -> &str {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+/// HTML-escapes its text (for element content and quoted attributes).
+pub struct Esc<'a>(pub &'a str);
+
+impl fmt::Display for Esc<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut rest = self.0;
+        while let Some(i) = rest.find(['&', '<', '>', '"', '\'']) {
+            f.write_str(&rest[..i])?;
+            f.write_str(match rest.as_bytes()[i] {
+                b'&' => "&amp;",
+                b'<' => "&lt;",
+                b'>' => "&gt;",
+                b'"' => "&quot;",
+                _ => "&#39;",
+            })?;
+            rest = &rest[i + 1..];
+        }
+        f.write_str(rest)
+    }
+}
+
+/// `1.2s`, `3m 05s`, `1h 02m`.
+fn duration(ms: u64) -> String {
+    let s = ms / 1000;
+    match s {
+        0..60 => format!("{:.1}s", ms as f64 / 1000.0),
+        60..3600 => format!("{}m {:02}s", s / 60, s % 60),
+        _ => format!("{}h {:02}m", s / 3600, s % 3600 / 60),
+    }
+}
+
+/// How long before `now` `then` was, coarsely.
+fn ago(now: u64, then: u64) -> String {
+    let Some(d) = now.checked_sub(then) else {
+        return "in the future".into();
+    };
+    match d {
+        0..10 => "just now".into(),
+        10..60 => format!("{d}s ago"),
+        60..3600 => format!("{}m ago", d / 60),
+        3600..86400 => format!("{}h ago", d / 3600),
+        _ => format!("{}d ago", d / 86400),
+    }
+}
+
+/// `2024-05-01 12:34:56 UTC`.
+fn utc(epoch: u64) -> String {
+    let days = (epoch / 86400) as i64;
+    let secs = epoch % 86400;
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+/// Epoch seconds of an RFC 3339 time (`2024-05-01T12:34:56Z`, optional
+/// fraction, `Z` or `±hh:mm`), as GitHub writes them.
+fn parse_rfc3339(s: &str) -> Option<u64> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let t = s.get(r)?;
+        t.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| t.parse().ok())?
+    };
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    let mut rest = &s[19..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        rest = &frac[digits..];
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        _ if rest.len() == 6 && rest.as_bytes()[3] == b':' => {
+            let sign = match rest.as_bytes()[0] {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let oh: i64 = rest.get(1..3)?.parse().ok()?;
+            let om: i64 = rest.get(4..6)?.parse().ok()?;
+            sign * (oh * 3600 + om * 60)
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(y, mo, d);
+    let t = days * 86400 + h * 3600 + mi * 60 + sec - offset;
+    u64::try_from(t).ok()
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
+/// `days_from_civil`).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The inverse of [`days_from_civil`].
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::daemon::Trigger;
+    use crate::daemon::ledger::{Cycle, FileEntry, Outcome, PullRef};
+    use crate::plan::Route;
+
+    /// 2024-05-01 12:00:00 UTC.
+    const NOW: u64 = 1_714_564_800;
+
+    fn entry(repo: &str, status: RepoStatus) -> RepoEntry {
+        RepoEntry {
+            repo: repo.into(),
+            team: "payments".into(),
+            wave: Some("canary".into()),
+            status,
+            files: vec![FileEntry {
+                path: ".github/workflows/ci.yml".into(),
+                state: FileState::Drifted,
+                reason: Some("changed since distributor wrote it"),
+                route: Route::Proposal,
+            }],
+            pull_request: None,
+            last_commit: None,
+            last_error: None,
+            seen_at: NOW,
+        }
+    }
+
+    fn ledger() -> Ledger {
+        let mut l = Ledger::default();
+        let mut broken = entry("acme/<script>alert(1)</script>", RepoStatus::Error);
+        broken.last_error = Some("<script>alert('x')</script> & more".into());
+        broken.wave = None;
+        let mut pending = entry("acme/api", RepoStatus::ProposalPending);
+        pending.pull_request = Some(PullRef {
+            number: 12,
+            url: "https://github.com/acme/api/pull/12".into(),
+            created_at: Some("2024-04-28T12:00:00Z".into()),
+        });
+        let mut evil = entry("acme/web", RepoStatus::Drifted);
+        evil.pull_request = Some(PullRef {
+            number: 7,
+            url: "javascript:alert(1)".into(),
+            created_at: None,
+        });
+        evil.last_commit = Some("0123456789abcdef0123456789abcdef01234567".into());
+        let mut fine = entry("acme/ok", RepoStatus::InSync);
+        fine.files[0].state = FileState::InSync;
+        for e in [broken, pending, evil, fine] {
+            l.repos.insert(e.repo.clone(), e);
+        }
+        l.last_cycle = Some(Cycle {
+            number: 3,
+            trigger: Trigger::Webhook,
+            started_at: NOW - 300,
+            duration_ms: 65_000,
+            outcome: Outcome::Partial,
+            revision: Some("abcdef0123456789abcdef".into()),
+            error: None,
+            only: vec![],
+        });
+        l.last_success_at = Some(NOW - 235);
+        l
+    }
+
+    #[test]
+    fn every_ledger_value_is_escaped() {
+        let mut l = ledger();
+        l.config_error = Some("registry.json: <bad> \"value\"".into());
+        let html = render(&l, NOW);
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(html.contains("acme/&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; more"));
+        assert!(html.contains("registry.json: &lt;bad&gt; &quot;value&quot;"));
+    }
+
+    #[test]
+    fn only_web_urls_become_links() {
+        let html = render(&ledger(), NOW);
+        assert!(html.contains("<a href=\"https://github.com/acme/api/pull/12\">#12</a>"));
+        assert!(html.contains("opened 3d ago"));
+        assert!(!html.contains("javascript:"), "{html}");
+        assert!(html.contains("#7"));
+    }
+
+    #[test]
+    fn attention_lists_unhealthy_repos_by_severity() {
+        let html = render(&ledger(), NOW);
+        let section =
+            &html[html.find("id=\"attention\"").unwrap()..html.find("id=\"waves\"").unwrap()];
+        assert!(section.contains("Needs attention (3)"));
+        let error = section.find("acme/&lt;script").unwrap();
+        let drifted = section.find("acme/web").unwrap();
+        let pending = section.find("acme/api").unwrap();
+        assert!(error < drifted && drifted < pending);
+        assert!(!section.contains("acme/ok"));
+        assert!(
+            section.contains(
+                "<code title=\"0123456789abcdef0123456789abcdef01234567\">0123456</code>"
+            )
+        );
+        assert!(section.contains("<code>.github/workflows/ci.yml</code>"));
+    }
+
+    #[test]
+    fn waves_count_repos_by_status_with_none_last() {
+        let html = render(&ledger(), NOW);
+        let section = &html[html.find("id=\"waves\"").unwrap()..];
+        let canary = section
+            .find("<tr><td>canary</td><td class=\"num\">3</td>")
+            .unwrap();
+        let none = section.find("(none)").unwrap();
+        assert!(canary < none);
+        // canary: 1 in sync, 0 outdated, 1 pending, 1 drifted, 0 error, 33%.
+        assert!(
+            section.contains(
+                "<td class=\"num\">1</td><td class=\"num zero\">0</td><td class=\"num\">1</td>\
+             <td class=\"num\">1</td><td class=\"num zero\">0</td><td class=\"num\">33%</td>"
+            ),
+            "{section}"
+        );
+    }
+
+    #[test]
+    fn last_cycle_and_config_error_are_shown() {
+        let mut l = ledger();
+        let html = render(&l, NOW);
+        assert!(html.contains("#3, triggered by webhook"));
+        assert!(html.contains("st-partial"));
+        assert!(html.contains("2024-05-01 11:55:00 UTC (5m ago)"));
+        assert!(html.contains("1m 05s"));
+        assert!(html.contains(">abcdef012345</code>"));
+        assert!(!html.contains("config-error"));
+        l.config_error = Some("bad yaml".into());
+        l.last_cycle.as_mut().unwrap().error = Some("fetch failed".into());
+        let html = render(&l, NOW);
+        assert!(html.contains("id=\"config-error\""));
+        assert!(html.contains("<pre>fetch failed</pre>"));
+    }
+
+    #[test]
+    fn an_empty_ledger_renders() {
+        let html = render(&Ledger::default(), NOW);
+        assert!(html.contains("No cycle has run yet."));
+        assert!(html.contains("No repos recorded yet."));
+        assert!(html.starts_with("<!doctype html>"));
+    }
+
+    #[test]
+    fn times_round_trip() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc(NOW), "2024-05-01 12:00:00 UTC");
+        assert_eq!(utc(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(parse_rfc3339("2024-05-01T12:00:00Z"), Some(NOW));
+        assert_eq!(parse_rfc3339("2024-05-01T14:00:00.123+02:00"), Some(NOW));
+        assert_eq!(parse_rfc3339("2000-02-29T00:00:00Z"), Some(951_782_400));
+        assert_eq!(parse_rfc3339("yesterday"), None);
+        assert_eq!(parse_rfc3339("2024-13-01T00:00:00Z"), None);
+        assert_eq!(ago(NOW, NOW + 5), "in the future");
+        assert_eq!(duration(1_240), "1.2s");
+        assert_eq!(duration(3_725_000), "1h 02m");
+    }
+}

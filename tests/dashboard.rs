@@ -1,0 +1,355 @@
+//! The dashboard in a real browser: the daemon's router serves a ledger
+//! with drifted, failing and pending repos on 127.0.0.1:0, headless
+//! Chromium loads `/`, and the test reads the rows from the DOM Chromium
+//! built (so escaping is checked as a browser parses it, not as a string)
+//! and takes a screenshot to `target/test-artifacts/dashboard.png`.
+//!
+//! Needs Debian's `chromium` on PATH (`.ci/run` installs it); without it
+//! the test fails rather than silently passing.
+
+use std::collections::BTreeMap;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use distributor::daemon::ledger::{Cycle, FileEntry, Ledger, Outcome, PullRef, RepoEntry, Trigger};
+use distributor::daemon::metrics::Metrics;
+use distributor::daemon::{Health, Shared, WebhookSettings, http};
+use distributor::forge::AnyForge;
+use distributor::forge::local::LocalForge;
+use distributor::plan::{FileState, RepoStatus, Route};
+
+/// Longest a Chromium run may take before the test kills it and fails
+/// (a cold start on a loaded 2-core CI machine takes a few seconds).
+const BROWSER_TIMEOUT: Duration = Duration::from_secs(90);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_renders_in_headless_chromium() {
+    let browser = find_browser();
+    let forge_root = tempfile::tempdir().unwrap();
+    let shared = shared(forge_root.path(), ledger());
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(http::serve(listener, shared, async {
+        let _ = stopped.await;
+    }));
+
+    let profile = tempfile::tempdir().unwrap();
+    let png = artifacts_dir().join("dashboard.png");
+    let _ = std::fs::remove_file(&png);
+    let (dom, shot) = {
+        let (browser, url, png) = (browser.clone(), url.clone(), png.clone());
+        let profile = profile.path().to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            let dom = run_browser(&browser, &profile.join("dom"), &["--dump-dom", &url]);
+            let shot = run_browser(
+                &browser,
+                &profile.join("shot"),
+                &[
+                    &format!("--screenshot={}", png.display()),
+                    "--window-size=1280,900",
+                    "--hide-scrollbars",
+                    &url,
+                ],
+            );
+            (dom, shot)
+        })
+        .await
+        .unwrap()
+    };
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+
+    // The DOM as Chromium parsed it.
+    assert!(dom.contains("distributor: fleet status"), "{dom}");
+    let attention = rows(section(&dom, "attention"));
+    assert_eq!(attention.len(), 3, "{attention:#?}");
+    // Errors first, then drift, then pending review.
+    assert!(
+        attention[0].starts_with("acme/billing payments 1 error"),
+        "{attention:#?}"
+    );
+    assert!(
+        attention[0].contains("token expired: <b>boom</b>"),
+        "{attention:#?}"
+    );
+    assert!(
+        attention[1].starts_with("acme/web frontend canary drifted"),
+        "{attention:#?}"
+    );
+    assert!(
+        attention[1].contains(".github/workflows/ci.yml drifted"),
+        "{attention:#?}"
+    );
+    assert!(attention[1].contains("#7"), "{attention:#?}");
+    assert!(attention[1].contains("0123456"), "{attention:#?}");
+    assert!(
+        attention[2].starts_with("acme/api payments canary proposal_pending"),
+        "{attention:#?}"
+    );
+    assert!(attention[2].contains("#12 opened"), "{attention:#?}");
+    assert!(
+        !attention.iter().any(|r| r.contains("acme/ok")),
+        "{attention:#?}"
+    );
+    // The error is text in the page, not markup: no <b> element exists.
+    assert!(
+        dom.contains("token expired: &lt;b&gt;boom&lt;/b&gt;"),
+        "{dom}"
+    );
+    assert!(!dom.contains("<b>boom"), "{dom}");
+    // The PR number links to the pull request; the non-web URL does not.
+    assert!(
+        dom.contains("<a href=\"https://github.com/acme/api/pull/12\">#12</a>"),
+        "{dom}"
+    );
+    assert!(!dom.contains("javascript:"), "{dom}");
+
+    let waves = rows(section(&dom, "waves"));
+    assert_eq!(
+        waves,
+        vec![
+            "1 1 0 0 0 0 1 0%".to_string(),
+            "canary 3 1 0 1 1 0 33%".to_string(),
+            "(none) 1 1 0 0 0 0 100%".to_string(),
+        ]
+    );
+
+    let size = std::fs::metadata(&png).map(|m| m.len()).unwrap_or(0);
+    assert!(size > 0, "no screenshot at {} ({shot})", png.display());
+    let mut magic = [0u8; 8];
+    std::fs::File::open(&png)
+        .unwrap()
+        .read_exact(&mut magic)
+        .unwrap();
+    assert_eq!(
+        &magic,
+        b"\x89PNG\r\n\x1a\n",
+        "{} is not a PNG",
+        png.display()
+    );
+}
+
+/// `chromium` or `chromium-browser` on PATH; fails the test otherwise.
+fn find_browser() -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        for name in ["chromium", "chromium-browser"] {
+            let candidate = dir.join(name);
+            if candidate.is_file() {
+                return candidate;
+            }
+        }
+    }
+    panic!(
+        "headless Chromium is needed for this test but neither `chromium` nor \
+         `chromium-browser` is on PATH; `.ci/run` installs Debian's `chromium` package \
+         (apt-get install -y chromium)"
+    );
+}
+
+/// Runs the browser headless with a fresh profile and `args`; returns its
+/// stdout. Fails the test on a non-zero exit or after [`BROWSER_TIMEOUT`].
+fn run_browser(browser: &Path, profile: &Path, args: &[&str]) -> String {
+    let mut child = Command::new(browser)
+        .args([
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--no-default-browser-check",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", browser.display()));
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + BROWSER_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{} {args:?} took over {BROWSER_TIMEOUT:?}: {}",
+                browser.display(),
+                err.join().unwrap()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let (out, err) = (out.join().unwrap(), err.join().unwrap());
+    assert!(
+        status.success(),
+        "{} {args:?} failed ({status}): {err}",
+        browser.display()
+    );
+    out
+}
+
+/// `target/test-artifacts`, created.
+fn artifacts_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let dir = target.join("test-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The part of `html` in `<section id="{id}">`.
+fn section<'a>(html: &'a str, id: &str) -> &'a str {
+    let start = html
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no section {id}: {html}"));
+    let rest = &html[start..];
+    &rest[..rest.find("</section>").unwrap_or(rest.len())]
+}
+
+/// The text of each body row of the tables in `html`, cells separated by
+/// single spaces, entities decoded.
+fn rows(html: &str) -> Vec<String> {
+    let body = &html[html.find("<tbody>").map(|i| i + 7).unwrap_or(0)..];
+    body.split("<tr>")
+        .skip(1)
+        .map(|row| {
+            let row = &row[..row.find("</tr>").unwrap_or(row.len())];
+            let mut text = String::new();
+            let mut in_tag = false;
+            for c in row.chars() {
+                match c {
+                    '<' => {
+                        in_tag = true;
+                        text.push(' ');
+                    }
+                    '>' => in_tag = false,
+                    c if !in_tag => text.push(c),
+                    _ => {}
+                }
+            }
+            let text = text
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&quot;", "\"")
+                .replace("&#39;", "'")
+                .replace("&nbsp;", " ")
+                .replace("&amp;", "&");
+            text.split_whitespace().collect::<Vec<_>>().join(" ")
+        })
+        .collect()
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn repo(name: &str, team: &str, wave: Option<&str>, status: RepoStatus) -> RepoEntry {
+    RepoEntry {
+        repo: name.into(),
+        team: team.into(),
+        wave: wave.map(str::to_string),
+        status,
+        files: vec![FileEntry {
+            path: ".github/workflows/ci.yml".into(),
+            state: FileState::InSync,
+            reason: None,
+            route: Route::None,
+        }],
+        pull_request: None,
+        last_commit: None,
+        last_error: None,
+        seen_at: now(),
+    }
+}
+
+/// Five repos over waves `1`, `canary` and none: one failing (with markup
+/// in its error), one drifted, one pending review, two in sync.
+fn ledger() -> Ledger {
+    let mut billing = repo("acme/billing", "payments", Some("1"), RepoStatus::Error);
+    billing.last_error = Some("token expired: <b>boom</b>".into());
+    let mut web = repo("acme/web", "frontend", Some("canary"), RepoStatus::Drifted);
+    web.files[0].state = FileState::Drifted;
+    web.files[0].reason = Some("changed since distributor wrote it");
+    web.files[0].route = Route::Proposal;
+    web.pull_request = Some(PullRef {
+        number: 7,
+        url: "javascript:alert(1)".into(),
+        created_at: None,
+    });
+    web.last_commit = Some("0123456789abcdef0123456789abcdef01234567".into());
+    let mut api = repo(
+        "acme/api",
+        "payments",
+        Some("canary"),
+        RepoStatus::ProposalPending,
+    );
+    api.files[0].state = FileState::Outdated;
+    api.files[0].route = Route::Proposal;
+    api.pull_request = Some(PullRef {
+        number: 12,
+        url: "https://github.com/acme/api/pull/12".into(),
+        created_at: Some("2024-04-28T12:00:00Z".into()),
+    });
+    let ok = repo("acme/ok", "platform", Some("canary"), RepoStatus::InSync);
+    let loose = repo("acme/loose", "platform", None, RepoStatus::InSync);
+    let mut ledger = Ledger {
+        last_cycle: Some(Cycle {
+            number: 4,
+            trigger: Trigger::Interval,
+            started_at: now() - 120,
+            duration_ms: 8_400,
+            outcome: Outcome::Partial,
+            revision: Some("9f1c2e3d4b5a69788796a5b4c3d2e1f009f1c2e3".into()),
+            error: None,
+            only: vec![],
+        }),
+        last_success_at: Some(now() - 110),
+        config_error: None,
+        repos: BTreeMap::new(),
+    };
+    for r in [billing, web, api, ok, loose] {
+        ledger.repos.insert(r.repo.clone(), r);
+    }
+    ledger
+}
+
+fn shared(forge_root: &Path, ledger: Ledger) -> Arc<Shared> {
+    let (requests, _) = tokio::sync::mpsc::unbounded_channel();
+    Arc::new(Shared {
+        ledger: RwLock::new(ledger),
+        metrics: Metrics::default(),
+        health: Health::new(Duration::from_secs(300), 3),
+        webhook: RwLock::new(WebhookSettings::default()),
+        forge: RwLock::new(Arc::new(AnyForge::Local(
+            LocalForge::new(forge_root).unwrap(),
+        ))),
+        requests,
+    })
+}
