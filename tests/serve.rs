@@ -75,18 +75,17 @@ fn fake(latency: Duration) -> FakeGitHub {
     fake
 }
 
-fn config_text(env: &Env, fake: &FakeGitHub, interval: &str) -> String {
+fn config_text(env: &Env, fake: &FakeGitHub, interval: &str, platform: &str) -> String {
     let token = env.tmp.path().join("github-token");
     std::fs::write(&token, format!("{TOKEN}\n")).unwrap();
     let secret = env.tmp.path().join("webhook-secret");
     std::fs::write(&secret, SECRET).unwrap();
     format!(
-        "platform:\n  path: {}\n  repository: acme/platform\n  branch: main\n\
+        "platform:\n  {platform}\n  repository: acme/platform\n  branch: main\n\
          forge:\n  github:\n    api_url: {}\n    token_file: {}\n    write_quotas: [\"10000/1s\"]\n    write_spacing: 0ms\n\
          reconcile:\n  interval: {interval}\n  jitter: 0s\n  stop_timeout: 20s\n\
          http:\n  listen: 127.0.0.1:0\n  webhook_secret_file: {}\n\
          log:\n  format: json\n",
-        env.platform.display(),
         fake.url(),
         token.display(),
         secret.display()
@@ -96,9 +95,35 @@ fn config_text(env: &Env, fake: &FakeGitHub, interval: &str) -> String {
 impl Daemon {
     fn start(latency: Duration, interval: &str, watchdog: bool) -> Daemon {
         let env = Env::new();
+        let platform = format!("path: {}", env.platform.display());
+        Daemon::start_with(env, &platform, latency, interval, watchdog)
+    }
+
+    /// A daemon whose platform is a git repository it fetches itself.
+    fn start_git() -> (Daemon, PathBuf) {
+        let env = Env::new();
+        let origin = env.tmp.path().join("platform-origin");
+        common::copy_dir(&env.platform, &origin);
+        let home = env.scratch.clone();
+        let git = |args: &[&str]| common::git_in(&origin, &home, args, &[]);
+        git(&["init", "-q", "-b", "main"]);
+        git(&["add", "-A"]);
+        git(&["commit", "-q", "-m", "platform"]);
+        let platform = format!("git:\n    url: {}\n    branch: main", origin.display());
+        let d = Daemon::start_with(env, &platform, Duration::ZERO, "1h", false);
+        (d, origin)
+    }
+
+    fn start_with(
+        env: Env,
+        platform: &str,
+        latency: Duration,
+        interval: &str,
+        watchdog: bool,
+    ) -> Daemon {
         let fake = fake(latency);
         let config = env.tmp.path().join("config.yaml");
-        std::fs::write(&config, config_text(&env, &fake, interval)).unwrap();
+        std::fs::write(&config, config_text(&env, &fake, interval, platform)).unwrap();
         let sock = env.tmp.path().join("notify.sock");
         let notify = UnixDatagram::bind(&sock).unwrap();
         notify
@@ -397,6 +422,35 @@ fn a_signed_push_webhook_lands_a_template_change_and_a_bad_one_is_refused() {
 }
 
 #[test]
+fn a_platform_fetched_with_git_is_followed_on_push() {
+    let (d, origin) = Daemon::start_git();
+    let home = d.env.scratch.clone();
+    let head = common::git_in(&origin, &home, &["rev-parse", "HEAD"], &[]);
+    let s = d.wait_cycle(1);
+    assert_eq!(s["last_cycle"]["outcome"], "ok", "{s}");
+    assert_eq!(s["last_cycle"]["revision"], head.as_str());
+
+    let template = origin.join("templates/baseline/.editorconfig");
+    let mut text = std::fs::read_to_string(&template).unwrap();
+    text.push_str("\n[Makefile]\nindent_style = tab\n");
+    std::fs::write(&template, text).unwrap();
+    common::git_in(
+        &origin,
+        &home,
+        &["commit", "-q", "-am", "tabs in makefiles"],
+        &[],
+    );
+    let new_head = common::git_in(&origin, &home, &["rev-parse", "HEAD"], &[]);
+    let body = push_event("main");
+    assert_eq!(d.webhook("push", &body, Some(sign(&body))).0, 202);
+    let s = d.wait_cycle(2);
+    assert_eq!(s["last_cycle"]["outcome"], "ok", "{s}");
+    assert_eq!(s["last_cycle"]["revision"], new_head.as_str());
+    let content = file(&d.fake, "mango-web", "main", ".editorconfig").unwrap();
+    assert!(content.ends_with("indent_style = tab\n"), "{content}");
+}
+
+#[test]
 fn a_broken_registry_or_config_keeps_the_last_good_state_serving() {
     let mut d = Daemon::start(Duration::ZERO, "1h", false);
     let first = d.wait_cycle(1);
@@ -519,8 +573,13 @@ fn metrics_parse_as_prometheus_text_and_agree_with_status() {
     assert!(graphql >= 1.0, "{text}");
     assert!(samples.contains_key("distributor_github_rate_limit_remaining{resource=\"graphql\"}"));
     assert!(!text.contains(TOKEN) && !text.contains(SECRET));
-    let status_text = d.get("/status").1;
-    assert!(!status_text.contains(TOKEN) && !status_text.contains(SECRET));
+    for path in ["/status", "/", "/healthz", "/readyz"] {
+        let body = d.get(path).1;
+        assert!(
+            !body.contains(TOKEN) && !body.contains(SECRET),
+            "secret in {path}"
+        );
+    }
 }
 
 /// Parses Prometheus text: every sample line is `name{labels} value`, every

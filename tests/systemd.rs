@@ -165,6 +165,98 @@ fn the_example_config_parses_and_matches_the_unit() {
     assert!(watchdog >= Duration::from_secs(60), "{watchdog:?}");
 }
 
+/// The keys a section of the config accepts, as `Config::parse` says when
+/// it meets an unknown one: nothing to keep in step by hand when a key is
+/// added to `src/daemon/config.rs`.
+fn accepted_keys(example: &serde_json::Value, section: &[&str]) -> Vec<String> {
+    let mut probe = example.clone();
+    match section {
+        // An enum: one key, the variant; an unknown variant lists them.
+        ["forge"] => probe["forge"] = serde_json::json!({ "zz_probe": {} }),
+        _ => {
+            if section == ["forge", "local"] {
+                probe["forge"] = serde_json::json!({ "local": { "root": "/srv/repos" } });
+            }
+            let mut at = &mut probe;
+            for key in section {
+                at = &mut at[*key];
+            }
+            at.as_object_mut()
+                .unwrap_or_else(|| panic!("{section:?} is not a mapping in the probe"))
+                .insert("zz_probe".into(), serde_json::json!({}));
+        }
+    }
+    // JSON is YAML: the probe goes through the daemon's own parser.
+    let err = Config::parse("probe.yaml", &probe.to_string()).unwrap_err();
+    let list = err
+        .split("expected one of ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no list of keys in: {err}"));
+    list.lines()
+        .next()
+        .unwrap()
+        .split(", ")
+        .map(|k| k.trim_matches('`').to_string())
+        .collect()
+}
+
+#[test]
+fn every_config_key_is_documented_and_in_the_example() {
+    let text = example_text();
+    let example: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+    let docs =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/config.md"))
+            .unwrap();
+    let sections: &[&[&str]] = &[
+        &[],
+        &["platform"],
+        &["platform", "git"],
+        &["forge"],
+        &["forge", "github"],
+        &["forge", "github", "app"],
+        &["forge", "local"],
+        &["reconcile"],
+        &["http"],
+        &["log"],
+    ];
+    let is_section = |path: &str| sections.iter().any(|s| s.join(".") == path);
+    // Alternatives the example shows in comments only.
+    let commented = [
+        ("platform.path", "path: /srv/platform"),
+        ("forge.github.token_file", "token_file: github-token"),
+        ("forge.local", "local: { root: DIR }"),
+        ("forge.local.root", "local: { root: DIR }"),
+    ];
+    let mut leaves = 0;
+    for section in sections {
+        for key in accepted_keys(&example, section) {
+            let mut path: Vec<&str> = section.to_vec();
+            path.push(&key);
+            let dotted = path.join(".");
+            if !is_section(&dotted) {
+                leaves += 1;
+                assert!(
+                    docs.contains(&format!("`{dotted}`")),
+                    "docs/config.md does not document `{dotted}`"
+                );
+            }
+            let in_example = path.iter().try_fold(&example, |v, k| v.get(*k)).is_some();
+            let alternative = commented.iter().find(|(k, _)| *k == dotted);
+            match alternative {
+                Some((_, shown)) => assert!(
+                    text.contains(shown),
+                    "the example should show `{dotted}` as `{shown}` in a comment"
+                ),
+                None => assert!(in_example, "the example config lacks `{dotted}`"),
+            }
+        }
+    }
+    assert!(
+        leaves >= 25,
+        "only {leaves} keys found: is the probe broken?"
+    );
+}
+
 #[test]
 fn the_unit_passes_systemd_analyze_verify() {
     let dir = tempfile::tempdir().unwrap();

@@ -259,14 +259,9 @@ pub async fn run<S: Future<Output = ()> + Send + 'static>(deps: Deps<S>) -> anyh
     // HTTP.
     let addr = listener.local_addr()?;
     let (http_stop_tx, http_stop) = tokio::sync::oneshot::channel::<()>();
-    let app = http::router(shared.clone());
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = http_stop.await;
-            })
-            .await
-    });
+    let server = tokio::spawn(http::serve(listener, shared.clone(), async {
+        let _ = http_stop.await;
+    }));
     tracing::info!(addr = %addr, forge = %loaded.forge.describe(), "listening");
     shared.health.ready.store(true, Ordering::SeqCst);
     shared.health.beat();
