@@ -114,8 +114,9 @@ fn the_example_config_parses_and_matches_the_unit() {
     assert!(git.url.starts_with("https://"), "{}", git.url);
     assert_eq!(config.platform.repository.as_deref(), Some("acme/platform"));
     assert_eq!(
-        config.platform.branch, git.branch,
-        "push webhooks must watch the branch the daemon fetches"
+        config.platform_branch(),
+        git.branch,
+        "webhooks watch the branch the daemon fetches"
     );
     assert_eq!(config.log.format, LogFormat::Json);
     assert!(checked.listen.ip().is_loopback(), "{}", checked.listen);
@@ -223,6 +224,7 @@ fn every_config_key_is_documented_and_in_the_example() {
     // Alternatives the example shows in comments only.
     let commented = [
         ("platform.path", "path: /srv/platform"),
+        ("platform.branch", "the branch is `branch:`"),
         ("forge.github.token_file", "token_file: github-token"),
         ("forge.local", "local: { root: DIR }"),
         ("forge.local.root", "local: { root: DIR }"),

@@ -48,9 +48,10 @@ pub struct Platform {
     /// for it (on `branch`) trigger a cycle.
     #[serde(default)]
     pub repository: Option<String>,
-    /// The branch whose pushes trigger a cycle.
-    #[serde(default = "default_branch")]
-    pub branch: String,
+    /// The branch whose pushes trigger a cycle (with `path`; with `git`
+    /// it is `git.branch`). Default `main`.
+    #[serde(default)]
+    pub branch: Option<String>,
 }
 
 /// A platform repository fetched with git.
@@ -266,21 +267,33 @@ impl Config {
         Ok((config, checked))
     }
 
+    /// The branch whose pushes trigger a cycle.
+    pub fn platform_branch(&self) -> String {
+        match (&self.platform.git, &self.platform.branch) {
+            (Some(g), _) => g.branch.clone(),
+            (None, Some(b)) => b.clone(),
+            (None, None) => default_branch(),
+        }
+    }
+
     fn check(&self) -> Result<Checked, Vec<String>> {
         let mut problems = Vec::new();
+        // A value that does not parse is reported once, and not checked
+        // further (`None`).
         let mut duration = |key: &str, text: &str| match parse_duration(text) {
-            Ok(d) => d,
+            Ok(d) => Some(d),
             Err(e) => {
                 problems.push(format!("{key}: {e}"));
-                Duration::ZERO
+                None
             }
         };
         let interval = duration("reconcile.interval", &self.reconcile.interval);
-        let jitter = duration("reconcile.jitter", &self.reconcile.jitter);
+        let jitter = duration("reconcile.jitter", &self.reconcile.jitter).unwrap_or_default();
         let stop_timeout = duration("reconcile.stop_timeout", &self.reconcile.stop_timeout);
         let (quotas, spacing) = match &self.forge {
             ForgeConfig::Github(g) => {
-                let spacing = duration("forge.github.write_spacing", &g.write_spacing);
+                let spacing =
+                    duration("forge.github.write_spacing", &g.write_spacing).unwrap_or_default();
                 let quotas = g
                     .write_quotas
                     .iter()
@@ -296,10 +309,27 @@ impl Config {
             }
             ForgeConfig::Local { .. } => (Vec::new(), Duration::ZERO),
         };
-        if interval < Duration::from_secs(1) {
+        if interval.is_some_and(|i| i < Duration::from_secs(1)) {
             problems.push(format!(
                 "reconcile.interval: `{}` is too short (at least 1s)",
                 self.reconcile.interval
+            ));
+        }
+        if stop_timeout.is_some_and(|t| t < Duration::from_secs(1)) {
+            problems.push(format!(
+                "reconcile.stop_timeout: `{}` is too short (at least 1s, to finish the repo in flight)",
+                self.reconcile.stop_timeout
+            ));
+        }
+        if self.http.webhook_body_limit == 0 {
+            problems.push("http.webhook_body_limit: must be more than 0 bytes".into());
+        }
+        if let (Some(g), Some(b)) = (&self.platform.git, &self.platform.branch)
+            && *b != g.branch
+        {
+            problems.push(format!(
+                "platform.branch: `{b}` differs from platform.git.branch `{}`; with `git`, leave `branch` out",
+                g.branch
             ));
         }
         let listen = match self.http.listen.parse::<SocketAddr>() {
@@ -321,11 +351,17 @@ impl Config {
             _ => {}
         }
         if let Some(r) = &self.platform.repository
-            && r.split('/').filter(|p| !p.is_empty()).count() != 2
+            && !matches!(r.split_once('/'), Some((o, n)) if !o.is_empty() && !n.is_empty() && !n.contains('/'))
         {
             problems.push(format!("platform.repository: `{r}` is not `owner/name`"));
         }
         if let ForgeConfig::Github(g) = &self.forge {
+            if g.write_quotas.is_empty() {
+                problems.push(
+                    "forge.github.write_quotas: give at least one quota, e.g. [\"60/1m\", \"450/1h\"]"
+                        .into(),
+                );
+            }
             if g.token_file.is_some() && g.app.is_some() {
                 problems.push("forge.github: give `token_file` or `app`, not both".into());
             }
@@ -344,9 +380,9 @@ impl Config {
         }
         if problems.is_empty() {
             Ok(Checked {
-                interval,
+                interval: interval.unwrap_or_default(),
                 jitter,
-                stop_timeout,
+                stop_timeout: stop_timeout.unwrap_or_default(),
                 listen,
                 quotas,
                 spacing,
@@ -407,7 +443,7 @@ mod tests {
 
     #[test]
     fn every_bad_value_is_reported_at_once() {
-        let text = "platform:\n  path: /p\n  git: { url: x }\n  repository: nope\nforge:\n  github:\n    write_quotas: [\"fast\"]\n    batch_size: 0\nreconcile:\n  interval: 10x\nhttp:\n  listen: everywhere\n";
+        let text = "platform:\n  path: /p\n  git: { url: x }\n  repository: acme//platform\n  branch: dev\nforge:\n  github:\n    write_quotas: [\"fast\"]\n    batch_size: 0\nreconcile:\n  interval: 1.5m\n  stop_timeout: 0s\nhttp:\n  listen: everywhere\n  webhook_body_limit: 0\n";
         let e = Config::parse("c.yaml", text).unwrap_err();
         for want in [
             "platform: give either",
@@ -415,10 +451,17 @@ mod tests {
             "forge.github.write_quotas",
             "forge.github.batch_size",
             "reconcile.interval",
+            "reconcile.stop_timeout",
             "http.listen",
+            "http.webhook_body_limit",
+            "platform.branch",
         ] {
             assert!(e.contains(want), "missing {want}: {e}");
         }
+        // A duration that does not parse is reported once.
+        assert_eq!(e.matches("reconcile.interval").count(), 1, "{e}");
+        let e = Config::parse("c.yaml", &format!("{MINIMAL}    write_quotas: []\n")).unwrap_err();
+        assert!(e.contains("at least one quota"), "{e}");
     }
 
     #[test]

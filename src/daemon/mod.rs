@@ -176,12 +176,7 @@ pub fn load(path: &Path, previous: Option<&Loaded>) -> Result<Loaded, String> {
     let webhook = WebhookSettings {
         secret,
         platform_repository: config.platform.repository.clone(),
-        platform_branch: config
-            .platform
-            .git
-            .as_ref()
-            .map(|g| g.branch.clone())
-            .unwrap_or_else(|| config.platform.branch.clone()),
+        platform_branch: config.platform_branch(),
         body_limit: config.http.webhook_body_limit,
         proposal_branches: previous
             .map(|p| p.webhook.proposal_branches.clone())

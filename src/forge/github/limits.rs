@@ -48,11 +48,16 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let n: u64 = num
         .parse()
         .map_err(|_| format!("`{text}` is not a duration (use e.g. 500ms, 1s, 1m, 1h)"))?;
+    let secs = |factor: u64| {
+        n.checked_mul(factor)
+            .map(Duration::from_secs)
+            .ok_or_else(|| format!("`{text}` is too long"))
+    };
     match unit {
         "ms" => Ok(Duration::from_millis(n)),
-        "" | "s" => Ok(Duration::from_secs(n)),
-        "m" | "min" => Ok(Duration::from_secs(n * 60)),
-        "h" => Ok(Duration::from_secs(n * 3600)),
+        "" | "s" => secs(1),
+        "m" | "min" => secs(60),
+        "h" => secs(3600),
         _ => Err(format!(
             "`{text}`: unknown unit `{unit}` (use ms, s, m or h)"
         )),
@@ -425,6 +430,11 @@ mod tests {
                 .contains("unknown unit")
         );
         assert_eq!(parse_duration("2").unwrap(), Duration::from_secs(2));
+        assert!(
+            parse_duration("99999999999999999h")
+                .unwrap_err()
+                .contains("too long")
+        );
     }
 
     #[test]
