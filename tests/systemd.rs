@@ -224,7 +224,7 @@ fn every_config_key_is_documented_and_in_the_example() {
     // Alternatives the example shows in comments only.
     let commented = [
         ("platform.path", "path: /srv/platform"),
-        ("platform.branch", "the branch is `branch:`"),
+        ("platform.branch", "branch is `branch:`, default main"),
         ("forge.github.token_file", "token_file: github-token"),
         ("forge.local", "local: { root: DIR }"),
         ("forge.local.root", "local: { root: DIR }"),
