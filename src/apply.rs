@@ -109,6 +109,7 @@ fn empty_observation(target: &Target) -> RepoObservation {
         },
         proposal: None,
         pull_request: None,
+        web_url: None,
     }
 }
 

@@ -88,6 +88,16 @@ async fn the_dashboard_renders_in_headless_chromium() {
     assert!(attention[1].contains("#7"), "{attention:#?}");
     assert!(attention[1].contains("0123456"), "{attention:#?}");
     assert!(
+        dom.contains(
+            "href=\"https://github.com/acme/web/commit/0123456789abcdef0123456789abcdef01234567\""
+        ),
+        "the last commit links to GitHub"
+    );
+    assert!(
+        dom.contains("href=\"https://github.com/acme/web\""),
+        "the repo links to GitHub"
+    );
+    assert!(
         attention[2].starts_with("acme/api payments canary proposal_pending"),
         "{attention:#?}"
     );
@@ -284,6 +294,7 @@ fn repo(name: &str, team: &str, wave: Option<&str>, status: RepoStatus) -> RepoE
         }],
         pull_request: None,
         last_commit: None,
+        url: None,
         last_error: None,
         seen_at: now(),
     }
@@ -304,6 +315,7 @@ fn ledger() -> Ledger {
         created_at: None,
     });
     web.last_commit = Some("0123456789abcdef0123456789abcdef01234567".into());
+    web.url = Some("https://github.com/acme/web".into());
     let mut api = repo(
         "acme/api",
         "payments",

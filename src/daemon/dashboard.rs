@@ -233,7 +233,10 @@ fn attention(out: &mut String, ledger: &Ledger, now: u64) {
         let _ = write!(
             out,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>",
-            Esc(&r.repo),
+            match &r.url {
+                Some(u) => link(u, &r.repo),
+                None => Esc(&r.repo).to_string(),
+            },
             or_dash(&r.team),
             or_dash(r.wave.as_deref().unwrap_or("")),
             badge(status_key(r.status))
@@ -252,12 +255,18 @@ fn attention(out: &mut String, ledger: &Ledger, now: u64) {
         out.push_str("</td><td>");
         match &r.last_commit {
             Some(c) => {
-                let _ = write!(
-                    out,
-                    "<code title=\"{}\">{}</code>",
-                    Esc(c),
-                    Esc(short(c, 7))
-                );
+                let code = format!("<code title=\"{}\">{}</code>", Esc(c), Esc(short(c, 7)));
+                match r.url.as_deref().filter(|u| is_web_url(u)) {
+                    Some(u) => {
+                        let _ = write!(
+                            out,
+                            "<a href=\"{}/commit/{}\">{code}</a>",
+                            Esc(u.trim_end_matches('/')),
+                            Esc(c)
+                        );
+                    }
+                    None => out.push_str(&code),
+                }
             }
             None => out.push_str("<span class=\"muted\">&mdash;</span>"),
         }
@@ -534,6 +543,7 @@ mod tests {
             }],
             pull_request: None,
             last_commit: None,
+            url: None,
             last_error: None,
             seen_at: NOW,
         }

@@ -100,6 +100,9 @@ pub struct RepoEntry {
     /// The last direct commit distributor wrote.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_commit: Option<String>,
+    /// The repository's web page (GitHub), for links.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
     /// Epoch seconds of the cycle that last looked at the repo.
@@ -175,6 +178,7 @@ impl Ledger {
                     .unwrap_or_default(),
                 pull_request: previous.as_ref().and_then(|p| p.pull_request.clone()),
                 last_commit: previous.as_ref().and_then(|p| p.last_commit.clone()),
+                url: previous.as_ref().and_then(|p| p.url.clone()),
                 last_error: Some(error),
                 seen_at: now,
             };
@@ -305,6 +309,7 @@ fn repo_entry(
             .and_then(|r| r.commit)
             .map(|c| c.to_string())
             .or_else(|| previous.and_then(|e| e.last_commit.clone())),
+        url: p.web_url.clone(),
         last_error: report.and_then(|r| r.error.clone()),
         seen_at: now,
     }

@@ -234,6 +234,7 @@ impl State {
             default_branch,
             proposal,
             pull_request: None,
+            web_url: None,
         })
     }
 

@@ -204,6 +204,7 @@ impl LocalForge {
             default_branch,
             proposal,
             pull_request: None,
+            web_url: None,
         })
     }
 

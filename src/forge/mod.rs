@@ -108,6 +108,9 @@ pub struct RepoObservation {
     /// The open pull request from the proposal branch, on forges that have
     /// pull requests.
     pub pull_request: Option<PullRequest>,
+    /// The repository's web page, on forges that have one (links in the
+    /// dashboard).
+    pub web_url: Option<String>,
 }
 
 /// An open pull request, as observed.

@@ -169,6 +169,9 @@ pub struct RepoPlan {
     /// The open pull request from the proposal branch, as observed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub open_pull_request: Option<crate::forge::PullRequest>,
+    /// The repository's web page, when the forge has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub web_url: Option<String>,
     /// Where the lock file lives in this repo.
     pub lock_path: String,
 }
@@ -568,6 +571,7 @@ pub fn plan_repo(input: PlanInput<'_>) -> Result<RepoPlan, String> {
         proposal_branch: repo.proposal_branch.clone(),
         pull_request,
         open_pull_request: obs.pull_request.clone(),
+        web_url: obs.web_url.clone(),
         lock_path: repo.lock_path.clone(),
     })
 }

@@ -82,6 +82,7 @@ fn observe(default: BranchSnapshot, proposal: Option<ProposalSnapshot>) -> RepoO
         default_branch: default,
         proposal,
         pull_request: None,
+        web_url: None,
     }
 }
 

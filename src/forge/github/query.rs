@@ -93,7 +93,7 @@ pub fn observe(queries: &[RepoQuery]) -> Document {
         let head = &heads[q.proposal_branch.as_str()];
         let _ = writeln!(
             body,
-            "  r{i}: repository(owner: $o{i}, name: $n{i}) {{\n    id isArchived\n    \
+            "  r{i}: repository(owner: $o{i}, name: $n{i}) {{\n    id url isArchived\n    \
              defaultBranchRef {{ name }}\n    \
              branch: {branch} {{ name target {{ ... on Commit {{ oid{files} }} }} }}\n    \
              proposal: ref(qualifiedName: ${head}ref) {{ name target {{ ... on Commit {{ oid message parents(first: 1) {{ nodes {{ oid{files} }} }}{files} }} }} }}\n    \
@@ -264,6 +264,7 @@ fn parse_repo(q: &RepoQuery, repo: &Value) -> Result<Observed, ForgeError> {
             default_branch,
             proposal,
             pull_request,
+            web_url: str_at(repo, &["url"]),
         },
         node_id,
         lock_blobs_without_text: missing_text,
