@@ -460,7 +460,16 @@ fn a_broken_registry_or_config_keeps_the_last_good_state_serving() {
     // A broken registry: the reload cycle is invalid and writes nothing.
     std::fs::write(d.env.registry_path(), "{ \"version\": 1, ").unwrap();
     d.fake.reset_counters();
+    // Skip what systemd heard so far (READY, the first cycle's STATUS).
+    d.notifications(|m| m.starts_with("STATUS=") && m.contains("in sync"));
     d.signal("HUP");
+    // systemd hears RELOADING (with the monotonic time), then READY again.
+    let heard = d.notifications(|m| m.starts_with("READY=1"));
+    let reloading = heard
+        .iter()
+        .position(|m| m.starts_with("RELOADING=1\nMONOTONIC_USEC="))
+        .unwrap_or_else(|| panic!("{heard:?}"));
+    assert_eq!(reloading, heard.len() - 2, "{heard:?}");
     let s = d.wait_cycle(2);
     assert_eq!(s["last_cycle"]["trigger"], "reload");
     assert_eq!(s["last_cycle"]["outcome"], "invalid", "{s}");
