@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
+use octocrab::secrecy::{ExposeSecret, SecretString};
+
 use crate::apply::{self, Options};
 use crate::diag::Diagnostics;
 use crate::forge::AnyForge;
@@ -54,10 +56,22 @@ pub async fn run(ctx: &Context<'_>, request: &CycleRequest) -> Outcome {
     ));
 
     let root = ctx.config.platform_root(ctx.state_dir);
-    if let Some(git) = &ctx.config.platform.git
-        && let Err(e) = fetch(git, &root).await
-    {
-        return finish_failed(ctx, cycle, started, Outcome::Failed, "platform", e);
+    if let Some(git) = &ctx.config.platform.git {
+        // A private platform repository on the same GitHub: lend git the
+        // forge's token for this one fetch.
+        let token = match ctx.forge {
+            AnyForge::GitHub(g) if g.serves_git_url(&git.url) => match g.git_token().await {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    let e = format!("no token to fetch the platform repository: {e}");
+                    return finish_failed(ctx, cycle, started, Outcome::Failed, "platform", e);
+                }
+            },
+            _ => None,
+        };
+        if let Err(e) = fetch(git, &root, token.as_ref()).await {
+            return finish_failed(ctx, cycle, started, Outcome::Failed, "platform", e);
+        }
     }
     let selection = Selection {
         registry: root.join(&ctx.config.platform.registry),
@@ -199,27 +213,38 @@ fn finish_failed(
 
 /// Brings the platform clone at `dir` to the tip of the configured branch
 /// (shallow; `git` does the network part, gix has no fetch here).
-async fn fetch(git: &GitSource, dir: &Path) -> Result<(), String> {
-    let run = |args: Vec<String>, cwd: Option<PathBuf>| async move {
-        let mut c = tokio::process::Command::new("git");
-        if let Some(d) = &cwd {
-            c.arg("-C").arg(d);
-        }
-        c.args(&args)
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .stdin(std::process::Stdio::null());
-        let out = c
-            .output()
-            .await
-            .map_err(|e| format!("cannot run git (is it installed?): {e}"))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(format!(
-                "git {} failed: {}",
-                args.first().map(String::as_str).unwrap_or_default(),
-                String::from_utf8_lossy(&out.stderr).trim()
-            ))
+async fn fetch(git: &GitSource, dir: &Path, token: Option<&SecretString>) -> Result<(), String> {
+    let auth = token.map(auth_header);
+    let run = |args: Vec<String>, cwd: Option<PathBuf>| {
+        let auth = auth.clone();
+        async move {
+            let mut c = tokio::process::Command::new("git");
+            if let Some(d) = &cwd {
+                c.arg("-C").arg(d);
+            }
+            c.args(&args)
+                .env("GIT_TERMINAL_PROMPT", "0")
+                .stdin(std::process::Stdio::null());
+            // The header goes through git's environment config, never the
+            // command line (visible in `ps`) nor the clone's config on disk.
+            if let Some(header) = &auth {
+                c.env("GIT_CONFIG_COUNT", "1")
+                    .env("GIT_CONFIG_KEY_0", "http.extraHeader")
+                    .env("GIT_CONFIG_VALUE_0", header.expose_secret());
+            }
+            let out = c
+                .output()
+                .await
+                .map_err(|e| format!("cannot run git (is it installed?): {e}"))?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "git {} failed: {}",
+                    args.first().map(String::as_str).unwrap_or_default(),
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ))
+            }
         }
     };
     if !dir.join(".git").exists() {
@@ -282,6 +307,14 @@ async fn fetch(git: &GitSource, dir: &Path) -> Result<(), String> {
     run(vec!["clean".into(), "-fdxq".into()], here).await
 }
 
+/// The HTTP header GitHub accepts for git over HTTPS with a token.
+fn auth_header(token: &SecretString) -> SecretString {
+    use base64::Engine as _;
+    let basic = base64::engine::general_purpose::STANDARD
+        .encode(format!("x-access-token:{}", token.expose_secret()));
+    SecretString::from(format!("Authorization: Basic {basic}"))
+}
+
 /// A URL without any `user:password@` part, for messages.
 fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -293,6 +326,16 @@ fn redact_url(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_git_auth_header_is_basic_with_the_token() {
+        let h = auth_header(&SecretString::from("ghs_abc".to_string()));
+        // base64("x-access-token:ghs_abc")
+        assert_eq!(
+            h.expose_secret(),
+            "Authorization: Basic eC1hY2Nlc3MtdG9rZW46Z2hzX2FiYw=="
+        );
+    }
 
     #[test]
     fn credentials_in_urls_are_never_shown() {

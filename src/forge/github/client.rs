@@ -218,8 +218,9 @@ impl Client {
         self.pacer.waiting()
     }
 
-    /// The bearer token for the next request.
-    async fn bearer(&self) -> Result<SecretString, SendError> {
+    /// The bearer token for the next request (also lent to `git` to fetch
+    /// a private platform repository).
+    pub async fn bearer(&self) -> Result<SecretString, SendError> {
         if let Some(t) = &self.token {
             return Ok(t.clone());
         }

@@ -76,6 +76,40 @@ impl GitHubForge {
         })
     }
 
+    /// Whether `url` is a git URL on this forge's GitHub host (so its
+    /// token may be lent to `git` for it): `github.com` for
+    /// `api.github.com`, the same host for GitHub Enterprise Server.
+    pub fn serves_git_url(&self, url: &str) -> bool {
+        let api_host = self
+            .client
+            .endpoint()
+            .origin
+            .split("://")
+            .nth(1)
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let web_host = api_host
+            .strip_prefix("api.")
+            .unwrap_or(&api_host)
+            .to_string();
+        let Some(rest) = url.strip_prefix("https://") else {
+            return false;
+        };
+        let host = rest.split('/').next().unwrap_or_default();
+        let host = host
+            .rsplit('@')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        host == web_host || host == api_host
+    }
+
+    /// A token for `git` over HTTPS: the personal token, or a fresh App
+    /// installation token.
+    pub async fn git_token(&self) -> Result<octocrab::secrecy::SecretString, String> {
+        self.client.bearer().await.map_err(|e| e.to_string())
+    }
+
     /// Requests made so far, by kind.
     pub fn counts(&self) -> Counts {
         self.client.counts()
@@ -475,5 +509,36 @@ pub(crate) fn rest_error(repo: &RepoId, status: u16, body: &Value, what: &str) -
             )),
             mapped => mapped,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn forge(api_url: &str) -> GitHubForge {
+        GitHubForge::new(GitHubConfig {
+            api_url: api_url.into(),
+            auth: Auth::Token("ghp_x".to_string().into()),
+            write_mode: WriteMode::Graphql,
+            batch_size: 50,
+            client: ClientSettings::default(),
+        })
+        .unwrap()
+    }
+
+    /// The token is lent to `git` only for the same GitHub, over HTTPS.
+    #[tokio::test]
+    async fn git_urls_on_the_same_github_may_borrow_the_token() {
+        let gh = forge("https://api.github.com");
+        assert!(gh.serves_git_url("https://github.com/acme/platform.git"));
+        assert!(gh.serves_git_url("https://x-access-token@github.com/acme/platform"));
+        assert!(!gh.serves_git_url("https://gitlab.com/acme/platform.git"));
+        assert!(!gh.serves_git_url("https://github.com.evil.example/acme/platform.git"));
+        assert!(!gh.serves_git_url("http://github.com/acme/platform.git"));
+        assert!(!gh.serves_git_url("git@github.com:acme/platform.git"));
+        let ghes = forge("https://ghe.example.com/api/v3");
+        assert!(ghes.serves_git_url("https://ghe.example.com/platform/registry.git"));
+        assert!(!ghes.serves_git_url("https://github.com/acme/platform.git"));
     }
 }
