@@ -841,3 +841,34 @@ fn an_executable_file_is_created_with_its_bit_and_updated_in_one_request() {
             .ends_with("# checked weekly\n")
     );
 }
+
+/// `status` on GitHub: one line per repo, the pull request and its age for
+/// repos waiting on review; JSON carries the pull request too.
+#[test]
+fn status_shows_each_repo_and_its_open_pull_request() {
+    let gh = Gh::new();
+    let before = gh.run("status", &[]);
+    before.expect_code(0);
+    assert!(before.stdout.contains("acme/mango-api"), "{}", before.stdout);
+    gh.apply().expect_code(0);
+    gh.fake.reset_counters();
+    let text = gh.run("status", &[]);
+    text.expect_code(0);
+    let line = text
+        .stdout
+        .lines()
+        .find(|l| l.contains("acme/mango-api"))
+        .unwrap_or_else(|| panic!("{}", text.stdout));
+    let number = gh.open_pulls("mango-api")[0].number;
+    assert!(line.contains(&format!("#{number}")), "{}", text.stdout);
+    let json = gh.run("status", &["--format", "json"]);
+    json.expect_code(0);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let repos = v["repos"].as_array().unwrap();
+    let api = repos.iter().find(|r| r["repo"] == "acme/mango-api").unwrap();
+    assert_eq!(api["status"], "proposal_pending", "{api}");
+    assert_eq!(api["pull_request"]["number"], number);
+    let web = repos.iter().find(|r| r["repo"] == "acme/mango-web").unwrap();
+    assert_eq!(web["status"], "in_sync");
+    assert_eq!(gh.writes(), 0, "status writes nothing");
+}
