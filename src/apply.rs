@@ -110,6 +110,7 @@ fn empty_observation(target: &Target) -> RepoObservation {
         proposal: None,
         pull_request: None,
         web_url: None,
+        closed_pull_request: None,
     }
 }
 
@@ -435,10 +436,12 @@ fn log_report(r: &RepoReport) {
                 .unwrap_or_default();
             // One event per repo action; a repo with nothing to do is only
             // a debug event (a daemon checks the whole fleet every cycle).
-            let pr_acted = r
-                .pull_request
-                .as_ref()
-                .is_some_and(|p| p.action != PullRequestAction::Unchanged);
+            let pr_acted = r.pull_request.as_ref().is_some_and(|p| {
+                !matches!(
+                    p.action,
+                    PullRequestAction::Unchanged | PullRequestAction::LeftAlone
+                )
+            });
             if r.files_changed > 0 || pr_acted || r.replanned || r.fallback.is_some() {
                 tracing::info!(repo = %r.repo, action = "apply", outcome = if r.files_changed > 0 { "changed" } else { "unchanged" }, commit = %commit, proposal = %proposal, pull_request = r.pull_request.as_ref().map(|p| p.number).unwrap_or_default(), files = r.files_changed, duration_ms = ms, "repo done");
             } else {
@@ -573,6 +576,26 @@ async fn sync_pull_request<F: Forge>(
     let (true, Some(want)) = (carries, &plan.pull_request) else {
         return Ok(());
     };
+    // The team closed this very proposal without merging it: do not open
+    // it again. A new platform change rebuilds the branch (a new commit)
+    // and proposes again; deleting the branch asks for a new one now.
+    if let (ProposalPlan::UpToDate { tip }, None, Some(closed)) = (
+        &plan.proposal,
+        &plan.open_pull_request,
+        &plan.closed_pull_request,
+    ) && closed.head == Some(*tip)
+    {
+        report.pull_request = Some(PullRequestReport {
+            number: closed.number,
+            url: closed.url.clone(),
+            action: PullRequestAction::LeftAlone,
+        });
+        report.warnings.push(format!(
+            "pull request #{} was closed without merging; this proposal is not reopened. It is proposed again when the platform changes; delete branch `{}` to get a new pull request now",
+            closed.number, plan.proposal_branch
+        ));
+        return Ok(());
+    }
     match &plan.open_pull_request {
         Some(pull) => {
             // A new platform revision that changes nothing here does not

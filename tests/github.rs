@@ -849,7 +849,11 @@ fn status_shows_each_repo_and_its_open_pull_request() {
     let gh = Gh::new();
     let before = gh.run("status", &[]);
     before.expect_code(0);
-    assert!(before.stdout.contains("acme/mango-api"), "{}", before.stdout);
+    assert!(
+        before.stdout.contains("acme/mango-api"),
+        "{}",
+        before.stdout
+    );
     gh.apply().expect_code(0);
     gh.fake.reset_counters();
     let text = gh.run("status", &[]);
@@ -865,10 +869,46 @@ fn status_shows_each_repo_and_its_open_pull_request() {
     json.expect_code(0);
     let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     let repos = v["repos"].as_array().unwrap();
-    let api = repos.iter().find(|r| r["repo"] == "acme/mango-api").unwrap();
+    let api = repos
+        .iter()
+        .find(|r| r["repo"] == "acme/mango-api")
+        .unwrap();
     assert_eq!(api["status"], "proposal_pending", "{api}");
     assert_eq!(api["pull_request"]["number"], number);
-    let web = repos.iter().find(|r| r["repo"] == "acme/mango-web").unwrap();
+    let web = repos
+        .iter()
+        .find(|r| r["repo"] == "acme/mango-web")
+        .unwrap();
     assert_eq!(web["status"], "in_sync");
     assert_eq!(gh.writes(), 0, "status writes nothing");
+}
+
+/// A team closing distributor's pull request without merging is a "no":
+/// the same proposal is not reopened on the next run; a platform change
+/// proposes again, in a new pull request.
+#[test]
+fn a_pull_request_closed_without_merging_is_not_reopened_until_the_platform_changes() {
+    let gh = Gh::new();
+    gh.apply().expect_code(0);
+    let first = gh.open_pulls("mango-api")[0].number;
+    gh.fake.close_pull(OWNER, "mango-api", first);
+
+    gh.fake.reset_counters();
+    let run = gh.apply();
+    run.expect_code(0);
+    assert!(gh.open_pulls("mango-api").is_empty(), "not reopened");
+    assert_eq!(gh.writes(), 0, "{:?}", gh.fake.counters().by_kind);
+    assert!(
+        run.stdout
+            .contains(&format!("#{first} was closed without merging")),
+        "{}",
+        run.stdout
+    );
+
+    gh.env
+        .append_to_template("baseline/CODEOWNERS", "# a new platform change\n");
+    gh.apply().expect_code(0);
+    let open = gh.open_pulls("mango-api");
+    assert_eq!(open.len(), 1, "proposed again");
+    assert_ne!(open[0].number, first);
 }

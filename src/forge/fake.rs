@@ -235,6 +235,7 @@ impl State {
             proposal,
             pull_request: None,
             web_url: None,
+            closed_pull_request: None,
         })
     }
 

@@ -205,6 +205,7 @@ impl LocalForge {
             proposal,
             pull_request: None,
             web_url: None,
+            closed_pull_request: None,
         })
     }
 

@@ -111,6 +111,18 @@ pub struct RepoObservation {
     /// The repository's web page, on forges that have one (links in the
     /// dashboard).
     pub web_url: Option<String>,
+    /// The latest pull request from the proposal branch that was closed
+    /// without being merged (a team's "no").
+    pub closed_pull_request: Option<ClosedPullRequest>,
+}
+
+/// A pull request closed without merging, as observed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClosedPullRequest {
+    pub number: u64,
+    pub url: String,
+    /// The proposal commit it carried when it was closed.
+    pub head: Option<ObjectId>,
 }
 
 /// An open pull request, as observed.

@@ -172,6 +172,10 @@ pub struct RepoPlan {
     /// The repository's web page, when the forge has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub web_url: Option<String>,
+    /// The latest pull request from the proposal branch closed without
+    /// merging.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub closed_pull_request: Option<crate::forge::ClosedPullRequest>,
     /// Where the lock file lives in this repo.
     pub lock_path: String,
 }
@@ -572,6 +576,7 @@ pub fn plan_repo(input: PlanInput<'_>) -> Result<RepoPlan, String> {
         pull_request,
         open_pull_request: obs.pull_request.clone(),
         web_url: obs.web_url.clone(),
+        closed_pull_request: obs.closed_pull_request.clone(),
         lock_path: repo.lock_path.clone(),
     })
 }

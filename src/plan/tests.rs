@@ -83,6 +83,7 @@ fn observe(default: BranchSnapshot, proposal: Option<ProposalSnapshot>) -> RepoO
         proposal,
         pull_request: None,
         web_url: None,
+        closed_pull_request: None,
     }
 }
 

@@ -97,7 +97,8 @@ pub fn observe(queries: &[RepoQuery]) -> Document {
              defaultBranchRef {{ name }}\n    \
              branch: {branch} {{ name target {{ ... on Commit {{ oid{files} }} }} }}\n    \
              proposal: ref(qualifiedName: ${head}ref) {{ name target {{ ... on Commit {{ oid message parents(first: 1) {{ nodes {{ oid{files} }} }}{files} }} }} }}\n    \
-             pullRequests(headRefName: ${head}, states: [OPEN], first: 1) {{ nodes {{ id number url title body createdAt isDraft labels(first: 20) {{ nodes {{ name }} }} }} }}\n  }}"
+             pullRequests(headRefName: ${head}, states: [OPEN], first: 1) {{ nodes {{ id number url title body createdAt isDraft labels(first: 20) {{ nodes {{ name }} }} }} }}\n    \
+             closed: pullRequests(headRefName: ${head}, states: [CLOSED], first: 1, orderBy: {{field: CREATED_AT, direction: DESC}}) {{ nodes {{ number url headRefOid }} }}\n  }}"
         );
     }
     Document {
@@ -265,6 +266,16 @@ fn parse_repo(q: &RepoQuery, repo: &Value) -> Result<Observed, ForgeError> {
             proposal,
             pull_request,
             web_url: str_at(repo, &["url"]),
+            closed_pull_request: repo
+                .get("closed")
+                .and_then(|p| p.get("nodes"))
+                .and_then(Value::as_array)
+                .and_then(|n| n.first())
+                .map(|n| crate::forge::ClosedPullRequest {
+                    number: n.get("number").and_then(Value::as_u64).unwrap_or_default(),
+                    url: str_at(n, &["url"]).unwrap_or_default(),
+                    head: str_at(n, &["headRefOid"]).and_then(|o| o.parse().ok()),
+                }),
         },
         node_id,
         lock_blobs_without_text: missing_text,
