@@ -633,3 +633,49 @@ fn parse_prometheus(text: &str) -> std::collections::BTreeMap<String, f64> {
     }
     out
 }
+
+/// A reload does not wait for a long cycle: the cycle stops after the repo
+/// in flight (no branch without its pull request), the new configuration
+/// is loaded, and a reload cycle finishes the rollout.
+#[test]
+fn sighup_during_a_cycle_reloads_after_the_repo_in_flight() {
+    let mut d = Daemon::start(Duration::from_millis(60), "1h", false);
+    d.wait_log(|l| l.contains("\"repo done\"") && l.contains("pull_request"));
+    d.signal("HUP");
+    let s = d.wait_cycle(2);
+    d.drain_logs();
+    assert!(
+        d.log_lines
+            .iter()
+            .any(|l| l.contains("SIGHUP during a cycle")),
+        "{:?}",
+        d.log_lines
+    );
+    let first = d
+        .log_lines
+        .iter()
+        .find(|l| l.contains("cycle finished") && l.contains("\"cycle\":1"))
+        .cloned()
+        .unwrap_or_default();
+    assert!(first.contains("interrupted"), "{first}");
+    assert_eq!(s["last_cycle"]["trigger"], "reload", "{s}");
+    assert_eq!(s["last_cycle"]["outcome"], "ok", "{s}");
+    // Every PR repo ends with exactly one open pull request.
+    for name in [
+        "apple-sso",
+        "banana-ingest",
+        "grape-dashboards",
+        "kiwi-gateway",
+        "kiwi-notifications",
+        "mango-api",
+        "mango-infra",
+    ] {
+        let open = d
+            .fake
+            .pulls(OWNER, name)
+            .into_iter()
+            .filter(|p| p.state == "open")
+            .count();
+        assert_eq!(open, 1, "{name}");
+    }
+}

@@ -314,23 +314,7 @@ pub async fn run<S: Future<Output = ()> + Send + 'static>(deps: Deps<S>) -> anyh
                     _ = stop_notify.notified() => break,
                     _ = tokio::time::sleep(BEAT) => continue,
                     Some(()) = reloads.recv() => {
-                        notifier.reloading();
-                        match load(&config_path, Some(&loaded)) {
-                            Ok(new) => {
-                                tracing::info!("configuration reloaded");
-                                *shared.webhook.write().expect("webhook lock") = new.webhook.clone();
-                                *shared.forge.write().expect("forge lock") = new.forge.clone();
-                                shared.health.interval_ms.store(new.checked.interval.as_millis() as u64, Ordering::Relaxed);
-                                shared.ledger.write().expect("ledger lock").config_error = None;
-                                loaded = new;
-                            }
-                            Err(e) => {
-                                tracing::error!(error = %e, "reload failed; the previous configuration keeps running");
-                                shared.metrics.error("config", 1);
-                                shared.ledger.write().expect("ledger lock").config_error = Some(e);
-                            }
-                        }
-                        notifier.ready(&shared.ledger.read().expect("ledger lock").summary());
+                        reload(&config_path, &mut loaded, &shared, &notifier);
                         CycleRequest { trigger: Trigger::Reload, only: Vec::new() }
                     }
                     Some(r) = requests.recv() => r,
@@ -340,29 +324,43 @@ pub async fn run<S: Future<Output = ()> + Send + 'static>(deps: Deps<S>) -> anyh
         };
         let request = coalesce(request, &mut requests);
         number += 1;
-        let ctx = cycle::Context {
-            config: &loaded.config,
-            state_dir: &state_dir,
-            forge: &loaded.forge,
-            shared: &shared,
-            notifier: &notifier,
-            stop: &stop,
-            number,
-        };
-        let run = cycle::run(&ctx, &request);
-        tokio::pin!(run);
-        let stop_timeout = loaded.checked.stop_timeout;
-        let mut deadline: Option<tokio::time::Instant> = None;
-        let finished = loop {
-            tokio::select! {
-                _ = &mut run => break true,
-                _ = tokio::time::sleep(BEAT) => shared.health.beat(),
-                _ = stop_notify.notified(), if deadline.is_none() => {
-                    tracing::info!(timeout_s = stop_timeout.as_secs(), "stopping: finishing the repo in flight");
-                    notifier.status("stopping: finishing the repo in flight");
-                    deadline = Some(tokio::time::Instant::now() + stop_timeout);
+        // Set by a shutdown or a reload: the cycle stops between repos.
+        let cycle_stop = AtomicBool::new(stop.load(Ordering::SeqCst));
+        let mut reload_requested = false;
+        let finished = {
+            let ctx = cycle::Context {
+                config: &loaded.config,
+                state_dir: &state_dir,
+                forge: &loaded.forge,
+                shared: &shared,
+                notifier: &notifier,
+                stop: &cycle_stop,
+                number,
+            };
+            let run = cycle::run(&ctx, &request);
+            tokio::pin!(run);
+            let stop_timeout = loaded.checked.stop_timeout;
+            let mut deadline: Option<tokio::time::Instant> = None;
+            loop {
+                tokio::select! {
+                    _ = &mut run => break true,
+                    _ = tokio::time::sleep(BEAT) => shared.health.beat(),
+                    _ = stop_notify.notified(), if deadline.is_none() => {
+                        cycle_stop.store(true, Ordering::SeqCst);
+                        tracing::info!(timeout_s = stop_timeout.as_secs(), "stopping: finishing the repo in flight");
+                        notifier.status("stopping: finishing the repo in flight");
+                        deadline = Some(tokio::time::Instant::now() + stop_timeout);
+                    }
+                    // A reload does not wait for a long (paced) cycle: the
+                    // cycle stops after the repo in flight, then the new
+                    // configuration runs a cycle of its own.
+                    Some(()) = reloads.recv(), if !reload_requested => {
+                        cycle_stop.store(true, Ordering::SeqCst);
+                        reload_requested = true;
+                        tracing::info!("SIGHUP during a cycle: stopping it after the repo in flight to reload");
+                    }
+                    _ = async { tokio::time::sleep_until(deadline.expect("set")).await }, if deadline.is_some() => break false,
                 }
-                _ = async { tokio::time::sleep_until(deadline.expect("set")).await }, if deadline.is_some() => break false,
             }
         };
         if !finished {
@@ -375,6 +373,13 @@ pub async fn run<S: Future<Output = ()> + Send + 'static>(deps: Deps<S>) -> anyh
             let jitter = loaded.checked.jitter.mul_f64(fastrand::f64());
             next_at = tokio::time::Instant::now() + loaded.checked.interval + jitter;
         }
+        if reload_requested && !stop.load(Ordering::SeqCst) {
+            reload(&config_path, &mut loaded, &shared, &notifier);
+            pending = Some(CycleRequest {
+                trigger: Trigger::Reload,
+                only: Vec::new(),
+            });
+        }
     }
 
     notifier.stopping();
@@ -385,6 +390,33 @@ pub async fn run<S: Future<Output = ()> + Send + 'static>(deps: Deps<S>) -> anyh
     let _ = http_stop_tx.send(());
     let _ = server.await;
     Ok(())
+}
+
+/// Reloads the configuration: on success the new one replaces the old
+/// (webhook settings, forge, interval); on failure the old one keeps
+/// running and the error is reported in `/status`, `/metrics` and the log.
+/// systemd hears RELOADING before and READY after.
+fn reload(config_path: &Path, loaded: &mut Loaded, shared: &Shared, notifier: &Notifier) {
+    notifier.reloading();
+    match load(config_path, Some(loaded)) {
+        Ok(new) => {
+            tracing::info!("configuration reloaded");
+            *shared.webhook.write().expect("webhook lock") = new.webhook.clone();
+            *shared.forge.write().expect("forge lock") = new.forge.clone();
+            shared
+                .health
+                .interval_ms
+                .store(new.checked.interval.as_millis() as u64, Ordering::Relaxed);
+            shared.ledger.write().expect("ledger lock").config_error = None;
+            *loaded = new;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "reload failed; the previous configuration keeps running");
+            shared.metrics.error("config", 1);
+            shared.ledger.write().expect("ledger lock").config_error = Some(e);
+        }
+    }
+    notifier.ready(&shared.ledger.read().expect("ledger lock").summary());
 }
 
 /// Merges the requests waiting behind `first`: any whole-fleet request
