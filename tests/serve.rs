@@ -506,7 +506,7 @@ fn a_broken_registry_or_config_keeps_the_last_good_state_serving() {
 fn sigterm_in_the_middle_of_a_cycle_exits_cleanly_without_half_a_pull_request() {
     // Slow GitHub: the first rollout (seven pull requests) takes seconds.
     let mut d = Daemon::start(Duration::from_millis(60), "1h", false);
-    d.wait_log(|l| l.contains("\"repo done\"") && l.contains("pull_request"));
+    d.wait_log(|l| l.contains("\"repo done\"") && l.contains("\"proposal\":\"created\""));
     d.signal("TERM");
     assert_eq!(d.wait_exit(), 0);
     d.drain_logs();
@@ -640,7 +640,7 @@ fn parse_prometheus(text: &str) -> std::collections::BTreeMap<String, f64> {
 #[test]
 fn sighup_during_a_cycle_reloads_after_the_repo_in_flight() {
     let mut d = Daemon::start(Duration::from_millis(60), "1h", false);
-    d.wait_log(|l| l.contains("\"repo done\"") && l.contains("pull_request"));
+    d.wait_log(|l| l.contains("\"repo done\"") && l.contains("\"proposal\":\"created\""));
     d.signal("HUP");
     let s = d.wait_cycle(2);
     d.drain_logs();
