@@ -67,30 +67,20 @@ pub fn from_settings(
     quotas: Vec<WriteQuota>,
     spacing: std::time::Duration,
 ) -> Result<GitHubConfig> {
-    let credentials_dir = std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from);
-    let auth = match (&g.app, &g.token_file) {
-        (Some(app), _) => Auth::App {
-            app_id: app.id,
-            key_pem: read_secret(
-                &credential_path(&app.key_file, credentials_dir.as_deref()),
-                "GitHub App private key",
-            )?,
-            installation_id: app.installation_id,
-        },
-        (None, Some(file)) => Auth::Token(read_secret(
-            &credential_path(file, credentials_dir.as_deref()),
-            "GitHub token",
-        )?),
-        (None, None) => match std::env::var(TOKEN_ENV)
-            .ok()
-            .filter(|t| !t.trim().is_empty())
-        {
-            Some(t) => Auth::Token(SecretString::from(t.trim().to_string())),
-            None => bail!(
-                "forge.github: no credentials: set `token_file` or `app` (or {TOKEN_ENV} in the environment)"
-            ),
-        },
-    };
+    let auth = resolve(
+        g.app
+            .as_ref()
+            .map(|a| (a.id, a.key_file.as_path(), a.installation_id)),
+        g.token_file.as_deref(),
+        std::env::var(TOKEN_ENV).ok(),
+        std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from),
+    )
+    .map_err(|e| anyhow::anyhow!("forge.github: {e}"))?
+    .ok_or_else(|| {
+        anyhow::anyhow!(
+            "forge.github: no credentials: set `token_file` or `app` (or {TOKEN_ENV} in the environment)"
+        )
+    })?;
     Ok(GitHubConfig {
         api_url: g.api_url.clone(),
         auth,
@@ -114,36 +104,50 @@ fn auth(
     env_token: Option<String>,
     credentials_dir: Option<PathBuf>,
 ) -> Result<Auth> {
-    let app = (
+    let app = match (
         args.github_app_id,
         &args.github_app_key,
         args.github_installation_id,
-    );
-    match app {
-        (Some(app_id), Some(key), Some(installation_id)) => {
-            let path = credential_path(key, credentials_dir.as_deref());
-            let pem = read_secret(&path, "GitHub App private key")?;
-            return Ok(Auth::App {
-                app_id,
-                key_pem: pem,
-                installation_id,
-            });
-        }
-        (None, None, None) => {}
+    ) {
+        (Some(id), Some(key), Some(installation)) => Some((id, key.as_path(), installation)),
+        (None, None, None) => None,
         _ => bail!(
             "a GitHub App needs all three of --github-app-id, --github-app-key and --github-installation-id"
         ),
-    }
-    if let Some(file) = &args.github_token_file {
-        let path = credential_path(file, credentials_dir.as_deref());
-        return Ok(Auth::Token(read_secret(&path, "GitHub token")?));
-    }
-    match env_token.filter(|t| !t.trim().is_empty()) {
-        Some(t) => Ok(Auth::Token(SecretString::from(t.trim().to_string()))),
-        None => bail!(
+    };
+    resolve(app, args.github_token_file.as_deref(), env_token, credentials_dir)?.ok_or_else(|| {
+        anyhow::anyhow!(
             "no GitHub credentials: set {TOKEN_ENV}, pass --github-token-file FILE, or configure a GitHub App (--github-app-id, --github-app-key, --github-installation-id)"
-        ),
+        )
+    })
+}
+
+/// The one rule for credentials, for the CLI and the daemon: a GitHub App
+/// (id, key file, installation) first, then a token file, then the token
+/// from the environment. Files are read here; `None` when nothing is set.
+fn resolve(
+    app: Option<(u64, &Path, u64)>,
+    token_file: Option<&Path>,
+    env_token: Option<String>,
+    credentials_dir: Option<PathBuf>,
+) -> Result<Option<Auth>> {
+    let dir = credentials_dir.as_deref();
+    if let Some((app_id, key, installation_id)) = app {
+        return Ok(Some(Auth::App {
+            app_id,
+            key_pem: read_secret(&credential_path(key, dir), "GitHub App private key")?,
+            installation_id,
+        }));
     }
+    if let Some(file) = token_file {
+        return Ok(Some(Auth::Token(read_secret(
+            &credential_path(file, dir),
+            "GitHub token",
+        )?)));
+    }
+    Ok(env_token
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| Auth::Token(SecretString::from(t.trim().to_string()))))
 }
 
 /// A bare file name is looked up in `$CREDENTIALS_DIRECTORY` first, where

@@ -10,18 +10,8 @@
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 
-use super::ledger::{Ledger, RepoEntry, outcome_key, state_key, status_key};
+use super::ledger::{Ledger, RepoEntry, outcome_key};
 use crate::plan::{FileState, RepoStatus};
-
-/// Repo statuses in the order the page lists them (healthy first, as in
-/// the totals; the attention table sorts by [`severity`] instead).
-const STATUSES: [RepoStatus; 5] = [
-    RepoStatus::InSync,
-    RepoStatus::Outdated,
-    RepoStatus::ProposalPending,
-    RepoStatus::Drifted,
-    RepoStatus::Error,
-];
 
 /// Files listed per repo in the attention table before "… and N more":
 /// enough for a typical bundle, short enough to keep rows scannable.
@@ -109,8 +99,8 @@ fn totals(out: &mut String, ledger: &Ledger) {
         "<div class=\"card\"><b>{}</b><span class=\"muted\">repos</span></div>",
         t.repos
     );
-    for s in STATUSES {
-        let key = status_key(s);
+    for s in RepoStatus::ALL {
+        let key = s.key();
         let n = t.by_status.get(key).copied().unwrap_or(0);
         let _ = write!(out, "<div class=\"card\"><b>{n}</b>{}</div>", badge(key));
     }
@@ -239,7 +229,7 @@ fn attention(out: &mut String, ledger: &Ledger, now: u64) {
             },
             or_dash(&r.team),
             or_dash(r.wave.as_deref().unwrap_or("")),
-            badge(status_key(r.status))
+            badge(r.status.key())
         );
         files(out, r);
         out.push_str("</td><td>");
@@ -296,9 +286,9 @@ fn files(out: &mut String, r: &RepoEntry) {
             out,
             "<li><code>{}</code> <span class=\"st st-{}\" title=\"{}\">{}</span></li>",
             Esc(&f.path),
-            state_key(f.state),
+            f.state.as_str(),
             Esc(f.reason.unwrap_or("")),
-            state_key(f.state)
+            f.state.as_str()
         );
     }
     if pending.len() > MAX_FILES_SHOWN {
@@ -324,12 +314,12 @@ fn waves(out: &mut String, ledger: &Ledger) {
         *by_wave
             .entry(key)
             .or_default()
-            .entry(status_key(r.status))
+            .entry(r.status.key())
             .or_default() += 1;
     }
     out.push_str("<table><thead><tr><th>Wave</th><th class=\"num\">Repos</th>");
-    for s in STATUSES {
-        let _ = write!(out, "<th class=\"num\">{}</th>", badge(status_key(s)));
+    for s in RepoStatus::ALL {
+        let _ = write!(out, "<th class=\"num\">{}</th>", badge(s.key()));
     }
     out.push_str("<th class=\"num\">In sync</th></tr></thead><tbody>\n");
     for ((none, wave), counts) in &by_wave {
@@ -340,8 +330,8 @@ fn waves(out: &mut String, ledger: &Ledger) {
             Esc(wave).to_string()
         };
         let _ = write!(out, "<tr><td>{name}</td><td class=\"num\">{total}</td>");
-        for s in STATUSES {
-            let n = counts.get(status_key(s)).copied().unwrap_or(0);
+        for s in RepoStatus::ALL {
+            let n = counts.get(s.key()).copied().unwrap_or(0);
             let class = if n == 0 { "num zero" } else { "num" };
             let _ = write!(out, "<td class=\"{class}\">{n}</td>");
         }

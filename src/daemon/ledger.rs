@@ -205,19 +205,13 @@ impl Ledger {
             repos: self.repos.len(),
             ..Totals::default()
         };
-        for s in [
-            RepoStatus::InSync,
-            RepoStatus::Outdated,
-            RepoStatus::ProposalPending,
-            RepoStatus::Drifted,
-            RepoStatus::Error,
-        ] {
-            t.by_status.insert(status_key(s), 0);
+        for s in RepoStatus::ALL {
+            t.by_status.insert(s.key(), 0);
         }
         for r in self.repos.values() {
-            *t.by_status.entry(status_key(r.status)).or_default() += 1;
+            *t.by_status.entry(r.status.key()).or_default() += 1;
             for f in &r.files {
-                *t.files_by_state.entry(state_key(f.state)).or_default() += 1;
+                *t.files_by_state.entry(f.state.as_str()).or_default() += 1;
             }
             if r.pull_request.is_some() {
                 t.pull_requests_open += 1;
@@ -330,28 +324,6 @@ fn status_after_apply(p: &RepoPlan) -> RepoStatus {
         RepoStatus::ProposalPending
     } else {
         RepoStatus::InSync
-    }
-}
-
-/// The snake_case name of a repo status (as in JSON).
-pub fn status_key(s: RepoStatus) -> &'static str {
-    match s {
-        RepoStatus::InSync => "in_sync",
-        RepoStatus::Outdated => "outdated",
-        RepoStatus::ProposalPending => "proposal_pending",
-        RepoStatus::Drifted => "drifted",
-        RepoStatus::Error => "error",
-    }
-}
-
-/// The snake_case name of a file state (as in JSON).
-pub fn state_key(s: FileState) -> &'static str {
-    match s {
-        FileState::InSync => "in_sync",
-        FileState::Missing => "missing",
-        FileState::Outdated => "outdated",
-        FileState::Drifted => "drifted",
-        FileState::Orphaned => "orphaned",
     }
 }
 

@@ -83,7 +83,7 @@ impl Metrics {
             "gauge",
             "Managed files by state, as last observed.",
         );
-        for state in ["in_sync", "missing", "outdated", "drifted", "orphaned"] {
+        for state in crate::plan::FileState::ALL.map(crate::plan::FileState::as_str) {
             let n = totals.files_by_state.get(state).copied().unwrap_or(0);
             let _ = writeln!(out, "distributor_files{{state=\"{state}\"}} {n}");
         }

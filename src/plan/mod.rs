@@ -135,6 +135,26 @@ pub enum RepoStatus {
 }
 
 impl RepoStatus {
+    /// Every status, from healthy to failing (table columns, totals).
+    pub const ALL: [RepoStatus; 5] = [
+        RepoStatus::InSync,
+        RepoStatus::Outdated,
+        RepoStatus::ProposalPending,
+        RepoStatus::Drifted,
+        RepoStatus::Error,
+    ];
+
+    /// The snake_case name, as in JSON (`proposal_pending`).
+    pub fn key(self) -> &'static str {
+        match self {
+            RepoStatus::InSync => "in_sync",
+            RepoStatus::Outdated => "outdated",
+            RepoStatus::ProposalPending => "proposal_pending",
+            RepoStatus::Drifted => "drifted",
+            RepoStatus::Error => "error",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             RepoStatus::InSync => "in sync",

@@ -27,6 +27,15 @@ pub enum FileState {
 }
 
 impl FileState {
+    /// Every state.
+    pub const ALL: [FileState; 5] = [
+        FileState::InSync,
+        FileState::Missing,
+        FileState::Outdated,
+        FileState::Drifted,
+        FileState::Orphaned,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             FileState::InSync => "in_sync",

@@ -27,7 +27,6 @@ use crate::forge::{
 };
 pub use client::{Auth, ClientSettings, Counts, Endpoint};
 use client::{Client, SendError};
-use query::GqlError;
 
 /// How commits are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -487,15 +486,7 @@ pub(crate) fn rest_error(repo: &RepoId, status: u16, body: &Value, what: &str) -
         .filter(|d| !d.is_empty())
         .map(|d| format!(" ({d})"))
         .unwrap_or_default();
-    let e = GqlError {
-        kind: if status == 403 {
-            "FORBIDDEN".into()
-        } else {
-            String::new()
-        },
-        message: format!("{message}{detail}"),
-        at: None,
-    };
+    let kind = if status == 403 { "FORBIDDEN" } else { "" };
     match status {
         404 => ForgeError::NotFound {
             repo: repo.clone(),
@@ -503,7 +494,7 @@ pub(crate) fn rest_error(repo: &RepoId, status: u16, body: &Value, what: &str) -
                 " ({what}: GitHub answered 404; the repository is missing or the token cannot see it)"
             ),
         },
-        _ => match query::map_error(repo, &e) {
+        _ => match query::map_message(repo, kind, &format!("{message}{detail}")) {
             ForgeError::Other(_) => ForgeError::Other(format!(
                 "GitHub refused to {what} in {repo}: HTTP {status}: {message}{detail}"
             )),

@@ -460,11 +460,17 @@ pub fn ref_update(
 
 /// Maps a GraphQL error about `repo` to a forge error callers branch on.
 pub fn map_error(repo: &RepoId, e: &GqlError) -> ForgeError {
-    let lower = e.message.to_lowercase();
+    map_message(repo, &e.kind, &e.message)
+}
+
+/// Maps an error `kind` (GraphQL's `type`, or `FORBIDDEN` for a REST 403)
+/// and its message to a forge error; GraphQL and REST share the phrases.
+pub fn map_message(repo: &RepoId, kind: &str, message: &str) -> ForgeError {
+    let lower = message.to_lowercase();
     if lower.contains("without `workflow` scope")
         || lower.contains("without `workflows` permission")
     {
-        return ForgeError::Refused(workflow_refusal(repo, &e.message));
+        return ForgeError::Refused(workflow_refusal(repo, message));
     }
     if lower.contains("archived") {
         return ForgeError::Archived(repo.clone());
@@ -472,22 +478,22 @@ pub fn map_error(repo: &RepoId, e: &GqlError) -> ForgeError {
     if lower.contains("rule violation") || lower.contains("protected branch") {
         return ForgeError::Protected(format!(
             "GitHub refused the direct commit to {repo}: {}",
-            e.message.trim()
+            message.trim()
         ));
     }
-    match e.kind.as_str() {
-        "NOT_FOUND" if e.message.contains("Repository") => not_found(repo),
+    match kind {
+        "NOT_FOUND" if message.contains("Repository") => not_found(repo),
         "STALE_DATA" => ForgeError::Conflict {
             repo: repo.clone(),
             branch: String::new(),
             expected: "the observed tip".into(),
-            actual: format!("a newer commit ({})", e.message.trim()),
+            actual: format!("a newer commit ({})", message.trim()),
         },
         "FORBIDDEN" => ForgeError::Refused(format!(
             "GitHub refused a write to {repo}: {}",
-            e.message.trim()
+            message.trim()
         )),
-        _ => ForgeError::Other(format!("GitHub: {repo}: {}", e.message.trim())),
+        _ => ForgeError::Other(format!("GitHub: {repo}: {}", message.trim())),
     }
 }
 

@@ -23,21 +23,17 @@ pub async fn read_blob(
     repo: &RepoId,
     oid: ObjectId,
 ) -> Result<Vec<u8>, ForgeError> {
-    let route = format!("/repos/{}/{}/git/blobs/{oid}", repo.owner, repo.name);
-    let r = client
-        .rest(
-            Method::GET,
-            &route,
-            None,
-            "GET /repos/{owner}/{repo}/git/blobs/{sha}",
-        )
-        .await
-        .map_err(send_error)?;
-    if !r.status.is_success() {
-        return Err(rest_error(repo, r.status.as_u16(), &r.body, "read a blob"));
-    }
-    let content: String = r
-        .body
+    let blob = call(
+        client,
+        repo,
+        Method::GET,
+        format!("/repos/{}/{}/git/blobs/{oid}", repo.owner, repo.name),
+        None,
+        "GET /repos/{owner}/{repo}/git/blobs/{sha}",
+        "read a blob",
+    )
+    .await?;
+    let content: String = blob
         .get("content")
         .and_then(Value::as_str)
         .unwrap_or_default()
@@ -170,27 +166,21 @@ pub async fn commit(
         |actual: Option<ObjectId>| ForgeError::conflict(repo, branch, request.expected_tip, actual);
     match request.expected_tip {
         None => {
-            let r = client
-                .rest(
-                    Method::POST,
-                    &format!("{base}/git/refs"),
-                    Some(&json!({ "ref": format!("refs/heads/{branch}"), "sha": new.to_string() })),
-                    "POST /repos/{owner}/{repo}/git/refs",
-                )
-                .await
-                .map_err(send_error)?;
-            if r.status.as_u16() == 422
-                && super::client::message_of(&r.body).contains("already exists")
+            let body = json!({ "ref": format!("refs/heads/{branch}"), "sha": new.to_string() });
+            let route = format!("{base}/git/refs");
+            let kind = "POST /repos/{owner}/{repo}/git/refs";
+            if !write_ref(
+                client,
+                repo,
+                Method::POST,
+                route,
+                body,
+                kind,
+                "already exists",
+            )
+            .await?
             {
                 return Err(conflict(branch_tip(client, repo, branch).await?));
-            }
-            if !r.status.is_success() {
-                return Err(rest_error(
-                    repo,
-                    r.status.as_u16(),
-                    &r.body,
-                    "create a branch",
-                ));
             }
         }
         Some(expected) => {
@@ -204,31 +194,55 @@ pub async fn commit(
                     return Err(conflict(actual));
                 }
             }
-            let r = client
-                .rest(
-                    Method::PATCH,
-                    &format!("{base}/git/refs/heads/{branch}"),
-                    Some(&json!({ "sha": new.to_string(), "force": reset })),
-                    "PATCH /repos/{owner}/{repo}/git/refs/{ref}",
-                )
-                .await
-                .map_err(send_error)?;
-            if r.status.as_u16() == 422
-                && super::client::message_of(&r.body).contains("not a fast forward")
+            let body = json!({ "sha": new.to_string(), "force": reset });
+            let route = format!("{base}/git/refs/heads/{branch}");
+            let kind = "PATCH /repos/{owner}/{repo}/git/refs/{ref}";
+            if !write_ref(
+                client,
+                repo,
+                Method::PATCH,
+                route,
+                body,
+                kind,
+                "not a fast forward",
+            )
+            .await?
             {
                 return Err(conflict(branch_tip(client, repo, branch).await?));
-            }
-            if !r.status.is_success() {
-                return Err(rest_error(
-                    repo,
-                    r.status.as_u16(),
-                    &r.body,
-                    "move a branch",
-                ));
             }
         }
     }
     Ok(new)
+}
+
+/// Creates or moves a ref. `Ok(false)` when GitHub refused it with a 422
+/// naming `lost_race` (the branch exists, or moved): a compare-and-swap
+/// failure the caller reports as a conflict.
+async fn write_ref(
+    client: &Client,
+    repo: &RepoId,
+    method: Method,
+    route: String,
+    body: Value,
+    kind: &str,
+    lost_race: &str,
+) -> Result<bool, ForgeError> {
+    let r = client
+        .rest(method, &route, Some(&body), kind)
+        .await
+        .map_err(send_error)?;
+    if r.status.as_u16() == 422 && super::client::message_of(&r.body).contains(lost_race) {
+        return Ok(false);
+    }
+    if !r.status.is_success() {
+        return Err(rest_error(
+            repo,
+            r.status.as_u16(),
+            &r.body,
+            "update a branch",
+        ));
+    }
+    Ok(true)
 }
 
 /// Deletes a branch after checking it is still at `expected`.
