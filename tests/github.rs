@@ -912,3 +912,35 @@ fn a_pull_request_closed_without_merging_is_not_reopened_until_the_platform_chan
     assert_eq!(open.len(), 1, "proposed again");
     assert_ne!(open[0].number, first);
 }
+
+/// Registry pull request options: drafts, no review requests, auto-merge
+/// where the repository allows it and a warning (not a failure) where not.
+#[test]
+fn pull_request_options_draft_and_auto_merge_where_allowed() {
+    let gh = Gh::new();
+    gh.env.edit_registry(|r| {
+        r["defaults"]["pull_request"] = serde_json::json!({
+            "labels": ["platform", "distributor"],
+            "draft": true,
+            "auto_merge": true,
+            "request_reviews": false
+        });
+    });
+    gh.fake.set_allow_auto_merge(OWNER, "mango-api", true);
+    let run = gh.run("apply", &["--repo", "mango-api", "--repo", "apple-sso"]);
+    run.expect_code(0);
+    let api = &gh.open_pulls("mango-api")[0];
+    assert!(api.draft && api.auto_merge, "{api:?}");
+    assert_eq!(
+        api.labels,
+        vec!["platform".to_string(), "distributor".to_string()]
+    );
+    assert!(api.reviewers.is_empty() && api.team_reviewers.is_empty());
+    let sso = &gh.open_pulls("apple-sso")[0];
+    assert!(sso.draft && !sso.auto_merge, "{sso:?}");
+    assert!(
+        run.stdout.contains("acme/apple-sso") && run.stdout.contains("auto-merge not enabled"),
+        "{}",
+        run.stdout
+    );
+}
