@@ -41,3 +41,4 @@ pub mod prepare;
 pub mod registry;
 pub mod render;
 pub mod source;
+pub mod time;

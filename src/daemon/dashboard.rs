@@ -72,7 +72,7 @@ pub fn render(ledger: &Ledger, now_epoch: u64) -> String {
         "<header><h1>distributor: fleet status</h1><p class=\"sub\">{} &middot; as of {} &middot; \
          <a href=\"/status\">JSON</a> &middot; <a href=\"/metrics\">metrics</a></p></header>",
         Esc(&ledger.summary()),
-        utc(now_epoch)
+        utc_u(now_epoch)
     );
     if let Some(err) = &ledger.config_error {
         let _ = writeln!(
@@ -142,7 +142,7 @@ fn last_cycle(out: &mut String, ledger: &Ledger, now: u64) {
         c.number,
         Esc(&trigger),
         badge(outcome_key(c.outcome)),
-        utc(c.started_at),
+        utc_u(c.started_at),
         ago(now, c.started_at),
         duration(c.duration_ms)
     );
@@ -165,7 +165,7 @@ fn last_cycle(out: &mut String, ledger: &Ledger, now: u64) {
             let _ = write!(
                 out,
                 "<dt>Last success</dt><dd>{} ({})</dd>",
-                utc(at),
+                utc_u(at),
                 ago(now, at)
             );
         }
@@ -236,7 +236,7 @@ fn attention(out: &mut String, ledger: &Ledger, now: u64) {
         match &r.pull_request {
             Some(pr) => {
                 out.push_str(&link(&pr.url, &format!("#{}", pr.number)));
-                if let Some(at) = pr.created_at.as_deref().and_then(parse_rfc3339) {
+                if let Some(at) = pr.created_at.as_deref().and_then(parse_rfc3339_u) {
                     let _ = write!(out, " <span class=\"muted\">opened {}</span>", ago(now, at));
                 }
             }
@@ -427,86 +427,12 @@ fn ago(now: u64, then: u64) -> String {
 }
 
 /// `2024-05-01 12:34:56 UTC`.
-fn utc(epoch: u64) -> String {
-    let days = (epoch / 86400) as i64;
-    let secs = epoch % 86400;
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+fn utc_u(epoch: u64) -> String {
+    crate::time::utc(epoch as crate::time::Epoch)
 }
 
-/// Epoch seconds of an RFC 3339 time (`2024-05-01T12:34:56Z`, optional
-/// fraction, `Z` or `±hh:mm`), as GitHub writes them.
-fn parse_rfc3339(s: &str) -> Option<u64> {
-    let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let t = s.get(r)?;
-        t.bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| t.parse().ok())?
-    };
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    if b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
-        return None;
-    }
-    let mut rest = &s[19..];
-    if let Some(frac) = rest.strip_prefix('.') {
-        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
-        rest = &frac[digits..];
-    }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        _ if rest.len() == 6 && rest.as_bytes()[3] == b':' => {
-            let sign = match rest.as_bytes()[0] {
-                b'+' => 1,
-                b'-' => -1,
-                _ => return None,
-            };
-            let oh: i64 = rest.get(1..3)?.parse().ok()?;
-            let om: i64 = rest.get(4..6)?.parse().ok()?;
-            sign * (oh * 3600 + om * 60)
-        }
-        _ => return None,
-    };
-    let days = days_from_civil(y, mo, d);
-    let t = days * 86400 + h * 3600 + mi * 60 + sec - offset;
-    u64::try_from(t).ok()
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
-/// `days_from_civil`).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The inverse of [`days_from_civil`].
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
+fn parse_rfc3339_u(s: &str) -> Option<u64> {
+    crate::time::parse_rfc3339(s).and_then(|t| u64::try_from(t).ok())
 }
 
 #[cfg(test)]
@@ -657,20 +583,5 @@ mod tests {
         assert!(html.contains("No cycle has run yet."));
         assert!(html.contains("No repos recorded yet."));
         assert!(html.starts_with("<!doctype html>"));
-    }
-
-    #[test]
-    fn times_round_trip() {
-        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(utc(NOW), "2024-05-01 12:00:00 UTC");
-        assert_eq!(utc(951_782_400), "2000-02-29 00:00:00 UTC");
-        assert_eq!(parse_rfc3339("2024-05-01T12:00:00Z"), Some(NOW));
-        assert_eq!(parse_rfc3339("2024-05-01T14:00:00.123+02:00"), Some(NOW));
-        assert_eq!(parse_rfc3339("2000-02-29T00:00:00Z"), Some(951_782_400));
-        assert_eq!(parse_rfc3339("yesterday"), None);
-        assert_eq!(parse_rfc3339("2024-13-01T00:00:00Z"), None);
-        assert_eq!(ago(NOW, NOW + 5), "in the future");
-        assert_eq!(duration(1_240), "1.2s");
-        assert_eq!(duration(3_725_000), "1h 02m");
     }
 }
