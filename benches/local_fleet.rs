@@ -102,6 +102,9 @@ fn main() {
             },
             force_reason: None,
             bundles: None,
+            now: 0,
+            direct_after: Default::default(),
+            bundle_labels: Default::default(),
         },
         diffs: false,
         missing_as_empty: false,
@@ -139,7 +142,7 @@ fn main() {
     ));
 
     let t = Instant::now();
-    let report = rt.block_on(apply::apply(&forge, &ts, plan, &opts("rev1"), |_| {}));
+    let report = rt.block_on(apply::apply(&forge, &ts, plan, &opts("rev1"), None, |_| {}));
     let commits = report.repos.iter().filter(|r| r.commit.is_some()).count()
         + report
             .repos
@@ -172,7 +175,14 @@ fn main() {
     let ts2 = targets(&text, &changed);
     let t = Instant::now();
     let plan = rt.block_on(apply::make_plan(&forge, &ts2, &opts("rev2")));
-    let report = rt.block_on(apply::apply(&forge, &ts2, plan, &opts("rev2"), |_| {}));
+    let report = rt.block_on(apply::apply(
+        &forge,
+        &ts2,
+        plan,
+        &opts("rev2"),
+        None,
+        |_| {},
+    ));
     let written = report.repos.iter().filter(|r| r.files_changed > 0).count();
     rows.push((
         "template change: plan + apply".into(),

@@ -15,8 +15,9 @@ use crate::forge::github::GitHubForge;
 use crate::forge::local::LocalForge;
 use crate::forge::{AnyForge, Forge};
 use crate::output::{self, Format, text::Style};
-use crate::plan::{Plan, PlanSettings};
+use crate::plan::Plan;
 use crate::prepare::{Prepared, Selection, prepare, repo_matches};
+use crate::rollout;
 use crate::source;
 
 /// Exit codes, as documented in the README.
@@ -27,6 +28,8 @@ pub mod exit {
     pub const ERROR: u8 = 1;
     /// `plan` / `apply --dry-run`: changes pending.
     pub const CHANGES: u8 = 2;
+    /// The rollout of the platform revision is halted (see `status`).
+    pub const HALTED: u8 = 3;
 }
 
 /// Sets up tracing on stderr, text or JSON.
@@ -209,6 +212,17 @@ async fn run_inner(cli: Cli) -> Result<u8> {
         _ => {}
     }
 
+    let now = match &g.now {
+        Some(t) => crate::time::parse_rfc3339(t)
+            .with_context(|| format!("--now {t:?} is not an RFC 3339 time"))?,
+        None => crate::time::now(),
+    };
+    let state_dir = state_dir(g);
+    match &cli.command {
+        Command::Promote(a) => return promote(&prepared, state_dir, a, now, &mut stdout),
+        Command::Resume(a) => return resume(state_dir, a, now, &mut stdout),
+        _ => {}
+    }
     let source = source::revision(&prepared.inputs);
     let (init, force_reason, diffs) = match &cli.command {
         Command::Plan(a) => (a.init.init, None, !a.no_diff),
@@ -218,7 +232,11 @@ async fn run_inner(cli: Cli) -> Result<u8> {
             checked_force(a, &source)?,
             a.dry_run && !a.no_diff,
         ),
-        Command::Validate | Command::Context(_) | Command::Serve(_) => {
+        Command::Validate
+        | Command::Context(_)
+        | Command::Serve(_)
+        | Command::Promote(_)
+        | Command::Resume(_) => {
             unreachable!("handled above")
         }
     };
@@ -226,12 +244,13 @@ async fn run_inner(cli: Cli) -> Result<u8> {
     // status and dry runs show them as empty repositories instead.
     let read_only = !matches!(&cli.command, Command::Apply(a) if !a.dry_run);
     let opts = Options {
-        settings: PlanSettings {
-            source: source.clone(),
+        settings: crate::rollout::plan_settings(
+            &prepared.rollout,
+            source.clone(),
             force_reason,
-            bundles: (!g.bundle.is_empty())
-                .then(|| g.bundle.iter().cloned().collect::<BTreeSet<_>>()),
-        },
+            (!g.bundle.is_empty()).then(|| g.bundle.iter().cloned().collect::<BTreeSet<_>>()),
+            now,
+        ),
         diffs,
         missing_as_empty: init && read_only,
     };
@@ -241,6 +260,8 @@ async fn run_inner(cli: Cli) -> Result<u8> {
         opts: &opts,
         source: &source,
         style,
+        now,
+        state_dir: state_dir.as_deref(),
     };
     match open_forge(g, init)? {
         AnyForge::Local(forge) => {
@@ -277,6 +298,8 @@ struct Run<'a> {
     opts: &'a Options,
     source: &'a crate::lock::Source,
     style: Style,
+    now: crate::time::Epoch,
+    state_dir: Option<&'a std::path::Path>,
 }
 
 impl Run<'_> {
@@ -284,7 +307,25 @@ impl Run<'_> {
         let (cli, prepared, opts, style) = (self.cli, self.prepared, self.opts, self.style);
         let source = self.source;
         let g = &cli.global;
-        let plan = apply::make_plan(forge, &prepared.targets, opts).await;
+        let mut plan = apply::make_plan(forge, &prepared.targets, opts).await;
+        let log = self.state_dir.map(rollout::Log::in_dir);
+        let state = match &log {
+            Some(l) => l.read().map_err(anyhow::Error::msg)?,
+            None => rollout::State::default(),
+        };
+        let history = source::history(&prepared.inputs, HISTORY);
+        let ctx = rollout::Context {
+            now: self.now,
+            rollout: &prepared.rollout,
+            state: &state,
+            targets: &prepared.targets,
+            history: &history,
+            full_fleet: g.team.is_empty() && g.repo.is_empty() && g.bundle.is_empty(),
+            forced: opts.settings.force_reason.is_some(),
+            pull_requests: forge.has_pull_requests(),
+        };
+        rollout::attach(&ctx, &mut plan);
+        let halted = plan.rollout.as_ref().is_some_and(|d| d.halt.is_some());
 
         match &cli.command {
             Command::Plan(a) => print_plan(stdout, g.format, &plan, style, !a.no_diff),
@@ -300,24 +341,74 @@ impl Run<'_> {
                     )?,
                     _ => write!(stdout, "{}", output::text::status(&plan, style))?,
                 }
-                Ok(if plan.errors.is_empty() {
-                    exit::OK
-                } else {
+                Ok(if !plan.errors.is_empty() {
                     exit::ERROR
+                } else if halted {
+                    exit::HALTED
+                } else {
+                    exit::OK
                 })
             }
-            Command::Apply(_) => {
+            Command::Apply(a) => {
                 let n = plan.repos.len() + plan.errors.len();
                 let bar = progress_bar(n as u64);
-                let report = apply::apply(forge, &prepared.targets, plan, opts, |r| {
-                    if let Some(b) = &bar {
-                        b.set_message(r.repo.to_string());
-                        b.inc(1);
-                    }
-                })
+                let decisions = plan.rollout.clone();
+                let report = apply::apply(
+                    forge,
+                    &prepared.targets,
+                    plan,
+                    opts,
+                    decisions.as_ref(),
+                    |r| {
+                        if let Some(b) = &bar {
+                            b.set_message(r.repo.to_string());
+                            b.inc(1);
+                        }
+                    },
+                )
                 .await;
                 if let Some(b) = bar {
                     b.finish_and_clear();
+                }
+                let revision = rollout::revision_key(source);
+                let mut events = decisions.map(|d| d.events).unwrap_or_default();
+                events.extend(rollout::applied_events(&report, &revision, self.now));
+                match &log {
+                    Some(l) => {
+                        if let Err(e) = l.append(&events, self.now) {
+                            tracing::error!(error = %e, "cannot record the run in the rollout log; budgets and soak times may be off next run");
+                        }
+                    }
+                    None if !events.is_empty() => tracing::warn!(
+                        "no state directory (--state-dir): pull requests opened and wave soak are not recorded for the next run"
+                    ),
+                    None => {}
+                }
+                let mut audit_error = None;
+                if let Some(reason) = &opts.settings.force_reason {
+                    let records = crate::audit::records(
+                        &report,
+                        &crate::audit::operator(),
+                        reason,
+                        &revision,
+                        self.now,
+                    );
+                    let path = a
+                        .audit_log
+                        .clone()
+                        .or_else(|| self.state_dir.map(|d| d.join(crate::audit::FILE)));
+                    match path {
+                        Some(p) => {
+                            if let Err(e) = crate::audit::append(&p, &records) {
+                                audit_error = Some(e);
+                            }
+                        }
+                        None => {
+                            audit_error = Some(
+                                "no audit log: pass --audit-log FILE or --state-dir DIR".into(),
+                            )
+                        }
+                    }
                 }
                 match g.format {
                     Format::Json => writeln!(
@@ -325,19 +416,150 @@ impl Run<'_> {
                         "{}",
                         serde_json::to_string_pretty(&output::json::apply(source, &report))?
                     )?,
-                    _ => write!(stdout, "{}", output::text::apply(&report, style))?,
+                    _ => {
+                        write!(stdout, "{}", output::text::apply(&report, style))?;
+                        if let Some(reason) = &opts.settings.force_reason {
+                            write!(
+                                stdout,
+                                "{}",
+                                output::text::forced_table(&report, reason, style)
+                            )?;
+                        }
+                    }
                 }
-                Ok(if report.failed() == 0 {
-                    exit::OK
-                } else {
+                if let Some(e) = audit_error {
+                    bail!("the forced run's audit records could not be written: {e}");
+                }
+                Ok(if report.failed() > 0 {
                     exit::ERROR
+                } else if halted {
+                    exit::HALTED
+                } else {
+                    exit::OK
                 })
             }
-            Command::Validate | Command::Context(_) | Command::Serve(_) => {
+            Command::Validate
+            | Command::Context(_)
+            | Command::Serve(_)
+            | Command::Promote(_)
+            | Command::Resume(_) => {
                 unreachable!("handled above")
             }
         }
     }
+}
+
+/// Platform commits read for staleness (how many revisions behind).
+const HISTORY: usize = 1000;
+
+/// The state directory: `--state-dir`, else systemd's `$STATE_DIRECTORY`,
+/// else the XDG state home.
+fn state_dir(g: &Global) -> Option<PathBuf> {
+    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+    g.state_dir
+        .clone()
+        .or_else(|| {
+            env("STATE_DIRECTORY").map(|v| {
+                // systemd may list several, separated by ':'.
+                PathBuf::from(v.to_string_lossy().split(':').next().unwrap_or_default())
+            })
+        })
+        .or_else(|| env("XDG_STATE_HOME").map(|d| PathBuf::from(d).join("distributor")))
+        .or_else(|| env("HOME").map(|h| PathBuf::from(h).join(".local/state/distributor")))
+}
+
+/// `distributor promote REV --wave NAME`.
+fn promote(
+    prepared: &Prepared,
+    state_dir: Option<PathBuf>,
+    a: &crate::cli::PromoteArgs,
+    now: crate::time::Epoch,
+    out: &mut impl Write,
+) -> Result<u8> {
+    if prepared.rollout.wave_index(Some(&a.wave)).is_none() {
+        let known: Vec<&str> = prepared
+            .rollout
+            .waves
+            .iter()
+            .map(|w| w.name.as_str())
+            .collect();
+        bail!(
+            "no wave {:?} in the registry (waves: {})",
+            a.wave,
+            if known.is_empty() {
+                "none declared".to_string()
+            } else {
+                known.join(", ")
+            }
+        );
+    }
+    let log = rollout_log(state_dir)?;
+    let operator = crate::audit::operator();
+    log.append(
+        &[rollout::Event::Promoted {
+            at: now,
+            revision: a.revision.clone(),
+            wave: a.wave.clone(),
+            operator: operator.clone(),
+        }],
+        now,
+    )
+    .map_err(anyhow::Error::msg)?;
+    tracing::info!(revision = %a.revision, wave = %a.wave, operator = %operator, "revision promoted");
+    writeln!(
+        out,
+        "promoted revision {} to wave {} (and the waves before it); recorded in {}",
+        a.revision,
+        a.wave,
+        log.path().display()
+    )?;
+    Ok(exit::OK)
+}
+
+/// `distributor resume REV`.
+fn resume(
+    state_dir: Option<PathBuf>,
+    a: &crate::cli::ResumeArgs,
+    now: crate::time::Epoch,
+    out: &mut impl Write,
+) -> Result<u8> {
+    let log = rollout_log(state_dir)?;
+    let state = log.read().map_err(anyhow::Error::msg)?;
+    if !state.halted.contains_key(&a.revision) {
+        bail!(
+            "revision {} is not halted (halted: {})",
+            a.revision,
+            if state.halted.is_empty() {
+                "none".to_string()
+            } else {
+                state.halted.keys().cloned().collect::<Vec<_>>().join(", ")
+            }
+        );
+    }
+    let operator = crate::audit::operator();
+    log.append(
+        &[rollout::Event::Resumed {
+            at: now,
+            revision: a.revision.clone(),
+            operator: operator.clone(),
+        }],
+        now,
+    )
+    .map_err(anyhow::Error::msg)?;
+    tracing::info!(revision = %a.revision, operator = %operator, "rollout resumed");
+    writeln!(
+        out,
+        "resumed the rollout of revision {}; it is not halted again by the failures seen so far",
+        a.revision
+    )?;
+    Ok(exit::OK)
+}
+
+fn rollout_log(state_dir: Option<PathBuf>) -> Result<rollout::Log> {
+    let dir = state_dir.context(
+        "no state directory: pass --state-dir DIR (the daemon's is /var/lib/distributor)",
+    )?;
+    Ok(rollout::Log::in_dir(&dir))
 }
 
 fn print_plan(
@@ -358,6 +580,8 @@ fn print_plan(
     }
     Ok(if !plan.errors.is_empty() {
         exit::ERROR
+    } else if plan.rollout.as_ref().is_some_and(|d| d.halt.is_some()) {
+        exit::HALTED
     } else if plan.has_writes() {
         exit::CHANGES
     } else {

@@ -21,6 +21,7 @@ use crate::plan::{
 };
 use crate::registry::ResolvedRepo;
 use crate::render::DesiredFile;
+use crate::rollout::{Decision, Decisions};
 
 /// A repo with its rendered files: the input of planning.
 #[derive(Debug, Clone)]
@@ -85,6 +86,7 @@ pub async fn make_plan<F: Forge>(forge: &F, targets: &[Target], opts: &Options) 
         force_reason: opts.settings.force_reason.clone(),
         repos,
         errors,
+        rollout: None,
     }
 }
 
@@ -106,6 +108,7 @@ fn empty_observation(target: &Target) -> RepoObservation {
                 .map(|d| (d.path.clone(), None))
                 .collect(),
             lock: None,
+            checks: None,
         },
         proposal: None,
         pull_request: None,
@@ -122,13 +125,28 @@ async fn plan_target<F: Forge>(
     direct_refused: Option<&str>,
 ) -> Result<RepoPlan, String> {
     let obs = obs.map_err(|e| e.to_string())?;
-    let mut plan = plan::plan_repo(PlanInput {
+    let none = BTreeMap::new();
+    let input = |contents| PlanInput {
         repo: &target.repo,
         desired: &target.desired,
         observation: &obs,
         settings: &opts.settings,
         direct_refused,
-    })?;
+        contents,
+    };
+    let mut plan = plan::plan_repo(input(&none))?;
+    // Hand-edited files whose template changed: read the last distributed
+    // content (the merge base) and the repository's, and plan again with a
+    // 3-way merge. Unreadable blobs leave the files proposed for review.
+    let needed = plan.blobs_for_merge();
+    if !needed.is_empty() {
+        match forge.read_blobs(&obs.repo, &needed).await {
+            Ok(blobs) => plan = plan::plan_repo(input(&blobs))?,
+            Err(e) => {
+                tracing::warn!(repo = %obs.repo, error = %e, "cannot read the contents a 3-way merge needs; hand-edited files are proposed for review instead");
+            }
+        }
+    }
     if opts.diffs {
         let wanted = plan.blobs_for_diffs();
         let blobs = if wanted.is_empty() {
@@ -234,6 +252,13 @@ pub struct RepoReport {
     /// GitHub would not add, auto-merge not allowed).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Why the rollout policy left the repo's changes for later (queued,
+    /// held, halted); nothing was written then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deferred: Option<crate::rollout::Decision>,
+    /// The open pull request got its escalation comment in this run.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub escalated: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub duration_ms: u64,
@@ -288,20 +313,24 @@ pub async fn apply<F: Forge>(
     targets: &[Target],
     plan: Plan,
     opts: &Options,
+    policy: Option<&Decisions>,
     on_done: impl FnMut(&RepoReport),
 ) -> ApplyReport {
     let never = std::sync::atomic::AtomicBool::new(false);
-    apply_until(forge, targets, plan, opts, &never, on_done).await
+    apply_until(forge, targets, plan, opts, policy, &never, on_done).await
 }
 
 /// [`apply`], stopping at a safe point (between two repos) once `stop` is
 /// set: a repo is always finished whole (commit, branch and pull request),
-/// the rest are left for the next run and not reported.
+/// the rest are left for the next run and not reported. With `policy`,
+/// repos whose decision does not allow writes are reported as deferred and
+/// left untouched, and due escalation comments are posted.
 pub async fn apply_until<F: Forge>(
     forge: &F,
     targets: &[Target],
     plan: Plan,
     opts: &Options,
+    policy: Option<&Decisions>,
     stop: &std::sync::atomic::AtomicBool,
     mut on_done: impl FnMut(&RepoReport),
 ) -> ApplyReport {
@@ -317,6 +346,8 @@ pub async fn apply_until<F: Forge>(
             pull_request: None,
             fallback: None,
             warnings: Vec::new(),
+            deferred: None,
+            escalated: false,
             error: Some(err.error),
             duration_ms: 0,
         };
@@ -330,12 +361,70 @@ pub async fn apply_until<F: Forge>(
             continue;
         }
         let target = by_id[&repo_plan.repo];
-        let report = apply_repo(forge, target, repo_plan, opts).await;
+        let verdict = policy.and_then(|d| d.get(&repo_plan.repo));
+        let escalation = verdict
+            .and_then(|v| v.escalation.clone())
+            .zip(repo_plan.open_pull_request.clone());
+        let mut report = match verdict.map(|v| &v.decision) {
+            Some(d) if !d.allows_writes() => deferred(&repo_plan, d.clone()),
+            _ => apply_repo(forge, target, repo_plan, opts).await,
+        };
+        if let Some((comment, pull)) = escalation
+            && report.error.is_none()
+            && forge.has_pull_requests()
+        {
+            match forge
+                .comment_pull_request(
+                    &report.repo,
+                    &pull,
+                    &comment,
+                    &[crate::rollout::ESCALATED_LABEL.to_string()],
+                )
+                .await
+            {
+                Ok(warnings) => {
+                    tracing::info!(repo = %report.repo, pull_request = pull.number, action = "escalate", "stale pull request escalated to the team owners");
+                    report.escalated = true;
+                    report.warnings.extend(warnings);
+                    report.pull_request.get_or_insert(PullRequestReport {
+                        number: pull.number,
+                        url: pull.url.clone(),
+                        action: PullRequestAction::Unchanged,
+                    });
+                }
+                Err(e) => report
+                    .warnings
+                    .push(format!("could not post the escalation comment: {e}")),
+            }
+        }
         on_done(&report);
         reports.push(report);
     }
     reports.sort_by(|a, b| a.repo.cmp(&b.repo));
     ApplyReport { repos: reports }
+}
+
+/// The report of a repo the rollout policy left for later.
+fn deferred(plan: &RepoPlan, decision: Decision) -> RepoReport {
+    tracing::info!(repo = %plan.repo, action = "apply", outcome = decision.key(), reason = %decision.line(), "repo left for later by the rollout policy");
+    RepoReport {
+        repo: plan.repo.clone(),
+        commit: None,
+        proposal: ProposalOutcome::None,
+        files_changed: 0,
+        replanned: false,
+        pull_request: plan.open_pull_request.as_ref().map(|p| PullRequestReport {
+            number: p.number,
+            url: p.url.clone(),
+            action: PullRequestAction::Unchanged,
+        }),
+        fallback: None,
+        warnings: Vec::new(),
+        deferred: Some(decision),
+        escalated: false,
+        error: None,
+        duration_ms: 0,
+    }
 }
 
 /// Applies one repo's plan, re-planning once if a branch moved.
@@ -355,6 +444,8 @@ async fn apply_repo<F: Forge>(
         pull_request: None,
         fallback: None,
         warnings: Vec::new(),
+        deferred: None,
+        escalated: false,
         error: None,
         duration_ms: 0,
     };
@@ -462,6 +553,11 @@ async fn execute<F: Forge>(
         .desired
         .iter()
         .map(|d| (d.blob, d.content.as_slice()))
+        .chain(
+            plan.merged_contents
+                .iter()
+                .map(|(id, c)| (*id, c.as_slice())),
+        )
         .collect();
     let author = Signature {
         name: target.repo.author_name.clone(),
@@ -498,10 +594,18 @@ async fn execute<F: Forge>(
         ProposalPlan::UpToDate { .. } => ProposalOutcome::UpToDate { branch },
         ProposalPlan::Close { tip } => {
             if let (true, Some(pull)) = (forge.has_pull_requests(), &plan.open_pull_request) {
-                let comment = format!(
-                    "Closing: this repository is now in sync with the platform (source revision `{}`): the change was merged, or the same change was made here. Nothing is left to propose. — distributor",
-                    target_revision(plan)
-                );
+                let comment = match (&report.commit, &plan.force_reason) {
+                    (Some(commit), Some(reason)) => format!(
+                        "Closing: superseded by the forced commit {} on `{}` (source revision `{}`). Reason given: {reason}. — distributor",
+                        commit_link(plan, commit),
+                        plan.default_branch,
+                        target_revision(plan)
+                    ),
+                    _ => format!(
+                        "Closing: this repository is now in sync with the platform (source revision `{}`): the change was merged, or the same change was made here. Nothing is left to propose. — distributor",
+                        target_revision(plan)
+                    ),
+                };
                 forge.close_pull_request(&plan.repo, pull, &comment).await?;
                 report.pull_request = Some(PullRequestReport {
                     number: pull.number,
@@ -525,6 +629,14 @@ async fn execute<F: Forge>(
         sync_pull_request(forge, plan, report).await?;
     }
     Ok(())
+}
+
+/// A commit as a link on the repository's web page, or its id.
+fn commit_link(plan: &RepoPlan, commit: &ObjectId) -> String {
+    match &plan.web_url {
+        Some(url) => format!("{url}/commit/{commit}"),
+        None => format!("`{commit}`"),
+    }
 }
 
 /// A pull request body without its source-revision line, for comparison.

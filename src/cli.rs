@@ -71,6 +71,16 @@ pub struct Global {
     /// Only errors in the logs.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+    /// Where the rollout log (`rollout.jsonl`: pull requests opened, wave
+    /// soak, promotions, halts) and the audit log live. Default:
+    /// $STATE_DIRECTORY (systemd), else $XDG_STATE_HOME/distributor, else
+    /// ~/.local/state/distributor. `plan` and `status` only read it.
+    #[arg(long, global = true, env = "DISTRIBUTOR_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Plan as if it were this time (RFC 3339), to rehearse when soaks end
+    /// and waivers expire; also used by tests.
+    #[arg(long, global = true, hide = true, env = "DISTRIBUTOR_NOW")]
+    pub now: Option<String>,
 }
 
 /// GitHub forge options. The token comes from `GITHUB_TOKEN` or
@@ -149,6 +159,26 @@ pub enum Command {
     /// Run as a service: reconcile continuously, answer webhooks, health,
     /// metrics, status and a dashboard over HTTP (see docs/config.md).
     Serve(ServeArgs),
+    /// Let a platform revision reach a wave (and the waves before it) now,
+    /// without waiting for earlier waves or their soak.
+    Promote(PromoteArgs),
+    /// Resume the rollout of a halted platform revision.
+    Resume(ResumeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// The platform revision, as `status` shows it (full commit id).
+    pub revision: String,
+    /// The wave to promote it to.
+    #[arg(long)]
+    pub wave: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// The halted platform revision, as `status` shows it.
+    pub revision: String,
 }
 
 #[derive(Debug, Args)]
@@ -194,6 +224,10 @@ pub struct ApplyArgs {
     /// Allow --force from a platform tree with uncommitted changes.
     #[arg(long, requires = "force")]
     pub allow_dirty: bool,
+    /// Where forced runs append their audit records (JSON lines). Default:
+    /// audit.jsonl in the state directory.
+    #[arg(long, env = "DISTRIBUTOR_AUDIT_LOG")]
+    pub audit_log: Option<PathBuf>,
     /// Leave unified diffs out of --dry-run output.
     #[arg(long)]
     pub no_diff: bool,

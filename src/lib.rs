@@ -10,6 +10,7 @@
 //! - [`render`]: templates and bundles -> desired files per repo.
 //! - [`lock`]: the lock file committed into each target repo.
 //! - [`plan`]: desired vs observed -> per-file states -> a [`plan::Plan`].
+//! - [`merge`]: three-way merge of a hand-edited managed file with a new render.
 //! - [`paths`], [`blob`], [`diag`]: path rules, git blob ids, collected errors.
 //!
 //! The edges do I/O:
@@ -27,6 +28,7 @@
 
 pub mod app;
 pub mod apply;
+pub mod audit;
 pub mod blob;
 pub mod cli;
 pub mod daemon;
@@ -34,11 +36,13 @@ pub mod diag;
 pub mod forge;
 pub mod github_config;
 pub mod lock;
+pub mod merge;
 pub mod output;
 pub mod paths;
 pub mod plan;
 pub mod prepare;
 pub mod registry;
 pub mod render;
+pub mod rollout;
 pub mod source;
 pub mod time;

@@ -50,6 +50,14 @@ pub struct LockEntry {
     /// Git blob id of the content as written.
     pub blob: ObjectId,
     pub mode: FileMode,
+    /// The render's blob id, when what was written is a 3-way merge of it
+    /// with hand edits (`blob` then differs): the base of the next merge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rendered: Option<ObjectId>,
+    /// The render's text, with `rendered`: it was never committed anywhere,
+    /// and the next 3-way merge needs it as its base.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rendered_text: Option<String>,
 }
 
 /// The whole lock file.
@@ -107,6 +115,8 @@ mod tests {
                 template: "baseline/editorconfig.j2".into(),
                 blob: blob_id(b"root = true\n"),
                 mode: FileMode::Regular,
+                rendered: None,
+                rendered_text: None,
             },
         );
         let lock = Lock {

@@ -34,6 +34,9 @@ pub struct Prepared {
     /// Number of repos in the registry.
     pub all_repos: usize,
     pub teams: usize,
+    /// The rollout policy: the registry's waves, limits and timers, and
+    /// every bundle's labels and `direct_after`.
+    pub rollout: registry::Rollout,
 }
 
 /// Reads, validates and renders everything; selects targets by filter.
@@ -135,11 +138,13 @@ pub fn prepare(g: &Selection) -> Result<Prepared> {
     if !diags.is_empty() {
         return Err(diags.into());
     }
+    let rollout = registry::Rollout::new(&registry, templates.bundle_policies());
     Ok(Prepared {
         inputs,
         targets,
         all_repos,
         teams: registry.teams.0.len(),
+        rollout,
     })
 }
 

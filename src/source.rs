@@ -87,6 +87,39 @@ pub fn revision(inputs: &Inputs) -> Source {
     }
 }
 
+/// The platform's recent history: commit ids and commit times (epoch
+/// seconds), newest first, following first parents from HEAD, at most
+/// `limit`. Empty when the inputs are not in a git repository; shorter in
+/// a shallow clone. The rollout policy counts how far behind a repo is
+/// from it.
+pub fn history(inputs: &Inputs, limit: usize) -> Vec<(String, crate::time::Epoch)> {
+    let mut out = Vec::new();
+    let Some(dir) = std::fs::canonicalize(&inputs.registry_path)
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+    else {
+        return out;
+    };
+    let Ok(repo) = gix::discover(dir) else {
+        return out;
+    };
+    let Ok(mut commit) = repo.head_commit() else {
+        return out;
+    };
+    while out.len() < limit {
+        let Ok(time) = commit.time() else { break };
+        out.push((commit.id.to_string(), time.seconds));
+        let Some(parent) = commit.parent_ids().next() else {
+            break;
+        };
+        match parent.object().ok().and_then(|o| o.try_into_commit().ok()) {
+            Some(c) => commit = c,
+            None => break, // shallow boundary
+        }
+    }
+    out
+}
+
 /// A digest of exactly what was read: the git blob id of a listing of
 /// `path blob` lines (registry first, then every template).
 fn input_digest(inputs: &Inputs) -> String {

@@ -579,6 +579,163 @@ fn template_file_named_in_the_manifest_is_missing() {
 }
 
 #[test]
+fn wave_soak_that_is_not_a_duration() {
+    check(
+        |env| env.edit_registry(|r| r["waves"][1]["soak"] = json!("2hours")),
+        &[APPLY, VALIDATE],
+        &[
+            "registry.json: waves[1].soak: ",
+            "`2hours`: unknown or missing unit",
+        ],
+        Some(1),
+    );
+}
+
+#[test]
+fn rollout_timer_that_is_not_a_duration() {
+    check(
+        |env| env.edit_registry(|r| r["rollout"] = json!({"stale_after": "7days"})),
+        &[APPLY, PLAN],
+        &[
+            "registry.json: rollout.stale_after: ",
+            "`7days`: unknown or missing unit",
+        ],
+        Some(1),
+    );
+}
+
+#[test]
+fn halt_after_zero_failures() {
+    check(
+        |env| env.edit_registry(|r| r["rollout"] = json!({"halt_after_failures": 0})),
+        &[APPLY, VALIDATE],
+        &[
+            "registry.json: rollout.halt_after_failures: ",
+            "must be at least 1",
+        ],
+        Some(1),
+    );
+}
+
+#[test]
+fn negative_pull_request_limit() {
+    check(
+        |env| {
+            env.replace_in_registry(
+                "  \"defaults\": {",
+                "  \"rollout\": { \"pr_hourly_limit\": -1 },\n  \"defaults\": {",
+            )
+        },
+        &[APPLY, VALIDATE],
+        &[
+            "registry.json:18:",
+            "invalid registry",
+            "rollout.pr_hourly_limit: -1 is not a whole number (0 or more)",
+        ],
+        Some(1),
+    );
+}
+
+#[test]
+fn waiver_naming_an_unknown_repo() {
+    check(
+        |env| {
+            env.edit_registry(|r| {
+                r["waivers"] = json!([
+                    {"repo": "kiwi-app", "bundle": "baseline", "owner": "bob", "expires": "2027-01-15"},
+                    {"repo": "acme/kiwi-ap", "bundle": "baseline", "owner": "bob", "expires": "2027-01-15"}
+                ])
+            })
+        },
+        &[APPLY, VALIDATE],
+        &[
+            "registry.json: waivers[1].repo: ",
+            "no repo \"acme/kiwi-ap\" in the registry",
+        ],
+        Some(1),
+    );
+}
+
+#[test]
+fn waiver_with_both_a_file_and_a_bundle() {
+    check(
+        |env| {
+            env.edit_registry(|r| {
+                r["waivers"] = json!([{
+                    "repo": "acme/kiwi-app", "file": ".editorconfig", "bundle": "baseline",
+                    "owner": "alice", "expires": "2026-12-31"
+                }])
+            })
+        },
+        &[APPLY, VALIDATE],
+        &[
+            "registry.json: waivers[0]: ",
+            "give exactly one of \"file\" or \"bundle\"",
+        ],
+        Some(1),
+    );
+}
+
+#[test]
+fn waiver_expiring_on_an_impossible_date() {
+    check(
+        |env| {
+            env.edit_registry(|r| {
+                r["waivers"] = json!([
+                    // long expired: not a problem
+                    {"repo": "kiwi-app", "file": ".editorconfig", "owner": "alice", "expires": "2020-01-31"},
+                    {"repo": "kiwi-app", "bundle": "security", "owner": "bob", "expires": "2026-02-30"}
+                ])
+            })
+        },
+        &[APPLY, VALIDATE],
+        &[
+            "registry.json: waivers[1].expires: ",
+            "\"2026-02-30\" is not a date (YYYY-MM-DD)",
+        ],
+        Some(1),
+    );
+}
+
+#[test]
+fn bundle_manifest_with_a_bad_direct_after() {
+    check(
+        |env| {
+            replace_in_file(
+                &env.template_path("security/bundle.yaml"),
+                "files:",
+                "labels: [security]\ndirect_after: 3days\nfiles:",
+            )
+        },
+        &[APPLY, VALIDATE],
+        &[
+            "templates/security/bundle.yaml: direct_after: ",
+            "`3days`: unknown or missing unit",
+        ],
+        Some(1),
+    );
+}
+
+#[test]
+fn bundle_manifest_with_a_label_twice() {
+    check(
+        |env| {
+            replace_in_file(
+                &env.template_path("security/bundle.yaml"),
+                "files:",
+                "labels: [security, Security]\nfiles:",
+            )
+        },
+        &[APPLY],
+        &[
+            "templates/security/bundle.yaml: labels[1]: ",
+            "label \"Security\" is listed twice",
+        ],
+        Some(1),
+    );
+}
+
+#[test]
 fn unsupported_registry_version() {
     check(
         |env| env.edit_registry(|r| r["version"] = json!(2)),

@@ -657,6 +657,7 @@ fn a_race_on_the_branch_tip_is_replanned_and_loses_nothing() {
         &targets,
         plan,
         &opts,
+        None,
         |_| {},
     ));
     let r = &report.repos[0];

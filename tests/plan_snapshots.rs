@@ -52,6 +52,9 @@ fn options(diffs: bool) -> Options {
             },
             force_reason: None,
             bundles: None,
+            now: 0,
+            direct_after: Default::default(),
+            bundle_labels: Default::default(),
         },
         diffs,
         missing_as_empty: false,
@@ -98,7 +101,7 @@ async fn plan_output_after_rollout_hand_edit_and_template_change() {
         "first_rollout_text",
         scrub(&output::text::plan(&first, Style { color: false }, false))
     );
-    let report = apply::apply(&forge, &targets, first, &options(false), |_| {}).await;
+    let report = apply::apply(&forge, &targets, first, &options(false), None, |_| {}).await;
     assert_eq!(report.failed(), 0);
 
     // The mango team merges its proposal (fast-forward).

@@ -135,6 +135,49 @@ fn broken_variants() -> Vec<(&'static str, Value)> {
             json!({"owners": {"users": ["x"]}, "repos": [{"name": "x"}]}),
         ),
         ("/teams", json!({})),
+        // rollout policy
+        ("/waves/0/soak", json!("2 hours")),
+        ("/waves/0/soak", json!("7")),
+        ("/rollout", json!({"stale_after": "7days"})),
+        ("/rollout", json!({"escalate_after": 14})),
+        ("/rollout", json!({"halt_after_failures": 0})),
+        ("/rollout", json!({"pr_hourly_limit": -1})),
+        ("/rollout", json!({"pr_concurrent_limit": 2.5})),
+        ("/rollout", json!({"direct_commits_per_run": "100"})),
+        ("/rollout", json!({"pr_hourly_limt": 10})),
+        (
+            "/waivers",
+            json!([{"repo": "kiwi-app", "file": ".editorconfig", "bundle": "baseline",
+                    "owner": "bob", "expires": "2027-01-15"}]),
+        ),
+        (
+            "/waivers",
+            json!([{"repo": "kiwi-app", "owner": "bob", "expires": "2027-01-15"}]),
+        ),
+        (
+            "/waivers",
+            json!([{"repo": "kiwi-app", "bundle": "baseline", "owner": " ", "expires": "2027-01-15"}]),
+        ),
+        (
+            "/waivers",
+            json!([{"repo": "kiwi-app", "bundle": "baseline", "owner": "bob", "expires": "15/01/2027"}]),
+        ),
+        (
+            "/waivers",
+            json!([{"repo": "kiwi-app", "bundle": "baseline", "owner": "bob", "expires": "2027-13-01"}]),
+        ),
+        (
+            "/waivers",
+            json!([{"repo": "kiwi-app", "file": "../x", "owner": "bob", "expires": "2027-01-15"}]),
+        ),
+        (
+            "/waivers",
+            json!([{"repo": "acme/kiwi-app/x", "bundle": "baseline", "owner": "bob", "expires": "2027-01-15"}]),
+        ),
+        (
+            "/waivers",
+            json!([{"repo": "kiwi-app", "bundle": "baseline", "owner": "bob", "expires": "2027-01-15", "until": "x"}]),
+        ),
     ]
 }
 
@@ -226,6 +269,25 @@ fn valid_variants_are_accepted_by_schema_and_loader() {
             json!([".github/dependabot.yml"]),
         ),
         ("/waves/0/description", json!("x")),
+        ("/waves/0/soak", json!("2h")),
+        ("/waves/1/soak", json!("0s")),
+        (
+            "/rollout",
+            json!({"pr_hourly_limit": 0, "pr_concurrent_limit": 50,
+                   "direct_commits_per_run": 100, "stale_after": "7d",
+                   "escalate_after": "2w", "halt_after_failures": 1}),
+        ),
+        ("/rollout", json!({})),
+        (
+            "/waivers",
+            json!([
+                {"repo": "acme/kiwi-app", "file": ".github/workflows/ci.yml", "owner": "alice",
+                 "expires": "2026-12-31", "reason": "runner pinned until INFRA-123"},
+                {"repo": "Kiwi-App", "bundle": "baseline", "owner": "acme/platform", "expires": "2027-01-15"},
+                // already expired: reported later, not an error
+                {"repo": "mango-api", "bundle": "security", "owner": "bob", "expires": "2020-02-29"}
+            ]),
+        ),
         (
             "/teams/x_1",
             json!({"owners": {"teams": ["acme/x_team"]}, "repos": [{"name": "x"}]}),

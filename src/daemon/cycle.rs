@@ -14,8 +14,8 @@ use octocrab::secrecy::{ExposeSecret, SecretString};
 use crate::apply::{self, Options};
 use crate::diag::Diagnostics;
 use crate::forge::AnyForge;
-use crate::plan::PlanSettings;
 use crate::prepare::{Prepared, Selection, prepare};
+use crate::rollout;
 
 use super::config::{Config, GitSource};
 use super::ledger::{Cycle, Outcome};
@@ -127,26 +127,53 @@ pub async fn run(ctx: &Context<'_>, request: &CycleRequest) -> Outcome {
         .map(|t| (t.id().to_string(), t.repo.wave.clone()))
         .collect();
 
+    let now = crate::time::now();
     let opts = Options {
-        settings: PlanSettings {
-            source,
-            force_reason: None,
-            bundles: None,
-        },
+        settings: rollout::plan_settings(&prepared.rollout, source, None, None, now),
         diffs: false,
         missing_as_empty: false,
     };
-    let plan = apply::make_plan(ctx.forge, &prepared.targets, &opts).await;
+    let mut plan = apply::make_plan(ctx.forge, &prepared.targets, &opts).await;
+    // The rollout policy: budgets, waves, halts, staleness, from the
+    // rollout log in the state directory (it survives restarts).
+    let log = rollout::Log::in_dir(ctx.state_dir);
+    let state = match log.read() {
+        Ok(s) => s,
+        Err(e) => {
+            return finish_failed(ctx, cycle, started, Outcome::Failed, "state", e);
+        }
+    };
+    let history = crate::source::history(&prepared.inputs, 1000);
+    let policy = rollout::Context {
+        now,
+        rollout: &prepared.rollout,
+        state: &state,
+        targets: &prepared.targets,
+        history: &history,
+        full_fleet: request.only.is_empty(),
+        forced: false,
+        pull_requests: crate::forge::Forge::has_pull_requests(ctx.forge),
+    };
+    rollout::attach(&policy, &mut plan);
+    let decisions = plan.rollout.clone();
     let health = &ctx.shared.health;
     let report = apply::apply_until(
         ctx.forge,
         &prepared.targets,
         plan.clone(),
         &opts,
+        decisions.as_ref(),
         ctx.stop,
         |_| health.beat(),
     )
     .await;
+    let revision = rollout::revision_key(&plan.source);
+    let mut events = decisions.map(|d| d.events).unwrap_or_default();
+    events.extend(rollout::applied_events(&report, &revision, now));
+    if let Err(e) = log.append(&events, now) {
+        tracing::error!(error = %e, "cannot record the cycle in the rollout log; budgets and soak times may be off after a restart");
+        ctx.shared.metrics.error("state", 1);
+    }
     let failed = report.failed();
     let interrupted = report.repos.len() < plan.repos.len() + plan.errors.len();
     cycle.outcome = if interrupted {
@@ -211,6 +238,10 @@ fn finish_failed(
     outcome
 }
 
+/// Platform commits fetched: enough history to say how many revisions
+/// behind a repo is (`status`), small enough for a quick fetch.
+const HISTORY_DEPTH: &str = "200";
+
 /// Brings the platform clone at `dir` to the tip of the configured branch
 /// (shallow; `git` does the network part, gix has no fetch here).
 async fn fetch(git: &GitSource, dir: &Path, token: Option<&SecretString>) -> Result<(), String> {
@@ -257,7 +288,7 @@ async fn fetch(git: &GitSource, dir: &Path, token: Option<&SecretString>) -> Res
                 "clone".into(),
                 "--quiet".into(),
                 "--depth".into(),
-                "1".into(),
+                HISTORY_DEPTH.into(),
                 "--single-branch".into(),
                 "--branch".into(),
                 git.branch.clone(),
@@ -281,7 +312,7 @@ async fn fetch(git: &GitSource, dir: &Path, token: Option<&SecretString>) -> Res
             "fetch".into(),
             "--quiet".into(),
             "--depth".into(),
-            "1".into(),
+            HISTORY_DEPTH.into(),
             "origin".into(),
             git.branch.clone(),
         ],

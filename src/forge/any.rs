@@ -86,6 +86,16 @@ impl Forge for AnyForge {
         delegate!(self, f => f.update_pull_request(repo, pull, title, body).await)
     }
 
+    async fn comment_pull_request(
+        &self,
+        repo: &RepoId,
+        pull: &PullRequest,
+        comment: &str,
+        labels: &[String],
+    ) -> Result<Vec<String>, ForgeError> {
+        delegate!(self, f => f.comment_pull_request(repo, pull, comment, labels).await)
+    }
+
     async fn close_pull_request(
         &self,
         repo: &RepoId,

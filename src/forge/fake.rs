@@ -576,6 +576,7 @@ fn snapshot(
         tip,
         files: query.paths.iter().map(|p| (p.clone(), entry(p))).collect(),
         lock: files.get(&query.lock_path).map(|(c, _)| c.clone()),
+        checks: None,
     }
 }
 

@@ -430,6 +430,7 @@ fn snapshot(
         tip,
         files,
         lock,
+        checks: None,
     })
 }
 

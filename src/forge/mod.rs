@@ -81,6 +81,21 @@ pub struct BranchSnapshot {
     pub files: BTreeMap<String, Option<FileEntry>>,
     /// The lock file's bytes, when present.
     pub lock: Option<Vec<u8>>,
+    /// The combined check status of the tip commit, on forges that run
+    /// checks (`None`: no checks reported, or not known).
+    pub checks: Option<Checks>,
+}
+
+/// The combined status of a commit's checks (GitHub's status check
+/// rollup), as the rollout policy reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Checks {
+    /// Still running, or expected and not reported yet.
+    Pending,
+    Success,
+    /// A check failed or errored.
+    Failure,
 }
 
 /// The proposal branch as observed.
@@ -366,6 +381,20 @@ pub trait Forge: Send + Sync {
         body: &str,
     ) -> impl Future<Output = Result<(), ForgeError>> + Send {
         let _ = (pull, title, body);
+        let repo = repo.clone();
+        async move { Err(no_pull_requests(&repo)) }
+    }
+
+    /// Comments on an open pull request and adds `labels` to it. A label
+    /// that cannot be added is a warning (returned), not a failure.
+    fn comment_pull_request(
+        &self,
+        repo: &RepoId,
+        pull: &PullRequest,
+        comment: &str,
+        labels: &[String],
+    ) -> impl Future<Output = Result<Vec<String>, ForgeError>> + Send {
+        let _ = (pull, comment, labels);
         let repo = repo.clone();
         async move { Err(no_pull_requests(&repo)) }
     }

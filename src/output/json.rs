@@ -17,7 +17,7 @@ pub const APPLY_SCHEMA: &str = "distributor.apply/v1";
 
 /// The plan document.
 pub fn plan(plan: &Plan) -> Value {
-    json!({
+    let mut doc = json!({
         "schema": PLAN_SCHEMA,
         "source": plan.source,
         "generator": plan.generator,
@@ -25,7 +25,11 @@ pub fn plan(plan: &Plan) -> Value {
         "summary": summarize(plan),
         "repos": plan.repos,
         "errors": plan.errors,
-    })
+    });
+    if let Some(r) = &plan.rollout {
+        doc["rollout"] = json!(r);
+    }
+    doc
 }
 
 /// The status document: per repo state, per file state, proposal.
@@ -41,14 +45,26 @@ pub fn status(plan: &Plan) -> Value {
                 "default_branch": r.default_branch,
                 "tip": r.tip,
                 "counts": state_counts(r).into_iter().map(|(k, v)| (k.as_str().to_string(), Value::from(v))).collect::<serde_json::Map<_, _>>(),
-                "files": r.files.iter().map(|f| json!({
-                    "path": f.path,
-                    "state": f.state,
-                    "reason": f.reason,
-                    "bundle": f.bundle,
-                })).collect::<Vec<_>>(),
+                "files": r.files.iter().map(|f| {
+                    let mut v = json!({
+                        "path": f.path,
+                        "state": f.state,
+                        "reason": f.reason,
+                        "bundle": f.bundle,
+                    });
+                    if let Some(n) = &f.note {
+                        v["note"] = json!(n);
+                    }
+                    if let Some(m) = &f.merge {
+                        v["merge"] = json!(m);
+                    }
+                    v
+                }).collect::<Vec<_>>(),
                 "proposal": super::describe_proposal(r),
                 "pull_request": r.open_pull_request,
+                "wave": r.wave,
+                "policy": r.policy.as_ref().map(|p| &p.decision),
+                "staleness": r.policy.as_ref().map(|p| &p.staleness),
                 "error": null,
             })
         })
@@ -64,6 +80,7 @@ pub fn status(plan: &Plan) -> Value {
         "schema": STATUS_SCHEMA,
         "source": plan.source,
         "summary": summarize(plan),
+        "rollout": plan.rollout,
         "repos": repos,
     })
 }

@@ -65,7 +65,111 @@ fn file_line(st: Style, f: &FilePlan) -> String {
         Route::Proposal => line.push_str(" -> proposal"),
         _ => {}
     }
+    if let Some(m) = &f.merge {
+        for l in crate::merge::describe_plain(&f.path, m).lines() {
+            let _ = write!(line, "\n      {l}");
+        }
+    }
+    if let Some(n) = &f.note {
+        let _ = write!(line, "\n      note: {n}");
+    }
     line
+}
+
+/// The rollout section of `plan` and `status`: revision, halt, waves,
+/// budgets.
+fn rollout_section(plan: &Plan, st: Style) -> String {
+    let mut out = String::new();
+    let Some(d) = &plan.rollout else {
+        return out;
+    };
+    let b = &d.budget;
+    let limited = b.pr_hourly_limit.is_some()
+        || b.pr_concurrent_limit.is_some()
+        || b.direct_commits_per_run.is_some();
+    if d.halt.is_none() && d.waves.is_empty() && !limited && d.stale() == 0 {
+        return out;
+    }
+    let _ = writeln!(out, "\nRollout of revision {}:", d.revision);
+    if let Some(h) = &d.halt {
+        let _ = writeln!(
+            out,
+            "  {} since {}: {}\n  resume with: distributor resume {}",
+            st.red("HALTED"),
+            h.since,
+            h.reason,
+            h.revision
+        );
+    }
+    for w in &d.waves {
+        let mut line = format!(
+            "  wave {}: {} of {} repo{} in sync",
+            w.name,
+            w.in_sync,
+            w.repos,
+            plural(w.repos)
+        );
+        if let Some(s) = &w.in_sync_since {
+            let _ = write!(line, " since {s}");
+        }
+        if let Some(s) = &w.soak {
+            let _ = write!(line, ", soak {s}");
+        }
+        if let Some(by) = &w.promoted_by {
+            let _ = write!(line, ", promoted by {by}");
+        }
+        let state = if w.open {
+            st.green("open")
+        } else {
+            st.yellow(&format!(
+                "held: {}",
+                w.waiting.as_deref().unwrap_or("waiting")
+            ))
+        };
+        let _ = writeln!(out, "{line}; {state}");
+    }
+    if limited {
+        let cap = |l: Option<u32>| {
+            l.map(|n| n.to_string())
+                .unwrap_or_else(|| "no limit".into())
+        };
+        let _ = writeln!(
+            out,
+            "  budget: {} pull requests opened in the last hour (limit {}), {} open (limit {}), direct commits per run limit {}; {} repo{} queued",
+            b.prs_opened_last_hour,
+            cap(b.pr_hourly_limit),
+            b.open_prs,
+            cap(b.pr_concurrent_limit),
+            cap(b.direct_commits_per_run),
+            b.queued,
+            plural(b.queued)
+        );
+    }
+    let stale = d.stale();
+    if stale > 0 {
+        let _ = writeln!(
+            out,
+            "  {} stale repo{}",
+            st.yellow(&stale.to_string()),
+            plural(stale)
+        );
+    }
+    out
+}
+
+/// The policy line of a repo that has something to deliver, or its
+/// staleness.
+fn policy_lines(r: &crate::plan::RepoPlan) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(p) = &r.policy {
+        if !matches!(p.decision, crate::rollout::Decision::Idle) {
+            out.push(format!("policy: {}", p.decision.line()));
+        }
+        if let Some(s) = p.staleness.line() {
+            out.push(format!("staleness: {s}"));
+        }
+    }
+    out
 }
 
 /// The plan as text. `diffs` prints the unified diffs too.
@@ -84,7 +188,11 @@ pub fn plan(plan: &Plan, st: Style, diffs: bool) -> String {
     for r in &plan.repos {
         if !r.has_writes() {
             if let Some(p) = describe_proposal(r) {
-                waiting.push(format!("  {}: {p} ({})", r.repo, describe_counts(r)));
+                let mut line = format!("  {}: {p} ({})", r.repo, describe_counts(r));
+                if let Some(s) = r.policy.as_ref().and_then(|p| p.staleness.line()) {
+                    let _ = write!(line, "; {s}");
+                }
+                waiting.push(line);
             }
             continue;
         }
@@ -97,6 +205,9 @@ pub fn plan(plan: &Plan, st: Style, diffs: bool) -> String {
             describe_counts(r)
         );
         let _ = writeln!(out, "  delivery: {}", r.delivery_reason);
+        for l in policy_lines(r) {
+            let _ = writeln!(out, "  {l}");
+        }
         for f in r.changes() {
             let _ = writeln!(out, "{}", file_line(st, f));
         }
@@ -148,6 +259,7 @@ pub fn plan(plan: &Plan, st: Style, diffs: bool) -> String {
         );
         let _ = writeln!(out, "  {}", e.error);
     }
+    out.push_str(&rollout_section(plan, st));
     let s = summarize(plan);
     let _ = writeln!(
         out,
@@ -173,12 +285,13 @@ pub fn plan(plan: &Plan, st: Style, diffs: bool) -> String {
 
 /// Per-repo status table.
 pub fn status(plan: &Plan, st: Style) -> String {
-    let mut rows: Vec<[String; 5]> = vec![[
+    let mut rows: Vec<[String; 6]> = vec![[
         "REPO".into(),
         "TEAM".into(),
         "STATUS".into(),
         "FILES".into(),
         "PROPOSAL".into(),
+        "ROLLOUT".into(),
     ]];
     let mut painted_status = vec![String::new()];
     for r in &plan.repos {
@@ -189,6 +302,14 @@ pub fn status(plan: &Plan, st: Style) -> String {
             status.as_str().to_string(),
             describe_counts(r),
             describe_proposal(r).unwrap_or_else(|| "-".into()),
+            {
+                let l = policy_lines(r);
+                if l.is_empty() {
+                    "-".into()
+                } else {
+                    l.join("; ")
+                }
+            },
         ]);
         painted_status.push(match status {
             RepoStatus::InSync => st.green(status.as_str()),
@@ -203,10 +324,11 @@ pub fn status(plan: &Plan, st: Style) -> String {
             "error".into(),
             e.error.clone(),
             "-".into(),
+            "-".into(),
         ]);
         painted_status.push(st.red("error"));
     }
-    let widths: Vec<usize> = (0..4)
+    let widths: Vec<usize> = (0..5)
         .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
         .collect();
     let mut out = String::new();
@@ -219,17 +341,41 @@ pub fn status(plan: &Plan, st: Style) -> String {
         let pad = widths[2].saturating_sub(row[2].chars().count());
         let _ = writeln!(
             out,
-            "{:<w0$}  {:<w1$}  {status}{}  {:<w3$}  {}",
+            "{:<w0$}  {:<w1$}  {status}{}  {:<w3$}  {:<w4$}  {}",
             row[0],
             row[1],
             " ".repeat(pad),
             row[3],
             row[4],
+            row[5],
             w0 = widths[0],
             w1 = widths[1],
             w3 = widths[3],
+            w4 = widths[4],
         );
+        // Notes on files (waivers, expired waivers, merges) under the row.
+        if i > 0
+            && let Some(r) = plan.repos.get(i - 1)
+        {
+            for f in &r.files {
+                if let Some(n) = &f.note {
+                    let _ = writeln!(out, "    {} [{}]: {n}", f.path, f.state.as_str());
+                } else if f.state == crate::plan::FileState::Conflicted {
+                    let _ = writeln!(
+                        out,
+                        "    {} [conflicted]: hand edit and template change overlap; proposed for review",
+                        f.path
+                    );
+                }
+            }
+        }
     }
+    let trailing: String = out
+        .lines()
+        .map(|l| l.trim_end().to_string() + "\n")
+        .collect();
+    out = trailing;
+    out.push_str(&rollout_section(plan, st));
     let count = |s: RepoStatus| plan.repos.iter().filter(|r| r.status() == s).count();
     let _ = writeln!(
         out,
@@ -241,6 +387,65 @@ pub fn status(plan: &Plan, st: Style) -> String {
         count(RepoStatus::ProposalPending),
         plan.errors.len(),
         plural(plan.errors.len()),
+    );
+    out
+}
+
+/// The final table of a forced run: what changed, what was already fixed,
+/// what failed and why, so an operator knows what still needs hands.
+pub fn forced_table(report: &ApplyReport, reason: &str, st: Style) -> String {
+    use crate::audit::{Outcome, outcome};
+    let mut out = format!("\nForced run ({reason}):\n");
+    let width = report
+        .repos
+        .iter()
+        .map(|r| r.repo.to_string().len())
+        .max()
+        .unwrap_or(0);
+    for want in [Outcome::Changed, Outcome::Skipped, Outcome::Failed] {
+        for r in report.repos.iter().filter(|r| outcome(r) == want) {
+            let (word, detail) = match want {
+                Outcome::Changed => (
+                    st.green("CHANGED"),
+                    format!(
+                        "commit {}{}",
+                        r.commit.map(|c| c.to_string()).unwrap_or_default(),
+                        r.pull_request
+                            .as_ref()
+                            .filter(|p| p.action == PullRequestAction::Closed)
+                            .map(|p| format!(", superseded pull request #{} closed", p.number))
+                            .unwrap_or_default()
+                    ),
+                ),
+                Outcome::Skipped => (
+                    st.dim("SKIPPED"),
+                    "already fixed: nothing to change".to_string(),
+                ),
+                Outcome::Failed => (
+                    st.red("FAILED "),
+                    r.error
+                        .as_deref()
+                        .unwrap_or_default()
+                        .split_whitespace()
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                ),
+            };
+            let _ = writeln!(out, "  {word}  {:<width$}  {detail}", r.repo.to_string());
+        }
+    }
+    let count = |o: Outcome| report.repos.iter().filter(|r| outcome(r) == o).count();
+    let _ = writeln!(
+        out,
+        "\n{} changed, {} skipped (already fixed), {} failed{}",
+        count(Outcome::Changed),
+        count(Outcome::Skipped),
+        count(Outcome::Failed),
+        if count(Outcome::Failed) > 0 {
+            ": the failed repos still need hands"
+        } else {
+            ""
+        }
     );
     out
 }
@@ -287,6 +492,12 @@ pub fn apply(report: &ApplyReport, st: Style) -> String {
         }
         if let Some(why) = &r.fallback {
             parts.push(why.clone());
+        }
+        if let Some(d) = &r.deferred {
+            parts.push(d.line());
+        }
+        if r.escalated {
+            parts.push("stale pull request escalated to the team owners".into());
         }
         for w in &r.warnings {
             parts.push(format!("{} {w}", st.yellow("warning:")));

@@ -24,7 +24,8 @@ pub fn verb(f: &FilePlan) -> &'static str {
     match (f.state, f.desired) {
         (_, None) => "delete",
         (FileState::Missing, _) => "create",
-        (FileState::Drifted, _) => "overwrite",
+        (FileState::Drifted | FileState::Conflicted, _) => "overwrite",
+        (FileState::Merged, _) => "merge",
         _ => "update",
     }
 }
@@ -64,7 +65,22 @@ pub fn commit_message(
         msg.push_str(line.trim_end());
         msg.push('\n');
     }
-    if kind == Kind::Proposal && files.iter().any(|f| f.state == FileState::Drifted) {
+    let merges: Vec<String> = files
+        .iter()
+        .filter_map(|f| Some(crate::merge::describe_plain(&f.path, f.merge.as_ref()?)))
+        .collect();
+    if !merges.is_empty() {
+        msg.push_str("\n3-way merges of hand-edited files:\n\n");
+        for m in merges {
+            msg.push_str(m.trim_end());
+            msg.push('\n');
+        }
+    }
+    if kind == Kind::Proposal
+        && files
+            .iter()
+            .any(|f| matches!(f.state, FileState::Drifted | FileState::Conflicted))
+    {
         msg.push_str(
             "\nSome files were changed by hand. Merging this reverts them to the\n\
              template; to keep a change, make it in the platform templates instead.\n",

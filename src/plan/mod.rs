@@ -11,11 +11,15 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::blob::{FileMode, ObjectId};
-use crate::forge::{FileEntry, RepoId, RepoObservation};
+use std::time::Duration;
+
+use crate::blob::{FileMode, ObjectId, blob_id};
+use crate::forge::{Checks, FileEntry, RepoId, RepoObservation};
 use crate::lock::{Lock, LockEntry, Source, generator};
+use crate::merge::{self, MergeOutcome};
 use crate::registry::{Delivery, ResolvedRepo};
 use crate::render::DesiredFile;
+use crate::time::Epoch;
 pub use pull_request::PullRequestPlan;
 pub use state::{FileState, Reason, classify};
 
@@ -29,6 +33,13 @@ pub struct PlanSettings {
     /// `--bundle`: only these bundles' paths are considered; every other
     /// managed path, and its lock entry, is left exactly as it is.
     pub bundles: Option<BTreeSet<String>>,
+    /// When the plan is made: waiver expiry and pull request ages.
+    pub now: Epoch,
+    /// Per bundle (`direct_after` in its bundle.yaml): how long its changes
+    /// may wait in an open pull request before they are committed directly.
+    pub direct_after: BTreeMap<String, Duration>,
+    /// Per bundle: labels its changes add to the pull request.
+    pub bundle_labels: BTreeMap<String, Vec<String>>,
 }
 
 /// Where a file's change is delivered.
@@ -56,8 +67,12 @@ pub struct FilePlan {
     /// Bundle and template that render it (or rendered it, for orphans).
     pub bundle: String,
     pub template: String,
-    /// Rendered blob; `None` for orphans.
+    /// The blob delivered (and recorded in the lock): the render, or for a
+    /// merged file the render with the hand edits kept; `None` for orphans.
     pub desired: Option<ObjectId>,
+    /// The render itself, when `desired` is a merge of it with hand edits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rendered: Option<ObjectId>,
     pub mode: FileMode,
     /// What the default branch holds.
     pub observed: Option<FileEntry>,
@@ -66,6 +81,17 @@ pub struct FilePlan {
     /// Unified diff of the change (observed -> desired), when it has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff: Option<String>,
+    /// The 3-way merge of a hand-edited file with a template change.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merge: Option<MergeOutcome>,
+    /// A waiver covering the file (active or expired), or why a merge could
+    /// not be tried.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Blobs a 3-way merge needs (base, the repository's content) that the
+    /// planner was not given: the executor fetches them and plans again.
+    #[serde(skip)]
+    pub merge_needs: Vec<ObjectId>,
 }
 
 impl FilePlan {
@@ -198,6 +224,30 @@ pub struct RepoPlan {
     pub closed_pull_request: Option<crate::forge::ClosedPullRequest>,
     /// Where the lock file lives in this repo.
     pub lock_path: String,
+    /// The repo's rollout wave.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wave: Option<String>,
+    /// The platform revision the default branch's lock records.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub locked_revision: Option<String>,
+    /// The platform revision the proposal branch's lock records.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proposal_revision: Option<String>,
+    /// Combined check status of the default branch's tip.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_checks: Option<Checks>,
+    /// Combined check status of the proposal branch's tip.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proposal_checks: Option<Checks>,
+    /// Contents of merged files (render with hand edits kept), by blob id.
+    #[serde(skip)]
+    pub merged_contents: BTreeMap<ObjectId, Vec<u8>>,
+    /// `apply --force --reason`: the reason (closing comments cite it).
+    #[serde(skip)]
+    pub force_reason: Option<String>,
+    /// The rollout policy's verdict (filled in after planning the fleet).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<crate::rollout::RepoPolicy>,
 }
 
 impl RepoPlan {
@@ -219,7 +269,10 @@ impl RepoPlan {
 
     /// The repo's overall state before applying.
     pub fn status(&self) -> RepoStatus {
-        let drifted = self.files.iter().any(|f| f.state == FileState::Drifted);
+        let drifted = self
+            .files
+            .iter()
+            .any(|f| matches!(f.state, FileState::Drifted | FileState::Conflicted));
         let pending_proposal = matches!(
             self.proposal,
             ProposalPlan::UpToDate { .. } | ProposalPlan::HumanEdited { pending: true, .. }
@@ -237,6 +290,16 @@ impl RepoPlan {
         } else {
             RepoStatus::InSync
         }
+    }
+
+    /// Blob ids a 3-way merge needs and the plan was made without.
+    pub fn blobs_for_merge(&self) -> Vec<ObjectId> {
+        self.files
+            .iter()
+            .flat_map(|f| f.merge_needs.iter().copied())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
     }
 
     /// Blob ids whose content the diffs need (what the branch holds now).
@@ -266,6 +329,9 @@ pub struct Plan {
     pub force_reason: Option<String>,
     pub repos: Vec<RepoPlan>,
     pub errors: Vec<RepoError>,
+    /// The rollout policy: waves, budgets, halt (see [`crate::rollout`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<crate::rollout::Decisions>,
 }
 
 impl Plan {
@@ -284,6 +350,9 @@ pub struct PlanInput<'a> {
     /// Why a direct commit cannot land (branch protection refused it on a
     /// previous attempt): direct changes go to the proposal instead.
     pub direct_refused: Option<&'a str>,
+    /// Blob contents read from the repo for 3-way merges (see
+    /// [`RepoPlan::blobs_for_merge`]); empty on the first pass.
+    pub contents: &'a BTreeMap<ObjectId, Vec<u8>>,
 }
 
 /// Plans one repo. Fails only when the repo's lock file is unreadable.
@@ -294,6 +363,7 @@ pub fn plan_repo(input: PlanInput<'_>) -> Result<RepoPlan, String> {
         observation: obs,
         settings,
         direct_refused,
+        contents,
     } = input;
     let branch = &obs.default_branch;
     let lock_where = format!("{} in {}", repo.lock_path, obs.repo);
@@ -356,31 +426,163 @@ pub fn plan_repo(input: PlanInput<'_>) -> Result<RepoPlan, String> {
                 .map(|(p, _)| p.as_str()),
         )
         .collect();
+    // Bundles whose changes have waited in an open pull request longer
+    // than their `direct_after`: committed directly instead.
+    let pr_age = obs
+        .pull_request
+        .as_ref()
+        .and_then(|p| crate::time::parse_rfc3339(&p.created_at))
+        .map(|t| crate::time::since(t, settings.now));
+    let direct_bundles: BTreeSet<&str> = match (delivery_route, pr_age) {
+        (Route::Proposal, Some(age)) if direct_refused.is_none() => settings
+            .direct_after
+            .iter()
+            .filter(|(_, after)| age >= **after)
+            .map(|(b, _)| b.as_str())
+            .collect(),
+        _ => BTreeSet::new(),
+    };
+    let mut merged_contents = BTreeMap::new();
     let mut files = Vec::new();
     for path in paths {
         let want = desired_by_path.get(path);
         let lock_entry = locked.get(path);
         let observed = branch.files.get(path).copied().flatten();
-        let Some((state, reason)) = classify(
+        let Some((mut state, mut reason)) = classify(
             want.map(|d| (d.blob, d.mode)),
             observed,
             lock_entry.map(|l| (l.blob, l.mode)),
         ) else {
             continue;
         };
-        let route = match (state, reason) {
-            (FileState::InSync, _) => Route::None,
-            (FileState::Missing | FileState::Outdated, _) => delivery_route,
-            (FileState::Drifted, _) if forced => Route::Direct,
-            (FileState::Drifted, _) => Route::Proposal,
-            (FileState::Orphaned, Some(Reason::NoLongerRendered)) => delivery_route,
-            (FileState::Orphaned, _) => Route::Release,
-        };
         let (bundle, template, mode) = match (want, lock_entry) {
             (Some(d), _) => (d.bundle.clone(), d.template.clone(), d.mode),
             (None, Some(l)) => (l.bundle.clone(), l.template.clone(), l.mode),
             (None, None) => unreachable!("classify returns None for unmanaged paths"),
         };
+        let mut desired_blob = want.map(|d| d.blob);
+        let mut rendered = None;
+        let mut note = None;
+        let mut merge_result = None;
+        let mut merge_needs = Vec::new();
+
+        // A file distributor merged earlier (hand edits kept): in sync
+        // while the render is unchanged, merged again when it changes.
+        let mut merge_base = None;
+        if let (Some(d), Some(l), Some(o)) = (want, lock_entry, observed)
+            && let Some(r) = l.rendered
+            && state == FileState::Outdated
+            && o.blob == l.blob
+            && d.mode == l.mode
+        {
+            if d.blob == r {
+                (state, reason) = (FileState::InSync, Some(Reason::HandEditsKept));
+                desired_blob = Some(l.blob);
+                rendered = Some(r);
+            } else {
+                merge_base = Some(r);
+            }
+        }
+        // Drift: waived, or merged with the template change.
+        if state == FileState::Drifted
+            && !forced
+            && let Some(w) = repo.waivers.iter().find(|w| w.covers(path, &bundle))
+        {
+            let why = w
+                .reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default();
+            if w.active(settings.now) {
+                state = FileState::Waived;
+                note = Some(format!(
+                    "drift waived by {} until {}{why}",
+                    w.owner, w.expires
+                ));
+            } else {
+                note = Some(format!(
+                    "the drift waiver by {} expired on {}{why}: back in scope",
+                    w.owner, w.expires
+                ));
+            }
+        }
+        if state == FileState::Drifted
+            && reason == Some(Reason::EditedByHand)
+            && !forced
+            && let (Some(d), Some(l), Some(o)) = (want, lock_entry, observed)
+            && o.mode == Some(d.mode)
+        {
+            let base = l.rendered.unwrap_or(l.blob);
+            if d.blob != base {
+                merge_base = Some(base);
+            }
+        }
+        if let (Some(base), Some(d), Some(o)) = (merge_base, want, observed) {
+            // The base of a file merged before is the render the lock
+            // carries (it was never committed); else a blob to read.
+            let embedded = lock_entry
+                .filter(|l| l.rendered == Some(base))
+                .and_then(|l| l.rendered_text.as_deref())
+                .filter(|t| blob_id(t.as_bytes()) == base)
+                .map(str::as_bytes);
+            let base_text = embedded.or_else(|| contents.get(&base).map(Vec::as_slice));
+            match (base_text, contents.get(&o.blob)) {
+                (Some(base_text), Some(theirs)) => {
+                    let outcome = merge::merge3(path, base_text, theirs, &d.content);
+                    match &outcome {
+                        MergeOutcome::Clean { content, .. } => {
+                            let id = blob_id(content);
+                            rendered = Some(d.blob);
+                            desired_blob = Some(id);
+                            if id == o.blob {
+                                (state, reason) = (FileState::InSync, Some(Reason::HandEditsKept));
+                            } else {
+                                (state, reason) = (FileState::Merged, None);
+                                merged_contents.insert(id, content.clone());
+                            }
+                        }
+                        MergeOutcome::Conflict { .. } => {
+                            (state, reason) = (FileState::Conflicted, Some(Reason::EditedByHand));
+                        }
+                    }
+                    merge_result = Some(outcome);
+                }
+                _ => {
+                    merge_needs = if embedded.is_some() {
+                        vec![o.blob]
+                    } else {
+                        vec![base, o.blob]
+                    };
+                    if state == FileState::Outdated {
+                        // Never overwrite kept hand edits unmerged.
+                        (state, reason) = (FileState::Drifted, Some(Reason::EditedByHand));
+                    }
+                }
+            }
+        }
+        let direct_ok = direct_bundles.contains(bundle.as_str());
+        let safe_route = if direct_ok {
+            Route::Direct
+        } else {
+            delivery_route
+        };
+        let route = match (state, reason) {
+            (FileState::InSync | FileState::Waived, _) => Route::None,
+            (FileState::Missing | FileState::Outdated | FileState::Merged, _) => safe_route,
+            (FileState::Drifted, _) if forced => Route::Direct,
+            (FileState::Drifted | FileState::Conflicted, _) => Route::Proposal,
+            (FileState::Orphaned, Some(Reason::NoLongerRendered)) => safe_route,
+            (FileState::Orphaned, _) => Route::Release,
+        };
+        if direct_ok && route == Route::Direct && delivery_route == Route::Proposal {
+            let age = pr_age.map(crate::time::human).unwrap_or_default();
+            note.get_or_insert_with(|| {
+                format!(
+                    "committed directly: pull request #{} open for {age}, longer than bundle `{bundle}`'s direct_after",
+                    obs.pull_request.as_ref().map(|p| p.number).unwrap_or_default()
+                )
+            });
+        }
         files.push(FilePlan {
             path: path.to_string(),
             state,
@@ -388,11 +590,15 @@ pub fn plan_repo(input: PlanInput<'_>) -> Result<RepoPlan, String> {
             route,
             bundle,
             template,
-            desired: want.map(|d| d.blob),
+            desired: desired_blob,
+            rendered,
             mode,
             observed,
             locked: lock_entry.map(|l| l.blob),
             diff: None,
+            merge: merge_result,
+            note,
+            merge_needs,
         });
     }
 
@@ -403,10 +609,23 @@ pub fn plan_repo(input: PlanInput<'_>) -> Result<RepoPlan, String> {
         template: f.template.clone(),
         blob: f.desired.expect("desired files have a blob"),
         mode: f.mode,
+        rendered: f.rendered,
+        rendered_text: f.rendered.and_then(|r| {
+            let d = desired_by_path.get(f.path.as_str())?;
+            (d.blob == r)
+                .then(|| String::from_utf8(d.content.clone()).ok())
+                .flatten()
+                .or_else(|| {
+                    let l = locked.get(&f.path)?;
+                    (l.rendered == Some(r)).then(|| l.rendered_text.clone())?
+                })
+        }),
     };
     let mut direct_lock = locked.clone();
     for f in &files {
         match (f.state, f.route) {
+            // A waived file keeps what the lock says distributor wrote.
+            (FileState::Waived, _) => {}
             (FileState::Orphaned, Route::Direct | Route::Release) => {
                 direct_lock.remove(&f.path);
             }
@@ -480,6 +699,10 @@ pub fn plan_repo(input: PlanInput<'_>) -> Result<RepoPlan, String> {
                     observed,
                     locked: lock_entry.map(|l| l.blob),
                     diff: None,
+                    rendered: None,
+                    merge: None,
+                    note: None,
+                    merge_needs: Vec::new(),
                 })
             })
             .collect(),
@@ -578,7 +801,15 @@ pub fn plan_repo(input: PlanInput<'_>) -> Result<RepoPlan, String> {
         } else {
             delivery_reason.clone()
         };
-        pull_request::pull_request(repo, &on_proposal, &settings.source, &why)
+        let mut pr = pull_request::pull_request(repo, &on_proposal, &settings.source, &why);
+        for f in &on_proposal {
+            for label in settings.bundle_labels.get(&f.bundle).into_iter().flatten() {
+                if !pr.labels.contains(label) {
+                    pr.labels.push(label.clone());
+                }
+            }
+        }
+        pr
     })
     .filter(|_| !on_proposal.is_empty());
 
@@ -598,6 +829,20 @@ pub fn plan_repo(input: PlanInput<'_>) -> Result<RepoPlan, String> {
         web_url: obs.web_url.clone(),
         closed_pull_request: obs.closed_pull_request.clone(),
         lock_path: repo.lock_path.clone(),
+        wave: repo.wave.clone(),
+        locked_revision: old_lock.as_ref().map(|l| l.source.revision.clone()),
+        proposal_revision: obs
+            .proposal
+            .as_ref()
+            .and_then(|p| p.branch.lock.as_deref())
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .and_then(|t| Lock::parse("proposal lock", t).ok())
+            .map(|l| l.source.revision),
+        default_checks: branch.checks,
+        proposal_checks: obs.proposal.as_ref().and_then(|p| p.branch.checks),
+        merged_contents,
+        force_reason: settings.force_reason.clone(),
+        policy: None,
     })
 }
 
@@ -626,9 +871,11 @@ pub fn attach_diffs(
     desired: &[DesiredFile],
     blobs: &BTreeMap<ObjectId, Vec<u8>>,
 ) {
+    let merged = std::mem::take(&mut plan.merged_contents);
     let by_blob: BTreeMap<ObjectId, &[u8]> = desired
         .iter()
         .map(|d| (d.blob, d.content.as_slice()))
+        .chain(merged.iter().map(|(id, c)| (*id, c.as_slice())))
         .collect();
     for f in &mut plan.files {
         if !matches!(f.route, Route::Direct | Route::Proposal) {
@@ -652,6 +899,7 @@ pub fn attach_diffs(
             ));
         }
     }
+    plan.merged_contents = merged;
 }
 
 #[cfg(test)]

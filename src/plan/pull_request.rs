@@ -60,8 +60,18 @@ pub fn pull_request(
             why
         ));
     }
+    for f in files {
+        if let Some(m) = &f.merge {
+            body.push('\n');
+            body.push_str(crate::merge::describe_markdown(&f.path, m).trim_end());
+            body.push('\n');
+        }
+    }
     body.push_str("\n**What to do**\n\n");
     body.push_str("- Review and merge. Distributor closes this pull request and deletes its branch once the repository is in sync.\n");
+    if files.iter().any(|f| f.state == FileState::Conflicted) {
+        body.push_str("- Files marked *conflicted* were edited here in the same lines the template changed: this branch holds the template's version. Merge it, or carry your edit into the platform templates, or push a resolution to this branch (distributor then leaves it to you).\n");
+    }
     if files.iter().any(|f| f.state == FileState::Drifted) {
         body.push_str("- Files marked *drifted* were edited in this repository: merging replaces the hand edit. To keep the edit, change the template or the registry in the platform repository, or opt the file out with `skip_files`.\n");
     }
@@ -95,6 +105,9 @@ fn state_word(s: FileState) -> &'static str {
         FileState::Outdated => "outdated",
         FileState::Drifted => "drifted",
         FileState::Orphaned => "orphaned",
+        FileState::Merged => "merged (hand edits kept)",
+        FileState::Conflicted => "conflicted",
+        FileState::Waived => "waived",
     }
 }
 

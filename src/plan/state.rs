@@ -24,16 +24,27 @@ pub enum FileState {
     Drifted,
     /// In the lock but no longer desired.
     Orphaned,
+    /// Edited by hand and changed by the template: the two merged cleanly
+    /// (hand edits kept, template change applied).
+    Merged,
+    /// Edited by hand and changed by the template in the same lines: the
+    /// render is proposed for review, never committed directly.
+    Conflicted,
+    /// Drifted, but a registry waiver exempts it until its expiry.
+    Waived,
 }
 
 impl FileState {
     /// Every state.
-    pub const ALL: [FileState; 5] = [
+    pub const ALL: [FileState; 8] = [
         FileState::InSync,
         FileState::Missing,
         FileState::Outdated,
         FileState::Drifted,
         FileState::Orphaned,
+        FileState::Merged,
+        FileState::Conflicted,
+        FileState::Waived,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -43,6 +54,9 @@ impl FileState {
             FileState::Outdated => "outdated",
             FileState::Drifted => "drifted",
             FileState::Orphaned => "orphaned",
+            FileState::Merged => "merged",
+            FileState::Conflicted => "conflicted",
+            FileState::Waived => "waived",
         }
     }
 }
@@ -69,6 +83,9 @@ pub enum Reason {
     EditedThenAbandoned,
     /// Orphaned: already gone; only the lock entry remains.
     AlreadyRemoved,
+    /// In sync: the file keeps hand edits distributor merged earlier, and
+    /// the template has not changed since.
+    HandEditsKept,
 }
 
 impl Reason {
@@ -85,6 +102,7 @@ impl Reason {
                 "no longer rendered and edited by hand: left in place, no longer managed"
             }
             Reason::AlreadyRemoved => "no longer rendered and already removed",
+            Reason::HandEditsKept => "hand edits kept by an earlier 3-way merge",
         }
     }
 }

@@ -55,6 +55,8 @@ fn lock_of(files: &[(&str, &str)]) -> Vec<u8> {
                 (
                     p.to_string(),
                     LockEntry {
+                        rendered: None,
+                        rendered_text: None,
                         bundle: "b".into(),
                         template: format!("b/{p}.j2"),
                         blob: blob_id(c.as_bytes()),
@@ -73,6 +75,7 @@ fn branch(files: &[(&str, Option<FileEntry>)], lock: Option<Vec<u8>>) -> BranchS
         tip: Some(oid(1)),
         files: files.iter().map(|(p, e)| (p.to_string(), *e)).collect(),
         lock,
+        checks: None,
     }
 }
 
@@ -96,6 +99,9 @@ fn settings() -> PlanSettings {
         },
         force_reason: None,
         bundles: None,
+        now: 0,
+        direct_after: Default::default(),
+        bundle_labels: Default::default(),
     }
 }
 
@@ -115,6 +121,7 @@ fn plan_with(
         observation: obs,
         settings,
         direct_refused: None,
+        contents: &BTreeMap::new(),
     })
     .unwrap()
 }
@@ -240,6 +247,7 @@ fn proposal(files: &[(&str, Option<FileEntry>)], base: ObjectId, ours: bool) -> 
             tip: Some(oid(9)),
             files: files.iter().map(|(p, e)| (p.to_string(), *e)).collect(),
             lock: Some(lock_of(&listed)),
+            checks: None,
         },
         base: Some(base),
         base_snapshot: None,
@@ -420,6 +428,7 @@ fn unreadable_lock_is_a_repo_error_with_advice() {
         observation: &obs,
         settings: &settings(),
         direct_refused: None,
+        contents: &BTreeMap::new(),
     })
     .unwrap_err();
     assert!(

@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::model::{Delivery, Flag, Registry, Vars};
+use super::rollout::{Waiver, names_repo};
 
 /// A target repository with everything inherited resolved.
 #[derive(Debug, Clone, Serialize)]
@@ -20,6 +21,7 @@ pub struct ResolvedRepo {
     /// `None`: ask the forge.
     pub default_branch: Option<String>,
     pub delivery: Delivery,
+    /// The repo's wave, else `defaults.wave`, else none.
     pub wave: Option<String>,
     /// Bundles in the order they are listed, opt-outs removed.
     pub bundles: Vec<String>,
@@ -41,6 +43,10 @@ pub struct ResolvedRepo {
     pub author_name: String,
     pub author_email: String,
     pub pull_request: crate::registry::model::PullRequestSettings,
+    /// The registry's waivers naming this repo, in registry order, expired
+    /// ones included.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub waivers: Vec<Waiver>,
 }
 
 /// One environment of the repo's team, variables fully layered.
@@ -169,8 +175,16 @@ pub fn resolve(registry: &Registry) -> Vec<ResolvedRepo> {
                 .filter(|b| !repo.skip_bundles.contains(b))
                 .collect();
 
+            let owner = repo.owner.clone().unwrap_or_else(|| d.owner.clone());
+            let waivers = registry
+                .waivers
+                .iter()
+                .filter(|w| names_repo(&w.repo, &d.owner, &owner, &repo.name))
+                .filter_map(Waiver::from_entry)
+                .collect();
+
             out.push(ResolvedRepo {
-                owner: repo.owner.clone().unwrap_or_else(|| d.owner.clone()),
+                owner,
                 name: repo.name.clone(),
                 team: team_name.clone(),
                 default_branch: repo.default_branch.clone(),
@@ -190,6 +204,7 @@ pub fn resolve(registry: &Registry) -> Vec<ResolvedRepo> {
                 author_name: d.commit_author.name.clone(),
                 author_email: d.commit_author.email.clone(),
                 pull_request: d.pull_request.clone(),
+                waivers,
             });
         }
     }
@@ -294,6 +309,42 @@ mod tests {
         assert_eq!(repos[1].bundles, vec!["security"]);
         assert_eq!(repos[1].full_name(), "other/b");
         assert_eq!(repos[0].full_name(), "acme/a");
+    }
+
+    #[test]
+    fn waivers_and_the_effective_wave_resolve_per_repo() {
+        let reg = parse(
+            "t.json",
+            r#"{
+              "version": 1,
+              "stages": ["dev"],
+              "waves": [{"name": "canary", "soak": "2h"}, {"name": "default"}],
+              "defaults": {"owner": "acme", "wave": "default"},
+              "teams": {"t": {"owners": {"users": ["u"]}, "repos": [
+                {"name": "a", "wave": "canary"},
+                {"name": "a", "owner": "other"},
+                {"name": "b"}
+              ]}},
+              "waivers": [
+                {"repo": "a", "file": "x.yml", "owner": "alice", "expires": "2026-12-31", "reason": "r"},
+                {"repo": "other/A", "bundle": "baseline", "owner": "bob", "expires": "2020-01-01"},
+                {"repo": "acme/a", "bundle": "baseline", "owner": "carol", "expires": "2027-01-15"}
+              ]
+            }"#,
+        )
+        .unwrap();
+        let repos = resolve(&reg);
+        assert_eq!(repos[0].wave.as_deref(), Some("canary"));
+        assert_eq!(repos[1].wave.as_deref(), Some("default"));
+        let owners =
+            |i: usize| -> Vec<&str> { repos[i].waivers.iter().map(|w| w.owner.as_str()).collect() };
+        assert_eq!(owners(0), ["alice", "carol"]);
+        assert_eq!(owners(1), ["bob"]); // expired, still listed
+        assert!(owners(2).is_empty());
+        let w = &repos[0].waivers[0];
+        assert_eq!(w.scope, super::super::WaiverScope::File("x.yml".into()));
+        assert_eq!(w.reason.as_deref(), Some("r"));
+        assert_eq!(w.expires, "2026-12-31");
     }
 
     #[test]

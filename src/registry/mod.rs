@@ -1,14 +1,17 @@
 //! The integration registry: model (`model`), loading with located parse
 //! errors (this file), semantic validation (`validate`) and variable layering
-//! into per-repo resolved targets (`context`). Pure: takes text, returns
+//! into per-repo resolved targets (`context`), and the rollout policy
+//! (`rollout`: waves, limits, timers, waivers, bundle policies). Pure: takes text, returns
 //! values; reading the file is the caller's one line.
 
 pub mod context;
 pub mod model;
+pub mod rollout;
 pub mod validate;
 
 pub use context::{ResolvedEnv, ResolvedRepo, resolve};
 pub use model::{Delivery, Flag, Registry};
+pub use rollout::{BundlePolicy, Rollout, Waiver, WaiverScope, WavePolicy};
 
 use crate::diag::{Diagnostic, Diagnostics};
 

@@ -29,15 +29,121 @@ pub struct Registry {
     pub defaults: Defaults,
     /// Teams keyed by team name.
     pub teams: UniqueMap<Team>,
+    /// Org-wide rollout limits and timers (see `docs/rollout.md`).
+    #[serde(default)]
+    pub rollout: RolloutSettings,
+    /// Temporary, owned exceptions: a file or bundle a repo keeps out of
+    /// the rollout until the waiver expires.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waivers: Vec<WaiverEntry>,
 }
 
-/// A rollout wave. Later issues add soak times; the name is enough now.
+/// A rollout wave: repos of a wave receive a revision after every earlier
+/// wave has, and after the previous wave's soak time.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Wave {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// How long a revision must have been delivered to this wave before the
+    /// next wave receives it (`2h`, `1d`); `0s` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soak: Option<String>,
+}
+
+/// `rollout`: org-wide pacing and escalation, exactly as written. Durations
+/// are strings (`7d`), checked by `validate` and parsed into
+/// [`super::Rollout`]. Every key is optional; absent means today's
+/// behaviour (no limit, no timer).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolloutSettings {
+    /// New distributor pull requests per hour, org-wide; 0 pauses new ones.
+    #[serde(
+        default,
+        deserialize_with = "pr_hourly_limit",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub pr_hourly_limit: Option<u32>,
+    /// Open distributor pull requests at once, org-wide.
+    #[serde(
+        default,
+        deserialize_with = "pr_concurrent_limit",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub pr_concurrent_limit: Option<u32>,
+    /// Repos receiving a direct commit in one run.
+    #[serde(
+        default,
+        deserialize_with = "direct_commits_per_run",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub direct_commits_per_run: Option<u32>,
+    /// A repo behind (or a pull request open) longer than this is stale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_after: Option<String>,
+    /// A pull request open longer than this gets one comment mentioning the
+    /// team's owners.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalate_after: Option<String>,
+    /// Failures of one revision that halt its rollout; 1 when absent, must
+    /// be at least 1.
+    #[serde(
+        default,
+        deserialize_with = "halt_after_failures",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub halt_after_failures: Option<u32>,
+}
+
+/// `waivers[]`: one repo keeps one file, or one bundle, at what it has
+/// until `expires`, with a named owner accountable for it.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct WaiverEntry {
+    /// `OWNER/NAME`, or `NAME` for a repo of `defaults.owner`.
+    pub repo: String,
+    /// A target path (exactly one of `file` and `bundle`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// A bundle name (exactly one of `file` and `bundle`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<String>,
+    /// The person or team accountable.
+    pub owner: String,
+    /// `YYYY-MM-DD`: the waiver holds through that day (UTC).
+    pub expires: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+// Counts: a wrong value (`-1`, `2.5`, `"10"`) is an error that names its
+// key, not serde's bare "expected u32".
+fn pr_hourly_limit<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    count(d, "rollout.pr_hourly_limit")
+}
+fn pr_concurrent_limit<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    count(d, "rollout.pr_concurrent_limit")
+}
+fn direct_commits_per_run<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    count(d, "rollout.direct_commits_per_run")
+}
+fn halt_after_failures<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    count(d, "rollout.halt_after_failures")
+}
+
+/// A whole number from 0 to `u32::MAX`, or `null` (absent).
+fn count<'de, D: Deserializer<'de>>(d: D, key: &str) -> Result<Option<u32>, D::Error> {
+    match Value::deserialize(d)? {
+        Value::Null => Ok(None),
+        Value::Number(n) if n.as_u64().is_some_and(|n| n <= u64::from(u32::MAX)) => {
+            Ok(n.as_u64().map(|n| n as u32))
+        }
+        other => Err(de::Error::custom(format_args!(
+            "{key}: {other} is not a whole number (0 or more)"
+        ))),
+    }
 }
 
 /// How changes reach a repo.

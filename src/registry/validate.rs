@@ -1,13 +1,15 @@
 //! Semantic checks of a parsed registry: everything serde cannot express
 //! (AWS account and region formats, references to stages, waves and bundles,
-//! duplicate repositories, name syntax). Every problem is collected with its
-//! JSON path.
+//! duplicate repositories, name syntax, durations, dates and waivers). Every
+//! problem is collected with its JSON path. Nothing here depends on the
+//! current time: an expired waiver is valid (it is reported as expired).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::model::{Flag, Registry, SCHEMA_VERSION};
 use crate::diag::Diagnostics;
 use crate::paths::{check_branch_name, check_repo_path};
+use crate::time::{end_of_date, parse_duration};
 
 /// Validates `registry`, reporting every problem found. `origin` is the file
 /// name used in locations.
@@ -59,6 +61,11 @@ pub fn validate(origin: &str, registry: &Registry, known_bundles: &[String]) -> 
                 at(&format!("waves[{i}].name")),
                 format!("wave {:?} is declared twice", w.name),
             );
+        }
+        if let Some(soak) = &w.soak
+            && let Err(e) = parse_duration(soak)
+        {
+            d.push(at(&format!("waves[{i}].soak")), e);
         }
     }
     let check_wave = |d: &mut Diagnostics, path: String, wave: &str| {
@@ -269,6 +276,73 @@ pub fn validate(origin: &str, registry: &Registry, known_bundles: &[String]) -> 
                 check_wave(&mut d, format!("{rp}.wave"), w);
             }
             check_flags(&mut d, format!("{rp}.flags"), &repo.flags);
+        }
+    }
+
+    // Rollout settings (counts are checked by their type when parsing).
+    let rollout = &registry.rollout;
+    for (key, value) in [
+        ("stale_after", &rollout.stale_after),
+        ("escalate_after", &rollout.escalate_after),
+    ] {
+        if let Some(text) = value
+            && let Err(e) = parse_duration(text)
+        {
+            d.push(at(&format!("rollout.{key}")), e);
+        }
+    }
+    if rollout.halt_after_failures == Some(0) {
+        d.push(
+            at("rollout.halt_after_failures"),
+            "must be at least 1 (the number of failures of one revision that halt its rollout)",
+        );
+    }
+
+    // Waivers: a named repo, exactly one scope, an owner, a real date.
+    for (i, w) in registry.waivers.iter().enumerate() {
+        let wp = format!("waivers[{i}]");
+        let (owner, name) = w
+            .repo
+            .split_once('/')
+            .unwrap_or((defaults.owner.as_str(), w.repo.as_str()));
+        if !seen_repos.contains_key(&format!("{owner}/{name}").to_ascii_lowercase()) {
+            d.push(
+                at(&format!("{wp}.repo")),
+                format!("no repo {:?} in the registry", w.repo),
+            );
+        }
+        match (&w.file, &w.bundle) {
+            (Some(_), Some(_)) | (None, None) => {
+                d.push(at(&wp), r#"give exactly one of "file" or "bundle""#);
+            }
+            (Some(file), None) => {
+                if let Err(e) = check_repo_path(file) {
+                    d.push(at(&format!("{wp}.file")), e);
+                }
+            }
+            (None, Some(bundle)) => {
+                if !bundles.contains(bundle.as_str()) {
+                    d.push(
+                        at(&format!("{wp}.bundle")),
+                        format!(
+                            "unknown bundle {bundle:?}; bundles under the templates directory: {}",
+                            known_bundles.join(", ")
+                        ),
+                    );
+                }
+            }
+        }
+        if w.owner.trim().is_empty() {
+            d.push(
+                at(&format!("{wp}.owner")),
+                "a waiver needs an owner: the person or team accountable for it",
+            );
+        }
+        if end_of_date(&w.expires).is_none() {
+            d.push(
+                at(&format!("{wp}.expires")),
+                format!("{:?} is not a date (YYYY-MM-DD)", w.expires),
+            );
         }
     }
     d

@@ -1,6 +1,7 @@
 //! Bundle manifests (`templates/<bundle>/bundle.yaml`): which files a bundle
 //! renders, to which target path, once per repo or once per environment,
-//! with which mode. Parsed with YAML 1.2 semantics; unknown keys and
+//! with which mode, and the bundle's rollout policy (`labels`,
+//! `direct_after`). Parsed with YAML 1.2 semantics; unknown keys and
 //! duplicate keys are errors.
 
 use std::collections::BTreeMap;
@@ -9,6 +10,8 @@ use serde::Deserialize;
 
 use crate::blob::FileMode;
 use crate::diag::Diagnostics;
+use crate::registry::BundlePolicy;
+use crate::time::parse_duration;
 
 /// The manifest file name inside every bundle folder.
 pub const MANIFEST: &str = "bundle.yaml";
@@ -20,7 +23,18 @@ pub struct Manifest {
     #[serde(default)]
     pub description: Option<String>,
     pub files: Vec<FileSpec>,
+    /// Labels this bundle's changes carry (added to pull requests;
+    /// `security` makes them jump the pull request queue).
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// A pull request carrying only this bundle's changes that stays open
+    /// longer than this (`3d`) falls back to a direct commit.
+    #[serde(default)]
+    pub direct_after: Option<String>,
 }
+
+/// GitHub's limit on the length of a label name.
+const MAX_LABEL: usize = 50;
 
 /// One file of a bundle.
 #[derive(Debug, Clone, Deserialize)]
@@ -53,6 +67,8 @@ pub enum ForEach {
 pub struct Bundle {
     pub name: String,
     pub manifest: Manifest,
+    /// `labels` and `direct_after`, parsed.
+    pub policy: BundlePolicy,
 }
 
 /// YAML parsing options used everywhere: YAML 1.2 booleans (`on:` stays a
@@ -107,11 +123,42 @@ pub fn bundles_from_files(
                 );
             }
         }
+        let mut seen = Vec::new();
+        for (i, label) in manifest.labels.iter().enumerate() {
+            let at = format!("{origin}: labels[{i}]");
+            if label.trim().is_empty() {
+                d.push(at, "a label must not be empty");
+            } else if label.chars().count() > MAX_LABEL {
+                d.push(
+                    at,
+                    format!(
+                        "label {label:?} is longer than {MAX_LABEL} characters (GitHub's limit)"
+                    ),
+                );
+            } else if seen.contains(&label.to_lowercase()) {
+                d.push(at, format!("label {label:?} is listed twice"));
+            } else {
+                seen.push(label.to_lowercase());
+            }
+        }
+        let direct_after = match manifest.direct_after.as_deref().map(parse_duration) {
+            Some(Err(e)) => {
+                d.push(format!("{origin}: direct_after"), e);
+                None
+            }
+            Some(Ok(t)) => Some(t),
+            None => None,
+        };
+        let policy = BundlePolicy {
+            labels: manifest.labels.clone(),
+            direct_after,
+        };
         out.insert(
             name.to_string(),
             Bundle {
                 name: name.to_string(),
                 manifest,
+                policy,
             },
         );
     }

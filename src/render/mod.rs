@@ -93,6 +93,15 @@ impl TemplateSet {
         self.bundles.keys().cloned().collect()
     }
 
+    /// The rollout policy of every bundle (`labels`, `direct_after`), by
+    /// name.
+    pub fn bundle_policies(&self) -> BTreeMap<String, crate::registry::BundlePolicy> {
+        self.bundles
+            .iter()
+            .map(|(name, b)| (name.clone(), b.policy.clone()))
+            .collect()
+    }
+
     /// Renders every file `repo` should contain, sorted by path. All
     /// problems (undefined variables, bad paths, unparsable output,
     /// duplicate targets) are collected.

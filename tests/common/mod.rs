@@ -108,6 +108,11 @@ impl Env {
             .env_remove("DISTRIBUTOR_GITHUB_TOKEN_FILE")
             .env_remove("GIT_DIR")
             .env_remove("GIT_WORK_TREE")
+            .env_remove("DISTRIBUTOR_STATE_DIR")
+            .env_remove("DISTRIBUTOR_NOW")
+            .env_remove("DISTRIBUTOR_AUDIT_LOG")
+            .env_remove("STATE_DIRECTORY")
+            .env_remove("XDG_STATE_HOME")
             .env("NO_COLOR", "1")
             .env("HOME", &self.scratch)
             .env("GIT_CONFIG_NOSYSTEM", "1")
@@ -630,6 +635,9 @@ pub fn targets(env: &Env) -> (Vec<Target>, Options) {
             source: source::revision(&inputs),
             force_reason: None,
             bundles: None,
+            now: 0,
+            direct_after: Default::default(),
+            bundle_labels: Default::default(),
         },
         diffs: false,
         missing_as_empty: false,

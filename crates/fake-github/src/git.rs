@@ -392,6 +392,24 @@ pub(crate) fn is_ancestor(git: &gix::Repository, ancestor: Oid, descendant: Oid)
     false
 }
 
+/// Every commit reachable from `tip` (itself included), breadth first:
+/// newer commits before their parents on linear history.
+pub(crate) fn ancestors(git: &gix::Repository, tip: Oid) -> Vec<Oid> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    let mut queue = VecDeque::from([tip]);
+    while let Some(id) = queue.pop_front() {
+        if !seen.insert(id) {
+            continue;
+        }
+        if let Some(info) = commit(git, id) {
+            out.push(id);
+            queue.extend(info.parents);
+        }
+    }
+    out
+}
+
 /// First-parent history from `tip`, newest first.
 pub(crate) fn first_parent_log(git: &gix::Repository, tip: Oid) -> Vec<Oid> {
     let mut out = vec![tip];

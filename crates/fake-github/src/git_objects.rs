@@ -64,6 +64,7 @@ impl ObjectValue for RefObj<'_> {
 }
 
 /// A commit.
+#[derive(Clone)]
 pub(crate) struct CommitObj<'c> {
     ctx: &'c Ctx,
     key: String,
@@ -72,6 +73,10 @@ pub(crate) struct CommitObj<'c> {
 }
 
 impl<'c> CommitObj<'c> {
+    pub(crate) fn oid(&self) -> Oid {
+        self.oid
+    }
+
     pub(crate) fn load(ctx: &'c Ctx, key: &str, oid: Oid) -> Option<CommitObj<'c>> {
         let git = ctx.git(key)?;
         let info = git::commit(&git, oid)?;
@@ -134,6 +139,9 @@ impl ObjectValue for CommitObj<'_> {
                     total,
                 }))
             }
+            "statusCheckRollup" => Ok(ResolvedValue::nullable_object(StatusCheckRollupObj::find(
+                self.ctx, &self.key, self.oid,
+            ))),
             "file" => {
                 let path = arg_str(info, "path").unwrap_or_default().trim_matches('/');
                 let git = self.ctx.git(&self.key);
@@ -147,6 +155,47 @@ impl ObjectValue for CommitObj<'_> {
                     }
                 })))
             }
+            _ => Err(unsupported(info, self.type_name())),
+        }
+    }
+}
+
+/// The combined check state of a commit (set by the test handle's
+/// `set_check_state`); commits without one have no rollup.
+pub(crate) struct StatusCheckRollupObj<'c> {
+    ctx: &'c Ctx,
+    key: String,
+    oid: Oid,
+    state: String,
+}
+
+impl<'c> StatusCheckRollupObj<'c> {
+    /// The rollup of commit `oid`, if a check state was set for it.
+    pub(crate) fn find(ctx: &'c Ctx, key: &str, oid: Oid) -> Option<StatusCheckRollupObj<'c>> {
+        let state = ctx
+            .with_repo(key, |r| r.check_state(&oid.to_string()).map(str::to_string))
+            .flatten()?;
+        Some(StatusCheckRollupObj {
+            ctx,
+            key: key.to_string(),
+            oid,
+            state,
+        })
+    }
+}
+
+impl ObjectValue for StatusCheckRollupObj<'_> {
+    fn type_name(&self) -> &str {
+        "StatusCheckRollup"
+    }
+
+    fn resolve_field<'a>(&'a self, info: &'a ResolveInfo<'a>) -> Resolved<'a> {
+        match info.field_name() {
+            "state" => leaf(self.state.as_str()),
+            "id" => leaf(format!("SC_kwDO{}", self.oid)),
+            "commit" => Ok(ResolvedValue::nullable_object(CommitObj::load(
+                self.ctx, &self.key, self.oid,
+            ))),
             _ => Err(unsupported(info, self.type_name())),
         }
     }

@@ -32,6 +32,9 @@ use apollo_compiler::validation::Valid;
 
 use crate::state::{FileWrite, State};
 
+/// The values of the schema's `StatusState` enum.
+const STATUS_STATES: [&str; 5] = ["ERROR", "EXPECTED", "FAILURE", "PENDING", "SUCCESS"];
+
 /// GitHub's public GraphQL schema.
 const SCHEMA: &str = include_str!("../data/schema.graphql");
 
@@ -425,6 +428,54 @@ impl FakeGitHub {
         self.meta(owner, name, |r| {
             let pull = r.pull_mut(number).expect("pull request exists");
             pulls::set_open(pull, false);
+        });
+    }
+
+    /// Sets the combined check state of commit `sha` in `owner/name`, as
+    /// GraphQL's `Commit.statusCheckRollup { state }` (and
+    /// `PullRequest.statusCheckRollup` of pull requests whose head it is)
+    /// reports it: one of the `StatusState` names `ERROR`, `EXPECTED`,
+    /// `FAILURE`, `PENDING`, `SUCCESS` (any case). `None` clears it, making
+    /// the rollup `null` again. Panics on an unknown state or a `sha` that
+    /// is not 40 hex digits.
+    pub fn set_check_state(&self, owner: &str, name: &str, sha: &str, state: Option<&str>) {
+        let sha = git::parse_oid(sha)
+            .unwrap_or_else(|| panic!("set_check_state: {sha:?} is not a 40-hex commit id"))
+            .to_string();
+        let state = state.map(|s| {
+            let upper = s.to_ascii_uppercase();
+            assert!(
+                STATUS_STATES.contains(&upper.as_str()),
+                "set_check_state: {s:?} is not one of {STATUS_STATES:?}"
+            );
+            upper
+        });
+        self.meta(owner, name, |r| match state {
+            Some(state) => {
+                r.check_states.insert(sha, state);
+            }
+            None => {
+                r.check_states.remove(&sha);
+            }
+        });
+    }
+
+    /// Backdates (or postdates) the creation time of pull request `number`:
+    /// GraphQL `createdAt` and REST `created_at` report it from now on.
+    /// `rfc3339` is any RFC 3339 date-time; it is stored normalised to UTC
+    /// (`2024-01-02T03:04:05Z`). `updatedAt` is moved up to it if earlier.
+    /// Panics on an unparsable date or a missing pull request.
+    pub fn set_pull_created_at(&self, owner: &str, name: &str, number: u64, rfc3339: &str) {
+        let secs = util::parse_rfc3339(rfc3339)
+            .unwrap_or_else(|| panic!("set_pull_created_at: {rfc3339:?} is not RFC 3339"));
+        self.meta(owner, name, |r| {
+            let pull = r
+                .pull_mut(number)
+                .unwrap_or_else(|| panic!("no pull request {owner}/{name}#{number}"));
+            pull.created_at = util::rfc3339(secs);
+            if util::parse_rfc3339(&pull.updated_at).is_none_or(|u| u < secs) {
+                pull.updated_at = pull.created_at.clone();
+            }
         });
     }
 

@@ -28,6 +28,18 @@ pub(crate) fn arg_int(info: &ResolveInfo<'_>, name: &str) -> Option<usize> {
         .map(|n| n.max(0) as usize)
 }
 
+/// Keeps what the `first` and then `last` arguments of a connection select.
+pub(crate) fn first_last<T>(info: &ResolveInfo<'_>, mut items: Vec<T>) -> Vec<T> {
+    if let Some(first) = arg_int(info, "first") {
+        items.truncate(first);
+    }
+    if let Some(last) = arg_int(info, "last") {
+        let skip = items.len().saturating_sub(last);
+        items.drain(..skip);
+    }
+    items
+}
+
 pub(crate) fn leaf<'a>(v: impl Into<JsonValue>) -> Resolved<'a> {
     Ok(ResolvedValue::leaf(v))
 }

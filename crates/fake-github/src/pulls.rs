@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::Pull;
 use crate::git::{self, Oid};
 use crate::shapes::{RestError, validation};
-use crate::state::{CommitRequest, FileWrite, PullState, Refusal, Repo, State, human};
+use crate::state::{Comment, CommitRequest, FileWrite, PullState, Refusal, Repo, State, human};
 use crate::util;
 
 /// The public snapshot of a pull request.
@@ -25,7 +25,7 @@ pub(crate) fn snapshot(p: &PullState) -> Pull {
         reviewers: p.reviewers.clone(),
         team_reviewers: p.team_reviewers.clone(),
         auto_merge: p.auto_merge.is_some(),
-        comments: p.comments.clone(),
+        comments: p.comments.iter().map(|c| c.body.clone()).collect(),
         created_at: p.created_at.clone(),
         author: p.author.clone(),
     }
@@ -153,6 +153,9 @@ impl State {
             .repos
             .get_mut(repo_key)
             .ok_or_else(crate::shapes::not_found)?;
+        if repo.pull_mut(number).is_none() {
+            return Err(crate::shapes::not_found());
+        }
         for (name, id) in names.iter().zip(ids) {
             repo.labels
                 .entry(name.to_lowercase())
@@ -172,21 +175,30 @@ impl State {
         Ok(())
     }
 
-    /// Adds a comment; returns its id.
+    /// Adds a comment by `author`; returns it.
     pub(crate) fn add_comment(
         &mut self,
         repo_key: &str,
         number: u64,
+        author: &str,
         body: String,
-    ) -> Result<u64, RestError> {
+    ) -> Result<Comment, RestError> {
         let id = self.fresh_id();
         let repo = self
             .repos
             .get_mut(repo_key)
             .ok_or_else(crate::shapes::not_found)?;
         let pull = repo.pull_mut(number).ok_or_else(crate::shapes::not_found)?;
-        pull.comments.push(body);
-        Ok(id)
+        let now = util::now_rfc3339();
+        let comment = Comment {
+            id,
+            author: author.to_string(),
+            body,
+            created_at: now.clone(),
+        };
+        pull.comments.push(comment.clone());
+        pull.updated_at = now;
+        Ok(comment)
     }
 
     /// Enables auto-merge on the pull request with node id `node_id`;

@@ -210,8 +210,8 @@ pub(crate) async fn comment(
             )
         })?;
         let mut state = lock(&shared.state);
-        let id = state.add_comment(&state::key(&owner, &name), number, text.clone())?;
-        let base = &shared.base_url;
+        let comment = state.add_comment(&state::key(&owner, &name), number, &caller.login, text)?;
+        let (base, id) = (&shared.base_url, comment.id);
         Ok((
             201,
             json!({
@@ -220,10 +220,10 @@ pub(crate) async fn comment(
                 "url": format!("{base}/repos/{owner}/{name}/issues/comments/{id}"),
                 "html_url": format!("{base}/{owner}/{name}/pull/{number}#issuecomment-{id}"),
                 "issue_url": format!("{base}/repos/{owner}/{name}/issues/{number}"),
-                "body": text,
-                "user": shapes::user_json(base, &caller.login),
-                "created_at": util::now_rfc3339(),
-                "updated_at": util::now_rfc3339(),
+                "body": comment.body,
+                "user": shapes::user_json(base, &comment.author),
+                "created_at": comment.created_at,
+                "updated_at": comment.created_at,
                 "author_association": "NONE",
             }),
         ))

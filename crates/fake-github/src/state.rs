@@ -62,6 +62,15 @@ pub(crate) struct Label {
     pub color: String,
 }
 
+/// An issue comment on a pull request.
+#[derive(Debug, Clone)]
+pub(crate) struct Comment {
+    pub id: u64,
+    pub author: String,
+    pub body: String,
+    pub created_at: String,
+}
+
 /// A pull request.
 #[derive(Debug, Clone)]
 pub(crate) struct PullState {
@@ -80,8 +89,8 @@ pub(crate) struct PullState {
     pub reviewers: Vec<String>,
     pub team_reviewers: Vec<String>,
     pub auto_merge: Option<String>,
-    /// Comment bodies, oldest first.
-    pub comments: Vec<String>,
+    /// Issue comments, oldest first.
+    pub comments: Vec<Comment>,
     pub created_at: String,
     pub updated_at: String,
     pub closed_at: Option<String>,
@@ -109,6 +118,9 @@ pub(crate) struct Repo {
     pub pulls: Vec<PullState>,
     /// By lower-cased name.
     pub labels: BTreeMap<String, Label>,
+    /// The combined check state (a `StatusState` name) by lower-case commit
+    /// sha; commits without one have no status check rollup.
+    pub check_states: BTreeMap<String, String>,
     pub created_at: String,
 }
 
@@ -126,6 +138,13 @@ impl Repo {
     /// Opens its git repository.
     pub(crate) fn git(&self) -> gix::Repository {
         git::open(&self.path).expect("fake repository opens")
+    }
+
+    /// The combined check state of commit `sha`, if one was set.
+    pub(crate) fn check_state(&self, sha: &str) -> Option<&str> {
+        self.check_states
+            .get(&sha.to_ascii_lowercase())
+            .map(String::as_str)
     }
 
     /// The pull request `number`.
@@ -232,6 +251,7 @@ impl State {
                 allow_auto_merge: false,
                 pulls: Vec::new(),
                 labels: BTreeMap::new(),
+                check_states: BTreeMap::new(),
                 created_at: util::now_rfc3339(),
             },
         );

@@ -38,6 +38,64 @@ pub(crate) fn rfc3339(secs: i64) -> String {
     )
 }
 
+/// Seconds since the epoch of an RFC 3339 date-time
+/// (`2024-01-02T03:04:05Z`, optional fractional seconds, `Z` or `±hh:mm`).
+pub(crate) fn parse_rfc3339(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    let num = |from: usize, len: usize| -> Option<i64> {
+        let part = text.get(from..from + len)?;
+        part.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| part.parse().ok())?
+    };
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (year, month, day) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
+    let (hour, minute, second) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
+        return None;
+    }
+    if second > 60 {
+        return None;
+    }
+    let mut rest = &text[19..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        rest = &frac[digits..];
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        _ => {
+            let sign = match rest.as_bytes().first()? {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            if rest.len() != 6 || rest.as_bytes()[3] != b':' {
+                return None;
+            }
+            let (h, m): (i64, i64) = (rest[1..3].parse().ok()?, rest[4..6].parse().ok()?);
+            sign * (h * 3600 + m * 60)
+        }
+    };
+    // Howard Hinnant's days_from_civil.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = if month > 2 { month - 3 } else { month + 9 };
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hour * 3600 + minute * 60 + second - offset)
+}
+
 /// Now as RFC 3339.
 pub(crate) fn now_rfc3339() -> String {
     rfc3339(now_secs())
@@ -76,5 +134,27 @@ mod tests {
         assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(super::rfc3339(1_507_651_200), "2017-10-10T16:00:00Z");
         assert_eq!(super::rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn parses_dates() {
+        use super::parse_rfc3339 as parse;
+        assert_eq!(parse("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse("2017-10-10T16:00:00Z"), Some(1_507_651_200));
+        assert_eq!(parse("2000-02-29T00:00:00Z"), Some(951_782_400));
+        assert_eq!(parse("2017-10-10T18:00:00.123+02:00"), Some(1_507_651_200));
+        assert_eq!(parse("2017-10-10T12:30:00-03:30"), Some(1_507_651_200));
+        for secs in [0, 86_399, 951_782_400, 1_700_000_000, 4_102_444_800] {
+            assert_eq!(parse(&super::rfc3339(secs)), Some(secs));
+        }
+        for bad in [
+            "",
+            "yesterday",
+            "2017-10-10",
+            "2017-13-10T00:00:00Z",
+            "2017-10-10T00:00:00",
+        ] {
+            assert_eq!(parse(bad), None, "{bad}");
+        }
     }
 }

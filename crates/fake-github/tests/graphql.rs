@@ -539,3 +539,226 @@ fn invalid_documents_get_validation_errors_and_unsupported_fields_are_named() {
             .contains("diskUsage")
     );
 }
+
+const CHECKS: &str = r#"
+query Checks($o: String!, $n: String!) {
+  repository(owner: $o, name: $n) {
+    defaultBranchRef { target { ... on Commit { oid statusCheckRollup { state } } } }
+    ref(qualifiedName: "refs/heads/topic") {
+      target { ... on Commit { oid statusCheckRollup { state commit { oid } } } }
+    }
+    object(expression: "topic") { ... on Commit { statusCheckRollup { state } parents(first: 1) { nodes { oid statusCheckRollup { state } } } } }
+    pullRequests(headRefName: "topic", first: 1) {
+      nodes {
+        number headRefOid
+        statusCheckRollup { state }
+        headRef { name target { ... on Commit { oid statusCheckRollup { state } } } }
+        commits(last: 1) { totalCount nodes { commit { oid statusCheckRollup { state } } } }
+      }
+    }
+  }
+}"#;
+
+#[test]
+fn commit_status_check_rollup_follows_set_check_state() {
+    let fake = fake();
+    let base = fake.add_repo("acme", "one", "main", &[("a", b"1")]);
+    let first = fake.push("acme", "one", "topic", &[("a", Some(b"2"))], "two");
+    let head = fake.push("acme", "one", "topic", &[("a", Some(b"3"))], "three");
+    let pr = rest(
+        &fake,
+        "POST",
+        "/repos/acme/one/pulls",
+        Some(json!({"title": "t", "head": "topic", "base": "main"})),
+    );
+    assert_eq!(pr.status, 201, "{:?}", pr.body);
+    let vars = json!({"o": "acme", "n": "one"});
+
+    // No state set: every rollup is null, without errors.
+    let body = gql(&fake, CHECKS, vars.clone());
+    assert!(body.get("errors").is_none(), "{body}");
+    let repo = &body["data"]["repository"];
+    assert_eq!(repo["defaultBranchRef"]["target"]["oid"], base.as_str());
+    assert!(repo["defaultBranchRef"]["target"]["statusCheckRollup"].is_null());
+    assert!(repo["ref"]["target"]["statusCheckRollup"].is_null());
+    let pull = &repo["pullRequests"]["nodes"][0];
+    assert_eq!(pull["headRefOid"], head.as_str());
+    assert!(pull["statusCheckRollup"].is_null());
+    assert_eq!(pull["headRef"]["name"], "topic");
+    assert_eq!(pull["headRef"]["target"]["oid"], head.as_str());
+    assert!(pull["headRef"]["target"]["statusCheckRollup"].is_null());
+    assert_eq!(pull["commits"]["totalCount"], 2);
+    assert_eq!(pull["commits"]["nodes"][0]["commit"]["oid"], head.as_str());
+    assert!(pull["commits"]["nodes"][0]["commit"]["statusCheckRollup"].is_null());
+
+    fake.set_check_state("acme", "one", &head, Some("FAILURE"));
+    fake.set_check_state("acme", "one", &first, Some("pending"));
+    fake.set_check_state("acme", "one", &base.to_uppercase(), Some("SUCCESS"));
+    let body = gql(&fake, CHECKS, vars.clone());
+    assert!(body.get("errors").is_none(), "{body}");
+    let repo = &body["data"]["repository"];
+    assert_eq!(
+        repo["defaultBranchRef"]["target"]["statusCheckRollup"]["state"],
+        "SUCCESS"
+    );
+    let rollup = &repo["ref"]["target"]["statusCheckRollup"];
+    assert_eq!(rollup["state"], "FAILURE");
+    assert_eq!(rollup["commit"]["oid"], head.as_str());
+    assert_eq!(repo["object"]["statusCheckRollup"]["state"], "FAILURE");
+    let parent = &repo["object"]["parents"]["nodes"][0];
+    assert_eq!(parent["oid"], first.as_str());
+    assert_eq!(parent["statusCheckRollup"]["state"], "PENDING");
+    let pull = &repo["pullRequests"]["nodes"][0];
+    assert_eq!(pull["statusCheckRollup"]["state"], "FAILURE");
+    assert_eq!(
+        pull["headRef"]["target"]["statusCheckRollup"]["state"],
+        "FAILURE"
+    );
+    assert_eq!(
+        pull["commits"]["nodes"][0]["commit"]["statusCheckRollup"]["state"],
+        "FAILURE"
+    );
+
+    // Every StatusState value round-trips; None clears.
+    for state in ["ERROR", "EXPECTED", "FAILURE", "PENDING", "SUCCESS"] {
+        fake.set_check_state("acme", "one", &head, Some(state));
+        let body = gql(&fake, CHECKS, vars.clone());
+        let repo = &body["data"]["repository"];
+        assert_eq!(repo["ref"]["target"]["statusCheckRollup"]["state"], state);
+    }
+    fake.set_check_state("acme", "one", &head, None);
+    let body = gql(&fake, CHECKS, vars.clone());
+    let repo = &body["data"]["repository"];
+    assert!(repo["ref"]["target"]["statusCheckRollup"].is_null());
+    assert!(repo["pullRequests"]["nodes"][0]["statusCheckRollup"].is_null());
+    assert_eq!(
+        repo["defaultBranchRef"]["target"]["statusCheckRollup"]["state"],
+        "SUCCESS"
+    );
+
+    // Reads are not content-creating.
+    let counters = fake.counters();
+    assert_eq!(counters.by_kind["graphql query"], 8);
+    assert_eq!(counters.content_creating, 1);
+}
+
+#[test]
+#[should_panic(expected = "is not one of")]
+fn set_check_state_refuses_unknown_states() {
+    let fake = fake();
+    let tip = fake.add_repo("acme", "one", "main", &[("a", b"1")]);
+    fake.set_check_state("acme", "one", &tip, Some("GREEN"));
+}
+
+const PULL: &str = r#"
+query Pull($o: String!, $n: String!) {
+  repository(owner: $o, name: $n) {
+    pullRequests(first: 5) {
+      nodes {
+        number state createdAt updatedAt headRefOid
+        headRef { name }
+        labels(first: 10) { totalCount nodes { name } }
+        comments(first: 10) { totalCount nodes { body author { login } } }
+      }
+    }
+  }
+}"#;
+
+#[test]
+fn pull_request_created_at_head_ref_oid_labels_and_comments() {
+    let fake = fake();
+    fake.add_repo("acme", "one", "main", &[("a", b"1")]);
+    let first = fake.push("acme", "one", "topic", &[("a", Some(b"2"))], "two");
+    let pr = rest(
+        &fake,
+        "POST",
+        "/repos/acme/one/pulls",
+        Some(json!({"title": "t", "head": "topic", "base": "main"})),
+    );
+    assert_eq!(pr.status, 201, "{:?}", pr.body);
+    let vars = json!({"o": "acme", "n": "one"});
+
+    // createdAt override: GraphQL, REST and the snapshot agree.
+    fake.set_pull_created_at("acme", "one", 1, "2020-01-02T03:04:05Z");
+    let body = gql(&fake, PULL, vars.clone());
+    assert!(body.get("errors").is_none(), "{body}");
+    let pull = &body["data"]["repository"]["pullRequests"]["nodes"][0];
+    assert_eq!(pull["createdAt"], "2020-01-02T03:04:05Z");
+    assert!(pull["updatedAt"].as_str().unwrap() > "2020-01-02T03:04:05Z");
+    assert_eq!(pull["headRefOid"], first.as_str());
+    let resp = rest(&fake, "GET", "/repos/acme/one/pulls/1", None);
+    assert_eq!(resp.body["created_at"], "2020-01-02T03:04:05Z");
+    let resp = rest(&fake, "GET", "/repos/acme/one/pulls?state=all", None);
+    assert_eq!(resp.body[0]["created_at"], "2020-01-02T03:04:05Z");
+    assert_eq!(
+        fake.pulls("acme", "one")[0].created_at,
+        "2020-01-02T03:04:05Z"
+    );
+    // Offsets are normalised to UTC.
+    fake.set_pull_created_at("acme", "one", 1, "2021-06-01T12:00:00.5+02:00");
+    assert_eq!(
+        fake.pulls("acme", "one")[0].created_at,
+        "2021-06-01T10:00:00Z"
+    );
+
+    // Labels and comments added to the open pull request show up in order.
+    for labels in [json!(["sync", "bot"]), json!(["Bot", "late"])] {
+        let resp = rest(
+            &fake,
+            "POST",
+            "/repos/acme/one/issues/1/labels",
+            Some(json!({ "labels": labels })),
+        );
+        assert_eq!(resp.status, 200, "{:?}", resp.body);
+    }
+    for text in ["first", "second"] {
+        let resp = rest(
+            &fake,
+            "POST",
+            "/repos/acme/one/issues/1/comments",
+            Some(json!({ "body": text })),
+        );
+        assert_eq!(resp.status, 201, "{:?}", resp.body);
+    }
+    // headRefOid follows the branch tip while open.
+    let second = fake.push("acme", "one", "topic", &[("b", Some(b"b"))], "more");
+    let body = gql(&fake, PULL, vars.clone());
+    assert!(body.get("errors").is_none(), "{body}");
+    let pull = &body["data"]["repository"]["pullRequests"]["nodes"][0];
+    assert_eq!(pull["headRefOid"], second.as_str());
+    assert_eq!(pull["labels"]["totalCount"], 3);
+    assert_eq!(
+        pull["labels"]["nodes"],
+        json!([{"name": "sync"}, {"name": "bot"}, {"name": "late"}])
+    );
+    assert_eq!(pull["comments"]["totalCount"], 2);
+    assert_eq!(
+        pull["comments"]["nodes"],
+        json!([
+            {"body": "first", "author": {"login": "distributor-bot"}},
+            {"body": "second", "author": {"login": "distributor-bot"}},
+        ])
+    );
+    let snapshot = &fake.pulls("acme", "one")[0];
+    assert_eq!(snapshot.labels, vec!["sync", "bot", "late"]);
+    assert_eq!(snapshot.comments, vec!["first", "second"]);
+
+    // Closed with its branch deleted: the recorded head, no head ref.
+    let resp = rest(
+        &fake,
+        "DELETE",
+        "/repos/acme/one/git/refs/heads/topic",
+        None,
+    );
+    assert!(resp.status < 300, "{:?}", resp.body);
+    let body = gql(&fake, PULL, vars);
+    let pull = &body["data"]["repository"]["pullRequests"]["nodes"][0];
+    assert_eq!(pull["state"], "CLOSED");
+    assert_eq!(pull["headRefOid"], second.as_str());
+    assert!(pull["headRef"].is_null());
+
+    let counters = fake.counters();
+    assert_eq!(counters.by_kind["graphql query"], 3);
+    // The PR, two label and two comment POSTs and the DELETE.
+    assert_eq!(counters.content_creating, 6);
+}

@@ -461,6 +461,16 @@ impl Forge for GitHubForge {
         pulls::update(&self.client, repo, pull, title, body).await
     }
 
+    async fn comment_pull_request(
+        &self,
+        repo: &RepoId,
+        pull: &PullRequest,
+        comment: &str,
+        labels: &[String],
+    ) -> Result<Vec<String>, ForgeError> {
+        pulls::comment(&self.client, repo, pull, comment, labels).await
+    }
+
     async fn close_pull_request(
         &self,
         repo: &RepoId,

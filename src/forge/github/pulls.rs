@@ -139,6 +139,38 @@ pub async fn update(
     .map(|_| ())
 }
 
+/// Comments, then adds labels (a refused label is a warning).
+pub async fn comment(
+    client: &Client,
+    repo: &RepoId,
+    pull: &PullRequest,
+    comment: &str,
+    labels: &[String],
+) -> Result<Vec<String>, ForgeError> {
+    call(
+        client,
+        repo,
+        Method::POST,
+        format!("{}/issues/{}/comments", base(repo), pull.number),
+        Some(json!({ "body": comment })),
+        "POST /repos/{owner}/{repo}/issues/{number}/comments",
+        "comment on the pull request",
+    )
+    .await?;
+    if labels.is_empty() {
+        return Ok(Vec::new());
+    }
+    let r = client
+        .rest(
+            Method::POST,
+            &format!("{}/issues/{}/labels", base(repo), pull.number),
+            Some(&json!({ "labels": labels })),
+            "POST /repos/{owner}/{repo}/issues/{number}/labels",
+        )
+        .await;
+    Ok(warning(repo, r, "add labels").into_iter().collect())
+}
+
 /// Comments, then closes.
 pub async fn close(
     client: &Client,

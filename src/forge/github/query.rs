@@ -17,8 +17,8 @@ use serde_json::{Map, Value, json};
 
 use crate::blob::{FileMode, ObjectId};
 use crate::forge::{
-    BranchSnapshot, FileEntry, ForgeError, ProposalSnapshot, PullRequest, RepoId, RepoObservation,
-    RepoQuery, VERSION_TRAILER,
+    BranchSnapshot, Checks, FileEntry, ForgeError, ProposalSnapshot, PullRequest, RepoId,
+    RepoObservation, RepoQuery, VERSION_TRAILER,
 };
 
 /// A GraphQL document and its variables.
@@ -95,8 +95,8 @@ pub fn observe(queries: &[RepoQuery]) -> Document {
             body,
             "  r{i}: repository(owner: $o{i}, name: $n{i}) {{\n    id url isArchived\n    \
              defaultBranchRef {{ name }}\n    \
-             branch: {branch} {{ name target {{ ... on Commit {{ oid{files} }} }} }}\n    \
-             proposal: ref(qualifiedName: ${head}ref) {{ name target {{ ... on Commit {{ oid message parents(first: 1) {{ nodes {{ oid{files} }} }}{files} }} }} }}\n    \
+             branch: {branch} {{ name target {{ ... on Commit {{ oid statusCheckRollup {{ state }}{files} }} }} }}\n    \
+             proposal: ref(qualifiedName: ${head}ref) {{ name target {{ ... on Commit {{ oid message statusCheckRollup {{ state }} parents(first: 1) {{ nodes {{ oid{files} }} }}{files} }} }} }}\n    \
              pullRequests(headRefName: ${head}, states: [OPEN], first: 1) {{ nodes {{ id number url title body createdAt isDraft labels(first: 20) {{ nodes {{ name }} }} }} }}\n    \
              closed: pullRequests(headRefName: ${head}, states: [CLOSED], first: 1, orderBy: {{field: CREATED_AT, direction: DESC}}) {{ nodes {{ number url headRefOid }} }}\n  }}"
         );
@@ -215,6 +215,7 @@ fn parse_repo(q: &RepoQuery, repo: &Value) -> Result<Observed, ForgeError> {
                 tip: None,
                 files: q.paths.iter().map(|p| (p.clone(), None)).collect(),
                 lock: None,
+                checks: None,
             }
         }
     };
@@ -312,11 +313,18 @@ fn parse_branch(
             }
         },
     };
+    let checks = match str_at(target, &["statusCheckRollup", "state"]).as_deref() {
+        Some("SUCCESS") => Some(Checks::Success),
+        Some("FAILURE" | "ERROR") => Some(Checks::Failure),
+        Some("PENDING" | "EXPECTED") => Some(Checks::Pending),
+        _ => None,
+    };
     Ok(BranchSnapshot {
         name,
         tip,
         files,
         lock,
+        checks,
     })
 }
 

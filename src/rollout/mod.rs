@@ -1,0 +1,926 @@
+//! The rollout policy: which planned repos may be written to now, and why
+//! the others wait. Pure: it takes the fleet's plan, the registry's
+//! rollout settings, the folded rollout log and the current time, and
+//! returns a decision per repo (proceed, queued behind a budget with a
+//! position, held by a wave, halted), the waves' state, the budgets, the
+//! staleness of each repo, the escalations due, and the log events that
+//! record what it saw. The executor obeys the decisions; `plan` and
+//! `status` print them. The behaviour is described in `docs/rollout.md`.
+
+pub mod log;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::apply::Target;
+use crate::forge::{Checks, RepoId};
+use crate::lock::Source;
+use crate::plan::{Plan, ProposalPlan, RepoPlan, RepoStatus, Route};
+use crate::registry::Rollout;
+use crate::time::{self, Epoch};
+pub use log::{Event, Log, State};
+
+/// The label put on a pull request once it has been escalated.
+pub const ESCALATED_LABEL: &str = "distributor:escalated";
+
+/// Everything the policy reads besides the plan.
+pub struct Context<'a> {
+    pub now: Epoch,
+    pub rollout: &'a Rollout,
+    pub state: &'a State,
+    /// The targets planned (waves, owners, bundles).
+    pub targets: &'a [Target],
+    /// Platform commits, newest first, with their commit times (may be
+    /// empty when the platform is not a git repository).
+    pub history: &'a [(String, Epoch)],
+    /// The plan covers every repo of the registry, all bundles: wave and
+    /// fleet-wide facts may be recorded from it.
+    pub full_fleet: bool,
+    /// `apply --force`: every gate is skipped.
+    pub forced: bool,
+    /// The forge has pull requests (else proposals are branches only).
+    pub pull_requests: bool,
+}
+
+/// What may happen to one repo now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
+pub enum Decision {
+    /// Nothing to deliver.
+    Idle,
+    /// Deliver now.
+    Proceed,
+    /// `apply --force`: delivered past every gate.
+    Forced,
+    /// A budget is spent; delivered in a later run, in this order.
+    Queued {
+        limit: Limit,
+        position: usize,
+        reason: String,
+    },
+    /// An earlier wave has not taken (or soaked) this revision yet.
+    Held {
+        reason: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        until: Option<String>,
+    },
+    /// The revision's rollout is halted until an operator resumes it.
+    Halted { reason: String },
+}
+
+impl Decision {
+    /// Whether the executor may write this repo's changes.
+    pub fn allows_writes(&self) -> bool {
+        matches!(self, Decision::Idle | Decision::Proceed | Decision::Forced)
+    }
+
+    /// One line for people, e.g. `queued: pr_hourly_limit reached, position 12`.
+    pub fn line(&self) -> String {
+        match self {
+            Decision::Idle => "idle: nothing to deliver".into(),
+            Decision::Proceed => "proceed".into(),
+            Decision::Forced => "forced: every rollout gate skipped (apply --force)".into(),
+            Decision::Queued {
+                position, reason, ..
+            } => format!("queued: {reason}, position {position}"),
+            Decision::Held { reason, .. } => format!("held: {reason}"),
+            Decision::Halted { reason } => format!("halted: {reason}"),
+        }
+    }
+
+    pub fn key(&self) -> &'static str {
+        match self {
+            Decision::Idle => "idle",
+            Decision::Proceed => "proceed",
+            Decision::Forced => "forced",
+            Decision::Queued { .. } => "queued",
+            Decision::Held { .. } => "held",
+            Decision::Halted { .. } => "halted",
+        }
+    }
+}
+
+/// The budget that queued a repo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Limit {
+    PrHourlyLimit,
+    PrConcurrentLimit,
+    DirectCommitsPerRun,
+}
+
+impl Limit {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Limit::PrHourlyLimit => "pr_hourly_limit",
+            Limit::PrConcurrentLimit => "pr_concurrent_limit",
+            Limit::DirectCommitsPerRun => "direct_commits_per_run",
+        }
+    }
+}
+
+/// How far behind a repo is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Staleness {
+    /// Platform commits since the revision its lock records (`None`: not
+    /// known, e.g. never distributed or beyond the history read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub behind_revisions: Option<usize>,
+    /// Since when it is behind (the first platform commit it lacks).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub behind_since: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub behind_for: Option<String>,
+    /// How long its pending pull request has been open.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pull_request_open_for: Option<String>,
+    /// Behind, or a pull request open, longer than `stale_after`.
+    pub stale: bool,
+    /// The pull request got its escalation comment (now or earlier).
+    pub escalated: bool,
+    #[serde(skip)]
+    pub behind_secs: Option<u64>,
+    #[serde(skip)]
+    pub open_secs: Option<u64>,
+}
+
+impl Staleness {
+    /// `3 revisions behind for 2d 4h; pull request open 5d`.
+    pub fn line(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        match (self.behind_revisions, &self.behind_for) {
+            (Some(n), Some(f)) if n > 0 => parts.push(format!(
+                "{n} revision{} behind for {f}",
+                if n == 1 { "" } else { "s" }
+            )),
+            (Some(n), None) if n > 0 => parts.push(format!("{n} revisions behind")),
+            _ => {}
+        }
+        if let Some(open) = &self.pull_request_open_for {
+            parts.push(format!("pull request open {open}"));
+        }
+        if parts.is_empty() {
+            return None;
+        }
+        let mut line = parts.join("; ");
+        if self.stale {
+            line = format!("STALE: {line}");
+        }
+        if self.escalated {
+            line.push_str(" (escalated)");
+        }
+        Some(line)
+    }
+}
+
+/// The policy's verdict on one repo.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RepoPolicy {
+    pub decision: Decision,
+    pub staleness: Staleness,
+    /// The escalation comment to post on the open pull request now.
+    #[serde(skip)]
+    pub escalation: Option<String>,
+}
+
+/// One wave for this revision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WaveReport {
+    pub name: String,
+    pub repos: usize,
+    pub in_sync: usize,
+    /// Seen fully in sync with this revision's content since then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_sync_since: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub soak: Option<String>,
+    /// The revision may be delivered to this wave's repos.
+    pub open: bool,
+    /// Why not, when not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<String>,
+    /// An operator promoted the revision to this wave.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub promoted_by: Option<String>,
+}
+
+/// The budgets as this run sees them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Budget {
+    pub prs_opened_last_hour: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pr_hourly_limit: Option<u32>,
+    pub open_prs: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pr_concurrent_limit: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub direct_commits_per_run: Option<u32>,
+    /// Repos queued behind a budget.
+    pub queued: usize,
+}
+
+/// A halted revision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Halt {
+    pub revision: String,
+    pub reason: String,
+    pub since: String,
+}
+
+/// The decisions for a whole plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct Decisions {
+    /// The revision key (`promote` and `resume` take it).
+    pub revision: String,
+    #[serde(skip)]
+    pub repos: BTreeMap<RepoId, RepoPolicy>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub waves: Vec<WaveReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub halt: Option<Halt>,
+    pub budget: Budget,
+    /// Facts to append to the rollout log when applying.
+    #[serde(skip)]
+    pub events: Vec<Event>,
+}
+
+impl Decisions {
+    pub fn get(&self, repo: &RepoId) -> Option<&RepoPolicy> {
+        self.repos.get(repo)
+    }
+
+    /// Repos whose decision is `key`.
+    pub fn count(&self, key: &str) -> usize {
+        self.repos
+            .values()
+            .filter(|p| p.decision.key() == key)
+            .count()
+    }
+
+    pub fn stale(&self) -> usize {
+        self.repos.values().filter(|p| p.staleness.stale).count()
+    }
+}
+
+/// The key a revision is known by in the log and on the command line: the
+/// platform commit, with an inputs digest when the tree was dirty.
+pub fn revision_key(source: &Source) -> String {
+    match &source.digest {
+        Some(d) => format!("{}+{}", source.revision, &d[..d.len().min(12)]),
+        None => source.revision.clone(),
+    }
+}
+
+/// Whether applying the plan delivers content (a commit or a proposal
+/// commit); closing a finished proposal does not count.
+pub fn delivers(p: &RepoPlan) -> bool {
+    p.direct.is_some()
+        || matches!(
+            p.proposal,
+            ProposalPlan::Create { .. } | ProposalPlan::Update { .. }
+        )
+}
+
+/// Whether applying the plan opens a new pull request (or, on forges
+/// without them, a new proposal branch).
+fn opens_proposal(p: &RepoPlan, pull_requests: bool) -> bool {
+    match &p.proposal {
+        ProposalPlan::Create { .. } => true,
+        ProposalPlan::Update { .. } => pull_requests && p.open_pull_request.is_none(),
+        _ => false,
+    }
+}
+
+/// Decides every repo of `plan`.
+pub fn decide(ctx: &Context<'_>, plan: &Plan) -> Decisions {
+    let revision = revision_key(&plan.source);
+    let mut events = Vec::new();
+    let by_id: BTreeMap<RepoId, &Target> = ctx.targets.iter().map(|t| (t.id(), t)).collect();
+    let errors: BTreeSet<&RepoId> = plan.errors.iter().map(|e| &e.repo).collect();
+    let n_waves = ctx.rollout.waves.len();
+    let wave_of = |repo: &RepoId| -> usize {
+        let wave = by_id.get(repo).and_then(|t| t.repo.wave.as_deref());
+        ctx.rollout.wave_index(wave).unwrap_or(n_waves)
+    };
+
+    // Staleness of every planned repo.
+    let mut staleness: BTreeMap<RepoId, Staleness> = BTreeMap::new();
+    for p in &plan.repos {
+        staleness.insert(p.repo.clone(), staleness_of(ctx, p));
+    }
+
+    // Halt: failures of this revision, or a halt already recorded.
+    let halt = halt_of(ctx, plan, &revision, &mut events);
+
+    // Waves: which are open for this revision.
+    let waves = waves_of(ctx, plan, &revision, &errors, &wave_of, &mut events);
+
+    let mut repos: BTreeMap<RepoId, RepoPolicy> = BTreeMap::new();
+    let mut candidates: Vec<&RepoPlan> = Vec::new();
+    for p in &plan.repos {
+        let decision = if !delivers(p) {
+            Decision::Idle
+        } else if ctx.forced {
+            Decision::Forced
+        } else if let Some(h) = &halt {
+            Decision::Halted {
+                reason: format!(
+                    "the rollout of revision {} is halted ({}); run `distributor resume {}` once it is fixed",
+                    short(&h.revision),
+                    h.reason,
+                    h.revision
+                ),
+            }
+        } else {
+            let w = wave_of(&p.repo);
+            match waves.get(w) {
+                Some(report) if !report.open => Decision::Held {
+                    reason: report.waiting.clone().unwrap_or_default(),
+                    until: held_until(ctx, &waves, w),
+                },
+                _ if w == n_waves && n_waves > 0 && !last_gate_open(ctx, &waves) => {
+                    Decision::Held {
+                        reason: waves
+                            .iter()
+                            .rev()
+                            .find_map(|r| r.waiting.clone())
+                            .unwrap_or_else(|| "waiting for the declared waves".into()),
+                        until: None,
+                    }
+                }
+                _ => {
+                    candidates.push(p);
+                    Decision::Proceed
+                }
+            }
+        };
+        repos.insert(
+            p.repo.clone(),
+            RepoPolicy {
+                decision,
+                staleness: staleness.remove(&p.repo).unwrap_or_default(),
+                escalation: None,
+            },
+        );
+    }
+
+    // Budgets, in priority order: security bundles, earlier waves, older
+    // pending changes.
+    let budget = budgets(
+        ctx,
+        plan,
+        &mut candidates,
+        &wave_of,
+        &mut repos,
+        &mut events,
+    );
+
+    // Escalations: pull requests open past `escalate_after`, once.
+    if let Some(after) = ctx.rollout.escalate_after {
+        for p in &plan.repos {
+            let Some(pr) = &p.open_pull_request else {
+                continue;
+            };
+            let Some(policy) = repos.get_mut(&p.repo) else {
+                continue;
+            };
+            let done = ctx
+                .state
+                .escalated
+                .contains(&(p.repo.to_string(), pr.number))
+                || pr.labels.iter().any(|l| l == ESCALATED_LABEL);
+            policy.staleness.escalated = done;
+            let open = policy.staleness.open_secs.unwrap_or(0);
+            if !done && open >= after.as_secs() {
+                policy.escalation = Some(escalation_comment(
+                    by_id.get(&p.repo).copied(),
+                    pr.number,
+                    Duration::from_secs(open),
+                    after,
+                ));
+            }
+        }
+    }
+
+    Decisions {
+        revision,
+        repos,
+        waves,
+        halt,
+        budget,
+        events,
+    }
+}
+
+fn short(rev: &str) -> &str {
+    &rev[..rev.len().min(12)]
+}
+
+fn staleness_of(ctx: &Context<'_>, p: &RepoPlan) -> Staleness {
+    let mut s = Staleness::default();
+    if let Some(pr) = &p.open_pull_request
+        && let Some(t) = time::parse_rfc3339(&pr.created_at)
+    {
+        let open = time::since(t, ctx.now);
+        s.open_secs = Some(open.as_secs());
+        s.pull_request_open_for = Some(time::human(open));
+    }
+    if p.status() != RepoStatus::InSync
+        && let Some(locked) = &p.locked_revision
+        && let Some(i) = ctx.history.iter().position(|(rev, _)| rev == locked)
+    {
+        s.behind_revisions = Some(i);
+        if i > 0 {
+            let since = ctx.history[i - 1].1;
+            let behind = time::since(since, ctx.now);
+            s.behind_secs = Some(behind.as_secs());
+            s.behind_since = Some(time::rfc3339(since));
+            s.behind_for = Some(time::human(behind));
+        }
+    }
+    if let Some(after) = ctx.rollout.stale_after {
+        let longest = s.behind_secs.max(s.open_secs).unwrap_or(0);
+        s.stale = longest >= after.as_secs();
+    }
+    s
+}
+
+fn halt_of(
+    ctx: &Context<'_>,
+    plan: &Plan,
+    revision: &str,
+    events: &mut Vec<Event>,
+) -> Option<Halt> {
+    if let Some((reason, at)) = ctx.state.halted.get(revision) {
+        return Some(Halt {
+            revision: revision.to_string(),
+            reason: reason.clone(),
+            since: time::rfc3339(*at),
+        });
+    }
+    if ctx.forced || ctx.state.resumed.contains_key(revision) {
+        return None;
+    }
+    let threshold = ctx.rollout.halt_after_failures? as usize;
+    let failures = failures(ctx, plan, revision);
+    if failures.len() < threshold.max(1) {
+        return None;
+    }
+    let reason = format!(
+        "{} failure{}: {}",
+        failures.len(),
+        if failures.len() == 1 { "" } else { "s" },
+        failures.join("; ")
+    );
+    events.push(Event::Halted {
+        at: ctx.now,
+        revision: revision.to_string(),
+        reason: reason.clone(),
+    });
+    Some(Halt {
+        revision: revision.to_string(),
+        reason,
+        since: time::rfc3339(ctx.now),
+    })
+}
+
+/// What went wrong with this revision where it was delivered: failed
+/// checks on its pull requests or on the default branch after its direct
+/// commit, pull requests closed without merging.
+fn failures(ctx: &Context<'_>, plan: &Plan, key: &str) -> Vec<String> {
+    let rev = &plan.source.revision;
+    let mut out = Vec::new();
+    for p in &plan.repos {
+        if let ProposalPlan::UpToDate { tip } = &p.proposal
+            && p.proposal_revision.as_deref() == Some(rev.as_str())
+        {
+            match (&p.open_pull_request, &p.closed_pull_request) {
+                (Some(pr), _) if p.proposal_checks == Some(Checks::Failure) => {
+                    out.push(format!(
+                        "{}: checks failed on pull request #{}",
+                        p.repo, pr.number
+                    ));
+                }
+                (None, Some(closed)) if closed.head == Some(*tip) => out.push(format!(
+                    "{}: pull request #{} was closed without merging",
+                    p.repo, closed.number
+                )),
+                _ => {}
+            }
+        }
+        if let Some((commit, crev, _)) = ctx.state.direct_commits.get(&p.repo.to_string())
+            && crev == key
+            && p.tip.map(|t| t.to_string()).as_deref() == Some(commit.as_str())
+            && p.default_checks == Some(Checks::Failure)
+        {
+            out.push(format!(
+                "{}: checks failed on {} after direct commit {}",
+                p.repo,
+                p.default_branch,
+                short(commit)
+            ));
+        }
+    }
+    out
+}
+
+/// A digest of what a wave's repos should hold: it identifies "the same
+/// content" across platform revisions that did not change the wave.
+fn wave_digest(plans: &[&RepoPlan]) -> String {
+    let mut listing = String::new();
+    for p in plans {
+        for f in &p.files {
+            let blob = f.desired.map(|b| b.to_string()).unwrap_or_default();
+            listing.push_str(&format!("{} {} {blob}\n", p.repo, f.path));
+        }
+    }
+    crate::blob::blob_id(listing.as_bytes()).to_string()
+}
+
+fn waves_of(
+    ctx: &Context<'_>,
+    plan: &Plan,
+    revision: &str,
+    errors: &BTreeSet<&RepoId>,
+    wave_of: &dyn Fn(&RepoId) -> usize,
+    events: &mut Vec<Event>,
+) -> Vec<WaveReport> {
+    let promoted_to: Option<(usize, String)> = ctx
+        .state
+        .promoted
+        .get(revision)
+        .into_iter()
+        .flatten()
+        .filter_map(|(wave, op, _)| ctx.rollout.wave_index(Some(wave)).map(|i| (i, op.clone())))
+        .max_by_key(|(i, _)| *i);
+    let mut out = Vec::new();
+    let mut open = true;
+    for (i, wave) in ctx.rollout.waves.iter().enumerate() {
+        let members: Vec<&RepoPlan> = plan
+            .repos
+            .iter()
+            .filter(|p| wave_of(&p.repo) == i)
+            .collect();
+        let failed = errors.iter().filter(|r| wave_of(r) == i).count();
+        let in_sync = members
+            .iter()
+            .filter(|p| p.status() == RepoStatus::InSync && !delivers(p))
+            .count();
+        let total = members.len() + failed;
+        let key = (revision.to_string(), wave.name.clone());
+        let mut record = ctx.state.waves_in_sync.get(&key).cloned();
+        if record.is_none() && ctx.full_fleet && in_sync == total {
+            let digest = wave_digest(&members);
+            // Same content as an earlier revision: its soak carries over.
+            let since = ctx
+                .state
+                .waves_in_sync
+                .iter()
+                .filter(|((_, w), r)| *w == wave.name && r.digest == digest)
+                .map(|(_, r)| r.since)
+                .min()
+                .unwrap_or(ctx.now);
+            events.push(Event::WaveInSync {
+                at: ctx.now,
+                wave: wave.name.clone(),
+                revision: revision.to_string(),
+                digest: digest.clone(),
+                since,
+            });
+            record = Some(log::WaveSync {
+                at: ctx.now,
+                since,
+                digest,
+            });
+        }
+        let promoted_by = promoted_to
+            .as_ref()
+            .filter(|(p, _)| *p >= i)
+            .map(|(_, op)| op.clone());
+        let this_open = open || promoted_by.is_some();
+        let report = WaveReport {
+            name: wave.name.clone(),
+            repos: total,
+            in_sync,
+            in_sync_since: record.as_ref().map(|r| time::rfc3339(r.since)),
+            soak: wave.soak.map(time::human),
+            open: this_open,
+            waiting: None,
+            promoted_by,
+        };
+        // The next wave waits for this one when it declares a soak.
+        open = this_open
+            && match wave.soak {
+                None => true,
+                Some(soak) => {
+                    total == 0
+                        || record
+                            .as_ref()
+                            .is_some_and(|r| r.since + soak.as_secs() as Epoch <= ctx.now)
+                }
+            };
+        out.push(report);
+    }
+    // Fill in why each closed wave waits, from the wave before it.
+    for i in 1..out.len() {
+        if !out[i].open {
+            let prev = &out[i - 1];
+            let soak = ctx.rollout.waves[i - 1].soak.unwrap_or_default();
+            out[i].waiting = Some(if !prev.open {
+                format!("wave {} waits for wave {}", out[i].name, prev.name)
+            } else if prev.in_sync_since.is_none() {
+                format!(
+                    "wave {} waits for wave {} to take revision {} ({} of {} repos in sync)",
+                    out[i].name,
+                    prev.name,
+                    short(revision),
+                    prev.in_sync,
+                    prev.repos
+                )
+            } else {
+                let since = prev
+                    .in_sync_since
+                    .as_deref()
+                    .and_then(time::parse_rfc3339)
+                    .unwrap_or(ctx.now);
+                format!(
+                    "wave {} soaking until {} (in sync since {}, soak {})",
+                    prev.name,
+                    time::utc(since + soak.as_secs() as Epoch),
+                    time::utc(since),
+                    time::human(soak)
+                )
+            });
+        }
+    }
+    out
+}
+
+fn last_gate_open(ctx: &Context<'_>, waves: &[WaveReport]) -> bool {
+    // Repos without a declared wave come after every wave.
+    let Some(last) = waves.last() else {
+        return true;
+    };
+    let soak = ctx.rollout.waves.last().and_then(|w| w.soak);
+    last.open
+        && match soak {
+            None => true,
+            Some(s) => {
+                last.repos == 0
+                    || last
+                        .in_sync_since
+                        .as_deref()
+                        .and_then(time::parse_rfc3339)
+                        .is_some_and(|t| t + s.as_secs() as Epoch <= ctx.now)
+            }
+        }
+}
+
+/// When a wave held by a soak opens (if nothing else holds it).
+fn held_until(ctx: &Context<'_>, waves: &[WaveReport], w: usize) -> Option<String> {
+    let prev = waves.get(w.checked_sub(1)?)?;
+    let soak = ctx.rollout.waves.get(w - 1)?.soak?;
+    let since = time::parse_rfc3339(prev.in_sync_since.as_deref()?)?;
+    prev.open
+        .then(|| time::rfc3339(since + soak.as_secs() as Epoch))
+}
+
+fn budgets(
+    ctx: &Context<'_>,
+    plan: &Plan,
+    candidates: &mut Vec<&RepoPlan>,
+    wave_of: &dyn Fn(&RepoId) -> usize,
+    repos: &mut BTreeMap<RepoId, RepoPolicy>,
+    events: &mut Vec<Event>,
+) -> Budget {
+    let r = ctx.rollout;
+    let hour_ago = ctx.now - 3600;
+    let mut opened: BTreeSet<(String, u64)> = ctx
+        .state
+        .prs_opened
+        .iter()
+        .filter(|(at, _, _)| *at > hour_ago)
+        .map(|(_, repo, n)| (repo.clone(), *n))
+        .collect();
+    let mut open_now: BTreeSet<String> = BTreeSet::new();
+    for p in &plan.repos {
+        if let Some(pr) = &p.open_pull_request {
+            open_now.insert(p.repo.to_string());
+            if time::parse_rfc3339(&pr.created_at).is_some_and(|t| t > hour_ago) {
+                opened.insert((p.repo.to_string(), pr.number));
+            }
+        }
+    }
+    if ctx.full_fleet {
+        if ctx.state.open_prs.as_ref().map(|(_, s)| s) != Some(&open_now) {
+            events.push(Event::OpenPullRequests {
+                at: ctx.now,
+                repos: open_now.iter().cloned().collect(),
+            });
+        }
+    } else if let Some((_, known)) = &ctx.state.open_prs {
+        // Repos outside this run: as last seen fleet-wide.
+        let planned: BTreeSet<String> = plan.repos.iter().map(|p| p.repo.to_string()).collect();
+        open_now.extend(known.iter().filter(|r| !planned.contains(*r)).cloned());
+    }
+    let mut budget = Budget {
+        prs_opened_last_hour: opened.len(),
+        pr_hourly_limit: r.pr_hourly_limit,
+        open_prs: open_now.len(),
+        pr_concurrent_limit: r.pr_concurrent_limit,
+        direct_commits_per_run: r.direct_commits_per_run,
+        queued: 0,
+    };
+    let left = |limit: Option<u32>, used: usize| limit.map(|l| (l as usize).saturating_sub(used));
+    let mut hourly_left = left(r.pr_hourly_limit, budget.prs_opened_last_hour);
+    let mut open_left = left(r.pr_concurrent_limit, budget.open_prs);
+    let mut direct_left = r.direct_commits_per_run.map(|l| l as usize);
+
+    let security = |p: &RepoPlan| {
+        p.files.iter().any(|f| {
+            f.route != Route::None && r.bundles.get(&f.bundle).is_some_and(|b| b.security())
+        })
+    };
+    let pending_since = |p: &RepoPlan| {
+        repos
+            .get(&p.repo)
+            .and_then(|x| x.staleness.behind_secs)
+            .map(|s| ctx.now - s as Epoch)
+    };
+    let mut keyed: Vec<(bool, usize, Epoch, &RepoPlan)> = candidates
+        .iter()
+        .map(|p| {
+            (
+                !security(p),
+                wave_of(&p.repo),
+                pending_since(p).unwrap_or(Epoch::MAX),
+                *p,
+            )
+        })
+        .collect();
+    keyed.sort_by(|a, b| (a.0, a.1, a.2, &a.3.repo).cmp(&(b.0, b.1, b.2, &b.3.repo)));
+    let mut position = 0;
+    for (_, _, _, p) in keyed {
+        let new_pr = opens_proposal(p, ctx.pull_requests);
+        let direct = p.direct.is_some();
+        let spent = |x: Option<usize>| x == Some(0);
+        let blocked = if new_pr && spent(hourly_left) {
+            Some((
+                Limit::PrHourlyLimit,
+                format!(
+                    "pr_hourly_limit reached ({} pull requests opened in the last hour, limit {})",
+                    budget.prs_opened_last_hour,
+                    r.pr_hourly_limit.unwrap_or_default()
+                ),
+            ))
+        } else if new_pr && spent(open_left) {
+            Some((
+                Limit::PrConcurrentLimit,
+                format!(
+                    "pr_concurrent_limit reached ({} distributor pull requests open, limit {})",
+                    budget.open_prs,
+                    r.pr_concurrent_limit.unwrap_or_default()
+                ),
+            ))
+        } else if direct && spent(direct_left) {
+            Some((
+                Limit::DirectCommitsPerRun,
+                format!(
+                    "direct_commits_per_run reached ({} direct commits this run)",
+                    r.direct_commits_per_run.unwrap_or_default()
+                ),
+            ))
+        } else {
+            None
+        };
+        match blocked {
+            Some((limit, reason)) => {
+                position += 1;
+                if let Some(policy) = repos.get_mut(&p.repo) {
+                    policy.decision = Decision::Queued {
+                        limit,
+                        position,
+                        reason,
+                    };
+                }
+            }
+            None => {
+                if new_pr {
+                    hourly_left = hourly_left.map(|n| n - 1);
+                    open_left = open_left.map(|n| n - 1);
+                }
+                if direct {
+                    direct_left = direct_left.map(|n| n - 1);
+                }
+            }
+        }
+    }
+    candidates.clear();
+    budget.queued = position;
+    budget
+}
+
+fn escalation_comment(
+    target: Option<&Target>,
+    number: u64,
+    open: Duration,
+    after: Duration,
+) -> String {
+    let mut mentions: Vec<String> = Vec::new();
+    if let Some(t) = target {
+        mentions.extend(t.repo.owners_users.iter().map(|u| format!("@{u}")));
+        mentions.extend(t.repo.owners_teams.iter().map(|t| format!("@{t}")));
+    }
+    let who = if mentions.is_empty() {
+        "Owners".to_string()
+    } else {
+        mentions.join(" ")
+    };
+    format!(
+        "{who}: this platform update (#{number}) has been open for {}, longer than the platform's escalation threshold ({}). \
+         Please review and merge it, or tell the platform team what blocks it: the longer it waits, the further this repository falls behind, and later changes pile up on it.\n\n\
+         This comment is posted once. — distributor",
+        time::human(open),
+        time::human(after)
+    )
+}
+
+/// The planning settings of a run under this rollout policy.
+pub fn plan_settings(
+    rollout: &Rollout,
+    source: Source,
+    force_reason: Option<String>,
+    bundles: Option<BTreeSet<String>>,
+    now: Epoch,
+) -> crate::plan::PlanSettings {
+    crate::plan::PlanSettings {
+        source,
+        force_reason,
+        bundles,
+        now,
+        direct_after: rollout
+            .bundles
+            .iter()
+            .filter_map(|(b, p)| Some((b.clone(), p.direct_after?)))
+            .collect(),
+        bundle_labels: rollout
+            .bundles
+            .iter()
+            .filter(|(_, p)| !p.labels.is_empty())
+            .map(|(b, p)| (b.clone(), p.labels.clone()))
+            .collect(),
+    }
+}
+
+/// Decides and records the verdicts in the plan (per repo and fleet-wide).
+pub fn attach(ctx: &Context<'_>, plan: &mut Plan) {
+    let decisions = decide(ctx, plan);
+    for p in &mut plan.repos {
+        p.policy = decisions.get(&p.repo).cloned();
+    }
+    plan.rollout = Some(decisions);
+}
+
+/// The events a finished apply adds: pull requests opened, direct commits.
+pub fn applied_events(
+    report: &crate::apply::ApplyReport,
+    revision: &str,
+    now: Epoch,
+) -> Vec<Event> {
+    let mut out = Vec::new();
+    for r in &report.repos {
+        if let Some(c) = r.commit {
+            out.push(Event::DirectCommit {
+                at: now,
+                repo: r.repo.to_string(),
+                commit: c.to_string(),
+                revision: revision.to_string(),
+            });
+        }
+        if let Some(pr) = &r.pull_request
+            && pr.action == crate::apply::PullRequestAction::Opened
+        {
+            out.push(Event::PrOpened {
+                at: now,
+                repo: r.repo.to_string(),
+                number: pr.number,
+                revision: revision.to_string(),
+            });
+        }
+        if r.escalated
+            && let Some(pr) = &r.pull_request
+        {
+            out.push(Event::Escalated {
+                at: now,
+                repo: r.repo.to_string(),
+                number: pr.number,
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

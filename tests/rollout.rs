@@ -1,0 +1,828 @@
+//! The rollout policy end to end: the real binary against the fake GitHub
+//! (127.0.0.1), with a platform of its own (a git repository, so revisions
+//! are commits), a state directory, and a fake clock (`DISTRIBUTOR_NOW`)
+//! where timing matters. PR budgets across a restart and their priority,
+//! waves (soak, halt on failed checks, resume, manual promote), staleness
+//! and a single escalation, 3-way merges of hand edits (clean and
+//! conflicting), drift waivers expiring, and the forced path with its audit
+//! log.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use fake_github::{Config, FakeGitHub};
+use serde_json::{Value, json};
+
+use common::Run;
+
+const TOKEN: &str = "ghp_rollout_test_token_0123456789";
+const OWNER: &str = "acme";
+const CI: &str = ".github/ci.yml";
+const SEC: &str = ".github/security.yml";
+const HOUR: i64 = 3600;
+
+const CI_TEMPLATE: &str = "name: ci\non: [push]\njobs:\n  build:\n    runs-on: {{ vars.runner }}\n    steps:\n      - run: make test\n      - run: make lint\n      - run: make package\n      - run: make publish\n";
+const SEC_TEMPLATE: &str = "name: security\non: [pull_request]\njobs:\n  scan:\n    runs-on: ubuntu-24.04\n    steps:\n      - uses: actions/checkout@v4\n";
+
+/// A platform repository, a fake GitHub with one repo per registry entry,
+/// and a state directory.
+struct World {
+    tmp: tempfile::TempDir,
+    platform: PathBuf,
+    state: PathBuf,
+    fake: FakeGitHub,
+    /// The fake clock's origin (real time, so GitHub's own timestamps fit).
+    t0: i64,
+}
+
+/// One target repo: name, wave, delivery, bundles.
+struct Repo<'a> {
+    name: &'a str,
+    wave: Option<&'a str>,
+    delivery: &'a str,
+    bundles: &'a [&'a str],
+}
+
+fn repo<'a>(name: &'a str, wave: Option<&'a str>, delivery: &'a str) -> Repo<'a> {
+    Repo {
+        name,
+        wave,
+        delivery,
+        bundles: &["base"],
+    }
+}
+
+impl World {
+    fn new(repos: &[Repo<'_>], extra: Value) -> World {
+        let tmp = tempfile::Builder::new()
+            .prefix("distributor-rollout-")
+            .tempdir()
+            .unwrap();
+        let platform = tmp.path().join("platform");
+        let state = tmp.path().join("state");
+        std::fs::create_dir_all(platform.join("templates/base")).unwrap();
+        std::fs::create_dir_all(platform.join("templates/sec")).unwrap();
+        std::fs::create_dir_all(tmp.path().join("home")).unwrap();
+        let w = World {
+            fake: FakeGitHub::start(Config {
+                secondary_limits: vec![(100_000, Duration::from_secs(60))],
+                ..Config::default()
+            }),
+            tmp,
+            platform,
+            state,
+            t0: distributor::time::now(),
+        };
+        w.fake.add_token(TOKEN, true);
+        let mut list = Vec::new();
+        for r in repos {
+            w.fake.add_repo(
+                OWNER,
+                r.name,
+                "main",
+                &[("README.md", b"# team repo\n".as_slice())],
+            );
+            let mut entry = json!({"name": r.name, "delivery": r.delivery, "bundles": r.bundles});
+            if let Some(wave) = r.wave {
+                entry["wave"] = json!(wave);
+            }
+            list.push(entry);
+        }
+        let mut registry = json!({
+            "version": 1,
+            "stages": ["dev"],
+            "defaults": {"owner": OWNER, "bundles": ["base"], "delivery": "pr",
+                         "vars": {"runner": "ubuntu-22.04"}},
+            "teams": {"payments": {"owners": {"users": ["alice"], "teams": ["acme/payments-devs"]}, "repos": list}}
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            registry[k] = v.clone();
+        }
+        w.write(
+            "registry.json",
+            &serde_json::to_string_pretty(&registry).unwrap(),
+        );
+        w.write(
+            "templates/base/bundle.yaml",
+            "files:\n  - template: ci.yml\n    path: .github/ci.yml\n",
+        );
+        w.write("templates/base/ci.yml", CI_TEMPLATE);
+        w.write(
+            "templates/sec/bundle.yaml",
+            "labels: [security]\nfiles:\n  - template: security.yml\n    path: .github/security.yml\n",
+        );
+        w.write("templates/sec/security.yml", SEC_TEMPLATE);
+        w.git(&["init", "-q", "-b", "main"]);
+        w.commit("platform: first");
+        w
+    }
+
+    fn write(&self, rel: &str, text: &str) {
+        std::fs::write(self.platform.join(rel), text).unwrap();
+    }
+
+    fn git(&self, args: &[&str]) -> String {
+        let out = common::git_command(&self.platform, &self.tmp.path().join("home"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    fn commit(&self, message: &str) -> String {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "-m", message]);
+        self.git(&["rev-parse", "HEAD"])
+    }
+
+    /// Changes the CI template (a new platform revision).
+    fn change_template(&self, from: &str, to: &str) -> String {
+        let text = std::fs::read_to_string(self.platform.join("templates/base/ci.yml")).unwrap();
+        assert!(text.contains(from));
+        self.write("templates/base/ci.yml", &text.replace(from, to));
+        self.commit(&format!("platform: {from} -> {to}"))
+    }
+
+    /// Runs the binary at fake time `t0 + offset` seconds.
+    fn run(&self, offset: i64, command: &str, args: &[&str]) -> Run {
+        let forge = format!("github:{}", self.fake.url());
+        let state = self.state.display().to_string();
+        let mut all: Vec<&str> = vec![
+            command,
+            "--forge",
+            &forge,
+            "--state-dir",
+            &state,
+            "--github-write-quota",
+            "1000/1s",
+            "--github-write-spacing",
+            "0ms",
+        ];
+        all.extend_from_slice(args);
+        let out = Command::new(env!("CARGO_BIN_EXE_distributor"))
+            .args(&all)
+            .current_dir(&self.platform)
+            .env_remove("DISTRIBUTOR_FORGE")
+            .env_remove("DISTRIBUTOR_LOG_FORMAT")
+            .env_remove("RUST_LOG")
+            .env_remove("DISTRIBUTOR_STATE_DIR")
+            .env_remove("DISTRIBUTOR_AUDIT_LOG")
+            .env_remove("SUDO_USER")
+            .env("USER", "oncall-olivia")
+            .env(
+                "DISTRIBUTOR_NOW",
+                distributor::time::rfc3339(self.t0 + offset),
+            )
+            .env("GITHUB_TOKEN", TOKEN)
+            .env("NO_COLOR", "1")
+            .env("HOME", self.tmp.path().join("home"))
+            .output()
+            .unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    fn open_pulls(&self, name: &str) -> Vec<fake_github::Pull> {
+        self.fake
+            .pulls(OWNER, name)
+            .into_iter()
+            .filter(|p| p.state == "open")
+            .collect()
+    }
+
+    fn file(&self, name: &str, branch: &str, path: &str) -> Option<String> {
+        self.fake
+            .file(OWNER, name, branch, path)
+            .map(|b| String::from_utf8(b).unwrap())
+    }
+
+    fn status_json(&self, offset: i64) -> (i32, Value) {
+        let r = self.run(offset, "status", &["--format", "json"]);
+        (
+            r.code,
+            serde_json::from_str(&r.stdout).expect("status JSON"),
+        )
+    }
+
+    fn fsck(&self, name: &str) {
+        let out = common::git_command(
+            &self.fake.git_dir(OWNER, name),
+            &self.tmp.path().join("home"),
+        )
+        .args(["fsck", "--strict", "--no-dangling"])
+        .output()
+        .unwrap();
+        assert!(
+            out.status.success(),
+            "fsck {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+fn repo_status<'a>(status: &'a Value, name: &str) -> &'a Value {
+    status["repos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["repo"] == format!("{OWNER}/{name}"))
+        .unwrap_or_else(|| panic!("{name} in status"))
+}
+
+fn line_of<'a>(text: &'a str, needle: &str) -> &'a str {
+    text.lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{text}"))
+}
+
+#[test]
+fn the_pr_budget_is_org_wide_survives_a_restart_and_queues_by_priority() {
+    // Six PR repos; two new pull requests an hour. `sec-*` repos also get
+    // the security-labelled bundle; `early-*` are in an earlier wave.
+    let repos = [
+        repo("default-a", Some("default"), "pr"),
+        repo("default-b", Some("default"), "pr"),
+        repo("early-a", Some("early"), "pr"),
+        Repo {
+            bundles: &["base", "sec"],
+            ..repo("sec-a", Some("default"), "pr")
+        },
+        repo("early-b", Some("early"), "pr"),
+        Repo {
+            bundles: &["base", "sec"],
+            ..repo("sec-b", Some("default"), "pr")
+        },
+    ];
+    let w = World::new(
+        &repos,
+        json!({
+            "waves": [{"name": "early"}, {"name": "default"}],
+            "rollout": {"pr_hourly_limit": 2}
+        }),
+    );
+
+    // The plan says who goes first and who waits, with positions:
+    // security first, then the earlier wave, then the rest.
+    let plan = w.run(0, "plan", &["--no-diff"]);
+    plan.expect_code(2);
+    let out = &plan.stdout;
+    assert!(!line_of(out, "acme/sec-a").is_empty());
+    let policy = |name: &str| {
+        let at = out.find(&format!("acme/{name}  (")).unwrap();
+        line_of(&out[at..], "policy:").trim().to_string()
+    };
+    assert_eq!(policy("sec-a"), "policy: proceed");
+    assert_eq!(policy("sec-b"), "policy: proceed");
+    assert_eq!(
+        policy("early-a"),
+        "policy: queued: pr_hourly_limit reached (0 pull requests opened in the last hour, limit 2), position 1"
+    );
+    assert!(
+        policy("early-b").ends_with("position 2"),
+        "{}",
+        policy("early-b")
+    );
+    assert!(
+        policy("default-a").ends_with("position 3"),
+        "{}",
+        policy("default-a")
+    );
+    assert!(
+        policy("default-b").ends_with("position 4"),
+        "{}",
+        policy("default-b")
+    );
+
+    let first = w.run(0, "apply", &[]);
+    first.expect_code(0);
+    let opened: Vec<&str> = repos
+        .iter()
+        .map(|r| r.name)
+        .filter(|n| !w.open_pulls(n).is_empty())
+        .collect();
+    assert_eq!(opened, ["sec-a", "sec-b"], "{}", first.stdout);
+    assert!(
+        w.open_pulls("sec-a")[0]
+            .labels
+            .contains(&"security".to_string())
+    );
+    assert_eq!(
+        w.file("sec-a", "distributor/sync", SEC).unwrap(),
+        SEC_TEMPLATE
+    );
+    assert!(
+        first
+            .stdout
+            .contains("early-a: queued: pr_hourly_limit reached"),
+        "{}",
+        first.stdout
+    );
+
+    // A new process ten minutes later (a restart): the budget is spent.
+    let again = w.run(10 * 60, "apply", &[]);
+    again.expect_code(0);
+    let open: usize = repos.iter().map(|r| w.open_pulls(r.name).len()).sum();
+    assert_eq!(
+        open, 2,
+        "a restart does not reset the budget:\n{}",
+        again.stdout
+    );
+
+    // Even without the state file, the forge says two were opened this hour.
+    std::fs::remove_dir_all(&w.state).unwrap();
+    w.run(20 * 60, "apply", &[]).expect_code(0);
+    let open: usize = repos.iter().map(|r| w.open_pulls(r.name).len()).sum();
+    assert_eq!(open, 2, "open pull requests created this hour count too");
+
+    // An hour later, the next two by priority: the earlier wave.
+    w.run(HOUR + 60, "apply", &[]).expect_code(0);
+    assert_eq!(w.open_pulls("early-a").len(), 1);
+    assert_eq!(w.open_pulls("early-b").len(), 1);
+    assert!(w.open_pulls("default-a").is_empty());
+    let (_, status) = w.status_json(HOUR + 120);
+    assert_eq!(status["rollout"]["budget"]["prs_opened_last_hour"], 2);
+    assert_eq!(
+        repo_status(&status, "default-a")["policy"]["decision"],
+        "queued"
+    );
+    assert_eq!(repo_status(&status, "default-a")["policy"]["position"], 1);
+}
+
+#[test]
+fn a_concurrent_limit_counts_open_distributor_pull_requests() {
+    let repos = [
+        repo("a", None, "pr"),
+        repo("b", None, "pr"),
+        repo("c", None, "pr"),
+    ];
+    let w = World::new(&repos, json!({"rollout": {"pr_concurrent_limit": 2}}));
+    w.run(0, "apply", &[]).expect_code(0);
+    assert_eq!(w.open_pulls("c").len(), 0);
+    // Merging one frees a slot.
+    let n = w.open_pulls("a")[0].number;
+    w.fake.merge_pull(OWNER, "a", n);
+    w.run(60, "apply", &[]).expect_code(0);
+    assert_eq!(w.open_pulls("c").len(), 1);
+}
+
+#[test]
+fn waves_soak_then_promote_halt_on_failed_checks_resume_and_manual_promote() {
+    let repos = [
+        repo("canary-a", Some("canary"), "direct"),
+        repo("canary-b", Some("canary"), "direct"),
+        repo("main-a", Some("default"), "pr"),
+        repo("main-b", Some("default"), "direct"),
+    ];
+    let w = World::new(
+        &repos,
+        json!({"waves": [{"name": "canary", "soak": "1h"}, {"name": "default"}]}),
+    );
+    // First run: canary only; the default wave waits for it.
+    let first = w.run(0, "apply", &[]);
+    first.expect_code(0);
+    assert!(w.file("canary-a", "main", CI).is_some());
+    assert!(w.file("main-b", "main", CI).is_none());
+    assert!(w.open_pulls("main-a").is_empty());
+    assert!(
+        first
+            .stdout
+            .contains("main-b: held: wave default waits for wave canary to take revision"),
+        "{}",
+        first.stdout
+    );
+
+    // Canary is in sync now: the soak starts; still held, with the time.
+    let second = w.run(10 * 60, "apply", &[]);
+    second.expect_code(0);
+    let until = distributor::time::utc(w.t0 + 10 * 60 + HOUR);
+    assert!(
+        second
+            .stdout
+            .contains(&format!("held: wave canary soaking until {until}")),
+        "{}",
+        second.stdout
+    );
+    assert!(w.file("main-b", "main", CI).is_none());
+
+    // After the soak, the default wave receives it.
+    w.run(10 * 60 + HOUR + 1, "apply", &[]).expect_code(0);
+    assert!(w.file("main-b", "main", CI).is_some());
+    assert_eq!(w.open_pulls("main-a").len(), 1);
+
+    // A new revision: canary's direct commit breaks its checks -> halted.
+    let rev2 = w.change_template("make lint", "make lint-strict");
+    let t = 2 * HOUR;
+    w.run(t, "apply", &[]).expect_code(0);
+    assert!(
+        w.file("canary-a", "main", CI)
+            .unwrap()
+            .contains("lint-strict")
+    );
+    let tip = w.fake.tip(OWNER, "canary-a", "main").unwrap();
+    w.fake
+        .set_check_state(OWNER, "canary-a", &tip, Some("FAILURE"));
+    let halted = w.run(t + 2 * HOUR, "apply", &[]);
+    halted.expect_code(3);
+    assert!(
+        halted
+            .stdout
+            .contains("acme/canary-a: checks failed on main after direct commit"),
+        "{}",
+        halted.stdout
+    );
+    assert!(
+        !w.file("main-b", "main", CI)
+            .unwrap()
+            .contains("lint-strict")
+    );
+    let (code, status) = w.status_json(t + 2 * HOUR);
+    assert_eq!(code, 3, "status exits 3 while halted");
+    assert_eq!(status["rollout"]["halt"]["revision"], rev2);
+    let text = w.run(t + 2 * HOUR, "status", &[]);
+    assert!(
+        text.stdout
+            .contains(&format!("resume with: distributor resume {rev2}")),
+        "{}",
+        text.stdout
+    );
+
+    // The operator fixes checks and resumes: the rollout continues.
+    w.fake
+        .set_check_state(OWNER, "canary-a", &tip, Some("SUCCESS"));
+    let r = w.run(t + 2 * HOUR, "resume", &[&rev2]);
+    r.expect_code(0);
+    w.run(t + 3 * HOUR, "apply", &[]).expect_code(0);
+    assert!(
+        w.file("main-b", "main", CI)
+            .unwrap()
+            .contains("lint-strict")
+    );
+
+    // Manual promote: a third revision goes to the default wave at once.
+    let rev3 = w.change_template("make package", "make package-all");
+    let t3 = 10 * HOUR;
+    w.run(t3, "apply", &[]).expect_code(0);
+    assert!(
+        !w.file("main-b", "main", CI)
+            .unwrap()
+            .contains("package-all")
+    );
+    w.run(t3, "promote", &[&rev3, "--wave", "default"])
+        .expect_code(0);
+    let promoted = w.run(t3 + 60, "apply", &[]);
+    promoted.expect_code(0);
+    assert!(
+        w.file("main-b", "main", CI)
+            .unwrap()
+            .contains("package-all"),
+        "{}",
+        promoted.stdout
+    );
+    // An unknown wave is refused and nothing is recorded.
+    let bad = w.run(t3, "promote", &[&rev3, "--wave", "everyone"]);
+    bad.expect_code(1);
+    assert!(
+        bad.stderr.contains("no wave \"everyone\""),
+        "{}",
+        bad.stderr
+    );
+    for r in &repos {
+        w.fsck(r.name);
+    }
+}
+
+#[test]
+fn a_stale_pull_request_is_flagged_and_escalated_exactly_once() {
+    let w = World::new(
+        &[repo("slow", None, "pr")],
+        json!({"rollout": {"stale_after": "3d", "escalate_after": "7d"}}),
+    );
+    w.run(0, "apply", &[]).expect_code(0);
+    let pr = w.open_pulls("slow").remove(0);
+    // The pull request was opened eight days ago.
+    let then = distributor::time::rfc3339(w.t0 - 8 * 24 * HOUR);
+    w.fake.set_pull_created_at(OWNER, "slow", pr.number, &then);
+    let (_, status) = w.status_json(0);
+    let s = &repo_status(&status, "slow")["staleness"];
+    assert_eq!(s["stale"], true);
+    assert_eq!(s["pull_request_open_for"], "8d");
+    let text = w.run(0, "status", &[]);
+    assert!(
+        text.stdout.contains("STALE: pull request open 8d"),
+        "{}",
+        text.stdout
+    );
+
+    w.run(60, "apply", &[]).expect_code(0);
+    w.run(120, "apply", &[]).expect_code(0);
+    let pr = w.open_pulls("slow").remove(0);
+    assert_eq!(pr.comments.len(), 1, "one escalation: {:?}", pr.comments);
+    assert!(
+        pr.comments[0].contains("@alice @acme/payments-devs"),
+        "{}",
+        pr.comments[0]
+    );
+    assert!(pr.comments[0].contains("open for 8d"), "{}", pr.comments[0]);
+    assert!(pr.labels.contains(&"distributor:escalated".to_string()));
+}
+
+#[test]
+fn a_clean_three_way_merge_keeps_the_hand_edit_and_applies_the_template_change() {
+    let w = World::new(&[repo("svc", None, "direct")], json!({}));
+    w.run(0, "apply", &[]).expect_code(0);
+    // A hand edit on one line...
+    let ours = w.file("svc", "main", CI).unwrap();
+    let edited = ours.replace("make test", "make test TIMEOUT=30m");
+    w.fake.push(
+        OWNER,
+        "svc",
+        "main",
+        &[(CI, Some(edited.as_bytes()))],
+        "ci: longer timeout",
+    );
+    // ...and a template change on another.
+    w.change_template("make publish", "make publish-signed");
+    let plan = w.run(60, "plan", &[]);
+    plan.expect_code(2);
+    assert!(plan.stdout.contains("[merged]"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("kept 1 hand edit"), "{}", plan.stdout);
+    w.run(60, "apply", &[]).expect_code(0);
+    let merged = w.file("svc", "main", CI).unwrap();
+    assert_eq!(
+        merged,
+        edited.replace("make publish", "make publish-signed")
+    );
+    let tip = w.fake.tip(OWNER, "svc", "main").unwrap();
+    let message = w.fake.commit_message(OWNER, "svc", &tip);
+    assert!(message.contains("kept 1 hand edit"), "{message}");
+    let lock: Value = serde_json::from_str(
+        &w.file("svc", "main", ".github/distributor.lock.json")
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(lock["files"][CI]["rendered"].is_string(), "{lock}");
+    // Nothing more to do: the kept hand edit is in sync.
+    w.run(120, "plan", &[]).expect_code(0);
+    // The next template change merges again, on top of the kept edit.
+    w.change_template("make package", "make package-all");
+    w.run(180, "apply", &[]).expect_code(0);
+    let again = w.file("svc", "main", CI).unwrap();
+    assert!(
+        again.contains("TIMEOUT=30m")
+            && again.contains("package-all")
+            && again.contains("publish-signed"),
+        "{again}"
+    );
+    w.fsck("svc");
+}
+
+#[test]
+fn a_conflicting_hand_edit_goes_to_a_pull_request_and_nothing_broken_lands() {
+    let w = World::new(&[repo("svc", None, "direct")], json!({}));
+    w.run(0, "apply", &[]).expect_code(0);
+    let ours = w.file("svc", "main", CI).unwrap();
+    let edited = ours.replace("make lint", "make lint --fix");
+    w.fake.push(
+        OWNER,
+        "svc",
+        "main",
+        &[(CI, Some(edited.as_bytes()))],
+        "lint fixes",
+    );
+    let before = w.fake.tip(OWNER, "svc", "main");
+    w.change_template("make lint", "make lint-strict");
+    w.run(60, "apply", &[]).expect_code(0);
+    // The default branch keeps the hand edit, untouched and without markers.
+    assert_eq!(w.fake.tip(OWNER, "svc", "main"), before);
+    assert_eq!(w.file("svc", "main", CI).unwrap(), edited);
+    // The pull request carries the render and explains the hunk.
+    let pr = w.open_pulls("svc").remove(0);
+    let on_branch = w.file("svc", &pr.head, CI).unwrap();
+    assert!(on_branch.contains("make lint-strict") && !on_branch.contains("<<<<<<<"));
+    assert!(pr.body.contains("conflicted"), "{}", pr.body);
+    assert!(
+        pr.body.contains("make lint --fix") && pr.body.contains("make lint-strict"),
+        "{}",
+        pr.body
+    );
+    let (_, status) = w.status_json(120);
+    let files = repo_status(&status, "svc")["files"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let ci = files.iter().find(|f| f["path"] == CI).unwrap();
+    assert_eq!(ci["state"], "conflicted");
+    w.fsck("svc");
+}
+
+#[test]
+fn a_drift_waiver_holds_until_it_expires_then_the_file_is_back_in_scope() {
+    let w = World::new(
+        &[repo("svc", None, "pr")],
+        json!({"waivers": [{"repo": "svc", "file": CI, "owner": "alice", "expires": "2030-01-31", "reason": "pinned runner"}]}),
+    );
+    w.run(0, "apply", &[]).expect_code(0);
+    let n = w.open_pulls("svc")[0].number;
+    w.fake.merge_pull(OWNER, "svc", n);
+    let edited = w
+        .file("svc", "main", CI)
+        .unwrap()
+        .replace("ubuntu-22.04", "self-hosted");
+    w.fake.push(
+        OWNER,
+        "svc",
+        "main",
+        &[(CI, Some(edited.as_bytes()))],
+        "own runner",
+    );
+
+    let expiry = distributor::time::parse_rfc3339("2030-02-01T00:00:00Z").unwrap() - w.t0;
+    let waived = w.run(expiry - 60, "plan", &[]);
+    waived.expect_code(0);
+    let status = w.run(expiry - 60, "status", &[]);
+    assert!(
+        status
+            .stdout
+            .contains("[waived]: drift waived by alice until 2030-01-31: pinned runner"),
+        "{}",
+        status.stdout
+    );
+
+    let expired = w.run(expiry + 60, "plan", &[]);
+    expired.expect_code(2);
+    assert!(
+        expired
+            .stdout
+            .contains("[drifted: edited since distributor wrote it] -> proposal"),
+        "{}",
+        expired.stdout
+    );
+    let status = w.run(expiry + 60, "status", &[]);
+    assert!(
+        status.stdout.contains(
+            "the drift waiver by alice expired on 2030-01-31: pinned runner: back in scope"
+        ),
+        "{}",
+        status.stdout
+    );
+}
+
+#[test]
+fn a_forced_run_commits_everywhere_closes_superseded_prs_and_audits_each_repo() {
+    let names: Vec<String> = (0..50).map(|i| format!("svc-{i:02}")).collect();
+    let repos: Vec<Repo<'_>> = names
+        .iter()
+        .map(|n| repo(n, Some("default"), "pr"))
+        .collect();
+    let w = World::new(
+        &repos,
+        json!({"waves": [{"name": "canary", "soak": "1d"}, {"name": "default"}],
+               "rollout": {"pr_hourly_limit": 5, "direct_commits_per_run": 3}}),
+    );
+    // Open pull requests in some repos, hand edits in others, protection in one.
+    w.run(0, "apply", &[]).expect_code(0);
+    let with_prs: Vec<&String> = names
+        .iter()
+        .filter(|n| !w.open_pulls(n).is_empty())
+        .collect();
+    assert_eq!(with_prs.len(), 5);
+    for n in names.iter().skip(40) {
+        w.fake.push(
+            OWNER,
+            n,
+            "main",
+            &[(CI, Some(b"name: hand made\n".as_slice()))],
+            "by hand",
+        );
+    }
+    w.fake.protect_branch(OWNER, "svc-49", "main");
+    w.change_template("make test", "make test-pinned");
+
+    // Dirty platform trees are refused.
+    w.write("templates/base/ci.yml", "dirty\n");
+    let dirty = w.run(
+        60,
+        "apply",
+        &["--force", "--reason", "CVE-2026-0001: pin actions"],
+    );
+    dirty.expect_code(1);
+    assert!(
+        dirty
+            .stderr
+            .contains("refusing --force from a platform tree with uncommitted changes")
+    );
+    w.git(&["checkout", "--", "templates/base/ci.yml"]);
+
+    let audit = w.tmp.path().join("audit/forced.jsonl");
+    let forced = w.run(
+        60,
+        "apply",
+        &[
+            "--force",
+            "--reason",
+            "CVE-2026-0001: pin actions",
+            "--audit-log",
+            audit.to_str().unwrap(),
+        ],
+    );
+    forced.expect_code(1);
+    // Every repo but the protected one got one direct commit with the reason.
+    for n in names.iter().take(49) {
+        let ci = w.file(n, "main", CI).unwrap();
+        assert!(ci.contains("make test-pinned"), "{n}: {ci}");
+        let tip = w.fake.tip(OWNER, n, "main").unwrap();
+        assert!(
+            w.fake
+                .commit_message(OWNER, n, &tip)
+                .contains("CVE-2026-0001: pin actions")
+        );
+        assert!(
+            w.open_pulls(n).is_empty(),
+            "{n}: superseded pull request closed"
+        );
+    }
+    let closed = w.fake.pulls(OWNER, with_prs[0]).remove(0);
+    assert_eq!(closed.state, "closed");
+    let tip = w.fake.tip(OWNER, with_prs[0], "main").unwrap();
+    assert!(
+        closed
+            .comments
+            .last()
+            .unwrap()
+            .contains(&format!("/commit/{tip}")),
+        "{:?}",
+        closed.comments
+    );
+    assert_eq!(w.file("svc-49", "main", CI).unwrap(), "name: hand made\n");
+
+    // The final table and the audit trail.
+    assert!(
+        forced
+            .stdout
+            .contains("49 changed, 0 skipped (already fixed), 1 failed"),
+        "{}",
+        forced.stdout
+    );
+    let failed = line_of(&forced.stdout, "FAILED   acme/svc-49");
+    assert!(
+        failed.contains("--force does not bypass branch protection"),
+        "{failed}"
+    );
+    let lines: Vec<Value> = std::fs::read_to_string(&audit)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 50);
+    for l in &lines {
+        assert_eq!(l["operator"], "oncall-olivia");
+        assert_eq!(l["reason"], "CVE-2026-0001: pin actions");
+        assert!(distributor::time::parse_rfc3339(l["time"].as_str().unwrap()).is_some());
+    }
+    let bad = lines.iter().find(|l| l["repo"] == "acme/svc-49").unwrap();
+    assert_eq!(bad["outcome"], "failed");
+    assert!(
+        bad["error"]
+            .as_str()
+            .unwrap()
+            .contains("does not bypass branch protection")
+    );
+    let good = lines.iter().find(|l| l["repo"] == "acme/svc-00").unwrap();
+    assert_eq!(good["outcome"], "changed");
+    assert_eq!(good["commit"], w.fake.tip(OWNER, "svc-00", "main").unwrap());
+
+    // Run again: already fixed everywhere it could be.
+    let again = w.run(
+        120,
+        "apply",
+        &[
+            "--force",
+            "--reason",
+            "CVE-2026-0001: pin actions",
+            "--audit-log",
+            audit.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        again
+            .stdout
+            .contains("0 changed, 49 skipped (already fixed), 1 failed"),
+        "{}",
+        again.stdout
+    );
+    for n in names.iter().take(3) {
+        w.fsck(n);
+    }
+    let _ = Path::new("");
+}
