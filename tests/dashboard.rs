@@ -297,6 +297,8 @@ fn repo(name: &str, team: &str, wave: Option<&str>, status: RepoStatus) -> RepoE
         url: None,
         last_error: None,
         seen_at: now(),
+        rollout: None,
+        stale: false,
     }
 }
 
@@ -345,6 +347,7 @@ fn ledger() -> Ledger {
         last_success_at: Some(now() - 110),
         config_error: None,
         repos: BTreeMap::new(),
+        rollout: None,
     };
     for r in [billing, web, api, ok, loose] {
         ledger.repos.insert(r.repo.clone(), r);

@@ -462,6 +462,8 @@ mod tests {
             url: None,
             last_error: None,
             seen_at: NOW,
+            rollout: None,
+            stale: false,
         }
     }
 

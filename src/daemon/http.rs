@@ -578,6 +578,8 @@ mod tests {
                         url: None,
                         last_error: None,
                         seen_at: 0,
+                        rollout: None,
+                        stale: false,
                     },
                 );
             }
@@ -615,6 +617,8 @@ mod tests {
                 url: None,
                 last_error: Some("<script>alert(1)</script>".into()),
                 seen_at: 0,
+                rollout: None,
+                stale: false,
             },
         );
         let a = call(&h.shared, get("/")).await;

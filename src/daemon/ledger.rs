@@ -107,6 +107,13 @@ pub struct RepoEntry {
     pub last_error: Option<String>,
     /// Epoch seconds of the cycle that last looked at the repo.
     pub seen_at: u64,
+    /// Why the rollout policy left its changes for later (queued, held,
+    /// halted), as one line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<String>,
+    /// Behind, or its pull request open, longer than `stale_after`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stale: bool,
 }
 
 /// Counts of repos by status, and of files by state.
@@ -132,6 +139,9 @@ pub struct Ledger {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub config_error: Option<String>,
     pub repos: BTreeMap<String, RepoEntry>,
+    /// The rollout policy of the last cycle: waves, budgets, halt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<crate::rollout::Decisions>,
 }
 
 impl Ledger {
@@ -181,11 +191,14 @@ impl Ledger {
                 url: previous.as_ref().and_then(|p| p.url.clone()),
                 last_error: Some(error),
                 seen_at: now,
+                rollout: None,
+                stale: previous.as_ref().is_some_and(|p| p.stale),
             };
             seen.insert(key, entry);
         }
         if complete {
             self.repos = seen;
+            self.rollout = plan.rollout.clone();
         } else {
             self.repos.extend(seen);
         }
@@ -232,6 +245,28 @@ impl Ledger {
             n("drifted"),
             n("error")
         );
+        let deferred = |key: &str| {
+            self.repos
+                .values()
+                .filter(|r| r.rollout.as_deref().is_some_and(|l| l.starts_with(key)))
+                .count()
+        };
+        let stale = self.repos.values().filter(|r| r.stale).count();
+        for (n, what) in [
+            (deferred("queued"), "queued"),
+            (deferred("held"), "held by a wave"),
+            (stale, "stale"),
+        ] {
+            if n > 0 {
+                s.push_str(&format!(", {n} {what}"));
+            }
+        }
+        if let Some(h) = self.rollout.as_ref().and_then(|r| r.halt.as_ref()) {
+            s.push_str(&format!(
+                "; rollout of {} HALTED",
+                &h.revision[..h.revision.len().min(12)]
+            ));
+        }
         if let Some(c) = &self.last_cycle
             && !matches!(c.outcome, Outcome::Ok)
         {
@@ -264,6 +299,7 @@ fn repo_entry(
     let status = match report {
         None => p.status(),
         Some(r) if r.error.is_some() => RepoStatus::Error,
+        Some(r) if r.deferred.is_some() => p.status(),
         Some(_) => status_after_apply(p),
     };
     let pull_request = match report.and_then(|r| r.pull_request.as_ref()) {
@@ -306,6 +342,13 @@ fn repo_entry(
         url: p.web_url.clone(),
         last_error: report.and_then(|r| r.error.clone()),
         seen_at: now,
+        rollout: p
+            .policy
+            .as_ref()
+            .map(|x| &x.decision)
+            .filter(|d| !d.allows_writes())
+            .map(crate::rollout::Decision::line),
+        stale: p.policy.as_ref().is_some_and(|x| x.staleness.stale),
     }
 }
 

@@ -230,7 +230,7 @@ pub struct Halt {
 }
 
 /// The decisions for a whole plan.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Decisions {
     /// The revision key (`promote` and `resume` take it).
     pub revision: String,

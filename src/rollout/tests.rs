@@ -1,1 +1,75 @@
+//! Unit tests of the pure parts of the policy: revision keys, decision
+//! lines, staleness lines. The decisions themselves are tested end to end
+//! in `tests/rollout.rs` (budgets, waves, halts, escalation).
 
+use super::*;
+
+#[test]
+fn a_dirty_revision_key_carries_its_digest() {
+    let clean = Source {
+        revision: "abc".into(),
+        dirty: false,
+        digest: None,
+    };
+    assert_eq!(revision_key(&clean), "abc");
+    let dirty = Source {
+        revision: "abc".into(),
+        dirty: true,
+        digest: Some("0123456789abcdef0123".into()),
+    };
+    assert_eq!(revision_key(&dirty), "abc+0123456789ab");
+}
+
+#[test]
+fn decisions_read_as_one_line_and_only_deferrals_block_writes() {
+    let queued = Decision::Queued {
+        limit: Limit::PrHourlyLimit,
+        position: 12,
+        reason: "pr_hourly_limit reached".into(),
+    };
+    assert_eq!(
+        queued.line(),
+        "queued: pr_hourly_limit reached, position 12"
+    );
+    assert!(!queued.allows_writes());
+    let held = Decision::Held {
+        reason: "wave early soaking until 2026-11-22 10:00:00 UTC".into(),
+        until: None,
+    };
+    assert_eq!(
+        held.line(),
+        "held: wave early soaking until 2026-11-22 10:00:00 UTC"
+    );
+    assert!(!held.allows_writes());
+    assert!(!Decision::Halted { reason: "x".into() }.allows_writes());
+    assert!(Decision::Proceed.allows_writes());
+    assert!(Decision::Forced.allows_writes());
+    assert!(Decision::Idle.allows_writes());
+    assert_eq!(
+        Limit::DirectCommitsPerRun.as_str(),
+        "direct_commits_per_run"
+    );
+}
+
+#[test]
+fn staleness_says_how_far_behind_and_flags_stale() {
+    assert_eq!(Staleness::default().line(), None);
+    let s = Staleness {
+        behind_revisions: Some(3),
+        behind_for: Some("2d 4h".into()),
+        pull_request_open_for: Some("5d".into()),
+        stale: true,
+        escalated: true,
+        ..Staleness::default()
+    };
+    assert_eq!(
+        s.line().unwrap(),
+        "STALE: 3 revisions behind for 2d 4h; pull request open 5d (escalated)"
+    );
+    let one = Staleness {
+        behind_revisions: Some(1),
+        behind_for: Some("10m".into()),
+        ..Staleness::default()
+    };
+    assert_eq!(one.line().unwrap(), "1 revision behind for 10m");
+}
