@@ -46,8 +46,9 @@ pub struct Wave {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// How long a revision must have been delivered to this wave before the
-    /// next wave receives it (`2h`, `1d`); `0s` when absent.
+    /// How long every repo of this wave must have been in sync with a
+    /// revision before the next waves receive it (`2h`, `1d`). Absent: the
+    /// next wave does not wait for this one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub soak: Option<String>,
 }
@@ -87,8 +88,8 @@ pub struct RolloutSettings {
     /// team's owners.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escalate_after: Option<String>,
-    /// Failures of one revision that halt its rollout; 1 when absent, must
-    /// be at least 1.
+    /// Failures of one revision that halt its rollout; at least 1. Absent:
+    /// 1 when a wave declares a soak, else halting is off.
     #[serde(
         default,
         deserialize_with = "halt_after_failures",
