@@ -370,7 +370,23 @@ impl Log {
                 .map_err(|e| format!("cannot append to {}: {e}", where_()))?;
         }
         drop(lock);
+        self.match_dir_owner(&self.path);
         Ok(())
+    }
+
+    /// A file created by root (`sudo distributor promote` on the service's
+    /// state directory) is given to the directory's owner, so the service
+    /// (systemd's dynamic user) can still append to it. Best effort.
+    fn match_dir_owner(&self, file: &Path) {
+        use std::os::unix::fs::MetadataExt;
+        let (Some(dir), Ok(f)) = (self.path.parent(), std::fs::metadata(file)) else {
+            return;
+        };
+        if let Ok(d) = std::fs::metadata(dir)
+            && (d.uid(), d.gid()) != (f.uid(), f.gid())
+        {
+            let _ = std::os::unix::fs::chown(file, Some(d.uid()), Some(d.gid()));
+        }
     }
 
     /// An exclusive lock on `rollout.jsonl.lock`, released on drop.
@@ -384,6 +400,7 @@ impl Log {
             .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
         f.lock()
             .map_err(|e| format!("cannot lock {}: {e}", path.display()))?;
+        self.match_dir_owner(&path);
         Ok(f)
     }
 }

@@ -414,8 +414,13 @@ pub fn decide(ctx: &Context<'_>, plan: &Plan) -> Decisions {
     }
 }
 
+/// A commit id cut to 12 digits; other revision keys whole.
 fn short(rev: &str) -> &str {
-    &rev[..rev.len().min(12)]
+    if rev.len() > 12 && rev.bytes().all(|b| b.is_ascii_hexdigit()) {
+        &rev[..12]
+    } else {
+        rev
+    }
 }
 
 fn staleness_of(ctx: &Context<'_>, p: &RepoPlan) -> Staleness {
@@ -632,12 +637,13 @@ fn waves_of(
                 format!("wave {} waits for wave {}", out[i].name, prev.name)
             } else if prev.in_sync_since.is_none() {
                 format!(
-                    "wave {} waits for wave {} to take revision {} ({} of {} repos in sync)",
+                    "wave {} waits for wave {} to take revision {} ({} of {} repo{} in sync)",
                     out[i].name,
                     prev.name,
                     short(revision),
                     prev.in_sync,
-                    prev.repos
+                    prev.repos,
+                    if prev.repos == 1 { "" } else { "s" }
                 )
             } else {
                 let since = prev
