@@ -352,7 +352,7 @@ impl Run<'_> {
             Command::Apply(a) => {
                 let n = plan.repos.len() + plan.errors.len();
                 let bar = progress_bar(n as u64);
-                let decisions = plan.rollout.clone();
+                let decisions = plan.rollout.take();
                 let report = apply::apply(
                     forge,
                     &prepared.targets,
