@@ -142,7 +142,7 @@ fn main() {
     ));
 
     let t = Instant::now();
-    let report = rt.block_on(apply::apply(&forge, &ts, plan, &opts("rev1"), None, |_| {}));
+    let report = rt.block_on(apply::apply(&forge, &ts, plan, &opts("rev1"), |_| {}));
     let commits = report.repos.iter().filter(|r| r.commit.is_some()).count()
         + report
             .repos
@@ -175,14 +175,7 @@ fn main() {
     let ts2 = targets(&text, &changed);
     let t = Instant::now();
     let plan = rt.block_on(apply::make_plan(&forge, &ts2, &opts("rev2")));
-    let report = rt.block_on(apply::apply(
-        &forge,
-        &ts2,
-        plan,
-        &opts("rev2"),
-        None,
-        |_| {},
-    ));
+    let report = rt.block_on(apply::apply(&forge, &ts2, plan, &opts("rev2"), |_| {}));
     let written = report.repos.iter().filter(|r| r.files_changed > 0).count();
     rows.push((
         "template change: plan + apply".into(),

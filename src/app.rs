@@ -352,27 +352,23 @@ impl Run<'_> {
             Command::Apply(a) => {
                 let n = plan.repos.len() + plan.errors.len();
                 let bar = progress_bar(n as u64);
-                let decisions = plan.rollout.take();
-                let report = apply::apply(
-                    forge,
-                    &prepared.targets,
-                    plan,
-                    opts,
-                    decisions.as_ref(),
-                    |r| {
-                        if let Some(b) = &bar {
-                            b.set_message(r.repo.to_string());
-                            b.inc(1);
-                        }
-                    },
-                )
+                let decided = plan
+                    .rollout
+                    .as_mut()
+                    .map(|d| std::mem::take(&mut d.events))
+                    .unwrap_or_default();
+                let report = apply::apply(forge, &prepared.targets, plan, opts, |r| {
+                    if let Some(b) = &bar {
+                        b.set_message(r.repo.to_string());
+                        b.inc(1);
+                    }
+                })
                 .await;
                 if let Some(b) = bar {
                     b.finish_and_clear();
                 }
                 let revision = rollout::revision_key(source);
-                let mut events = decisions.map(|d| d.events).unwrap_or_default();
-                events.extend(rollout::applied_events(&report, &revision, self.now));
+                let events = rollout::applied_events(decided, &report, &revision, self.now);
                 match &log {
                     Some(l) => {
                         if let Err(e) = l.append(&events, self.now) {

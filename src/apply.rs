@@ -21,7 +21,7 @@ use crate::plan::{
 };
 use crate::registry::ResolvedRepo;
 use crate::render::DesiredFile;
-use crate::rollout::{Decision, Decisions};
+use crate::rollout::Decision;
 
 /// A repo with its rendered files: the input of planning.
 #[derive(Debug, Clone)]
@@ -313,24 +313,22 @@ pub async fn apply<F: Forge>(
     targets: &[Target],
     plan: Plan,
     opts: &Options,
-    policy: Option<&Decisions>,
     on_done: impl FnMut(&RepoReport),
 ) -> ApplyReport {
     let never = std::sync::atomic::AtomicBool::new(false);
-    apply_until(forge, targets, plan, opts, policy, &never, on_done).await
+    apply_until(forge, targets, plan, opts, &never, on_done).await
 }
 
 /// [`apply`], stopping at a safe point (between two repos) once `stop` is
 /// set: a repo is always finished whole (commit, branch and pull request),
-/// the rest are left for the next run and not reported. With `policy`,
-/// repos whose decision does not allow writes are reported as deferred and
-/// left untouched, and due escalation comments are posted.
+/// the rest are left for the next run and not reported. Repos whose
+/// rollout decision (`RepoPlan::policy`) does not allow writes are reported
+/// as deferred and left untouched; due escalation comments are posted.
 pub async fn apply_until<F: Forge>(
     forge: &F,
     targets: &[Target],
     plan: Plan,
     opts: &Options,
-    policy: Option<&Decisions>,
     stop: &std::sync::atomic::AtomicBool,
     mut on_done: impl FnMut(&RepoReport),
 ) -> ApplyReport {
@@ -361,11 +359,12 @@ pub async fn apply_until<F: Forge>(
             continue;
         }
         let target = by_id[&repo_plan.repo];
-        let verdict = policy.and_then(|d| d.get(&repo_plan.repo));
-        let escalation = verdict
+        let escalation = repo_plan
+            .policy
+            .as_ref()
             .and_then(|v| v.escalation.clone())
             .zip(repo_plan.open_pull_request.clone());
-        let mut report = match verdict.map(|v| &v.decision) {
+        let mut report = match repo_plan.policy.as_ref().map(|v| &v.decision) {
             Some(d) if !d.allows_writes() => deferred(&repo_plan, d.clone()),
             _ => apply_repo(forge, target, repo_plan, opts).await,
         };

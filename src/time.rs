@@ -18,6 +18,11 @@ pub fn now() -> Epoch {
         .unwrap_or(0)
 }
 
+/// The current time as unsigned seconds (HTTP headers, counters).
+pub fn now_secs() -> u64 {
+    u64::try_from(now()).unwrap_or(0)
+}
+
 /// `2024-05-01 12:34:56 UTC`, for people.
 pub fn utc(epoch: Epoch) -> String {
     let (date, secs) = split(epoch);
@@ -110,8 +115,9 @@ pub fn end_of_date(s: &str) -> Option<Epoch> {
     parse_days(s).map(|d| (d + 1) * 86_400)
 }
 
-/// Parses a duration as people write it: a whole number and a unit, `s`,
-/// `m`, `h`, `d` (24 hours) or `w` (7 days), e.g. `30m`, `24h`, `7d`.
+/// Parses a duration as people write it: a whole number and a unit, `ms`,
+/// `s`, `m` (or `min`), `h`, `d` (24 hours) or `w` (7 days), e.g. `500ms`,
+/// `30m`, `24h`, `7d`. A unit is required (see [`parse_duration_or_secs`]).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let split = text
         .find(|c: char| !c.is_ascii_digit())
@@ -121,20 +127,30 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .parse()
         .map_err(|_| format!("`{text}` is not a duration (use e.g. 30m, 24h, 7d, 2w)"))?;
     let factor = match unit {
+        "ms" => return Ok(Duration::from_millis(n)),
         "s" => 1,
-        "m" => 60,
+        "m" | "min" => 60,
         "h" => 3600,
         "d" => 86_400,
         "w" => 7 * 86_400,
         _ => {
             return Err(format!(
-                "`{text}`: unknown or missing unit (use s, m, h, d or w, e.g. 7d)"
+                "`{text}`: unknown or missing unit (use ms, s, m, h, d or w, e.g. 7d)"
             ));
         }
     };
     n.checked_mul(factor)
         .map(Duration::from_secs)
         .ok_or_else(|| format!("`{text}` is too long"))
+}
+
+/// [`parse_duration`], where a bare number means seconds (command-line
+/// and service settings such as `--github-write-spacing 1`).
+pub fn parse_duration_or_secs(text: &str) -> Result<Duration, String> {
+    match text.parse::<u64>() {
+        Ok(n) => Ok(Duration::from_secs(n)),
+        Err(_) => parse_duration(text),
+    }
 }
 
 /// A duration for people: the two largest units, `3d 4h`, `12m`, `0s`.

@@ -70,7 +70,7 @@ fn branch_moved_between_plan_and_apply_is_replanned() {
     );
 
     let mut seen = Vec::new();
-    let report = block_on(apply::apply(&forge, &targets, plan, &opts, None, |r| {
+    let report = block_on(apply::apply(&forge, &targets, plan, &opts, |r| {
         seen.push(r.repo.to_string())
     }));
     assert_eq!(seen.len(), 12, "progress callback once per repo");
@@ -145,7 +145,7 @@ fn proposal_created_by_someone_else_meanwhile_is_left_alone() {
         "My own branch",
     );
 
-    let report = block_on(apply::apply(&forge, &targets, plan, &opts, None, |_| {}));
+    let report = block_on(apply::apply(&forge, &targets, plan, &opts, |_| {}));
     let r = report_of(&report, "mango-api");
     assert!(r.replanned, "{r:?}");
     assert_eq!(r.error, None);
@@ -249,7 +249,7 @@ fn branch_that_keeps_moving_fails_only_that_repo() {
 
     let plan = block_on(apply::make_plan(&forge, &targets, &opts));
     assert!(plan.errors.is_empty());
-    let report = block_on(apply::apply(&forge, &targets, plan, &opts, None, |_| {}));
+    let report = block_on(apply::apply(&forge, &targets, plan, &opts, |_| {}));
 
     let r = report_of(&report, "mango-web");
     let error = r.error.as_deref().expect("mango-web fails");
@@ -293,14 +293,7 @@ fn branch_that_keeps_moving_fails_only_that_repo() {
 
     // Once the pushes stop, the next run delivers on top of them.
     let plan = block_on(apply::make_plan(&forge.inner, &targets, &opts));
-    let report = block_on(apply::apply(
-        &forge.inner,
-        &targets,
-        plan,
-        &opts,
-        None,
-        |_| {},
-    ));
+    let report = block_on(apply::apply(&forge.inner, &targets, plan, &opts, |_| {}));
     assert_eq!(report.failed(), 0);
     assert_eq!(env.git(&web, &["rev-parse", "main^"]), humans[1]);
     assert_fsck_clean(&env);

@@ -657,7 +657,6 @@ fn a_race_on_the_branch_tip_is_replanned_and_loses_nothing() {
         &targets,
         plan,
         &opts,
-        None,
         |_| {},
     ));
     let r = &report.repos[0];

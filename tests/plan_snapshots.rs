@@ -101,7 +101,7 @@ async fn plan_output_after_rollout_hand_edit_and_template_change() {
         "first_rollout_text",
         scrub(&output::text::plan(&first, Style { color: false }, false))
     );
-    let report = apply::apply(&forge, &targets, first, &options(false), None, |_| {}).await;
+    let report = apply::apply(&forge, &targets, first, &options(false), |_| {}).await;
     assert_eq!(report.failed(), 0);
 
     // The mango team merges its proposal (fast-forward).

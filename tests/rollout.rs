@@ -725,17 +725,14 @@ fn a_forced_run_commits_everywhere_closes_superseded_prs_and_audits_each_repo() 
     w.git(&["checkout", "--", "templates/base/ci.yml"]);
 
     let audit = w.tmp.path().join("audit/forced.jsonl");
-    let forced = w.run(
-        60,
-        "apply",
-        &[
-            "--force",
-            "--reason",
-            "CVE-2026-0001: pin actions",
-            "--audit-log",
-            audit.to_str().unwrap(),
-        ],
-    );
+    let force_args = [
+        "--force",
+        "--reason",
+        "CVE-2026-0001: pin actions",
+        "--audit-log",
+        audit.to_str().unwrap(),
+    ];
+    let forced = w.run(60, "apply", &force_args);
     forced.expect_code(1);
     // Every repo but the protected one got one direct commit with the reason.
     for n in names.iter().take(49) {
@@ -803,17 +800,7 @@ fn a_forced_run_commits_everywhere_closes_superseded_prs_and_audits_each_repo() 
     assert_eq!(good["commit"], w.fake.tip(OWNER, "svc-00", "main").unwrap());
 
     // Run again: already fixed everywhere it could be.
-    let again = w.run(
-        120,
-        "apply",
-        &[
-            "--force",
-            "--reason",
-            "CVE-2026-0001: pin actions",
-            "--audit-log",
-            audit.to_str().unwrap(),
-        ],
-    );
+    let again = w.run(120, "apply", &force_args);
     assert!(
         again
             .stdout

@@ -37,7 +37,7 @@ pub struct Context<'a> {
 /// Runs one cycle and records it. Returns its outcome.
 pub async fn run(ctx: &Context<'_>, request: &CycleRequest) -> Outcome {
     let started = Instant::now();
-    let started_at = crate::forge::github::limits::now_epoch();
+    let started_at = crate::time::now_secs();
     let mut cycle = Cycle {
         number: ctx.number,
         trigger: request.trigger,
@@ -155,21 +155,23 @@ pub async fn run(ctx: &Context<'_>, request: &CycleRequest) -> Outcome {
         pull_requests: crate::forge::Forge::has_pull_requests(ctx.forge),
     };
     rollout::attach(&policy, &mut plan);
-    let decisions = plan.rollout.clone();
+    let decided = plan
+        .rollout
+        .as_mut()
+        .map(|d| std::mem::take(&mut d.events))
+        .unwrap_or_default();
     let health = &ctx.shared.health;
     let report = apply::apply_until(
         ctx.forge,
         &prepared.targets,
         plan.clone(),
         &opts,
-        decisions.as_ref(),
         ctx.stop,
         |_| health.beat(),
     )
     .await;
     let revision = rollout::revision_key(&plan.source);
-    let mut events = decisions.map(|d| d.events).unwrap_or_default();
-    events.extend(rollout::applied_events(&report, &revision, now));
+    let events = rollout::applied_events(decided, &report, &revision, now);
     if let Err(e) = log.append(&events, now) {
         tracing::error!(error = %e, "cannot record the cycle in the rollout log; budgets and soak times may be off after a restart");
         ctx.shared.metrics.error("state", 1);

@@ -18,7 +18,7 @@
 use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -108,13 +108,6 @@ fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
     lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn now_epoch() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 fn json(status: StatusCode, value: &serde_json::Value) -> Response {
     (
         status,
@@ -135,7 +128,12 @@ async fn healthz() -> &'static str {
 async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
     let last_success = read(&shared.ledger).last_success_at;
     let since_start = shared.health.started.elapsed();
-    match readiness(&shared.health, last_success, now_epoch(), since_start) {
+    match readiness(
+        &shared.health,
+        last_success,
+        crate::time::now_secs(),
+        since_start,
+    ) {
         Ok(()) => "ready".into_response(),
         Err(why) => (StatusCode::SERVICE_UNAVAILABLE, why).into_response(),
     }
@@ -154,7 +152,7 @@ async fn status(State(shared): State<Arc<Shared>>) -> Response {
 }
 
 async fn dashboard_page(State(shared): State<Arc<Shared>>) -> Response {
-    let html = dashboard::render(&read(&shared.ledger), now_epoch());
+    let html = dashboard::render(&read(&shared.ledger), crate::time::now_secs());
     let mut response = ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response();
     // Nothing on the page loads from anywhere: forbid it outright.
     response.headers_mut().insert(
@@ -533,11 +531,11 @@ mod tests {
         let a = call(&h.shared, get("/readyz")).await;
         assert_eq!(a.status, StatusCode::OK, "{}", a.body);
         // A success long ago: 3 intervals of 300s have passed.
-        h.shared.ledger.write().unwrap().last_success_at = Some(now_epoch() - 901);
+        h.shared.ledger.write().unwrap().last_success_at = Some(crate::time::now_secs() - 901);
         let a = call(&h.shared, get("/readyz")).await;
         assert_eq!(a.status, StatusCode::SERVICE_UNAVAILABLE);
         assert!(a.body.contains("no successful cycle for"), "{}", a.body);
-        h.shared.ledger.write().unwrap().last_success_at = Some(now_epoch() - 10);
+        h.shared.ledger.write().unwrap().last_success_at = Some(crate::time::now_secs() - 10);
         let a = call(&h.shared, get("/readyz")).await;
         assert_eq!(a.status, StatusCode::OK);
     }

@@ -87,7 +87,12 @@ fn rollout_section(plan: &Plan, st: Style) -> String {
     let limited = b.pr_hourly_limit.is_some()
         || b.pr_concurrent_limit.is_some()
         || b.direct_commits_per_run.is_some();
-    if d.halt.is_none() && d.waves.is_empty() && !limited && d.stale() == 0 {
+    let stale = plan
+        .repos
+        .iter()
+        .filter(|r| r.policy.as_ref().is_some_and(|p| p.staleness.stale))
+        .count();
+    if d.halt.is_none() && d.waves.is_empty() && !limited && stale == 0 {
         return out;
     }
     let _ = writeln!(out, "\nRollout of revision {}:", d.revision);
@@ -145,7 +150,6 @@ fn rollout_section(plan: &Plan, st: Style) -> String {
             plural(b.queued)
         );
     }
-    let stale = d.stale();
     if stale > 0 {
         let _ = writeln!(
             out,

@@ -201,6 +201,9 @@ pub struct WaveReport {
     /// Why not, when not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waiting: Option<String>,
+    /// When it opens, if only a soak holds it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opens_at: Option<String>,
     /// An operator promoted the revision to this wave.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub promoted_by: Option<String>,
@@ -234,8 +237,6 @@ pub struct Halt {
 pub struct Decisions {
     /// The revision key (`promote` and `resume` take it).
     pub revision: String,
-    #[serde(skip)]
-    pub repos: BTreeMap<RepoId, RepoPolicy>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub waves: Vec<WaveReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -244,24 +245,6 @@ pub struct Decisions {
     /// Facts to append to the rollout log when applying.
     #[serde(skip)]
     pub events: Vec<Event>,
-}
-
-impl Decisions {
-    pub fn get(&self, repo: &RepoId) -> Option<&RepoPolicy> {
-        self.repos.get(repo)
-    }
-
-    /// Repos whose decision is `key`.
-    pub fn count(&self, key: &str) -> usize {
-        self.repos
-            .values()
-            .filter(|p| p.decision.key() == key)
-            .count()
-    }
-
-    pub fn stale(&self) -> usize {
-        self.repos.values().filter(|p| p.staleness.stale).count()
-    }
 }
 
 /// The key a revision is known by in the log and on the command line: the
@@ -293,8 +276,8 @@ fn opens_proposal(p: &RepoPlan, pull_requests: bool) -> bool {
     }
 }
 
-/// Decides every repo of `plan`.
-pub fn decide(ctx: &Context<'_>, plan: &Plan) -> Decisions {
+/// Decides every repo of `plan`: the fleet-wide verdict, and each repo's.
+fn decide(ctx: &Context<'_>, plan: &Plan) -> (Decisions, BTreeMap<RepoId, RepoPolicy>) {
     let revision = revision_key(&plan.source);
     let mut events = Vec::new();
     let by_id: BTreeMap<RepoId, &Target> = ctx.targets.iter().map(|t| (t.id(), t)).collect();
@@ -315,7 +298,7 @@ pub fn decide(ctx: &Context<'_>, plan: &Plan) -> Decisions {
     let halt = halt_of(ctx, plan, &revision, &mut events);
 
     // Waves: which are open for this revision.
-    let waves = waves_of(ctx, plan, &revision, &errors, &wave_of, &mut events);
+    let (waves, after_waves) = waves_of(ctx, plan, &revision, &errors, &wave_of, &mut events);
 
     let mut repos: BTreeMap<RepoId, RepoPolicy> = BTreeMap::new();
     let mut candidates: Vec<&RepoPlan> = Vec::new();
@@ -335,21 +318,18 @@ pub fn decide(ctx: &Context<'_>, plan: &Plan) -> Decisions {
             }
         } else {
             let w = wave_of(&p.repo);
-            match waves.get(w) {
-                Some(report) if !report.open => Decision::Held {
-                    reason: report.waiting.clone().unwrap_or_default(),
-                    until: held_until(ctx, &waves, w),
-                },
-                _ if w == n_waves && n_waves > 0 && !last_gate_open(ctx, &waves) => {
-                    Decision::Held {
-                        reason: waves
-                            .iter()
-                            .rev()
-                            .find_map(|r| r.waiting.clone())
-                            .unwrap_or_else(|| "waiting for the declared waves".into()),
-                        until: None,
-                    }
-                }
+            let held = match waves.get(w) {
+                Some(report) if !report.open => Some((
+                    report.waiting.clone().unwrap_or_default(),
+                    report.opens_at.clone(),
+                )),
+                Some(_) => None,
+                None => after_waves
+                    .line("repos outside the declared waves", &revision)
+                    .map(|l| (l, after_waves.until())),
+            };
+            match held {
+                Some((reason, until)) => Decision::Held { reason, until },
                 _ => {
                     candidates.push(p);
                     Decision::Proceed
@@ -404,14 +384,16 @@ pub fn decide(ctx: &Context<'_>, plan: &Plan) -> Decisions {
         }
     }
 
-    Decisions {
-        revision,
+    (
+        Decisions {
+            revision,
+            waves,
+            halt,
+            budget,
+            events,
+        },
         repos,
-        waves,
-        halt,
-        budget,
-        events,
-    }
+    )
 }
 
 /// A commit id cut to 12 digits; other revision keys whole.
@@ -544,6 +526,62 @@ fn wave_digest(plans: &[&RepoPlan]) -> String {
     crate::blob::blob_id(listing.as_bytes()).to_string()
 }
 
+/// Why the waves after a gate wait, if they do.
+#[derive(Debug, Clone)]
+enum Wait {
+    Open,
+    /// An earlier wave is itself waiting.
+    Behind(String),
+    /// The wave has not taken the revision everywhere yet.
+    Taking {
+        wave: String,
+        in_sync: usize,
+        repos: usize,
+    },
+    /// In sync, soaking until `until`.
+    Soaking {
+        wave: String,
+        since: Epoch,
+        soak: Duration,
+    },
+}
+
+impl Wait {
+    /// Why `who` (`wave early`, or repos outside the waves) waits.
+    fn line(&self, who: &str, revision: &str) -> Option<String> {
+        Some(match self {
+            Wait::Open => return None,
+            Wait::Behind(wave) => format!("{who} waits for wave {wave}"),
+            Wait::Taking {
+                wave,
+                in_sync,
+                repos,
+            } => format!(
+                "{who} waits for wave {wave} to take revision {} ({in_sync} of {repos} repo{} in sync)",
+                short(revision),
+                if *repos == 1 { "" } else { "s" }
+            ),
+            Wait::Soaking { wave, since, soak } => format!(
+                "wave {wave} soaking until {} (in sync since {}, soak {})",
+                time::utc(since + soak.as_secs() as Epoch),
+                time::utc(*since),
+                time::human(*soak)
+            ),
+        })
+    }
+
+    fn until(&self) -> Option<String> {
+        match self {
+            Wait::Soaking { since, soak, .. } => {
+                Some(time::rfc3339(since + soak.as_secs() as Epoch))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The waves for this revision, and why repos outside every declared
+/// wave wait (they come after the last one).
 fn waves_of(
     ctx: &Context<'_>,
     plan: &Plan,
@@ -551,7 +589,7 @@ fn waves_of(
     errors: &BTreeSet<&RepoId>,
     wave_of: &dyn Fn(&RepoId) -> usize,
     events: &mut Vec<Event>,
-) -> Vec<WaveReport> {
+) -> (Vec<WaveReport>, Wait) {
     let promoted_to: Option<(usize, String)> = ctx
         .state
         .promoted
@@ -561,7 +599,8 @@ fn waves_of(
         .filter_map(|(wave, op, _)| ctx.rollout.wave_index(Some(wave)).map(|i| (i, op.clone())))
         .max_by_key(|(i, _)| *i);
     let mut out = Vec::new();
-    let mut open = true;
+    // What the next wave waits for.
+    let mut wait = Wait::Open;
     for (i, wave) in ctx.rollout.waves.iter().enumerate() {
         let members: Vec<&RepoPlan> = plan
             .repos
@@ -604,93 +643,41 @@ fn waves_of(
             .as_ref()
             .filter(|(p, _)| *p >= i)
             .map(|(_, op)| op.clone());
-        let this_open = open || promoted_by.is_some();
-        let report = WaveReport {
+        let held = promoted_by.is_none() && !matches!(wait, Wait::Open);
+        out.push(WaveReport {
             name: wave.name.clone(),
             repos: total,
             in_sync,
             in_sync_since: record.as_ref().map(|r| time::rfc3339(r.since)),
             soak: wave.soak.map(time::human),
-            open: this_open,
-            waiting: None,
+            open: !held,
+            waiting: held
+                .then(|| wait.line(&format!("wave {}", wave.name), revision))
+                .flatten(),
+            opens_at: held.then(|| wait.until()).flatten(),
             promoted_by,
-        };
+        });
         // The next wave waits for this one when it declares a soak.
-        open = this_open
-            && match wave.soak {
-                None => true,
-                Some(soak) => {
-                    total == 0
-                        || record
-                            .as_ref()
-                            .is_some_and(|r| r.since + soak.as_secs() as Epoch <= ctx.now)
+        wait = match (held, wave.soak, &record) {
+            (true, _, _) => Wait::Behind(wave.name.clone()),
+            (false, None, _) => Wait::Open,
+            (false, Some(_), _) if total == 0 => Wait::Open,
+            (false, Some(_), None) => Wait::Taking {
+                wave: wave.name.clone(),
+                in_sync,
+                repos: total,
+            },
+            (false, Some(soak), Some(r)) if r.since + soak.as_secs() as Epoch > ctx.now => {
+                Wait::Soaking {
+                    wave: wave.name.clone(),
+                    since: r.since,
+                    soak,
                 }
-            };
-        out.push(report);
-    }
-    // Fill in why each closed wave waits, from the wave before it.
-    for i in 1..out.len() {
-        if !out[i].open {
-            let prev = &out[i - 1];
-            let soak = ctx.rollout.waves[i - 1].soak.unwrap_or_default();
-            out[i].waiting = Some(if !prev.open {
-                format!("wave {} waits for wave {}", out[i].name, prev.name)
-            } else if prev.in_sync_since.is_none() {
-                format!(
-                    "wave {} waits for wave {} to take revision {} ({} of {} repo{} in sync)",
-                    out[i].name,
-                    prev.name,
-                    short(revision),
-                    prev.in_sync,
-                    prev.repos,
-                    if prev.repos == 1 { "" } else { "s" }
-                )
-            } else {
-                let since = prev
-                    .in_sync_since
-                    .as_deref()
-                    .and_then(time::parse_rfc3339)
-                    .unwrap_or(ctx.now);
-                format!(
-                    "wave {} soaking until {} (in sync since {}, soak {})",
-                    prev.name,
-                    time::utc(since + soak.as_secs() as Epoch),
-                    time::utc(since),
-                    time::human(soak)
-                )
-            });
-        }
-    }
-    out
-}
-
-fn last_gate_open(ctx: &Context<'_>, waves: &[WaveReport]) -> bool {
-    // Repos without a declared wave come after every wave.
-    let Some(last) = waves.last() else {
-        return true;
-    };
-    let soak = ctx.rollout.waves.last().and_then(|w| w.soak);
-    last.open
-        && match soak {
-            None => true,
-            Some(s) => {
-                last.repos == 0
-                    || last
-                        .in_sync_since
-                        .as_deref()
-                        .and_then(time::parse_rfc3339)
-                        .is_some_and(|t| t + s.as_secs() as Epoch <= ctx.now)
             }
-        }
-}
-
-/// When a wave held by a soak opens (if nothing else holds it).
-fn held_until(ctx: &Context<'_>, waves: &[WaveReport], w: usize) -> Option<String> {
-    let prev = waves.get(w.checked_sub(1)?)?;
-    let soak = ctx.rollout.waves.get(w - 1)?.soak?;
-    let since = time::parse_rfc3339(prev.in_sync_since.as_deref()?)?;
-    prev.open
-        .then(|| time::rfc3339(since + soak.as_secs() as Epoch))
+            (false, Some(_), Some(_)) => Wait::Open,
+        };
+    }
+    (out, wait)
 }
 
 fn budgets(
@@ -882,20 +869,23 @@ pub fn plan_settings(
 
 /// Decides and records the verdicts in the plan (per repo and fleet-wide).
 pub fn attach(ctx: &Context<'_>, plan: &mut Plan) {
-    let decisions = decide(ctx, plan);
+    let (decisions, mut repos) = decide(ctx, plan);
     for p in &mut plan.repos {
-        p.policy = decisions.get(&p.repo).cloned();
+        p.policy = repos.remove(&p.repo);
     }
     plan.rollout = Some(decisions);
 }
 
-/// The events a finished apply adds: pull requests opened, direct commits.
+/// What a finished apply appends to the rollout log: the facts the policy
+/// saw (`decided`: waves in sync, halts), then pull requests opened, direct
+/// commits and escalations.
 pub fn applied_events(
+    decided: Vec<Event>,
     report: &crate::apply::ApplyReport,
     revision: &str,
     now: Epoch,
 ) -> Vec<Event> {
-    let mut out = Vec::new();
+    let mut out = decided;
     for r in &report.repos {
         if let Some(c) = r.commit {
             out.push(Event::DirectCommit {

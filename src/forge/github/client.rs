@@ -15,7 +15,7 @@ use octocrab::secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
-use super::limits::{Failure, Pacer, Pacing, RateTracker, Retry, RetryPolicy, now_epoch};
+use super::limits::{Failure, Pacer, Pacing, RateTracker, Retry, RetryPolicy};
 
 /// How distributor authenticates to GitHub.
 pub enum Auth {
@@ -284,7 +284,7 @@ impl Client {
         let mut attempt = 0u32;
         loop {
             // Primary budget: wait for the reset rather than be refused.
-            if let Some(wait) = self.rates.reserve(resource, 1, now_epoch()) {
+            if let Some(wait) = self.rates.reserve(resource, 1, crate::time::now_secs()) {
                 tracing::warn!(
                     resource,
                     wait_s = wait.as_secs(),
@@ -336,11 +336,12 @@ impl Client {
                 }
             };
             let (failure, response) = failure;
-            match self
-                .settings
-                .retry
-                .decide(&failure, attempt, now_epoch(), fastrand::f64())
-            {
+            match self.settings.retry.decide(
+                &failure,
+                attempt,
+                crate::time::now_secs(),
+                fastrand::f64(),
+            ) {
                 Retry::After(wait, why) => {
                     tracing::warn!(
                         kind,

@@ -7,7 +7,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::num::NonZeroU32;
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::time::Instant;
@@ -39,30 +39,7 @@ impl WriteQuota {
     }
 }
 
-/// Parses `500ms`, `1s`, `1m`, `1h` (a bare number is seconds).
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (num, unit) = text.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration (use e.g. 500ms, 1s, 1m, 1h)"))?;
-    let secs = |factor: u64| {
-        n.checked_mul(factor)
-            .map(Duration::from_secs)
-            .ok_or_else(|| format!("`{text}` is too long"))
-    };
-    match unit {
-        "ms" => Ok(Duration::from_millis(n)),
-        "" | "s" => secs(1),
-        "m" | "min" => secs(60),
-        "h" => secs(3600),
-        _ => Err(format!(
-            "`{text}`: unknown unit `{unit}` (use ms, s, m or h)"
-        )),
-    }
-}
+pub use crate::time::parse_duration_or_secs as parse_duration;
 
 /// How content-creating requests are paced.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -281,14 +258,6 @@ impl RateTracker {
     }
 }
 
-/// Seconds since the epoch.
-pub fn now_epoch() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 /// Why a request is being retried.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Retry {
@@ -425,9 +394,9 @@ mod tests {
                 .contains("COUNT/DURATION")
         );
         assert!(
-            WriteQuota::parse("6/1d")
+            WriteQuota::parse("6/1y")
                 .unwrap_err()
-                .contains("unknown unit")
+                .contains("unknown or missing unit")
         );
         assert_eq!(parse_duration("2").unwrap(), Duration::from_secs(2));
         assert!(
