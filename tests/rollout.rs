@@ -813,3 +813,44 @@ fn a_forced_run_commits_everywhere_closes_superseded_prs_and_audits_each_repo() 
     }
     let _ = Path::new("");
 }
+
+#[test]
+fn failed_checks_on_a_wave_pull_request_halt_the_revision() {
+    let repos = [
+        repo("canary-pr", Some("canary"), "pr"),
+        repo("later", Some("default"), "direct"),
+    ];
+    let w = World::new(
+        &repos,
+        json!({"waves": [{"name": "canary", "soak": "1h"}, {"name": "default"}]}),
+    );
+    w.run(0, "apply", &[]).expect_code(0);
+    let pr = w.open_pulls("canary-pr").remove(0);
+    let head = w.fake.tip(OWNER, "canary-pr", &pr.head).unwrap();
+    w.fake
+        .set_check_state(OWNER, "canary-pr", &head, Some("FAILURE"));
+    let plan = w.run(60, "plan", &["--no-diff"]);
+    plan.expect_code(3);
+    assert!(
+        plan.stdout.contains(&format!(
+            "acme/canary-pr: checks failed on pull request #{}",
+            pr.number
+        )),
+        "{}",
+        plan.stdout
+    );
+    let applied = w.run(60, "apply", &[]);
+    applied.expect_code(3);
+    assert!(
+        applied
+            .stdout
+            .contains("later: halted: the rollout of revision"),
+        "{}",
+        applied.stdout
+    );
+    assert!(w.file("later", "main", CI).is_none(), "nothing delivered");
+    // Recorded: a later run still sees the halt even with checks green.
+    w.fake
+        .set_check_state(OWNER, "canary-pr", &head, Some("SUCCESS"));
+    w.run(120, "status", &[]).expect_code(3);
+}
