@@ -9,12 +9,14 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
-use distributor::apply::{self, Options, Target};
+use distributor::apply;
 use distributor::forge::local::LocalForge;
 use distributor::lock::Source;
+use distributor::observe::{self, Options};
 use distributor::plan::PlanSettings;
 use distributor::registry;
 use distributor::render::TemplateSet;
+use distributor::target::Target;
 
 fn registry_json(repos: usize) -> String {
     let teams = ["mango", "banana", "apple", "kiwi", "grape"];
@@ -130,7 +132,7 @@ fn main() {
     ));
 
     let t = Instant::now();
-    let plan = rt.block_on(apply::make_plan(&forge, &ts, &opts("rev1")));
+    let plan = rt.block_on(observe::make_plan(&forge, &ts, &opts("rev1")));
     rows.push((
         "first plan (all missing)".into(),
         t.elapsed().as_secs_f64(),
@@ -142,7 +144,7 @@ fn main() {
     ));
 
     let t = Instant::now();
-    let report = rt.block_on(apply::apply(&forge, &ts, plan, &opts("rev1"), |_| {}));
+    let report = rt.block_on(apply::apply(&forge, &ts, &plan, &opts("rev1"), |_| {}));
     let commits = report.repos.iter().filter(|r| r.commit.is_some()).count()
         + report
             .repos
@@ -160,7 +162,7 @@ fn main() {
     ));
 
     let t = Instant::now();
-    let plan = rt.block_on(apply::make_plan(&forge, &ts, &opts("rev1")));
+    let plan = rt.block_on(observe::make_plan(&forge, &ts, &opts("rev1")));
     rows.push((
         "no-op plan".into(),
         t.elapsed().as_secs_f64(),
@@ -174,8 +176,8 @@ fn main() {
         .extend_from_slice(b"\n[*.tf]\nindent_size = 2\n");
     let ts2 = targets(&text, &changed);
     let t = Instant::now();
-    let plan = rt.block_on(apply::make_plan(&forge, &ts2, &opts("rev2")));
-    let report = rt.block_on(apply::apply(&forge, &ts2, plan, &opts("rev2"), |_| {}));
+    let plan = rt.block_on(observe::make_plan(&forge, &ts2, &opts("rev2")));
+    let report = rt.block_on(apply::apply(&forge, &ts2, &plan, &opts("rev2"), |_| {}));
     let written = report.repos.iter().filter(|r| r.files_changed > 0).count();
     rows.push((
         "template change: plan + apply".into(),
@@ -185,7 +187,7 @@ fn main() {
 
     for i in 0..3 {
         let t = Instant::now();
-        let plan = rt.block_on(apply::make_plan(&forge, &ts2, &opts("rev2")));
+        let plan = rt.block_on(observe::make_plan(&forge, &ts2, &opts("rev2")));
         rows.push((
             format!("no-op plan again ({})", i + 1),
             t.elapsed().as_secs_f64(),

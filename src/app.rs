@@ -8,7 +8,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 
-use crate::apply::{self, Options};
+use std::sync::atomic::AtomicBool;
+
+use crate::apply;
 use crate::cli::{ApplyArgs, Cli, ColorChoice, Command, Global, LogFormat, ServeArgs};
 use crate::diag::Diagnostics;
 use crate::forge::github::GitHubForge;
@@ -17,6 +19,7 @@ use crate::forge::{AnyForge, Forge};
 use crate::output::{self, Format, text::Style};
 use crate::plan::Plan;
 use crate::prepare::{Prepared, Selection, prepare, repo_matches};
+use crate::reconcile;
 use crate::rollout;
 use crate::source;
 
@@ -101,7 +104,11 @@ pub fn serve(args: &ServeArgs, g: &Global) -> u8 {
             return exit::ERROR;
         }
     };
-    match runtime.block_on(serve_inner(args, g)) {
+    let result = runtime.block_on(serve_inner(args, g));
+    // Work abandoned at the stop timeout (a write in flight on a blocking
+    // thread) gets one more second, then the process exits regardless.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
         Ok(()) => exit::OK,
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "serve failed");
@@ -242,33 +249,34 @@ async fn run_inner(cli: Cli) -> Result<u8> {
     };
     // `--init` creates missing repos only when applying for real; plan,
     // status and dry runs show them as empty repositories instead.
-    let read_only = !matches!(&cli.command, Command::Apply(a) if !a.dry_run);
-    let opts = Options {
-        settings: crate::rollout::plan_settings(
-            &prepared.rollout,
-            source.clone(),
-            force_reason,
-            (!g.bundle.is_empty()).then(|| g.bundle.iter().cloned().collect::<BTreeSet<_>>()),
-            now,
-        ),
+    let execute = matches!(&cli.command, Command::Apply(a) if !a.dry_run);
+    let request = reconcile::Request {
+        source,
+        now,
+        execute,
         diffs,
-        missing_as_empty: init && read_only,
+        force_reason,
+        bundles: (!g.bundle.is_empty()).then(|| g.bundle.iter().cloned().collect::<BTreeSet<_>>()),
+        missing_as_empty: init && !execute,
+        full_fleet: g.team.is_empty() && g.repo.is_empty() && g.bundle.is_empty(),
+        state_dir,
+        audit_log: match &cli.command {
+            Command::Apply(a) => a.audit_log.clone(),
+            _ => None,
+        },
     };
     let run = Run {
         cli: &cli,
         prepared: &prepared,
-        opts: &opts,
-        source: &source,
+        request: &request,
         style,
-        now,
-        state_dir: state_dir.as_deref(),
     };
     match open_forge(g, init)? {
         AnyForge::Local(forge) => {
             // The (empty) root directory is created for any `--init`, so
             // `plan --init` works on a fresh machine; repos only by
             // `apply --init`.
-            if init && !read_only {
+            if init && execute {
                 for t in &prepared.targets {
                     let branch = t.repo.default_branch.as_deref().unwrap_or("main");
                     if forge.ensure_repo(&t.id(), branch)? {
@@ -288,6 +296,8 @@ async fn run_inner(cli: Cli) -> Result<u8> {
             forge.log_usage();
             code
         }
+        #[cfg(test)]
+        AnyForge::Fake(forge) => run.with(&forge, &mut stdout).await,
     }
 }
 
@@ -295,51 +305,55 @@ async fn run_inner(cli: Cli) -> Result<u8> {
 struct Run<'a> {
     cli: &'a Cli,
     prepared: &'a Prepared,
-    opts: &'a Options,
-    source: &'a crate::lock::Source,
+    request: &'a reconcile::Request,
     style: Style,
-    now: crate::time::Epoch,
-    state_dir: Option<&'a std::path::Path>,
 }
 
 impl Run<'_> {
+    /// Runs the pipeline on `forge` and presents its outcome.
     async fn with<F: Forge>(&self, forge: &F, stdout: &mut impl Write) -> Result<u8> {
-        let (cli, prepared, opts, style) = (self.cli, self.prepared, self.opts, self.style);
-        let source = self.source;
+        let (cli, style) = (self.cli, self.style);
         let g = &cli.global;
-        let mut plan = apply::make_plan(forge, &prepared.targets, opts).await;
-        let log = self.state_dir.map(rollout::Log::in_dir);
-        let state = match &log {
-            Some(l) => l.read().map_err(anyhow::Error::msg)?,
-            None => rollout::State::default(),
+        let n = self.prepared.targets.len();
+        let bar = if self.request.execute {
+            progress_bar(n as u64)
+        } else {
+            None
         };
-        let history = source::history(&prepared.inputs, HISTORY);
-        let ctx = rollout::Context {
-            now: self.now,
-            rollout: &prepared.rollout,
-            state: &state,
-            targets: &prepared.targets,
-            history: &history,
-            full_fleet: g.team.is_empty() && g.repo.is_empty() && g.bundle.is_empty(),
-            forced: opts.settings.force_reason.is_some(),
-            pull_requests: forge.has_pull_requests(),
-        };
-        rollout::attach(&ctx, &mut plan);
-        let halted = plan.rollout.as_ref().is_some_and(|d| d.halt.is_some());
-
-        match &cli.command {
-            Command::Plan(a) => print_plan(stdout, g.format, &plan, style, !a.no_diff),
-            Command::Apply(a) if a.dry_run => {
-                print_plan(stdout, g.format, &plan, style, !a.no_diff)
+        let never = AtomicBool::new(false);
+        let mut on_repo = |r: &apply::RepoReport| {
+            if let Some(b) = &bar {
+                b.set_message(r.repo.to_string());
+                b.inc(1);
             }
-            Command::Status(_) => {
+        };
+        let outcome = reconcile::run(
+            forge,
+            self.prepared,
+            self.request,
+            reconcile::Hooks {
+                stop: &never,
+                on_repo: &mut on_repo,
+            },
+        )
+        .await
+        .map_err(anyhow::Error::msg)?;
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+        let plan = &outcome.plan;
+        let halted = outcome.halted();
+        match (&cli.command, &outcome.report) {
+            (Command::Plan(a), _) => print_plan(stdout, g.format, plan, style, !a.no_diff),
+            (Command::Apply(a), None) => print_plan(stdout, g.format, plan, style, !a.no_diff),
+            (Command::Status(_), _) => {
                 match g.format {
                     Format::Json => writeln!(
                         stdout,
                         "{}",
-                        serde_json::to_string_pretty(&output::json::status(&plan))?
+                        serde_json::to_string_pretty(&output::json::status(plan))?
                     )?,
-                    _ => write!(stdout, "{}", output::text::status(&plan, style))?,
+                    _ => write!(stdout, "{}", output::text::status(plan, style))?,
                 }
                 Ok(if !plan.errors.is_empty() {
                     exit::ERROR
@@ -349,81 +363,26 @@ impl Run<'_> {
                     exit::OK
                 })
             }
-            Command::Apply(a) => {
-                let n = plan.repos.len() + plan.errors.len();
-                let bar = progress_bar(n as u64);
-                let decided = plan
-                    .rollout
-                    .as_mut()
-                    .map(|d| std::mem::take(&mut d.events))
-                    .unwrap_or_default();
-                let report = apply::apply(forge, &prepared.targets, plan, opts, |r| {
-                    if let Some(b) = &bar {
-                        b.set_message(r.repo.to_string());
-                        b.inc(1);
-                    }
-                })
-                .await;
-                if let Some(b) = bar {
-                    b.finish_and_clear();
-                }
-                let revision = rollout::revision_key(source);
-                let events = rollout::applied_events(decided, &report, &revision, self.now);
-                match &log {
-                    Some(l) => {
-                        if let Err(e) = l.append(&events, self.now) {
-                            tracing::error!(error = %e, "cannot record the run in the rollout log; budgets and soak times may be off next run");
-                        }
-                    }
-                    None if !events.is_empty() => tracing::warn!(
-                        "no state directory (--state-dir): pull requests opened and wave soak are not recorded for the next run"
-                    ),
-                    None => {}
-                }
-                let mut audit_error = None;
-                if let Some(reason) = &opts.settings.force_reason {
-                    let records = crate::audit::records(
-                        &report,
-                        &crate::audit::operator(),
-                        reason,
-                        &revision,
-                        self.now,
-                    );
-                    let path = a
-                        .audit_log
-                        .clone()
-                        .or_else(|| self.state_dir.map(|d| d.join(crate::audit::FILE)));
-                    match path {
-                        Some(p) => {
-                            if let Err(e) = crate::audit::append(&p, &records) {
-                                audit_error = Some(e);
-                            }
-                        }
-                        None => {
-                            audit_error = Some(
-                                "no audit log: pass --audit-log FILE or --state-dir DIR".into(),
-                            )
-                        }
-                    }
-                }
+            (Command::Apply(_), Some(report)) => {
+                let source = &self.request.source;
                 match g.format {
                     Format::Json => writeln!(
                         stdout,
                         "{}",
-                        serde_json::to_string_pretty(&output::json::apply(source, &report))?
+                        serde_json::to_string_pretty(&output::json::apply(source, report))?
                     )?,
                     _ => {
-                        write!(stdout, "{}", output::text::apply(&report, style))?;
-                        if let Some(reason) = &opts.settings.force_reason {
+                        write!(stdout, "{}", output::text::apply(report, style))?;
+                        if let Some(reason) = &self.request.force_reason {
                             write!(
                                 stdout,
                                 "{}",
-                                output::text::forced_table(&report, reason, style)
+                                output::text::forced_table(report, reason, style)
                             )?;
                         }
                     }
                 }
-                if let Some(e) = audit_error {
+                if let Some(e) = &outcome.recorded.audit_error {
                     bail!("the forced run's audit records could not be written: {e}");
                 }
                 Ok(if report.failed() > 0 {
@@ -434,34 +393,24 @@ impl Run<'_> {
                     exit::OK
                 })
             }
-            Command::Validate
-            | Command::Context(_)
-            | Command::Serve(_)
-            | Command::Promote(_)
-            | Command::Resume(_) => {
+            (
+                Command::Validate
+                | Command::Context(_)
+                | Command::Serve(_)
+                | Command::Promote(_)
+                | Command::Resume(_),
+                _,
+            ) => {
                 unreachable!("handled above")
             }
         }
     }
 }
 
-/// Platform commits read for staleness (how many revisions behind).
-const HISTORY: usize = 1000;
-
 /// The state directory: `--state-dir`, else systemd's `$STATE_DIRECTORY`,
 /// else the XDG state home.
 fn state_dir(g: &Global) -> Option<PathBuf> {
-    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
-    g.state_dir
-        .clone()
-        .or_else(|| {
-            env("STATE_DIRECTORY").map(|v| {
-                // systemd may list several, separated by ':'.
-                PathBuf::from(v.to_string_lossy().split(':').next().unwrap_or_default())
-            })
-        })
-        .or_else(|| env("XDG_STATE_HOME").map(|d| PathBuf::from(d).join("distributor")))
-        .or_else(|| env("HOME").map(|h| PathBuf::from(h).join(".local/state/distributor")))
+    reconcile::default_state_dir(g.state_dir.as_deref())
 }
 
 /// `distributor promote REV --wave NAME`.

@@ -1,233 +1,24 @@
-//! The executor: the one place where the pure core meets a forge. It
-//! observes repos in batches, builds the [`Plan`] (pure planning per repo),
-//! and applies it repo by repo: one direct commit with a compare-and-swap on
-//! the observed tip, then the proposal branch. When a branch moved between
-//! plan and apply it re-observes and re-plans that repo once; a repo that
-//! fails does not stop the others.
+//! The executor: performs a [`Plan`] through a forge, repo by repo, and
+//! decides nothing itself. Per repo: the direct commit (a compare-and-swap
+//! on the observed tip), the proposal branch, then the pull request action
+//! and escalation the plan names. When a branch moved between plan and
+//! apply it re-observes and re-plans that repo once (see
+//! [`crate::observe`]); a repo that fails does not stop the others; repos
+//! the rollout policy deferred are reported and left untouched.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use serde::Serialize;
 
 use crate::blob::{FileMode, ObjectId};
 use crate::forge::{
-    CommitRequest, FileWrite, Forge, ForgeError, PullRequestSpec, RepoId, RepoObservation,
-    RepoQuery, Signature,
+    CommitRequest, FileWrite, Forge, ForgeError, PullRequestSpec, RepoId, Signature,
 };
-use crate::lock::Lock;
-use crate::plan::{
-    self, CommitPlan, Plan, PlanInput, PlanSettings, ProposalPlan, RepoError, RepoPlan,
-};
-use crate::registry::ResolvedRepo;
-use crate::render::DesiredFile;
-use crate::rollout::Decision;
-
-/// A repo with its rendered files: the input of planning.
-#[derive(Debug, Clone)]
-pub struct Target {
-    pub repo: ResolvedRepo,
-    pub desired: Vec<DesiredFile>,
-}
-
-impl Target {
-    pub fn id(&self) -> RepoId {
-        RepoId::new(&self.repo.owner, &self.repo.name)
-    }
-
-    fn query(&self, extra_paths: &BTreeSet<String>) -> RepoQuery {
-        let mut paths: BTreeSet<String> = self.desired.iter().map(|d| d.path.clone()).collect();
-        paths.extend(extra_paths.iter().cloned());
-        RepoQuery {
-            repo: self.id(),
-            branch: self.repo.default_branch.clone(),
-            paths: paths.into_iter().collect(),
-            lock_path: self.repo.lock_path.clone(),
-            proposal_branch: self.repo.proposal_branch.clone(),
-        }
-    }
-}
-
-/// Options of planning.
-#[derive(Debug, Clone)]
-pub struct Options {
-    pub settings: PlanSettings,
-    /// Fetch old contents and attach unified diffs.
-    pub diffs: bool,
-    /// Plan repositories the forge does not have as if they were empty
-    /// (`plan --init`: show what `apply --init` would do, create nothing).
-    pub missing_as_empty: bool,
-}
-
-/// Observes every target (in forge-sized batches) and plans each.
-pub async fn make_plan<F: Forge>(forge: &F, targets: &[Target], opts: &Options) -> Plan {
-    let mut observations = observe_all(forge, targets).await;
-    if opts.missing_as_empty {
-        for (target, obs) in targets.iter().zip(observations.iter_mut()) {
-            if matches!(obs, Err(ForgeError::NotFound { .. })) {
-                *obs = Ok(empty_observation(target));
-            }
-        }
-    }
-    let mut repos = Vec::new();
-    let mut errors = Vec::new();
-    for (target, obs) in targets.iter().zip(observations) {
-        match plan_target(forge, target, obs, opts, None).await {
-            Ok(p) => repos.push(p),
-            Err(error) => errors.push(RepoError {
-                repo: target.id(),
-                error,
-            }),
-        }
-    }
-    Plan {
-        source: opts.settings.source.clone(),
-        generator: crate::lock::generator(),
-        force_reason: opts.settings.force_reason.clone(),
-        repos,
-        errors,
-        rollout: None,
-    }
-}
-
-/// What a repository that does not exist yet would look like once created
-/// empty: an unborn default branch.
-fn empty_observation(target: &Target) -> RepoObservation {
-    RepoObservation {
-        repo: target.id(),
-        default_branch: crate::forge::BranchSnapshot {
-            name: target
-                .repo
-                .default_branch
-                .clone()
-                .unwrap_or_else(|| "main".into()),
-            tip: None,
-            files: target
-                .desired
-                .iter()
-                .map(|d| (d.path.clone(), None))
-                .collect(),
-            lock: None,
-            checks: None,
-        },
-        proposal: None,
-        pull_request: None,
-        web_url: None,
-        closed_pull_request: None,
-    }
-}
-
-async fn plan_target<F: Forge>(
-    forge: &F,
-    target: &Target,
-    obs: Result<RepoObservation, ForgeError>,
-    opts: &Options,
-    direct_refused: Option<&str>,
-) -> Result<RepoPlan, String> {
-    let obs = obs.map_err(|e| e.to_string())?;
-    let none = BTreeMap::new();
-    let input = |contents| PlanInput {
-        repo: &target.repo,
-        desired: &target.desired,
-        observation: &obs,
-        settings: &opts.settings,
-        direct_refused,
-        contents,
-    };
-    let mut plan = plan::plan_repo(input(&none))?;
-    // Hand-edited files whose template changed: read the last distributed
-    // content (the merge base) and the repository's, and plan again with a
-    // 3-way merge. Unreadable blobs leave the files proposed for review.
-    let needed = plan.blobs_for_merge();
-    if !needed.is_empty() {
-        match forge.read_blobs(&obs.repo, &needed).await {
-            Ok(blobs) => plan = plan::plan_repo(input(&blobs))?,
-            Err(e) => {
-                tracing::warn!(repo = %obs.repo, error = %e, "cannot read the contents a 3-way merge needs; hand-edited files are proposed for review instead");
-            }
-        }
-    }
-    if opts.diffs {
-        let wanted = plan.blobs_for_diffs();
-        let blobs = if wanted.is_empty() {
-            BTreeMap::new()
-        } else {
-            match forge.read_blobs(&obs.repo, &wanted).await {
-                Ok(b) => b,
-                Err(e) => {
-                    tracing::warn!(repo = %obs.repo, error = %e, "cannot read old contents; plan shows no diffs");
-                    BTreeMap::new()
-                }
-            }
-        };
-        plan::attach_diffs(&mut plan, &target.desired, &blobs);
-    }
-    Ok(plan)
-}
-
-/// Observes all targets. A second, smaller round asks for paths that only
-/// the lock files mention (orphans), so their state is known too.
-async fn observe_all<F: Forge>(
-    forge: &F,
-    targets: &[Target],
-) -> Vec<Result<RepoObservation, ForgeError>> {
-    let none = BTreeSet::new();
-    let queries: Vec<RepoQuery> = targets.iter().map(|t| t.query(&none)).collect();
-    let mut results = observe_batched(forge, &queries).await;
-
-    let mut again = Vec::new();
-    for (i, (target, result)) in targets.iter().zip(&results).enumerate() {
-        let Ok(obs) = result else { continue };
-        let extra = orphan_paths(target, obs);
-        if !extra.is_empty() {
-            again.push((i, target.query(&extra)));
-        }
-    }
-    if !again.is_empty() {
-        let queries: Vec<RepoQuery> = again.iter().map(|(_, q)| q.clone()).collect();
-        let second = observe_batched(forge, &queries).await;
-        for ((i, _), r) in again.into_iter().zip(second) {
-            results[i] = r;
-        }
-    }
-    results
-}
-
-/// Paths the lock on either branch lists that the query did not ask for.
-fn orphan_paths(target: &Target, obs: &RepoObservation) -> BTreeSet<String> {
-    let asked: BTreeSet<&str> = target.desired.iter().map(|d| d.path.as_str()).collect();
-    let mut extra = BTreeSet::new();
-    let locks =
-        std::iter::once(&obs.default_branch).chain(obs.proposal.as_ref().map(|p| &p.branch));
-    for branch in locks {
-        let Some(bytes) = &branch.lock else { continue };
-        let Ok(text) = std::str::from_utf8(bytes) else {
-            continue;
-        };
-        let Ok(lock) = Lock::parse("lock", text) else {
-            continue;
-        };
-        extra.extend(
-            lock.files
-                .into_keys()
-                .filter(|p| !asked.contains(p.as_str()) && !branch.files.contains_key(p)),
-        );
-    }
-    extra
-}
-
-async fn observe_batched<F: Forge>(
-    forge: &F,
-    queries: &[RepoQuery],
-) -> Vec<Result<RepoObservation, ForgeError>> {
-    let mut out = Vec::with_capacity(queries.len());
-    for chunk in queries.chunks(forge.observe_batch_size().max(1)) {
-        let results = forge.observe(chunk).await;
-        assert_eq!(results.len(), chunk.len(), "forge answered every query");
-        out.extend(results);
-    }
-    out
-}
+use crate::observe::{Options, observe_all, plan_target};
+use crate::plan::verdict::Decision;
+use crate::plan::{CloseReason, CommitPlan, Plan, ProposalPlan, PullRequestAction, RepoPlan};
+use crate::target::Target;
 
 /// What applying did to one repo.
 #[derive(Debug, Clone, Serialize)]
@@ -255,7 +46,7 @@ pub struct RepoReport {
     /// Why the rollout policy left the repo's changes for later (queued,
     /// held, halted); nothing was written then.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub deferred: Option<crate::rollout::Decision>,
+    pub deferred: Option<Decision>,
     /// The open pull request got its escalation comment in this run.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub escalated: bool,
@@ -281,13 +72,13 @@ pub enum ProposalOutcome {
 pub struct PullRequestReport {
     pub number: u64,
     pub url: String,
-    pub action: PullRequestAction,
+    pub action: PullRequestOutcome,
 }
 
 /// Pull request action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum PullRequestAction {
+pub enum PullRequestOutcome {
     Opened,
     Updated,
     Unchanged,
@@ -311,12 +102,12 @@ impl ApplyReport {
 pub async fn apply<F: Forge>(
     forge: &F,
     targets: &[Target],
-    plan: Plan,
+    plan: &Plan,
     opts: &Options,
-    on_done: impl FnMut(&RepoReport),
+    mut on_done: impl FnMut(&RepoReport) + Send,
 ) -> ApplyReport {
     let never = std::sync::atomic::AtomicBool::new(false);
-    apply_until(forge, targets, plan, opts, &never, on_done).await
+    apply_until(forge, targets, plan, opts, &never, &mut on_done).await
 }
 
 /// [`apply`], stopping at a safe point (between two repos) once `stop` is
@@ -327,16 +118,16 @@ pub async fn apply<F: Forge>(
 pub async fn apply_until<F: Forge>(
     forge: &F,
     targets: &[Target],
-    plan: Plan,
+    plan: &Plan,
     opts: &Options,
     stop: &std::sync::atomic::AtomicBool,
-    mut on_done: impl FnMut(&RepoReport),
+    on_done: &mut (dyn FnMut(&RepoReport) + Send),
 ) -> ApplyReport {
     let by_id: BTreeMap<RepoId, &Target> = targets.iter().map(|t| (t.id(), t)).collect();
     let mut reports = Vec::new();
-    for err in plan.errors {
+    for err in &plan.errors {
         let report = RepoReport {
-            repo: err.repo,
+            repo: err.repo.clone(),
             commit: None,
             proposal: ProposalOutcome::None,
             files_changed: 0,
@@ -346,39 +137,37 @@ pub async fn apply_until<F: Forge>(
             warnings: Vec::new(),
             deferred: None,
             escalated: false,
-            error: Some(err.error),
+            error: Some(err.error.clone()),
             duration_ms: 0,
         };
         tracing::error!(repo = %report.repo, error = report.error.as_deref().unwrap_or_default(), "repo not planned");
         on_done(&report);
         reports.push(report);
     }
-    for repo_plan in plan.repos {
+    for repo_plan in &plan.repos {
         if stop.load(std::sync::atomic::Ordering::SeqCst) {
             tracing::info!(repo = %repo_plan.repo, "stopping: repo left for the next run");
             continue;
         }
-        let target = by_id[&repo_plan.repo];
+        let Some(target) = by_id.get(&repo_plan.repo).copied() else {
+            // Planned repos come from the targets; never guess.
+            tracing::error!(repo = %repo_plan.repo, "planned repo is not a target; skipped");
+            continue;
+        };
         let escalation = repo_plan
             .policy
             .as_ref()
             .and_then(|v| v.escalation.clone())
             .zip(repo_plan.open_pull_request.clone());
         let mut report = match repo_plan.policy.as_ref().map(|v| &v.decision) {
-            Some(d) if !d.allows_writes() => deferred(&repo_plan, d.clone()),
+            Some(d) if !d.allows_writes() => deferred(repo_plan, d.clone()),
             _ => apply_repo(forge, target, repo_plan, opts).await,
         };
-        if let Some((comment, pull)) = escalation
+        if let Some((esc, pull)) = escalation
             && report.error.is_none()
-            && forge.has_pull_requests()
         {
             match forge
-                .comment_pull_request(
-                    &report.repo,
-                    &pull,
-                    &comment,
-                    &[crate::rollout::ESCALATED_LABEL.to_string()],
-                )
+                .comment_pull_request(&report.repo, &pull, &esc.comment, &[esc.label.clone()])
                 .await
             {
                 Ok(warnings) => {
@@ -388,7 +177,7 @@ pub async fn apply_until<F: Forge>(
                     report.pull_request.get_or_insert(PullRequestReport {
                         number: pull.number,
                         url: pull.url.clone(),
-                        action: PullRequestAction::Unchanged,
+                        action: PullRequestOutcome::Unchanged,
                     });
                 }
                 Err(e) => report
@@ -415,7 +204,7 @@ fn deferred(plan: &RepoPlan, decision: Decision) -> RepoReport {
         pull_request: plan.open_pull_request.as_ref().map(|p| PullRequestReport {
             number: p.number,
             url: p.url.clone(),
-            action: PullRequestAction::Unchanged,
+            action: PullRequestOutcome::Unchanged,
         }),
         fallback: None,
         warnings: Vec::new(),
@@ -430,7 +219,7 @@ fn deferred(plan: &RepoPlan, decision: Decision) -> RepoReport {
 async fn apply_repo<F: Forge>(
     forge: &F,
     target: &Target,
-    first: RepoPlan,
+    first: &RepoPlan,
     opts: &Options,
 ) -> RepoReport {
     let started = Instant::now();
@@ -448,11 +237,13 @@ async fn apply_repo<F: Forge>(
         error: None,
         duration_ms: 0,
     };
-    let mut plan = first;
+    // The plan made for this repo, or after a conflict its re-plan.
+    let mut replanned: Option<RepoPlan> = None;
     let mut conflicts = 0;
     let mut refused: Option<String> = None;
     loop {
-        match execute(forge, target, &plan, &mut report).await {
+        let plan = replanned.as_ref().unwrap_or(first);
+        match execute(forge, target, plan, &mut report).await {
             Ok(()) => break,
             Err(ForgeError::Conflict { .. }) if conflicts == 0 => {
                 conflicts += 1;
@@ -490,13 +281,15 @@ async fn apply_repo<F: Forge>(
         }
         let obs = observe_all(forge, std::slice::from_ref(target))
             .await
-            .remove(0);
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| Err(ForgeError::Other("the forge gave no answer".into())));
         let quiet = Options {
             diffs: false,
             ..opts.clone()
         };
         match plan_target(forge, target, obs, &quiet, refused.as_deref()).await {
-            Ok(p) => plan = p,
+            Ok(p) => replanned = Some(p),
             Err(e) => {
                 report.error = Some(e);
                 break;
@@ -529,7 +322,7 @@ fn log_report(r: &RepoReport) {
             let pr_acted = r.pull_request.as_ref().is_some_and(|p| {
                 !matches!(
                     p.action,
-                    PullRequestAction::Unchanged | PullRequestAction::LeftAlone
+                    PullRequestOutcome::Unchanged | PullRequestOutcome::LeftAlone
                 )
             });
             if r.files_changed > 0 || pr_acted || r.replanned || r.fallback.is_some() {
@@ -564,7 +357,7 @@ async fn execute<F: Forge>(
     };
     let mut base = plan.tip;
     if let Some(direct) = &plan.direct {
-        let request = commit_request(plan, direct, &contents, &author, base, base);
+        let request = commit_request(plan, direct, &contents, &author, base, base)?;
         let id = forge.commit(&request).await?;
         tracing::debug!(repo = %plan.repo, commit = %id, "direct commit written");
         report.commit = Some(id);
@@ -575,7 +368,7 @@ async fn execute<F: Forge>(
     report.proposal = match &plan.proposal {
         ProposalPlan::None => ProposalOutcome::None,
         ProposalPlan::Create { commit } => {
-            let request = commit_request(plan, commit, &contents, &author, base, None);
+            let request = commit_request(plan, commit, &contents, &author, base, None)?;
             let id = forge.commit(&request).await?;
             report.files_changed += commit.writes.len();
             ProposalOutcome::Created { branch, commit: id }
@@ -585,32 +378,15 @@ async fn execute<F: Forge>(
             commit,
         } => {
             let request =
-                commit_request(plan, commit, &contents, &author, base, Some(*previous_tip));
+                commit_request(plan, commit, &contents, &author, base, Some(*previous_tip))?;
             let id = forge.commit(&request).await?;
             report.files_changed += commit.writes.len();
             ProposalOutcome::Updated { branch, commit: id }
         }
         ProposalPlan::UpToDate { .. } => ProposalOutcome::UpToDate { branch },
         ProposalPlan::Close { tip } => {
-            if let (true, Some(pull)) = (forge.has_pull_requests(), &plan.open_pull_request) {
-                let comment = match (&report.commit, &plan.force_reason) {
-                    (Some(commit), Some(reason)) => format!(
-                        "Closing: superseded by the forced commit {} on `{}` (source revision `{}`). Reason given: {reason}. — distributor",
-                        commit_link(plan, commit),
-                        plan.default_branch,
-                        target_revision(plan)
-                    ),
-                    _ => format!(
-                        "Closing: this repository is now in sync with the platform (source revision `{}`): the change was merged, or the same change was made here. Nothing is left to propose. — distributor",
-                        target_revision(plan)
-                    ),
-                };
-                forge.close_pull_request(&plan.repo, pull, &comment).await?;
-                report.pull_request = Some(PullRequestReport {
-                    number: pull.number,
-                    url: pull.url.clone(),
-                    action: PullRequestAction::Closed,
-                });
+            if let PullRequestAction::Close { reason, .. } = &plan.pull_request_action {
+                close_pull_request(forge, plan, *reason, report).await?;
             }
             forge.delete_branch(&plan.repo, &branch, *tip).await?;
             ProposalOutcome::Closed { branch }
@@ -624,8 +400,8 @@ async fn execute<F: Forge>(
             },
         },
     };
-    if forge.has_pull_requests() {
-        sync_pull_request(forge, plan, report).await?;
+    if !matches!(plan.proposal, ProposalPlan::Close { .. }) {
+        pull_request(forge, plan, report).await?;
     }
     Ok(())
 }
@@ -636,17 +412,6 @@ fn commit_link(plan: &RepoPlan, commit: &ObjectId) -> String {
         Some(url) => format!("{url}/commit/{commit}"),
         None => format!("`{commit}`"),
     }
-}
-
-/// A pull request body without its source-revision line, for comparison.
-fn without_revision(body: &str) -> String {
-    body.replace("\r\n", "\n")
-        .lines()
-        .filter(|l| !l.starts_with("Source revision:"))
-        .collect::<Vec<_>>()
-        .join("\n")
-        .trim_end()
-        .to_string()
 }
 
 /// The revision a plan distributes, for messages.
@@ -663,72 +428,99 @@ fn target_revision(plan: &RepoPlan) -> String {
         .unwrap_or_else(|| "current".into())
 }
 
-/// Opens the pull request for a proposal branch that carries changes, or
-/// brings an open one's title and body up to date.
-async fn sync_pull_request<F: Forge>(
+/// Comments on the open pull request and closes it (before its branch is
+/// deleted).
+async fn close_pull_request<F: Forge>(
+    forge: &F,
+    plan: &RepoPlan,
+    reason: CloseReason,
+    report: &mut RepoReport,
+) -> Result<(), ForgeError> {
+    let Some(pull) = &plan.open_pull_request else {
+        return Ok(());
+    };
+    let comment = match (reason, &report.commit, &plan.force_reason) {
+        (CloseReason::SupersededByForce, Some(commit), Some(why)) => format!(
+            "Closing: superseded by the forced commit {} on `{}` (source revision `{}`). Reason given: {why}. — distributor",
+            commit_link(plan, commit),
+            plan.default_branch,
+            target_revision(plan)
+        ),
+        _ => format!(
+            "Closing: this repository is now in sync with the platform (source revision `{}`): the change was merged, or the same change was made here. Nothing is left to propose. — distributor",
+            target_revision(plan)
+        ),
+    };
+    forge.close_pull_request(&plan.repo, pull, &comment).await?;
+    report.pull_request = Some(PullRequestReport {
+        number: pull.number,
+        url: pull.url.clone(),
+        action: PullRequestOutcome::Closed,
+    });
+    Ok(())
+}
+
+/// Performs the plan's pull request action for a proposal branch that
+/// carries changes (or a human's).
+async fn pull_request<F: Forge>(
     forge: &F,
     plan: &RepoPlan,
     report: &mut RepoReport,
 ) -> Result<(), ForgeError> {
-    let carries = matches!(
-        plan.proposal,
-        ProposalPlan::Create { .. } | ProposalPlan::Update { .. } | ProposalPlan::UpToDate { .. }
-    );
-    if let (ProposalPlan::HumanEdited { .. }, Some(pull)) =
-        (&plan.proposal, &plan.open_pull_request)
-    {
-        report.pull_request = Some(PullRequestReport {
-            number: pull.number,
-            url: pull.url.clone(),
-            action: PullRequestAction::LeftAlone,
-        });
-        return Ok(());
-    }
-    let (true, Some(want)) = (carries, &plan.pull_request) else {
-        return Ok(());
+    let existing = |number: u64, action| {
+        let url = plan
+            .open_pull_request
+            .as_ref()
+            .filter(|p| p.number == number)
+            .map(|p| p.url.clone())
+            .or_else(|| {
+                plan.closed_pull_request
+                    .as_ref()
+                    .filter(|p| p.number == number)
+                    .map(|p| p.url.clone())
+            })
+            .unwrap_or_default();
+        Some(PullRequestReport {
+            number,
+            url,
+            action,
+        })
     };
-    // The team closed this very proposal without merging it: do not open
-    // it again. A new platform change rebuilds the branch (a new commit)
-    // and proposes again; deleting the branch asks for a new one now.
-    if let (ProposalPlan::UpToDate { tip }, None, Some(closed)) = (
-        &plan.proposal,
-        &plan.open_pull_request,
-        &plan.closed_pull_request,
-    ) && closed.head == Some(*tip)
-    {
-        report.pull_request = Some(PullRequestReport {
-            number: closed.number,
-            url: closed.url.clone(),
-            action: PullRequestAction::LeftAlone,
-        });
-        report.warnings.push(format!(
-            "pull request #{} was closed without merging; this proposal is not reopened. It is proposed again when the platform changes; delete branch `{}` to get a new pull request now",
-            closed.number, plan.proposal_branch
-        ));
-        return Ok(());
-    }
-    match &plan.open_pull_request {
-        Some(pull) => {
-            // A new platform revision that changes nothing here does not
-            // rewrite the pull request (one write per repo per platform
-            // commit would be noise and budget).
-            let stale = pull.title != want.title
-                || without_revision(&pull.body) != without_revision(&want.body);
-            let action = if stale {
-                forge
-                    .update_pull_request(&plan.repo, pull, &want.title, &want.body)
-                    .await?;
-                PullRequestAction::Updated
-            } else {
-                PullRequestAction::Unchanged
-            };
-            report.pull_request = Some(PullRequestReport {
-                number: pull.number,
-                url: pull.url.clone(),
-                action,
-            });
+    match &plan.pull_request_action {
+        PullRequestAction::None | PullRequestAction::Close { .. } => {}
+        PullRequestAction::LeaveAlone { number } => {
+            report.pull_request = existing(*number, PullRequestOutcome::LeftAlone);
         }
-        None => {
+        PullRequestAction::LeaveClosed { number } => {
+            report.pull_request = existing(*number, PullRequestOutcome::LeftAlone);
+            report.warnings.push(format!(
+                "pull request #{number} was closed without merging; this proposal is not reopened. It is proposed again when the platform changes; delete branch `{}` to get a new pull request now",
+                plan.proposal_branch
+            ));
+        }
+        PullRequestAction::Keep { number } => {
+            report.pull_request = existing(*number, PullRequestOutcome::Unchanged);
+        }
+        PullRequestAction::Update {
+            number,
+            title,
+            body,
+        } => {
+            let Some(pull) = plan
+                .open_pull_request
+                .as_ref()
+                .filter(|p| p.number == *number)
+            else {
+                return Err(ForgeError::Other(format!(
+                    "the plan updates pull request #{number}, which it did not observe open"
+                )));
+            };
+            forge
+                .update_pull_request(&plan.repo, pull, title, body)
+                .await?;
+            report.pull_request = existing(*number, PullRequestOutcome::Updated);
+        }
+        PullRequestAction::Open { pull_request: want } => {
             let spec = PullRequestSpec {
                 repo: plan.repo.clone(),
                 head: plan.proposal_branch.clone(),
@@ -746,7 +538,7 @@ async fn sync_pull_request<F: Forge>(
             report.pull_request = Some(PullRequestReport {
                 number: opened.number,
                 url: opened.url,
-                action: PullRequestAction::Opened,
+                action: PullRequestOutcome::Opened,
             });
         }
     }
@@ -780,7 +572,7 @@ fn commit_request(
     author: &Signature,
     parent: Option<ObjectId>,
     expected_tip: Option<ObjectId>,
-) -> CommitRequest {
+) -> Result<CommitRequest, ForgeError> {
     let on_direct = plan
         .direct
         .as_ref()
@@ -789,25 +581,31 @@ fn commit_request(
     let mut files: Vec<FileWrite> = commit
         .writes
         .iter()
-        .map(|w| FileWrite {
-            mode_unchanged: modes.get(w.path.as_str()) == Some(&w.mode),
-            path: w.path.clone(),
-            content: w.blob.map(|b| {
-                contents
-                    .get(&b)
-                    .expect("planned blobs come from the rendered files")
-                    .to_vec()
-            }),
-            mode: w.mode,
+        .map(|w| {
+            let content = match w.blob {
+                None => None,
+                Some(b) => Some(contents.get(&b).ok_or_else(|| {
+                    ForgeError::Other(format!(
+                        "internal error: the plan writes {} as blob {b}, whose content is not at hand; nothing was written to {}",
+                        w.path, plan.repo
+                    ))
+                })?.to_vec()),
+            };
+            Ok(FileWrite {
+                mode_unchanged: modes.get(w.path.as_str()) == Some(&w.mode),
+                path: w.path.clone(),
+                content,
+                mode: w.mode,
+            })
         })
-        .collect();
+        .collect::<Result<_, ForgeError>>()?;
     files.push(FileWrite {
         path: plan.lock_path.clone(),
         content: Some(commit.lock.to_bytes()),
         mode: FileMode::Regular,
         mode_unchanged: false,
     });
-    CommitRequest {
+    Ok(CommitRequest {
         repo: plan.repo.clone(),
         branch: commit.branch.clone(),
         parent,
@@ -815,7 +613,7 @@ fn commit_request(
         files,
         message: commit.message.clone(),
         author: author.clone(),
-    }
+    })
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::apply::{ApplyReport, PullRequestAction};
+use crate::apply::{ApplyReport, PullRequestOutcome};
 use crate::time::{self, Epoch};
 
 /// The audit log's file name in the state directory.
@@ -89,7 +89,7 @@ pub fn records(
             closed_pull_request: r
                 .pull_request
                 .as_ref()
-                .filter(|p| p.action == PullRequestAction::Closed)
+                .filter(|p| p.action == PullRequestOutcome::Closed)
                 .map(|p| p.number),
             error: r.error.clone(),
         })

@@ -7,11 +7,11 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::apply::Target;
 use crate::diag::Diagnostics;
 use crate::registry::{self, ResolvedRepo};
 use crate::render::TemplateSet;
 use crate::source;
+use crate::target::Target;
 
 /// What to read and which repos and bundles to select.
 #[derive(Debug, Clone, Default)]

@@ -8,10 +8,12 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use distributor::apply::{self, ApplyReport, ProposalOutcome, Target};
+use distributor::apply::{self, ApplyReport, ProposalOutcome};
 use distributor::blob::ObjectId;
 use distributor::forge::local::LocalForge;
 use distributor::forge::{CommitRequest, Forge, ForgeError, RepoId, RepoObservation, RepoQuery};
+use distributor::observe;
+use distributor::target::Target;
 
 use common::{Env, assert_fsck_clean, commit_count, git_ok, human_commit_files, targets, tip};
 
@@ -50,7 +52,7 @@ fn branch_moved_between_plan_and_apply_is_replanned() {
     let web = env.bare("mango-web");
     let init = tip(&env, &web, "main").unwrap();
 
-    let plan = block_on(apply::make_plan(&forge, &targets, &opts));
+    let plan = block_on(observe::make_plan(&forge, &targets, &opts));
     assert!(plan.errors.is_empty(), "{:?}", plan.errors);
     let web_plan = plan
         .repos
@@ -70,7 +72,7 @@ fn branch_moved_between_plan_and_apply_is_replanned() {
     );
 
     let mut seen = Vec::new();
-    let report = block_on(apply::apply(&forge, &targets, plan, &opts, |r| {
+    let report = block_on(apply::apply(&forge, &targets, &plan, &opts, |r| {
         seen.push(r.repo.to_string())
     }));
     assert_eq!(seen.len(), 12, "progress callback once per repo");
@@ -109,7 +111,7 @@ fn branch_moved_between_plan_and_apply_is_replanned() {
     assert_fsck_clean(&env);
 
     // A fresh plan has nothing left to do for mango-web.
-    let again = block_on(apply::make_plan(&forge, &targets, &opts));
+    let again = block_on(observe::make_plan(&forge, &targets, &opts));
     let web_plan = again
         .repos
         .iter()
@@ -126,7 +128,7 @@ fn proposal_created_by_someone_else_meanwhile_is_left_alone() {
     let api = env.bare("mango-api");
     let main = tip(&env, &api, "main").unwrap();
 
-    let plan = block_on(apply::make_plan(&forge, &targets, &opts));
+    let plan = block_on(observe::make_plan(&forge, &targets, &opts));
     // Someone creates the proposal branch by hand before apply runs.
     env.git(
         &api,
@@ -145,7 +147,7 @@ fn proposal_created_by_someone_else_meanwhile_is_left_alone() {
         "My own branch",
     );
 
-    let report = block_on(apply::apply(&forge, &targets, plan, &opts, |_| {}));
+    let report = block_on(apply::apply(&forge, &targets, &plan, &opts, |_| {}));
     let r = report_of(&report, "mango-api");
     assert!(r.replanned, "{r:?}");
     assert_eq!(r.error, None);
@@ -247,9 +249,9 @@ fn branch_that_keeps_moving_fails_only_that_repo() {
     let init = tip(&env, &web, "main").unwrap();
     let forge = racing(&env, local, "mango-web", &web);
 
-    let plan = block_on(apply::make_plan(&forge, &targets, &opts));
+    let plan = block_on(observe::make_plan(&forge, &targets, &opts));
     assert!(plan.errors.is_empty());
-    let report = block_on(apply::apply(&forge, &targets, plan, &opts, |_| {}));
+    let report = block_on(apply::apply(&forge, &targets, &plan, &opts, |_| {}));
 
     let r = report_of(&report, "mango-web");
     let error = r.error.as_deref().expect("mango-web fails");
@@ -292,8 +294,8 @@ fn branch_that_keeps_moving_fails_only_that_repo() {
     assert_fsck_clean(&env);
 
     // Once the pushes stop, the next run delivers on top of them.
-    let plan = block_on(apply::make_plan(&forge.inner, &targets, &opts));
-    let report = block_on(apply::apply(&forge.inner, &targets, plan, &opts, |_| {}));
+    let plan = block_on(observe::make_plan(&forge.inner, &targets, &opts));
+    let report = block_on(apply::apply(&forge.inner, &targets, &plan, &opts, |_| {}));
     assert_eq!(report.failed(), 0);
     assert_eq!(env.git(&web, &["rev-parse", "main^"]), humans[1]);
     assert_fsck_clean(&env);

@@ -644,7 +644,7 @@ fn a_race_on_the_branch_tip_is_replanned_and_loses_nothing() {
         client: settings,
     })
     .unwrap();
-    let plan = rt.block_on(distributor::apply::make_plan(&forge, &targets, &opts));
+    let plan = rt.block_on(distributor::observe::make_plan(&forge, &targets, &opts));
     let human = gh.fake.push(
         OWNER,
         "mango-web",
@@ -655,7 +655,7 @@ fn a_race_on_the_branch_tip_is_replanned_and_loses_nothing() {
     let report = rt.block_on(distributor::apply::apply(
         &forge,
         &targets,
-        plan,
+        &plan,
         &opts,
         |_| {},
     ));
@@ -943,4 +943,149 @@ fn pull_request_options_draft_and_auto_merge_where_allowed() {
         "{}",
         run.stdout
     );
+}
+
+/// `plan --format json` names each repo's pull request action, and `apply`
+/// on the same fake GitHub state performs exactly those actions: open,
+/// update, keep, comment and close, leave a closed one closed, leave a
+/// human's alone, nothing.
+#[test]
+fn apply_performs_exactly_the_pull_request_actions_the_plan_printed() {
+    let gh = Gh::new();
+    gh.apply().expect_code(0);
+    // mango-api: the team merged it; nothing is left to propose.
+    let merged = gh.open_pulls("mango-api")[0].number;
+    gh.fake.merge_pull(OWNER, "mango-api", merged);
+    // mango-infra: closed without merging; not reopened.
+    let closed = gh.open_pulls("mango-infra")[0].number;
+    gh.fake.close_pull(OWNER, "mango-infra", closed);
+    // kiwi-gateway: a human pushed to the proposal branch.
+    gh.fake.push(
+        OWNER,
+        "kiwi-gateway",
+        SYNC,
+        &[("NOTES.md", Some(b"my fix\n".as_slice()))],
+        "A reviewer's fix",
+    );
+    // apple-sso: the team made the same change by hand: close.
+    let lock = gh.fake.file(OWNER, "apple-sso", SYNC, LOCK).unwrap();
+    let same: Vec<(String, Vec<u8>)> = gh
+        .rendered("apple-sso")
+        .into_iter()
+        .map(|(p, c)| (p, c.into_bytes()))
+        .chain(std::iter::once((LOCK.to_string(), lock)))
+        .collect();
+    let files: Vec<(&str, Option<&[u8]>)> = same
+        .iter()
+        .map(|(p, c)| (p.as_str(), Some(c.as_slice())))
+        .collect();
+    gh.fake.push(
+        OWNER,
+        "apple-sso",
+        "main",
+        &files,
+        "The platform files by hand",
+    );
+    gh.fake.set_mode(
+        OWNER,
+        "apple-sso",
+        "main",
+        ".github/scripts/verify-pins.sh",
+        true,
+    );
+    // banana-ingest: a managed file made by hand on the default branch:
+    // the proposal now overwrites a hand edit, so its description changes.
+    gh.fake.push(
+        OWNER,
+        "banana-ingest",
+        "main",
+        &[(".github/CODEOWNERS", Some(b"* @someone\n".as_slice()))],
+        "Our own owners",
+    );
+    // mango-web (direct delivery): a hand edit is proposed for review.
+    gh.fake.push(
+        OWNER,
+        "mango-web",
+        "main",
+        &[(".github/CODEOWNERS", Some(b"* @hand-edited\n".as_slice()))],
+        "Hand edit",
+    );
+
+    let plan = gh.run("plan", &["--format", "json", "--no-diff"]);
+    plan.expect_code(2);
+    let doc: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    let planned: std::collections::BTreeMap<String, String> = doc["repos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["repo"]["name"].as_str().unwrap().to_string(),
+                r["pull_request_action"]["action"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            )
+        })
+        .collect();
+    let expect = [
+        ("mango-web", "open"),
+        ("banana-ingest", "update"),
+        ("grape-dashboards", "keep"),
+        ("apple-sso", "close"),
+        ("mango-infra", "leave_closed"),
+        ("kiwi-gateway", "leave_alone"),
+        ("mango-api", "none"),
+        ("apple-auth", "none"),
+    ];
+    for (repo, action) in expect {
+        assert_eq!(planned[repo], action, "{repo}: {}", plan.stdout);
+    }
+    let open = &doc["repos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["repo"]["name"] == "mango-web")
+        .unwrap()["pull_request_action"];
+    assert!(open["title"].as_str().unwrap().starts_with("distributor:"));
+    assert_eq!(open["labels"], serde_json::json!(["distributor"]));
+
+    gh.fake.reset_counters();
+    let applied = gh.run("apply", &["--format", "json"]);
+    applied.expect_code(0);
+    let doc: serde_json::Value = serde_json::from_str(&applied.stdout).unwrap();
+    let done: std::collections::BTreeMap<String, String> = doc["repos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let name = r["repo"]["name"].as_str().unwrap().to_string();
+            let action = r["pull_request"]["action"].as_str().unwrap_or("none");
+            (name, action.to_string())
+        })
+        .collect();
+    let outcome = |action: &str| match action {
+        "open" => "opened",
+        "update" => "updated",
+        "keep" => "unchanged",
+        "close" => "closed",
+        "leave_closed" | "leave_alone" => "left_alone",
+        _ => "none",
+    };
+    assert_eq!(planned.len(), 12);
+    for (repo, action) in &planned {
+        assert_eq!(done[repo], outcome(action), "{repo}: {}", applied.stdout);
+    }
+    let c = gh.fake.counters();
+    assert_eq!(
+        c.by_kind.get("POST /repos/{owner}/{repo}/pulls"),
+        Some(&1),
+        "one pull request opened: {:?}",
+        c.by_kind
+    );
+    assert_eq!(gh.open_pulls("mango-web").len(), 1);
+    assert!(gh.open_pulls("apple-sso").is_empty());
+    assert!(gh.open_pulls("mango-infra").is_empty(), "not reopened");
+    assert_eq!(gh.open_pulls("kiwi-gateway").len(), 1);
+    assert_eq!(gh.open_pulls("banana-ingest").len(), 1);
 }

@@ -6,13 +6,15 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use distributor::apply::{self, Options, Target};
+use distributor::apply;
 use distributor::forge::local::LocalForge;
 use distributor::forge::{CommitRequest, FileWrite, Forge, RepoId, Signature};
 use distributor::lock::Source;
+use distributor::observe::{self, Options};
 use distributor::output::{self, text::Style};
 use distributor::plan::PlanSettings;
 use distributor::render::TemplateSet;
+use distributor::target::Target;
 use distributor::{blob::FileMode, registry, source};
 
 fn root() -> &'static Path {
@@ -96,12 +98,12 @@ async fn plan_output_after_rollout_hand_edit_and_template_change() {
     }
 
     // First rollout: everything missing.
-    let first = apply::make_plan(&forge, &targets, &options(false)).await;
+    let first = observe::make_plan(&forge, &targets, &options(false)).await;
     insta::assert_snapshot!(
         "first_rollout_text",
         scrub(&output::text::plan(&first, Style { color: false }, false))
     );
-    let report = apply::apply(&forge, &targets, first, &options(false), |_| {}).await;
+    let report = apply::apply(&forge, &targets, &first, &options(false), |_| {}).await;
     assert_eq!(report.failed(), 0);
 
     // The mango team merges its proposal (fast-forward).
@@ -158,7 +160,7 @@ async fn plan_output_after_rollout_hand_edit_and_template_change() {
         let f = files.get_mut("baseline/.editorconfig").unwrap();
         f.extend_from_slice(b"\n[*.tf]\nindent_size = 2\n");
     });
-    let plan = apply::make_plan(&forge, &targets, &options(true)).await;
+    let plan = observe::make_plan(&forge, &targets, &options(true)).await;
     assert!(plan.has_writes());
     insta::assert_snapshot!(
         "template_change_and_drift_text",

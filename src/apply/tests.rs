@@ -5,8 +5,12 @@
 use super::*;
 use crate::blob::{FileMode, blob_id};
 use crate::forge::fake::FakeForge;
+use crate::lock::Lock;
 use crate::lock::Source;
+use crate::observe::make_plan;
+use crate::plan::PlanSettings;
 use crate::registry::{parse, resolve};
+use crate::render::DesiredFile;
 
 fn target(name: &str, delivery: &str, files: &[(&str, &str)]) -> Target {
     let text = format!(
@@ -57,7 +61,7 @@ fn opts() -> Options {
 async fn run(forge: &FakeForge, targets: &[Target]) -> ApplyReport {
     let o = opts();
     let plan = make_plan(forge, targets, &o).await;
-    apply(forge, targets, plan, &o, |_| {}).await
+    apply(forge, targets, &plan, &o, |_| {}).await
 }
 
 fn id(name: &str) -> RepoId {
@@ -171,7 +175,7 @@ async fn a_commit_landing_between_plan_and_apply_is_kept_and_the_repo_replanned(
     forge.on_next_commit(Box::new(move |state| {
         state.push_commit(&repo, "main", [("human.txt", Some("mine"))], "human work");
     }));
-    let report = apply(&forge, &t, plan, &o, |_| {}).await;
+    let report = apply(&forge, &t, &plan, &o, |_| {}).await;
     let r = &report.repos[0];
     assert_eq!(r.error, None);
     assert!(r.replanned);

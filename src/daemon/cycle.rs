@@ -6,68 +6,77 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use octocrab::secrecy::{ExposeSecret, SecretString};
 
-use crate::apply::{self, Options};
 use crate::diag::Diagnostics;
-use crate::forge::AnyForge;
-use crate::prepare::{Prepared, Selection, prepare};
-use crate::rollout;
+use crate::forge::{AnyForge, Forge};
+use crate::prepare::Selection;
+use crate::reconcile::{self, Hooks, Request};
 
 use super::config::{Config, GitSource};
 use super::ledger::{Cycle, Outcome};
 use super::notify::Notifier;
 use super::{CycleRequest, Shared};
 
-/// What a cycle needs.
-pub struct Context<'a> {
-    pub config: &'a Config,
-    pub state_dir: &'a Path,
-    pub forge: &'a AnyForge,
-    pub shared: &'a Shared,
-    pub notifier: &'a Notifier,
-    /// Set on shutdown: the cycle stops between two repos.
-    pub stop: &'a AtomicBool,
+/// What a cycle needs; owned, so the cycle runs in a task of its own (a
+/// panic in it fails the cycle, not the service).
+pub struct Context {
+    pub config: Config,
+    pub state_dir: PathBuf,
+    pub forge: Arc<AnyForge>,
+    pub shared: Arc<Shared>,
+    pub notifier: Arc<Notifier>,
+    /// Set on shutdown or reload: the cycle stops between two repos.
+    pub stop: Arc<AtomicBool>,
     pub number: u64,
 }
 
+/// The ledger entry of a cycle starting now.
+pub fn start(number: u64, request: &CycleRequest) -> (Cycle, Instant) {
+    (
+        Cycle {
+            number,
+            trigger: request.trigger,
+            started_at: crate::time::now_secs(),
+            duration_ms: 0,
+            outcome: Outcome::Ok,
+            revision: None,
+            error: None,
+            only: request.only.clone(),
+        },
+        Instant::now(),
+    )
+}
+
 /// Runs one cycle and records it. Returns its outcome.
-pub async fn run(ctx: &Context<'_>, request: &CycleRequest) -> Outcome {
-    let started = Instant::now();
-    let started_at = crate::time::now_secs();
-    let mut cycle = Cycle {
-        number: ctx.number,
-        trigger: request.trigger,
-        started_at,
-        duration_ms: 0,
-        outcome: Outcome::Ok,
-        revision: None,
-        error: None,
-        only: request.only.clone(),
-    };
+pub async fn run(ctx: Context, request: CycleRequest) -> Outcome {
+    let ctx = &ctx;
+    let (mut cycle, started) = start(ctx.number, &request);
     tracing::info!(cycle = ctx.number, trigger = ?request.trigger, only = ?request.only, "cycle started");
     ctx.notifier.status(&format!(
         "cycle {} running; {}",
         ctx.number,
-        ctx.shared.ledger.read().expect("ledger lock").summary()
+        ctx.shared
+            .ledger
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .summary()
     ));
 
-    let root = ctx.config.platform_root(ctx.state_dir);
+    let root = ctx.config.platform_root(&ctx.state_dir);
     if let Some(git) = &ctx.config.platform.git {
-        // A private platform repository on the same GitHub: lend git the
+        // A private platform repository on the same forge: lend git the
         // forge's token for this one fetch.
-        let token = match ctx.forge {
-            AnyForge::GitHub(g) if g.serves_git_url(&git.url) => match g.git_token().await {
-                Ok(t) => Some(t),
-                Err(e) => {
-                    let e = format!("no token to fetch the platform repository: {e}");
-                    return finish_failed(ctx, cycle, started, Outcome::Failed, "platform", e);
-                }
-            },
-            _ => None,
+        let token = match ctx.forge.git_credentials(&git.url).await {
+            Ok(t) => t,
+            Err(e) => {
+                let e = format!("no token to fetch the platform repository: {e}");
+                return finish_failed(ctx, cycle, started, Outcome::Failed, "platform", e);
+            }
         };
         if let Err(e) = fetch(git, &root, token.as_ref()).await {
             return finish_failed(ctx, cycle, started, Outcome::Failed, "platform", e);
@@ -79,37 +88,23 @@ pub async fn run(ctx: &Context<'_>, request: &CycleRequest) -> Outcome {
         repos: request.only.clone(),
         ..Selection::default()
     };
-    let prepared = tokio::task::spawn_blocking(move || {
-        let prepared = prepare(&selection);
-        prepared.map(|p| {
-            let source = crate::source::revision(&p.inputs);
-            (p, source)
-        })
-    })
-    .await;
-    let (prepared, source): (Prepared, _) = match prepared {
-        Ok(Ok(p)) => p,
-        Ok(Err(e)) => {
+    let (prepared, source) = match reconcile::prepare_blocking(selection).await {
+        Ok(p) => p,
+        Err(e) => {
             let text = match e.downcast_ref::<Diagnostics>() {
                 Some(d) => d.to_string(),
                 None => format!("{e:#}"),
             };
             return finish_failed(ctx, cycle, started, Outcome::Invalid, "validation", text);
         }
-        Err(e) => {
-            return finish_failed(
-                ctx,
-                cycle,
-                started,
-                Outcome::Failed,
-                "platform",
-                e.to_string(),
-            );
-        }
     };
     cycle.revision = Some(source.revision.clone());
     if request.only.is_empty() {
-        let mut web = ctx.shared.webhook.write().expect("webhook lock");
+        let mut web = ctx
+            .shared
+            .webhook
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         web.repos = prepared
             .targets
             .iter()
@@ -127,57 +122,36 @@ pub async fn run(ctx: &Context<'_>, request: &CycleRequest) -> Outcome {
         .map(|t| (t.id().to_string(), t.repo.wave.clone()))
         .collect();
 
-    let now = crate::time::now();
-    let opts = Options {
-        settings: rollout::plan_settings(&prepared.rollout, source, None, None, now),
+    let run_request = Request {
+        source,
+        now: crate::time::now(),
+        execute: true,
         diffs: false,
+        force_reason: None,
+        bundles: None,
         missing_as_empty: false,
+        full_fleet: request.only.is_empty(),
+        state_dir: Some(ctx.state_dir.clone()),
+        audit_log: None,
     };
-    let mut plan = apply::make_plan(ctx.forge, &prepared.targets, &opts).await;
-    // The rollout policy: budgets, waves, halts, staleness, from the
-    // rollout log in the state directory (it survives restarts).
-    let log = rollout::Log::in_dir(ctx.state_dir);
-    let state = match log.read() {
-        Ok(s) => s,
+    let health = ctx.shared.clone();
+    let mut beat = move |_: &crate::apply::RepoReport| health.health.beat();
+    let hooks = Hooks {
+        stop: &ctx.stop,
+        on_repo: &mut beat,
+    };
+    let outcome = match reconcile::run(ctx.forge.as_ref(), &prepared, &run_request, hooks).await {
+        Ok(o) => o,
         Err(e) => {
-            return finish_failed(ctx, cycle, started, Outcome::Failed, "state", e);
+            return finish_failed(ctx, cycle, started, Outcome::Failed, "state", e.to_string());
         }
     };
-    let history = crate::source::history(&prepared.inputs, 1000);
-    let policy = rollout::Context {
-        now,
-        rollout: &prepared.rollout,
-        state: &state,
-        targets: &prepared.targets,
-        history: &history,
-        full_fleet: request.only.is_empty(),
-        forced: false,
-        pull_requests: crate::forge::Forge::has_pull_requests(ctx.forge),
-    };
-    rollout::attach(&policy, &mut plan);
-    let decided = plan
-        .rollout
-        .as_mut()
-        .map(|d| std::mem::take(&mut d.events))
-        .unwrap_or_default();
-    let health = &ctx.shared.health;
-    let report = apply::apply_until(
-        ctx.forge,
-        &prepared.targets,
-        plan.clone(),
-        &opts,
-        ctx.stop,
-        |_| health.beat(),
-    )
-    .await;
-    let revision = rollout::revision_key(&plan.source);
-    let events = rollout::applied_events(decided, &report, &revision, now);
-    if let Err(e) = log.append(&events, now) {
-        tracing::error!(error = %e, "cannot record the cycle in the rollout log; budgets and soak times may be off after a restart");
+    if outcome.recorded.log_error.is_some() {
         ctx.shared.metrics.error("state", 1);
     }
-    let failed = report.failed();
-    let interrupted = report.repos.len() < plan.repos.len() + plan.errors.len();
+    let report = outcome.report.as_ref();
+    let failed = report.map_or(0, |r| r.failed());
+    let interrupted = outcome.interrupted();
     cycle.outcome = if interrupted {
         Outcome::Interrupted
     } else if failed > 0 {
@@ -186,13 +160,17 @@ pub async fn run(ctx: &Context<'_>, request: &CycleRequest) -> Outcome {
         Outcome::Ok
     };
     cycle.duration_ms = started.elapsed().as_millis() as u64;
-    let outcome = cycle.outcome;
+    let result = cycle.outcome;
     let summary = {
-        let mut ledger = ctx.shared.ledger.write().expect("ledger lock");
+        let mut ledger = ctx
+            .shared
+            .ledger
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         ledger.record(
             cycle,
-            &plan,
-            Some(&report),
+            &outcome.plan,
+            report,
             &wave_of,
             request.only.is_empty() && !interrupted,
         );
@@ -200,23 +178,51 @@ pub async fn run(ctx: &Context<'_>, request: &CycleRequest) -> Outcome {
     };
     ctx.shared
         .metrics
-        .cycle(outcome, started.elapsed().as_secs_f64());
+        .cycle(result, started.elapsed().as_secs_f64());
     ctx.shared.metrics.error("repo", failed as u64);
     tracing::info!(
         cycle = ctx.number,
-        outcome = super::ledger::outcome_key(outcome),
-        repos = report.repos.len(),
+        outcome = super::ledger::outcome_key(result),
+        repos = report.map_or(0, |r| r.repos.len()),
         failed,
         duration_ms = started.elapsed().as_millis() as u64,
         "cycle finished: {summary}"
     );
     ctx.notifier.status(&summary);
-    outcome
+    result
+}
+
+/// Records a cycle whose task panicked: the cycle failed, the service goes
+/// on. The panic message is kept in the ledger, the log and the metrics.
+pub fn record_panic(
+    shared: &Shared,
+    notifier: &Notifier,
+    mut cycle: Cycle,
+    started: Instant,
+    message: &str,
+) {
+    cycle.outcome = Outcome::Failed;
+    cycle.duration_ms = started.elapsed().as_millis() as u64;
+    cycle.error = Some(format!("internal error (panic): {message}"));
+    tracing::error!(cycle = cycle.number, panic = %message, "cycle panicked; the service keeps running and the next cycle starts afresh");
+    shared
+        .metrics
+        .cycle(Outcome::Failed, started.elapsed().as_secs_f64());
+    shared.metrics.error("panic", 1);
+    let summary = {
+        let mut ledger = shared
+            .ledger
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        ledger.record_failure(cycle);
+        ledger.summary()
+    };
+    notifier.status(&summary);
 }
 
 /// Records a cycle that did not get to planning.
 fn finish_failed(
-    ctx: &Context<'_>,
+    ctx: &Context,
     mut cycle: Cycle,
     started: Instant,
     outcome: Outcome,
@@ -232,7 +238,11 @@ fn finish_failed(
         .cycle(outcome, started.elapsed().as_secs_f64());
     ctx.shared.metrics.error(kind, 1);
     let summary = {
-        let mut ledger = ctx.shared.ledger.write().expect("ledger lock");
+        let mut ledger = ctx
+            .shared
+            .ledger
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         ledger.record_failure(cycle);
         ledger.summary()
     };

@@ -303,7 +303,7 @@ fn repo_entry(
         Some(_) => status_after_apply(p),
     };
     let pull_request = match report.and_then(|r| r.pull_request.as_ref()) {
-        Some(pr) if pr.action == crate::apply::PullRequestAction::Closed => None,
+        Some(pr) if pr.action == crate::apply::PullRequestOutcome::Closed => None,
         Some(pr) => Some(PullRef {
             number: pr.number,
             url: pr.url.clone(),

@@ -36,7 +36,10 @@ pub struct Metrics {
 impl Metrics {
     /// A finished cycle.
     pub fn cycle(&self, outcome: Outcome, seconds: f64) {
-        let mut m = self.inner.lock().expect("metrics lock");
+        let mut m = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         *m.cycles.entry(outcome_key(outcome)).or_default() += 1;
         let bucket = DURATION_BUCKETS
             .iter()
@@ -51,20 +54,29 @@ impl Metrics {
         if n == 0 {
             return;
         }
-        let mut m = self.inner.lock().expect("metrics lock");
+        let mut m = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         *m.errors.entry(kind.to_string()).or_default() += n;
     }
 
     /// A webhook delivery and what became of it (`accepted`, `ignored`,
     /// `rejected`).
     pub fn webhook(&self, result: &'static str) {
-        let mut m = self.inner.lock().expect("metrics lock");
+        let mut m = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         *m.webhooks.entry(result).or_default() += 1;
     }
 
     /// The whole exposition.
     pub fn render(&self, ledger: &Ledger, usage: Option<&ForgeUsage>) -> String {
-        let m = self.inner.lock().expect("metrics lock");
+        let m = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut out = String::new();
         let totals = ledger.totals();
 
@@ -167,7 +179,7 @@ impl Metrics {
             "counter",
             "Errors by kind.",
         );
-        for kind in ["config", "platform", "validation", "repo"] {
+        for kind in ["config", "platform", "validation", "state", "repo", "panic"] {
             let _ = writeln!(
                 out,
                 "distributor_errors_total{{kind=\"{kind}\"}} {}",

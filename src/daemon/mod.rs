@@ -325,25 +325,33 @@ pub async fn run<S: Future<Output = ()> + Send + 'static>(deps: Deps<S>) -> anyh
         let request = coalesce(request, &mut requests);
         number += 1;
         // Set by a shutdown or a reload: the cycle stops between repos.
-        let cycle_stop = AtomicBool::new(stop.load(Ordering::SeqCst));
+        let cycle_stop = Arc::new(AtomicBool::new(stop.load(Ordering::SeqCst)));
         let mut reload_requested = false;
         let finished = {
             let ctx = cycle::Context {
-                config: &loaded.config,
-                state_dir: &state_dir,
-                forge: &loaded.forge,
-                shared: &shared,
-                notifier: &notifier,
-                stop: &cycle_stop,
+                config: loaded.config.clone(),
+                state_dir: state_dir.clone(),
+                forge: loaded.forge.clone(),
+                shared: shared.clone(),
+                notifier: notifier.clone(),
+                stop: cycle_stop.clone(),
                 number,
             };
-            let run = cycle::run(&ctx, &request);
-            tokio::pin!(run);
+            let (entry, started) = cycle::start(number, &request);
+            // Its own task: a panic in the cycle fails the cycle, and the
+            // loop keeps hearing signals while the cycle works.
+            let mut task = tokio::spawn(cycle::run(ctx, request.clone()));
             let stop_timeout = loaded.checked.stop_timeout;
             let mut deadline: Option<tokio::time::Instant> = None;
             loop {
                 tokio::select! {
-                    _ = &mut run => break true,
+                    joined = &mut task => {
+                        if let Err(e) = joined {
+                            let message = panic_message(e);
+                            cycle::record_panic(&shared, &notifier, entry, started, &message);
+                        }
+                        break true;
+                    }
                     _ = tokio::time::sleep(BEAT) => shared.health.beat(),
                     _ = stop_notify.notified(), if deadline.is_none() => {
                         cycle_stop.store(true, Ordering::SeqCst);
@@ -359,7 +367,10 @@ pub async fn run<S: Future<Output = ()> + Send + 'static>(deps: Deps<S>) -> anyh
                         reload_requested = true;
                         tracing::info!("SIGHUP during a cycle: stopping it after the repo in flight to reload");
                     }
-                    _ = async { tokio::time::sleep_until(deadline.expect("set")).await }, if deadline.is_some() => break false,
+                    _ = sleep_until_some(deadline) => {
+                        task.abort();
+                        break false;
+                    }
                 }
             }
         };
@@ -401,22 +412,63 @@ fn reload(config_path: &Path, loaded: &mut Loaded, shared: &Shared, notifier: &N
     match load(config_path, Some(loaded)) {
         Ok(new) => {
             tracing::info!("configuration reloaded");
-            *shared.webhook.write().expect("webhook lock") = new.webhook.clone();
-            *shared.forge.write().expect("forge lock") = new.forge.clone();
+            *shared
+                .webhook
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = new.webhook.clone();
+            *shared
+                .forge
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = new.forge.clone();
             shared
                 .health
                 .interval_ms
                 .store(new.checked.interval.as_millis() as u64, Ordering::Relaxed);
-            shared.ledger.write().expect("ledger lock").config_error = None;
+            shared
+                .ledger
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .config_error = None;
             *loaded = new;
         }
         Err(e) => {
             tracing::error!(error = %e, "reload failed; the previous configuration keeps running");
             shared.metrics.error("config", 1);
-            shared.ledger.write().expect("ledger lock").config_error = Some(e);
+            shared
+                .ledger
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .config_error = Some(e);
         }
     }
-    notifier.ready(&shared.ledger.read().expect("ledger lock").summary());
+    notifier.ready(
+        &shared
+            .ledger
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .summary(),
+    );
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until_some(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// What a cycle task's panic said (or that it was cancelled).
+fn panic_message(e: tokio::task::JoinError) -> String {
+    if !e.is_panic() {
+        return "the cycle was cancelled".into();
+    }
+    let payload = e.into_panic();
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into())
 }
 
 /// Merges the requests waiting behind `first`: any whole-fleet request
@@ -439,3 +491,6 @@ fn coalesce(first: CycleRequest, rest: &mut mpsc::UnboundedReceiver<CycleRequest
     }
     merged
 }
+
+#[cfg(test)]
+mod tests;

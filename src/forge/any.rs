@@ -16,6 +16,10 @@ use crate::blob::ObjectId;
 pub enum AnyForge {
     Local(LocalForge),
     GitHub(Box<GitHubForge>),
+    /// The in-memory fake, for unit tests of code that takes any forge
+    /// (the daemon).
+    #[cfg(test)]
+    Fake(super::fake::FakeForge),
 }
 
 macro_rules! delegate {
@@ -23,6 +27,8 @@ macro_rules! delegate {
         match $self {
             AnyForge::Local($f) => $e,
             AnyForge::GitHub($f) => $e,
+            #[cfg(test)]
+            AnyForge::Fake($f) => $e,
         }
     };
 }
@@ -63,6 +69,13 @@ impl Forge for AnyForge {
 
     fn usage(&self) -> Option<ForgeUsage> {
         delegate!(self, f => f.usage())
+    }
+
+    async fn git_credentials(
+        &self,
+        url: &str,
+    ) -> Result<Option<octocrab::secrecy::SecretString>, ForgeError> {
+        delegate!(self, f => f.git_credentials(url).await)
     }
 
     fn has_pull_requests(&self) -> bool {

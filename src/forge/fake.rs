@@ -65,6 +65,9 @@ pub struct State {
     pub protected: BTreeSet<(RepoId, String)>,
     /// Repos whose observation fails with this error.
     pub observe_errors: BTreeMap<RepoId, ForgeError>,
+    /// The next this many `observe` calls panic (a bug in a forge, for
+    /// the daemon's panic isolation tests).
+    pub panics: usize,
     next_commit_hook: Option<CommitHook>,
     sequence: u64,
 }
@@ -471,7 +474,12 @@ impl Forge for FakeForge {
     }
 
     async fn observe(&self, queries: &[RepoQuery]) -> Vec<Result<RepoObservation, ForgeError>> {
-        let state = self.state();
+        let mut state = self.state();
+        if state.panics > 0 {
+            state.panics -= 1;
+            drop(state);
+            panic!("injected forge panic");
+        }
         queries.iter().map(|q| state.observe_one(q)).collect()
     }
 

@@ -277,7 +277,12 @@ impl Forge for LocalForge {
     }
 
     async fn observe(&self, queries: &[RepoQuery]) -> Vec<Result<RepoObservation, ForgeError>> {
-        queries.iter().map(|q| self.observe_one(q)).collect()
+        let (me, queries) = (self.clone(), queries.to_vec());
+        let n = queries.len();
+        match off_thread(move || Ok(queries.iter().map(|q| me.observe_one(q)).collect())).await {
+            Ok(results) => results,
+            Err(e) => (0..n).map(|_| Err(e.clone())).collect(),
+        }
     }
 
     async fn read_blobs(
@@ -285,11 +290,13 @@ impl Forge for LocalForge {
         repo: &RepoId,
         blobs: &[ObjectId],
     ) -> Result<BTreeMap<ObjectId, Vec<u8>>, ForgeError> {
-        self.read_blobs_sync(repo, blobs)
+        let (me, repo, blobs) = (self.clone(), repo.clone(), blobs.to_vec());
+        off_thread(move || me.read_blobs_sync(&repo, &blobs)).await
     }
 
     async fn commit(&self, request: &CommitRequest) -> Result<ObjectId, ForgeError> {
-        self.commit_sync(request)
+        let (me, request) = (self.clone(), request.clone());
+        off_thread(move || me.commit_sync(&request)).await
     }
 
     async fn delete_branch(
@@ -298,8 +305,20 @@ impl Forge for LocalForge {
         branch: &str,
         expected_tip: ObjectId,
     ) -> Result<(), ForgeError> {
-        self.delete_sync(repo, branch, expected_tip)
+        let (me, repo, branch) = (self.clone(), repo.clone(), branch.to_string());
+        off_thread(move || me.delete_sync(&repo, &branch, expected_tip)).await
     }
+}
+
+/// Runs gix work on tokio's blocking pool: an async worker (the daemon's
+/// HTTP server, its signal handling) is never held by disk I/O, and a
+/// cycle waiting on it can be stopped. A panic in the work is an error.
+async fn off_thread<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ForgeError> + Send + 'static,
+) -> Result<T, ForgeError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|e| Err(ForgeError::Other(format!("local forge task failed: {e}"))))
 }
 
 /// Open options that read nothing but the repository's own config: no

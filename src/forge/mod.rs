@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
 
+use octocrab::secrecy::SecretString;
 use serde::Serialize;
 
 use crate::blob::{FileMode, ObjectId};
@@ -397,6 +398,17 @@ pub trait Forge: Send + Sync {
         let _ = (pull, comment, labels);
         let repo = repo.clone();
         async move { Err(no_pull_requests(&repo)) }
+    }
+
+    /// A token git may use to fetch `url` over HTTPS (the platform
+    /// repository, when it lives on this forge and is private); `None`
+    /// when this forge does not serve that URL.
+    fn git_credentials(
+        &self,
+        url: &str,
+    ) -> impl Future<Output = Result<Option<SecretString>, ForgeError>> + Send {
+        let _ = url;
+        async { Ok(None) }
     }
 
     /// Comments on an open pull request, then closes it (unmerged).

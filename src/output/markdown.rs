@@ -70,6 +70,16 @@ pub fn plan(plan: &Plan) -> String {
         if let Some(p) = describe_proposal(r) {
             let _ = writeln!(out, "\nProposal: {p}");
         }
+        if let Some(a) = r.pull_request_action.line() {
+            let _ = writeln!(out, "\nPull request: {a}");
+        }
+        if let Some(e) = r.policy.as_ref().and_then(|p| p.escalation.as_ref()) {
+            let _ = writeln!(
+                out,
+                "\nEscalation: comment on #{} mentioning the owners, label `{}`",
+                e.number, e.label
+            );
+        }
         for f in r.changes() {
             if let Some(d) = &f.diff {
                 let _ = writeln!(out, "\n```diff\n{}```", d);

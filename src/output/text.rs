@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::{describe_counts, describe_proposal, plural, summarize};
-use crate::apply::{ApplyReport, ProposalOutcome, PullRequestAction};
+use crate::apply::{ApplyReport, ProposalOutcome, PullRequestOutcome};
 use crate::plan::message::verb;
 use crate::plan::{FilePlan, Plan, RepoStatus, Route};
 
@@ -227,6 +227,16 @@ pub fn plan(plan: &Plan, st: Style, diffs: bool) -> String {
         if let Some(p) = describe_proposal(r) {
             let _ = writeln!(out, "  proposal: {p}");
         }
+        if let Some(a) = r.pull_request_action.line() {
+            let _ = writeln!(out, "  pull request: {a}");
+        }
+        if let Some(e) = r.policy.as_ref().and_then(|p| p.escalation.as_ref()) {
+            let _ = writeln!(
+                out,
+                "  escalation: comment on #{} mentioning the owners, label {}",
+                e.number, e.label
+            );
+        }
         if diffs {
             for f in r.changes() {
                 if let Some(d) = &f.diff {
@@ -416,7 +426,7 @@ pub fn forced_table(report: &ApplyReport, reason: &str, st: Style) -> String {
                         r.commit.map(|c| c.to_string()).unwrap_or_default(),
                         r.pull_request
                             .as_ref()
-                            .filter(|p| p.action == PullRequestAction::Closed)
+                            .filter(|p| p.action == PullRequestOutcome::Closed)
                             .map(|p| format!(", superseded pull request #{} closed", p.number))
                             .unwrap_or_default()
                     ),
@@ -484,13 +494,13 @@ pub fn apply(report: &ApplyReport, st: Style) -> String {
         }
         if let Some(pr) = &r.pull_request {
             let action = match pr.action {
-                PullRequestAction::Opened => "opened",
-                PullRequestAction::Updated => "updated",
-                PullRequestAction::Unchanged => "open",
-                PullRequestAction::Closed => "closed",
-                PullRequestAction::LeftAlone => "left alone",
+                PullRequestOutcome::Opened => "opened",
+                PullRequestOutcome::Updated => "updated",
+                PullRequestOutcome::Unchanged => "open",
+                PullRequestOutcome::Closed => "closed",
+                PullRequestOutcome::LeftAlone => "left alone",
             };
-            if pr.action != PullRequestAction::Unchanged || !parts.is_empty() {
+            if pr.action != PullRequestOutcome::Unchanged || !parts.is_empty() {
                 parts.push(format!("pull request #{} {action} ({})", pr.number, pr.url));
             }
         }

@@ -6,6 +6,7 @@
 pub mod message;
 pub mod pull_request;
 pub mod state;
+pub mod verdict;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -20,7 +21,7 @@ use crate::merge::{self, MergeOutcome};
 use crate::registry::{Delivery, ResolvedRepo};
 use crate::render::DesiredFile;
 use crate::time::Epoch;
-pub use pull_request::PullRequestPlan;
+pub use pull_request::{CloseReason, PullRequestAction, PullRequestPlan};
 pub use state::{FileState, Reason, classify};
 
 /// Settings of one planning run.
@@ -40,6 +41,35 @@ pub struct PlanSettings {
     pub direct_after: BTreeMap<String, Duration>,
     /// Per bundle: labels its changes add to the pull request.
     pub bundle_labels: BTreeMap<String, Vec<String>>,
+}
+
+impl PlanSettings {
+    /// The settings of a run under the registry's rollout settings.
+    pub fn new(
+        rollout: &crate::registry::Rollout,
+        source: Source,
+        force_reason: Option<String>,
+        bundles: Option<BTreeSet<String>>,
+        now: Epoch,
+    ) -> PlanSettings {
+        PlanSettings {
+            source,
+            force_reason,
+            bundles,
+            now,
+            direct_after: rollout
+                .bundles
+                .iter()
+                .filter_map(|(b, p)| Some((b.clone(), p.direct_after?)))
+                .collect(),
+            bundle_labels: rollout
+                .bundles
+                .iter()
+                .filter(|(_, p)| !p.labels.is_empty())
+                .map(|(b, p)| (b.clone(), p.labels.clone()))
+                .collect(),
+        }
+    }
 }
 
 /// Where a file's change is delivered.
@@ -212,6 +242,8 @@ pub struct RepoPlan {
     /// the proposal branch carries changes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<PullRequestPlan>,
+    /// What happens to the pull request (forges that have them).
+    pub pull_request_action: PullRequestAction,
     /// The open pull request from the proposal branch, as observed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub open_pull_request: Option<crate::forge::PullRequest>,
@@ -247,7 +279,7 @@ pub struct RepoPlan {
     pub force_reason: Option<String>,
     /// The rollout policy's verdict (filled in after planning the fleet).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub policy: Option<crate::rollout::RepoPolicy>,
+    pub policy: Option<verdict::RepoPolicy>,
 }
 
 impl RepoPlan {
@@ -265,6 +297,8 @@ impl RepoPlan {
                     | ProposalPlan::Update { .. }
                     | ProposalPlan::Close { .. }
             )
+            || self.pull_request_action.writes()
+            || self.policy.as_ref().is_some_and(|p| p.escalation.is_some())
     }
 
     /// The repo's overall state before applying.
@@ -331,7 +365,7 @@ pub struct Plan {
     pub errors: Vec<RepoError>,
     /// The rollout policy: waves, budgets, halt (see [`crate::rollout`]).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub rollout: Option<crate::rollout::Decisions>,
+    pub rollout: Option<verdict::Decisions>,
 }
 
 impl Plan {
@@ -350,6 +384,9 @@ pub struct PlanInput<'a> {
     /// Why a direct commit cannot land (branch protection refused it on a
     /// previous attempt): direct changes go to the proposal instead.
     pub direct_refused: Option<&'a str>,
+    /// The forge has pull requests: proposals become pull requests, and
+    /// the plan says what happens to each.
+    pub pull_requests: bool,
     /// Blob contents read from the repo for 3-way merges (see
     /// [`RepoPlan::blobs_for_merge`]); empty on the first pass.
     pub contents: &'a BTreeMap<ObjectId, Vec<u8>>,
@@ -363,6 +400,7 @@ pub fn plan_repo(input: PlanInput<'_>) -> Result<RepoPlan, String> {
         observation: obs,
         settings,
         direct_refused,
+        pull_requests,
         contents,
     } = input;
     let branch = &obs.default_branch;
@@ -813,6 +851,17 @@ pub fn plan_repo(input: PlanInput<'_>) -> Result<RepoPlan, String> {
     })
     .filter(|_| !on_proposal.is_empty());
 
+    let pull_request_action = if pull_requests {
+        pull_request::action(
+            &proposal,
+            pull_request.as_ref(),
+            obs.pull_request.as_ref(),
+            obs.closed_pull_request.as_ref(),
+            forced && direct.is_some(),
+        )
+    } else {
+        PullRequestAction::None
+    };
     Ok(RepoPlan {
         repo: obs.repo.clone(),
         team: repo.team.clone(),
@@ -825,6 +874,7 @@ pub fn plan_repo(input: PlanInput<'_>) -> Result<RepoPlan, String> {
         proposal,
         proposal_branch: repo.proposal_branch.clone(),
         pull_request,
+        pull_request_action,
         open_pull_request: obs.pull_request.clone(),
         web_url: obs.web_url.clone(),
         closed_pull_request: obs.closed_pull_request.clone(),

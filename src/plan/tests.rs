@@ -121,6 +121,7 @@ fn plan_with(
         observation: obs,
         settings,
         direct_refused: None,
+        pull_requests: false,
         contents: &BTreeMap::new(),
     })
     .unwrap()
@@ -428,6 +429,7 @@ fn unreadable_lock_is_a_repo_error_with_advice() {
         observation: &obs,
         settings: &settings(),
         direct_refused: None,
+        pull_requests: false,
         contents: &BTreeMap::new(),
     })
     .unwrap_err();

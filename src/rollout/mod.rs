@@ -12,13 +12,14 @@ pub mod log;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use serde::Serialize;
-
-use crate::apply::Target;
 use crate::forge::{Checks, RepoId};
 use crate::lock::Source;
+pub use crate::plan::verdict::{
+    Budget, Decision, Decisions, Escalation, Halt, Limit, RepoPolicy, Staleness, WaveReport,
+};
 use crate::plan::{Plan, ProposalPlan, RepoPlan, RepoStatus, Route};
 use crate::registry::Rollout;
+use crate::target::Target;
 use crate::time::{self, Epoch};
 pub use log::{Event, Log, State};
 
@@ -42,209 +43,6 @@ pub struct Context<'a> {
     pub forced: bool,
     /// The forge has pull requests (else proposals are branches only).
     pub pull_requests: bool,
-}
-
-/// What may happen to one repo now.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "decision", rename_all = "snake_case")]
-pub enum Decision {
-    /// Nothing to deliver.
-    Idle,
-    /// Deliver now.
-    Proceed,
-    /// `apply --force`: delivered past every gate.
-    Forced,
-    /// A budget is spent; delivered in a later run, in this order.
-    Queued {
-        limit: Limit,
-        position: usize,
-        reason: String,
-    },
-    /// An earlier wave has not taken (or soaked) this revision yet.
-    Held {
-        reason: String,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        until: Option<String>,
-    },
-    /// The revision's rollout is halted until an operator resumes it.
-    Halted { reason: String },
-}
-
-impl Decision {
-    /// Whether the executor may write this repo's changes.
-    pub fn allows_writes(&self) -> bool {
-        matches!(self, Decision::Idle | Decision::Proceed | Decision::Forced)
-    }
-
-    /// One line for people, e.g. `queued: pr_hourly_limit reached, position 12`.
-    pub fn line(&self) -> String {
-        match self {
-            Decision::Idle => "idle: nothing to deliver".into(),
-            Decision::Proceed => "proceed".into(),
-            Decision::Forced => "forced: every rollout gate skipped (apply --force)".into(),
-            Decision::Queued {
-                position, reason, ..
-            } => format!("queued: {reason}, position {position}"),
-            Decision::Held { reason, .. } => format!("held: {reason}"),
-            Decision::Halted { reason } => format!("halted: {reason}"),
-        }
-    }
-
-    pub fn key(&self) -> &'static str {
-        match self {
-            Decision::Idle => "idle",
-            Decision::Proceed => "proceed",
-            Decision::Forced => "forced",
-            Decision::Queued { .. } => "queued",
-            Decision::Held { .. } => "held",
-            Decision::Halted { .. } => "halted",
-        }
-    }
-}
-
-/// The budget that queued a repo.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Limit {
-    PrHourlyLimit,
-    PrConcurrentLimit,
-    DirectCommitsPerRun,
-}
-
-impl Limit {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Limit::PrHourlyLimit => "pr_hourly_limit",
-            Limit::PrConcurrentLimit => "pr_concurrent_limit",
-            Limit::DirectCommitsPerRun => "direct_commits_per_run",
-        }
-    }
-}
-
-/// How far behind a repo is.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Staleness {
-    /// Platform commits since the revision its lock records (`None`: not
-    /// known, e.g. never distributed or beyond the history read).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub behind_revisions: Option<usize>,
-    /// Since when it is behind (the first platform commit it lacks).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub behind_since: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub behind_for: Option<String>,
-    /// How long its pending pull request has been open.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pull_request_open_for: Option<String>,
-    /// Behind, or a pull request open, longer than `stale_after`.
-    pub stale: bool,
-    /// The pull request got its escalation comment (now or earlier).
-    pub escalated: bool,
-    #[serde(skip)]
-    pub behind_secs: Option<u64>,
-    #[serde(skip)]
-    pub open_secs: Option<u64>,
-}
-
-impl Staleness {
-    /// `3 revisions behind for 2d 4h; pull request open 5d`.
-    pub fn line(&self) -> Option<String> {
-        let mut parts = Vec::new();
-        match (self.behind_revisions, &self.behind_for) {
-            (Some(n), Some(f)) if n > 0 => parts.push(format!(
-                "{n} revision{} behind for {f}",
-                if n == 1 { "" } else { "s" }
-            )),
-            (Some(n), None) if n > 0 => parts.push(format!("{n} revisions behind")),
-            _ => {}
-        }
-        if let Some(open) = &self.pull_request_open_for {
-            parts.push(format!("pull request open {open}"));
-        }
-        if parts.is_empty() {
-            return None;
-        }
-        let mut line = parts.join("; ");
-        if self.stale {
-            line = format!("STALE: {line}");
-        }
-        if self.escalated {
-            line.push_str(" (escalated)");
-        }
-        Some(line)
-    }
-}
-
-/// The policy's verdict on one repo.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RepoPolicy {
-    pub decision: Decision,
-    pub staleness: Staleness,
-    /// The escalation comment to post on the open pull request now.
-    #[serde(skip)]
-    pub escalation: Option<String>,
-}
-
-/// One wave for this revision.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct WaveReport {
-    pub name: String,
-    pub repos: usize,
-    pub in_sync: usize,
-    /// Seen fully in sync with this revision's content since then.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub in_sync_since: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub soak: Option<String>,
-    /// The revision may be delivered to this wave's repos.
-    pub open: bool,
-    /// Why not, when not.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub waiting: Option<String>,
-    /// When it opens, if only a soak holds it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub opens_at: Option<String>,
-    /// An operator promoted the revision to this wave.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub promoted_by: Option<String>,
-}
-
-/// The budgets as this run sees them.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Budget {
-    pub prs_opened_last_hour: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pr_hourly_limit: Option<u32>,
-    pub open_prs: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pr_concurrent_limit: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub direct_commits_per_run: Option<u32>,
-    /// Repos queued behind a budget.
-    pub queued: usize,
-}
-
-/// A halted revision.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Halt {
-    pub revision: String,
-    pub reason: String,
-    pub since: String,
-}
-
-/// The decisions for a whole plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Decisions {
-    /// The revision key (`promote` and `resume` take it).
-    pub revision: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub waves: Vec<WaveReport>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub halt: Option<Halt>,
-    pub budget: Budget,
-    /// Facts to append to the rollout log when applying.
-    #[serde(skip)]
-    pub events: Vec<Event>,
 }
 
 /// The key a revision is known by in the log and on the command line: the
@@ -277,7 +75,7 @@ fn opens_proposal(p: &RepoPlan, pull_requests: bool) -> bool {
 }
 
 /// Decides every repo of `plan`: the fleet-wide verdict, and each repo's.
-fn decide(ctx: &Context<'_>, plan: &Plan) -> (Decisions, BTreeMap<RepoId, RepoPolicy>) {
+fn decide(ctx: &Context<'_>, plan: &Plan) -> (Decisions, BTreeMap<RepoId, RepoPolicy>, Vec<Event>) {
     let revision = revision_key(&plan.source);
     let mut events = Vec::new();
     let by_id: BTreeMap<RepoId, &Target> = ctx.targets.iter().map(|t| (t.id(), t)).collect();
@@ -374,12 +172,16 @@ fn decide(ctx: &Context<'_>, plan: &Plan) -> (Decisions, BTreeMap<RepoId, RepoPo
             policy.staleness.escalated = done;
             let open = policy.staleness.open_secs.unwrap_or(0);
             if !done && open >= after.as_secs() {
-                policy.escalation = Some(escalation_comment(
-                    by_id.get(&p.repo).copied(),
-                    pr.number,
-                    Duration::from_secs(open),
-                    after,
-                ));
+                policy.escalation = Some(Escalation {
+                    number: pr.number,
+                    comment: escalation_comment(
+                        by_id.get(&p.repo).copied(),
+                        pr.number,
+                        Duration::from_secs(open),
+                        after,
+                    ),
+                    label: ESCALATED_LABEL.to_string(),
+                });
             }
         }
     }
@@ -390,9 +192,9 @@ fn decide(ctx: &Context<'_>, plan: &Plan) -> (Decisions, BTreeMap<RepoId, RepoPo
             waves,
             halt,
             budget,
-            events,
         },
         repos,
+        events,
     )
 }
 
@@ -840,82 +642,16 @@ fn escalation_comment(
     )
 }
 
-/// The planning settings of a run under this rollout policy.
-pub fn plan_settings(
-    rollout: &Rollout,
-    source: Source,
-    force_reason: Option<String>,
-    bundles: Option<BTreeSet<String>>,
-    now: Epoch,
-) -> crate::plan::PlanSettings {
-    crate::plan::PlanSettings {
-        source,
-        force_reason,
-        bundles,
-        now,
-        direct_after: rollout
-            .bundles
-            .iter()
-            .filter_map(|(b, p)| Some((b.clone(), p.direct_after?)))
-            .collect(),
-        bundle_labels: rollout
-            .bundles
-            .iter()
-            .filter(|(_, p)| !p.labels.is_empty())
-            .map(|(b, p)| (b.clone(), p.labels.clone()))
-            .collect(),
-    }
-}
-
 /// Decides and records the verdicts in the plan (per repo and fleet-wide).
-pub fn attach(ctx: &Context<'_>, plan: &mut Plan) {
-    let (decisions, mut repos) = decide(ctx, plan);
+/// Returns the facts the policy saw that the rollout log should keep (waves
+/// in sync, halts) once the run is recorded.
+pub fn attach(ctx: &Context<'_>, plan: &mut Plan) -> Vec<Event> {
+    let (decisions, mut repos, events) = decide(ctx, plan);
     for p in &mut plan.repos {
         p.policy = repos.remove(&p.repo);
     }
     plan.rollout = Some(decisions);
-}
-
-/// What a finished apply appends to the rollout log: the facts the policy
-/// saw (`decided`: waves in sync, halts), then pull requests opened, direct
-/// commits and escalations.
-pub fn applied_events(
-    decided: Vec<Event>,
-    report: &crate::apply::ApplyReport,
-    revision: &str,
-    now: Epoch,
-) -> Vec<Event> {
-    let mut out = decided;
-    for r in &report.repos {
-        if let Some(c) = r.commit {
-            out.push(Event::DirectCommit {
-                at: now,
-                repo: r.repo.to_string(),
-                commit: c.to_string(),
-                revision: revision.to_string(),
-            });
-        }
-        if let Some(pr) = &r.pull_request
-            && pr.action == crate::apply::PullRequestAction::Opened
-        {
-            out.push(Event::PrOpened {
-                at: now,
-                repo: r.repo.to_string(),
-                number: pr.number,
-                revision: revision.to_string(),
-            });
-        }
-        if r.escalated
-            && let Some(pr) = &r.pull_request
-        {
-            out.push(Event::Escalated {
-                at: now,
-                repo: r.repo.to_string(),
-                number: pr.number,
-            });
-        }
-    }
-    out
+    events
 }
 
 #[cfg(test)]

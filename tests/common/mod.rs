@@ -11,9 +11,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use distributor::apply::{Options, Target};
+use distributor::observe::Options;
 use distributor::plan::PlanSettings;
 use distributor::render::TemplateSet;
+use distributor::target::Target;
 use distributor::{registry, source};
 use serde_json::Value;
 

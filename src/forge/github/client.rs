@@ -206,7 +206,10 @@ impl Client {
     }
 
     pub fn counts(&self) -> Counts {
-        self.counts.lock().expect("counts lock").clone()
+        self.counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     pub fn rates(&self) -> &RateTracker {
@@ -299,7 +302,10 @@ impl Client {
             };
             let _permit = self.in_flight.acquire().await.expect("semaphore open");
             {
-                let mut c = self.counts.lock().expect("counts lock");
+                let mut c = self
+                    .counts
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 *c.by_kind.entry(kind.to_string()).or_default() += 1;
                 if writes {
                     c.writes += 1;
@@ -308,7 +314,10 @@ impl Client {
             let outcome = self.attempt(&method, path, body).await;
             {
                 let status = outcome.as_ref().map(|(s, _, _)| s.as_u16()).unwrap_or(0);
-                let mut c = self.counts.lock().expect("counts lock");
+                let mut c = self
+                    .counts
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 *c.by_status.entry((kind.to_string(), status)).or_default() += 1;
             }
             let failure = match outcome {
@@ -349,7 +358,10 @@ impl Client {
                         wait_ms = wait.as_millis() as u64,
                         "GitHub: {why}"
                     );
-                    self.counts.lock().expect("counts lock").retries += 1;
+                    self.counts
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .retries += 1;
                     attempt += 1;
                     tokio::time::sleep(wait).await;
                 }

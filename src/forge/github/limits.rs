@@ -117,7 +117,10 @@ impl Pacer {
         let guard = self.serial.lock().await;
         loop {
             let wait = {
-                let mut sent = self.sent.lock().expect("pacer lock");
+                let mut sent = self
+                    .sent
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 next_slot(&self.quotas, &mut sent, Instant::now())
             };
             match wait {
@@ -129,7 +132,12 @@ impl Pacer {
             s.until_ready().await;
         }
         let now = Instant::now();
-        for window in self.sent.lock().expect("pacer lock").iter_mut() {
+        for window in self
+            .sent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter_mut()
+        {
             window.push_back(now);
         }
         guard
@@ -209,14 +217,17 @@ impl RateTracker {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("core")
             .to_string();
-        self.budgets.lock().expect("rate tracker lock").insert(
-            resource,
-            Budget {
-                limit,
-                remaining,
-                reset,
-            },
-        );
+        self.budgets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(
+                resource,
+                Budget {
+                    limit,
+                    remaining,
+                    reset,
+                },
+            );
     }
 
     pub fn budget(&self, resource: &str) -> Option<Budget> {
@@ -231,7 +242,10 @@ impl RateTracker {
     /// first when what is left would not cover them (until the reset, plus a
     /// second of margin), or `None` to go ahead.
     pub fn reserve(&self, resource: &str, n: u64, now_epoch: u64) -> Option<Duration> {
-        let mut budgets = self.budgets.lock().expect("rate tracker lock");
+        let mut budgets = self
+            .budgets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let b = budgets.get_mut(resource)?;
         if now_epoch >= b.reset {
             // The window has reset; the next response tells the new figures.

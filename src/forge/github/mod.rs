@@ -14,6 +14,7 @@ mod pulls;
 pub mod query;
 mod rest;
 
+use octocrab::secrecy::SecretString;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
@@ -156,13 +157,16 @@ impl GitHubForge {
         for (q, r) in chunk.iter().zip(parsed) {
             out.push(match r {
                 Ok(mut observed) => {
-                    self.repos.lock().expect("repos lock").insert(
-                        q.repo.clone(),
-                        (
-                            observed.node_id.clone(),
-                            observed.observation.default_branch.name.clone(),
-                        ),
-                    );
+                    self.repos
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .insert(
+                            q.repo.clone(),
+                            (
+                                observed.node_id.clone(),
+                                observed.observation.default_branch.name.clone(),
+                            ),
+                        );
                     // Lock files GitHub returned no text for (binary/large).
                     for (proposal, oid) in std::mem::take(&mut observed.lock_blobs_without_text) {
                         let bytes = self
@@ -189,7 +193,12 @@ impl GitHubForge {
 
     /// The repository's node id, from observation or one small query.
     async fn repo_node_id(&self, repo: &RepoId) -> Result<String, ForgeError> {
-        if let Some((id, _)) = self.repos.lock().expect("repos lock").get(repo) {
+        if let Some((id, _)) = self
+            .repos
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(repo)
+        {
             return Ok(id.clone());
         }
         let doc = query::repo_id(repo);
@@ -317,6 +326,16 @@ fn send_error(e: SendError) -> ForgeError {
 }
 
 impl Forge for GitHubForge {
+    async fn git_credentials(&self, url: &str) -> Result<Option<SecretString>, ForgeError> {
+        if !self.serves_git_url(url) {
+            return Ok(None);
+        }
+        self.git_token()
+            .await
+            .map(Some)
+            .map_err(|e| ForgeError::Other(format!("no token to fetch {url}: {e}")))
+    }
+
     fn describe(&self) -> String {
         let e = self.client.endpoint();
         format!("github:{}{}", e.origin, e.rest_prefix)

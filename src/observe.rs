@@ -1,0 +1,210 @@
+//! Observing and planning: asks the forge about every target (in
+//! forge-sized batches, plus a second round for paths only a lock file
+//! mentions), reads the blobs a 3-way merge or a diff needs, and plans each
+//! repo with the pure planner. The executor calls back in here to re-plan
+//! one repo after a compare-and-swap conflict.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::forge::{Forge, ForgeError, RepoObservation, RepoQuery};
+use crate::lock::Lock;
+use crate::plan::{self, Plan, PlanInput, PlanSettings, RepoError, RepoPlan};
+use crate::target::Target;
+
+/// Options of planning.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub settings: PlanSettings,
+    /// Fetch old contents and attach unified diffs.
+    pub diffs: bool,
+    /// Plan repositories the forge does not have as if they were empty
+    /// (`plan --init`: show what `apply --init` would do, create nothing).
+    pub missing_as_empty: bool,
+}
+
+/// Observes every target (in forge-sized batches) and plans each.
+pub async fn make_plan<F: Forge>(forge: &F, targets: &[Target], opts: &Options) -> Plan {
+    let mut observations = observe_all(forge, targets).await;
+    if opts.missing_as_empty {
+        for (target, obs) in targets.iter().zip(observations.iter_mut()) {
+            if matches!(obs, Err(ForgeError::NotFound { .. })) {
+                *obs = Ok(empty_observation(target));
+            }
+        }
+    }
+    let mut repos = Vec::new();
+    let mut errors = Vec::new();
+    for (target, obs) in targets.iter().zip(observations) {
+        match plan_target(forge, target, obs, opts, None).await {
+            Ok(p) => repos.push(p),
+            Err(error) => errors.push(RepoError {
+                repo: target.id(),
+                error,
+            }),
+        }
+    }
+    Plan {
+        source: opts.settings.source.clone(),
+        generator: crate::lock::generator(),
+        force_reason: opts.settings.force_reason.clone(),
+        repos,
+        errors,
+        rollout: None,
+    }
+}
+
+/// What a repository that does not exist yet would look like once created
+/// empty: an unborn default branch.
+fn empty_observation(target: &Target) -> RepoObservation {
+    RepoObservation {
+        repo: target.id(),
+        default_branch: crate::forge::BranchSnapshot {
+            name: target
+                .repo
+                .default_branch
+                .clone()
+                .unwrap_or_else(|| "main".into()),
+            tip: None,
+            files: target
+                .desired
+                .iter()
+                .map(|d| (d.path.clone(), None))
+                .collect(),
+            lock: None,
+            checks: None,
+        },
+        proposal: None,
+        pull_request: None,
+        web_url: None,
+        closed_pull_request: None,
+    }
+}
+
+pub(crate) async fn plan_target<F: Forge>(
+    forge: &F,
+    target: &Target,
+    obs: Result<RepoObservation, ForgeError>,
+    opts: &Options,
+    direct_refused: Option<&str>,
+) -> Result<RepoPlan, String> {
+    let obs = obs.map_err(|e| e.to_string())?;
+    let none = BTreeMap::new();
+    let input = |contents| PlanInput {
+        repo: &target.repo,
+        desired: &target.desired,
+        observation: &obs,
+        settings: &opts.settings,
+        direct_refused,
+        pull_requests: forge.has_pull_requests(),
+        contents,
+    };
+    let mut plan = plan::plan_repo(input(&none))?;
+    // Hand-edited files whose template changed: read the last distributed
+    // content (the merge base) and the repository's, and plan again with a
+    // 3-way merge. Unreadable blobs leave the files proposed for review.
+    let needed = plan.blobs_for_merge();
+    if !needed.is_empty() {
+        match forge.read_blobs(&obs.repo, &needed).await {
+            Ok(blobs) => plan = plan::plan_repo(input(&blobs))?,
+            Err(e) => {
+                tracing::warn!(repo = %obs.repo, error = %e, "cannot read the contents a 3-way merge needs; hand-edited files are proposed for review instead");
+            }
+        }
+    }
+    if opts.diffs {
+        let wanted = plan.blobs_for_diffs();
+        let blobs = if wanted.is_empty() {
+            BTreeMap::new()
+        } else {
+            match forge.read_blobs(&obs.repo, &wanted).await {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::warn!(repo = %obs.repo, error = %e, "cannot read old contents; plan shows no diffs");
+                    BTreeMap::new()
+                }
+            }
+        };
+        plan::attach_diffs(&mut plan, &target.desired, &blobs);
+    }
+    Ok(plan)
+}
+
+/// Observes all targets. A second, smaller round asks for paths that only
+/// the lock files mention (orphans), so their state is known too.
+pub(crate) async fn observe_all<F: Forge>(
+    forge: &F,
+    targets: &[Target],
+) -> Vec<Result<RepoObservation, ForgeError>> {
+    let none = BTreeSet::new();
+    let queries: Vec<RepoQuery> = targets.iter().map(|t| t.query(&none)).collect();
+    let mut results = observe_batched(forge, &queries).await;
+
+    let mut again = Vec::new();
+    for (i, (target, result)) in targets.iter().zip(&results).enumerate() {
+        let Ok(obs) = result else { continue };
+        let extra = orphan_paths(target, obs);
+        if !extra.is_empty() {
+            again.push((i, target.query(&extra)));
+        }
+    }
+    if !again.is_empty() {
+        let queries: Vec<RepoQuery> = again.iter().map(|(_, q)| q.clone()).collect();
+        let second = observe_batched(forge, &queries).await;
+        for ((i, _), r) in again.into_iter().zip(second) {
+            results[i] = r;
+        }
+    }
+    results
+}
+
+/// Paths the lock on either branch lists that the query did not ask for.
+fn orphan_paths(target: &Target, obs: &RepoObservation) -> BTreeSet<String> {
+    let asked: BTreeSet<&str> = target.desired.iter().map(|d| d.path.as_str()).collect();
+    let mut extra = BTreeSet::new();
+    let locks =
+        std::iter::once(&obs.default_branch).chain(obs.proposal.as_ref().map(|p| &p.branch));
+    for branch in locks {
+        let Some(bytes) = &branch.lock else { continue };
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            continue;
+        };
+        let Ok(lock) = Lock::parse("lock", text) else {
+            continue;
+        };
+        extra.extend(
+            lock.files
+                .into_keys()
+                .filter(|p| !asked.contains(p.as_str()) && !branch.files.contains_key(p)),
+        );
+    }
+    extra
+}
+
+async fn observe_batched<F: Forge>(
+    forge: &F,
+    queries: &[RepoQuery],
+) -> Vec<Result<RepoObservation, ForgeError>> {
+    let mut out = Vec::with_capacity(queries.len());
+    for chunk in queries.chunks(forge.observe_batch_size().max(1)) {
+        let mut results = forge.observe(chunk).await;
+        // A forge that answers fewer queries than asked is a forge bug;
+        // the repos it skipped fail, they are not planned on a guess.
+        if results.len() != chunk.len() {
+            tracing::error!(
+                asked = chunk.len(),
+                answered = results.len(),
+                "the forge did not answer every query"
+            );
+            results.truncate(chunk.len());
+            while results.len() < chunk.len() {
+                let q = &chunk[results.len()];
+                results.push(Err(ForgeError::Other(format!(
+                    "the forge gave no answer for {}",
+                    q.repo
+                ))));
+            }
+        }
+        out.extend(results);
+    }
+    out
+}

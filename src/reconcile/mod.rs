@@ -1,0 +1,189 @@
+//! The reconcile pipeline, the one sequence every command and every daemon
+//! cycle runs: observe -> plan -> rollout policy -> (apply) -> record.
+//!
+//! `plan`, `apply --dry-run` and `status` stop after the policy; `apply`
+//! and each daemon cycle go on to execute the plan and record what landed
+//! (the rollout log, and the audit log of a forced run). The callers only
+//! differ in how they present the [`Outcome`] and what they do between
+//! repos ([`Hooks`]: a progress bar, the daemon's heartbeat and stop
+//! requests). Preparing the inputs (validate, render) comes before and is
+//! [`crate::prepare`]; [`prepare_blocking`] runs it off the async workers.
+
+mod record;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use crate::apply::{self, ApplyReport, RepoReport};
+use crate::forge::Forge;
+use crate::lock::Source;
+use crate::observe::{self, Options};
+use crate::plan::{Plan, PlanSettings};
+use crate::prepare::{Prepared, Selection};
+use crate::rollout;
+use crate::time::Epoch;
+
+pub use record::{Recorded, applied_events};
+
+/// Platform commits read for staleness (how many revisions behind).
+pub const HISTORY: usize = 1000;
+
+/// What one run of the pipeline is asked to do.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The platform revision distributed.
+    pub source: Source,
+    /// The time the run is made at (a parameter, so tests set it).
+    pub now: Epoch,
+    /// Execute the plan (`apply`, a daemon cycle), or only make it (`plan`,
+    /// `apply --dry-run`, `status`).
+    pub execute: bool,
+    /// Attach unified diffs (reads the old contents).
+    pub diffs: bool,
+    /// `apply --force --reason`.
+    pub force_reason: Option<String>,
+    /// `--bundle`: only these bundles' paths.
+    pub bundles: Option<BTreeSet<String>>,
+    /// Plan repositories the forge does not have as empty ones (`plan --init`).
+    pub missing_as_empty: bool,
+    /// The run covers the whole registry (no team, repo or bundle filter):
+    /// fleet-wide facts (waves in sync, open pull requests) are recorded.
+    pub full_fleet: bool,
+    /// Where the rollout log lives; `None`: no memory between runs.
+    pub state_dir: Option<PathBuf>,
+    /// Where a forced run's audit records go (default: the state directory).
+    pub audit_log: Option<PathBuf>,
+}
+
+/// What the caller does between repos while applying.
+pub struct Hooks<'a> {
+    /// Set to stop at the next safe point (between two repos).
+    pub stop: &'a AtomicBool,
+    /// Called after each repo.
+    pub on_repo: &'a mut (dyn FnMut(&RepoReport) + Send),
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The plan with the rollout policy's verdicts.
+    pub plan: Plan,
+    /// What applying did; `None` when the run only planned.
+    pub report: Option<ApplyReport>,
+    /// What recording the run did (rollout log, audit log).
+    pub recorded: Recorded,
+}
+
+impl Outcome {
+    /// The revision's rollout is halted.
+    pub fn halted(&self) -> bool {
+        self.plan.rollout.as_ref().is_some_and(|d| d.halt.is_some())
+    }
+
+    /// Applying stopped before every repo was done (a stop request).
+    pub fn interrupted(&self) -> bool {
+        self.report
+            .as_ref()
+            .is_some_and(|r| r.repos.len() < self.plan.repos.len() + self.plan.errors.len())
+    }
+}
+
+/// Why a run could not get to planning.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The rollout log in the state directory cannot be read.
+    #[error("{0}")]
+    State(String),
+}
+
+/// Runs the pipeline for `prepared`'s targets on `forge`.
+pub async fn run<F: Forge>(
+    forge: &F,
+    prepared: &Prepared,
+    request: &Request,
+    hooks: Hooks<'_>,
+) -> Result<Outcome, RunError> {
+    let opts = Options {
+        settings: PlanSettings::new(
+            &prepared.rollout,
+            request.source.clone(),
+            request.force_reason.clone(),
+            request.bundles.clone(),
+            request.now,
+        ),
+        diffs: request.diffs,
+        missing_as_empty: request.missing_as_empty,
+    };
+    // The rollout log is read before anything is observed: an unreadable
+    // memory stops the run before it could write on a wrong budget.
+    let log = request.state_dir.as_deref().map(rollout::Log::in_dir);
+    let state = match &log {
+        Some(l) => l.read().map_err(RunError::State)?,
+        None => rollout::State::default(),
+    };
+    let mut plan = observe::make_plan(forge, &prepared.targets, &opts).await;
+    let history = crate::source::history(&prepared.inputs, HISTORY);
+    let policy = rollout::Context {
+        now: request.now,
+        rollout: &prepared.rollout,
+        state: &state,
+        targets: &prepared.targets,
+        history: &history,
+        full_fleet: request.full_fleet,
+        forced: request.force_reason.is_some(),
+        pull_requests: forge.has_pull_requests(),
+    };
+    let decided = rollout::attach(&policy, &mut plan);
+    if !request.execute {
+        return Ok(Outcome {
+            plan,
+            report: None,
+            recorded: Recorded::default(),
+        });
+    }
+    let report = apply::apply_until(
+        forge,
+        &prepared.targets,
+        &plan,
+        &opts,
+        hooks.stop,
+        hooks.on_repo,
+    )
+    .await;
+    let recorded = record::record(log.as_ref(), request, decided, &report, &plan.source);
+    Ok(Outcome {
+        plan,
+        report: Some(report),
+        recorded,
+    })
+}
+
+/// [`crate::prepare::prepare`] on a blocking thread (reading, validating
+/// and rendering a large registry must not hold an async worker), with the
+/// platform revision.
+pub async fn prepare_blocking(selection: Selection) -> anyhow::Result<(Prepared, Source)> {
+    tokio::task::spawn_blocking(move || {
+        let prepared = crate::prepare::prepare(&selection)?;
+        let source = crate::source::revision(&prepared.inputs);
+        Ok((prepared, source))
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("preparing the platform inputs failed: {e}"))?
+}
+
+/// The state directory of a CLI run: `--state-dir`, else systemd's
+/// `$STATE_DIRECTORY`, else the XDG state home.
+pub fn default_state_dir(explicit: Option<&Path>) -> Option<PathBuf> {
+    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+    explicit
+        .map(Path::to_path_buf)
+        .or_else(|| {
+            env("STATE_DIRECTORY").map(|v| {
+                // systemd may list several, separated by ':'.
+                PathBuf::from(v.to_string_lossy().split(':').next().unwrap_or_default())
+            })
+        })
+        .or_else(|| env("XDG_STATE_HOME").map(|d| PathBuf::from(d).join("distributor")))
+        .or_else(|| env("HOME").map(|h| PathBuf::from(h).join(".local/state/distributor")))
+}

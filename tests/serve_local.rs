@@ -1,0 +1,147 @@
+//! `distributor serve` on the local forge, stopped by SIGTERM in the middle
+//! of a cycle over 200 repos: the process exits within `stop_timeout` + 1 s,
+//! between two repos (every repo is either fully written or untouched, and
+//! `git fsck --strict` is clean everywhere), and the cycle is recorded
+//! `interrupted`.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use common::Env;
+
+const REPOS: usize = 200;
+
+#[test]
+fn sigterm_mid_cycle_stops_between_repos_within_the_stop_timeout() {
+    let env = Env::new();
+    // One team, 200 repos, every bundle, delivered directly.
+    env.edit_registry(|r| {
+        let team = r["teams"]["mango"].clone();
+        let mut t = team;
+        t["repos"] = Value::Array(
+            (0..REPOS)
+                .map(|i| {
+                    serde_json::json!({
+                        "name": format!("svc-{i:03}"),
+                        "delivery": "direct",
+                        "bundles": ["baseline", "security", "terraform-deploy"]
+                    })
+                })
+                .collect(),
+        );
+        r["teams"] = serde_json::json!({ "mango": t });
+        r.as_object_mut().unwrap().remove("waves");
+    });
+    env.apply(&["--init"]).expect_code(0);
+    let before: Vec<String> = (0..REPOS)
+        .map(|i| common::tip(&env, &env.bare(&format!("svc-{i:03}")), "main").unwrap())
+        .collect();
+    // A template change: the daemon's first cycle writes every repo.
+    env.append_to_template("baseline/CODEOWNERS", "# changed for the daemon\n");
+
+    let config = env.tmp.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "platform:\n  path: {}\nforge:\n  local:\n    root: {}\nreconcile:\n  interval: 1h\n  jitter: 0s\n  stop_timeout: 3s\nhttp:\n  listen: 127.0.0.1:0\nlog:\n  format: json\n",
+            env.platform.display(),
+            env.forge.display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_distributor"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("STATE_DIRECTORY", env.tmp.path().join("state"))
+        .env("HOME", &env.scratch)
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("WATCHDOG_USEC")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve starts");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, logs) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let wait = |pred: &dyn Fn(&str) -> bool, seen: &mut Vec<String>| {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while Instant::now() < deadline {
+            if let Ok(l) = logs.recv_timeout(Duration::from_millis(100)) {
+                seen.push(l.clone());
+                if pred(&l) {
+                    return;
+                }
+            }
+        }
+        panic!("no such log line:\n{}", seen.join("\n"));
+    };
+    // The cycle is under way once its first repo is written.
+    wait(&|l| l.contains("\"repo done\""), &mut seen);
+    let term = Instant::now();
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            term.elapsed() < Duration::from_secs(4),
+            "still running {:?} after SIGTERM (stop_timeout 3s)",
+            term.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}");
+    // The rest of the log.
+    wait(&|l| l.contains("\"stopped\""), &mut seen);
+    let finished: Value = seen
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| {
+            v["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("cycle finished"))
+        })
+        .unwrap_or_else(|| panic!("no cycle finished line:\n{}", seen.join("\n")));
+    assert_eq!(finished["outcome"], "interrupted", "{finished}");
+
+    // Between repos: each repo holds the old tip or exactly one new commit
+    // carrying the change, and every repository is valid git.
+    let mut written = 0;
+    for (i, old) in before.iter().enumerate() {
+        let bare = env.bare(&format!("svc-{i:03}"));
+        let tip = common::tip(&env, &bare, "main").unwrap();
+        if &tip != old {
+            written += 1;
+            assert_eq!(
+                env.git(&bare, &["rev-parse", "main~1"]).trim(),
+                old,
+                "svc-{i:03}: one commit on the old tip"
+            );
+            let codeowners = env.git(&bare, &["show", "main:.github/CODEOWNERS"]);
+            assert!(codeowners.ends_with("# changed for the daemon\n"));
+        }
+    }
+    assert!(
+        (1..REPOS).contains(&written),
+        "stopped part-way: {written} of {REPOS} repos written"
+    );
+    common::assert_fsck_clean(&env);
+}
