@@ -170,7 +170,9 @@ async fn run_inner(cli: Cli) -> Result<u8> {
     })?;
     let color = use_color(g.color, std::io::stdout().is_terminal());
     let style = Style { color };
-    let mut stdout = std::io::stdout().lock();
+    // Buffered: a 10,000-repo plan is written in large blocks, not a
+    // system call per line. Dropping it flushes what is left.
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
 
     match &cli.command {
         Command::Validate => {
@@ -348,11 +350,7 @@ impl Run<'_> {
             (Command::Apply(a), None) => print_plan(stdout, g.format, plan, style, !a.no_diff),
             (Command::Status(_), _) => {
                 match g.format {
-                    Format::Json => writeln!(
-                        stdout,
-                        "{}",
-                        serde_json::to_string_pretty(&output::json::status(plan))?
-                    )?,
+                    Format::Json => output::json::write_status(stdout, plan)?,
                     _ => write!(stdout, "{}", output::text::status(plan, style))?,
                 }
                 Ok(if !plan.errors.is_empty() {
@@ -366,11 +364,7 @@ impl Run<'_> {
             (Command::Apply(_), Some(report)) => {
                 let source = &self.request.source;
                 match g.format {
-                    Format::Json => writeln!(
-                        stdout,
-                        "{}",
-                        serde_json::to_string_pretty(&output::json::apply(source, report))?
-                    )?,
+                    Format::Json => output::json::write_apply(stdout, source, report)?,
                     _ => {
                         write!(stdout, "{}", output::text::apply(report, style))?;
                         if let Some(reason) = &self.request.force_reason {
@@ -515,12 +509,12 @@ fn print_plan(
     diffs: bool,
 ) -> Result<u8> {
     match format {
-        Format::Text => write!(out, "{}", output::text::plan(plan, style, diffs))?,
-        Format::Json => writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&output::json::plan(plan))?
-        )?,
+        Format::Text => {
+            let mut text = output::IoText::new(out);
+            output::text::write_plan(&mut text, plan, style, diffs);
+            text.finish()?;
+        }
+        Format::Json => output::json::write_plan(out, plan)?,
         Format::Markdown => write!(out, "{}", output::markdown::plan(plan))?,
     }
     Ok(if !plan.errors.is_empty() {

@@ -24,23 +24,28 @@ pub struct Options {
 
 /// Observes every target (in forge-sized batches) and plans each.
 pub async fn make_plan<F: Forge>(forge: &F, targets: &[Target], opts: &Options) -> Plan {
-    let mut observations = observe_all(forge, targets).await;
-    if opts.missing_as_empty {
-        for (target, obs) in targets.iter().zip(observations.iter_mut()) {
-            if matches!(obs, Err(ForgeError::NotFound { .. })) {
-                *obs = Ok(empty_observation(target));
-            }
-        }
-    }
     let mut repos = Vec::new();
     let mut errors = Vec::new();
-    for (target, obs) in targets.iter().zip(observations) {
-        match plan_target(forge, target, obs, opts, None).await {
-            Ok(p) => repos.push(p),
-            Err(error) => errors.push(RepoError {
-                repo: target.id(),
-                error,
-            }),
+    // Observed and planned a group at a time: only one group's
+    // observations (lock files, file lists) are held at once.
+    let group = PLAN_GROUP.max(forge.observe_batch_size());
+    for targets in targets.chunks(group) {
+        let mut observations = observe_all(forge, targets).await;
+        if opts.missing_as_empty {
+            for (target, obs) in targets.iter().zip(observations.iter_mut()) {
+                if matches!(obs, Err(ForgeError::NotFound { .. })) {
+                    *obs = Ok(empty_observation(target));
+                }
+            }
+        }
+        for (target, obs) in targets.iter().zip(observations) {
+            match plan_target(forge, target, obs, opts, None).await {
+                Ok(p) => repos.push(p),
+                Err(error) => errors.push(RepoError {
+                    repo: target.id(),
+                    error,
+                }),
+            }
         }
     }
     Plan {
@@ -52,6 +57,12 @@ pub async fn make_plan<F: Forge>(forge: &F, targets: &[Target], opts: &Options) 
         rollout: None,
     }
 }
+
+/// Repos observed and planned together: large enough that the second
+/// observation round (paths only a lock file names) is batched across many
+/// forge batches, small enough that a 10,000-repo fleet never holds every
+/// observation at once.
+const PLAN_GROUP: usize = 500;
 
 /// What a repository that does not exist yet would look like once created
 /// empty: an unborn default branch.

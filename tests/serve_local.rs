@@ -37,6 +37,7 @@ fn sigterm_mid_cycle_stops_between_repos_within_the_stop_timeout() {
         );
         r["teams"] = serde_json::json!({ "mango": t });
         r.as_object_mut().unwrap().remove("waves");
+        r["defaults"].as_object_mut().unwrap().remove("wave");
     });
     env.apply(&["--init"]).expect_code(0);
     let before: Vec<String> = (0..REPOS)
@@ -136,7 +137,10 @@ fn sigterm_mid_cycle_stops_between_repos_within_the_stop_timeout() {
                 "svc-{i:03}: one commit on the old tip"
             );
             let codeowners = env.git(&bare, &["show", "main:.github/CODEOWNERS"]);
-            assert!(codeowners.ends_with("# changed for the daemon\n"));
+            assert!(
+                codeowners.contains("# changed for the daemon"),
+                "{codeowners}"
+            );
         }
     }
     assert!(

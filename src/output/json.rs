@@ -1,7 +1,16 @@
 //! JSON documents with a stable, versioned shape (`schema` field), as
 //! described in `docs/output.md`. Additive changes keep the version;
 //! anything else bumps it.
+//!
+//! Documents are written as they are made: the per-repo arrays are streamed
+//! one element at a time ([`write_plan`], [`write_status`], [`write_apply`]),
+//! so a fleet of ten thousand repos never holds a second copy of its plan
+//! as a JSON tree. The output is the same as pretty-printing the whole
+//! document: two-space indentation, object keys sorted.
 
+use std::io::{self, Write};
+
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{state_counts, summarize};
@@ -15,7 +24,124 @@ pub const STATUS_SCHEMA: &str = "distributor.status/v1";
 /// Schema id of `apply --format json`.
 pub const APPLY_SCHEMA: &str = "distributor.apply/v1";
 
-/// The plan document.
+/// One member of a streamed document: a value, or an array streamed one
+/// element at a time.
+enum Member<'a> {
+    Value(Value),
+    Array(Box<dyn Iterator<Item = Value> + 'a>),
+}
+
+/// Writes `value` pretty-printed, indented as if nested `depth` levels.
+fn write_nested(out: &mut dyn Write, value: &Value, depth: usize) -> io::Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(io::Error::other)?;
+    let pad = "  ".repeat(depth);
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.write_all(b"\n")?;
+            out.write_all(pad.as_bytes())?;
+        }
+        out.write_all(line.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// Writes a top-level object whose members are given in any order (they
+/// are written sorted by key, as `serde_json` sorts a whole document).
+fn write_document(out: &mut dyn Write, mut members: Vec<(&str, Member<'_>)>) -> io::Result<()> {
+    members.sort_by(|a, b| a.0.cmp(b.0));
+    out.write_all(b"{")?;
+    for (i, (key, member)) in members.into_iter().enumerate() {
+        out.write_all(if i == 0 { b"\n  " } else { b",\n  " })?;
+        write_nested(out, &Value::from(key), 1)?;
+        out.write_all(b": ")?;
+        match member {
+            Member::Value(v) => write_nested(out, &v, 1)?,
+            Member::Array(items) => {
+                let mut any = false;
+                for item in items {
+                    out.write_all(if any { b",\n    " } else { b"[\n    " })?;
+                    write_nested(out, &item, 2)?;
+                    any = true;
+                }
+                out.write_all(if any { b"\n  ]" } else { b"[]" })?;
+            }
+        }
+    }
+    out.write_all(b"\n}\n")
+}
+
+/// A serializable value as a JSON tree (keys sorted).
+fn tree(value: &impl Serialize) -> Value {
+    serde_json::to_value(value).unwrap_or_else(|e| json!({ "serialization_error": e.to_string() }))
+}
+
+/// Writes the plan document (see [`plan`]), streaming its repos.
+pub fn write_plan(out: &mut dyn Write, plan: &Plan) -> io::Result<()> {
+    let mut members = vec![
+        ("schema", Member::Value(json!(PLAN_SCHEMA))),
+        ("source", Member::Value(tree(&plan.source))),
+        ("generator", Member::Value(json!(plan.generator))),
+        ("force_reason", Member::Value(json!(plan.force_reason))),
+        ("summary", Member::Value(tree(&summarize(plan)))),
+        (
+            "repos",
+            Member::Array(Box::new(plan.repos.iter().map(tree))),
+        ),
+        (
+            "errors",
+            Member::Array(Box::new(plan.errors.iter().map(tree))),
+        ),
+    ];
+    if let Some(r) = &plan.rollout {
+        members.push(("rollout", Member::Value(tree(r))));
+    }
+    write_document(out, members)
+}
+
+/// Writes the status document (see [`status`]), streaming its repos.
+pub fn write_status(out: &mut dyn Write, plan: &Plan) -> io::Result<()> {
+    write_document(
+        out,
+        vec![
+            ("schema", Member::Value(json!(STATUS_SCHEMA))),
+            ("source", Member::Value(tree(&plan.source))),
+            ("summary", Member::Value(tree(&summarize(plan)))),
+            ("rollout", Member::Value(tree(&plan.rollout))),
+            ("repos", Member::Array(Box::new(status_repos(plan)))),
+        ],
+    )
+}
+
+/// Writes the apply document (see [`apply`]), streaming its repos.
+pub fn write_apply(
+    out: &mut dyn Write,
+    plan_source: &crate::lock::Source,
+    report: &ApplyReport,
+) -> io::Result<()> {
+    write_document(
+        out,
+        vec![
+            ("schema", Member::Value(json!(APPLY_SCHEMA))),
+            ("source", Member::Value(tree(plan_source))),
+            ("changed", Member::Value(json!(changed(report)))),
+            ("failed", Member::Value(json!(report.failed()))),
+            (
+                "repos",
+                Member::Array(Box::new(report.repos.iter().map(tree))),
+            ),
+        ],
+    )
+}
+
+fn changed(report: &ApplyReport) -> usize {
+    report
+        .repos
+        .iter()
+        .filter(|r| r.files_changed > 0 && r.error.is_none())
+        .count()
+}
+
+/// The plan document as one JSON tree (tests; [`write_plan`] streams).
 pub fn plan(plan: &Plan) -> Value {
     let mut doc = json!({
         "schema": PLAN_SCHEMA,
@@ -32,10 +158,22 @@ pub fn plan(plan: &Plan) -> Value {
     doc
 }
 
-/// The status document: per repo state, per file state, proposal.
+/// The status document as one JSON tree: per repo state, per file state,
+/// proposal ([`write_status`] streams it).
 pub fn status(plan: &Plan) -> Value {
-    let repos: Vec<Value> = plan
-        .repos
+    let repos: Vec<Value> = status_repos(plan).collect();
+    json!({
+        "schema": STATUS_SCHEMA,
+        "source": plan.source,
+        "summary": summarize(plan),
+        "rollout": plan.rollout,
+        "repos": repos,
+    })
+}
+
+/// The status document's repo entries, one at a time.
+fn status_repos(plan: &Plan) -> impl Iterator<Item = Value> + '_ {
+    plan.repos
         .iter()
         .map(|r| {
             json!({
@@ -75,23 +213,49 @@ pub fn status(plan: &Plan) -> Value {
                 "error": e.error,
             })
         }))
-        .collect();
-    json!({
-        "schema": STATUS_SCHEMA,
-        "source": plan.source,
-        "summary": summarize(plan),
-        "rollout": plan.rollout,
-        "repos": repos,
-    })
 }
 
-/// The apply document.
+/// The apply document as one JSON tree ([`write_apply`] streams it).
 pub fn apply(plan_source: &crate::lock::Source, report: &ApplyReport) -> Value {
     json!({
         "schema": APPLY_SCHEMA,
         "source": plan_source,
-        "changed": report.repos.iter().filter(|r| r.files_changed > 0 && r.error.is_none()).count(),
+        "changed": changed(report),
         "failed": report.failed(),
         "repos": report.repos,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The streamed document is byte for byte the pretty-printed tree.
+    #[test]
+    fn streaming_writes_the_same_document_as_the_tree() {
+        let mut members = vec![
+            (
+                "zeta",
+                Member::Value(json!({"b": [1, {"x": "a\nb"}], "a": null})),
+            ),
+            ("alpha", Member::Value(json!("s"))),
+            (
+                "items",
+                Member::Array(Box::new(
+                    vec![json!({"k": 1, "j": [true]}), json!([]), json!({})].into_iter(),
+                )),
+            ),
+            ("empty", Member::Array(Box::new(std::iter::empty()))),
+        ];
+        let tree = json!({
+            "zeta": {"b": [1, {"x": "a\nb"}], "a": null},
+            "alpha": "s",
+            "items": [{"k": 1, "j": [true]}, [], {}],
+            "empty": [],
+        });
+        let mut out = Vec::new();
+        write_document(&mut out, std::mem::take(&mut members)).unwrap();
+        let want = format!("{}\n", serde_json::to_string_pretty(&tree).unwrap());
+        assert_eq!(String::from_utf8(out).unwrap(), want);
+    }
 }

@@ -140,3 +140,33 @@ fn describe_branch(repo: &RepoPlan, b: &str) -> Option<String> {
 pub(crate) fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
+
+/// Lets the text writers (`std::fmt::Write`) write straight to a byte
+/// stream; the first I/O error is kept and the rest is dropped.
+pub struct IoText<'a> {
+    out: &'a mut dyn std::io::Write,
+    pub error: Option<std::io::Error>,
+}
+
+impl<'a> IoText<'a> {
+    pub fn new(out: &'a mut dyn std::io::Write) -> IoText<'a> {
+        IoText { out, error: None }
+    }
+
+    /// The first I/O error, if any.
+    pub fn finish(self) -> std::io::Result<()> {
+        self.error.map_or(Ok(()), Err)
+    }
+}
+
+impl std::fmt::Write for IoText<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        if self.error.is_some() {
+            return Err(std::fmt::Error);
+        }
+        self.out.write_all(s.as_bytes()).map_err(|e| {
+            self.error = Some(e);
+            std::fmt::Error
+        })
+    }
+}

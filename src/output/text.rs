@@ -179,6 +179,13 @@ fn policy_lines(r: &crate::plan::RepoPlan) -> Vec<String> {
 /// The plan as text. `diffs` prints the unified diffs too.
 pub fn plan(plan: &Plan, st: Style, diffs: bool) -> String {
     let mut out = String::new();
+    write_plan(&mut out, plan, st, diffs);
+    out
+}
+
+/// [`plan`], written to `out` repo by repo (a large fleet's plan is never
+/// held as one string).
+pub fn write_plan(out: &mut impl Write, plan: &Plan, st: Style, diffs: bool) {
     let _ = writeln!(
         out,
         "Platform source {} ({})",
@@ -273,7 +280,7 @@ pub fn plan(plan: &Plan, st: Style, diffs: bool) -> String {
         );
         let _ = writeln!(out, "  {}", e.error);
     }
-    out.push_str(&rollout_section(plan, st));
+    let _ = out.write_str(&rollout_section(plan, st));
     let s = summarize(plan);
     let _ = writeln!(
         out,
@@ -294,7 +301,6 @@ pub fn plan(plan: &Plan, st: Style, diffs: bool) -> String {
         s.errors,
         plural(s.errors)
     );
-    out
 }
 
 /// Per-repo status table.
