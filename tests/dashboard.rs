@@ -118,6 +118,24 @@ async fn the_dashboard_renders_in_headless_chromium() {
         "{dom}"
     );
     assert!(!dom.contains("javascript:"), "{dom}");
+    // Links go only to the page's own endpoints and to http(s) URLs.
+    let hrefs: Vec<&str> = dom
+        .split("href=\"")
+        .skip(1)
+        .map(|rest| &rest[..rest.find('"').unwrap_or(rest.len())])
+        .collect();
+    assert!(hrefs.len() >= 4, "{hrefs:?}");
+    for href in &hrefs {
+        assert!(
+            href.starts_with("https://") || *href == "/status" || *href == "/metrics",
+            "unexpected link {href:?}"
+        );
+    }
+    // The inline stylesheet arrives as written (not HTML-escaped).
+    assert!(
+        dom.contains("font:14px/1.45 system-ui,-apple-system,\"Segoe UI\",Roboto,sans-serif"),
+        "{dom}"
+    );
 
     let waves = rows(section(&dom, "waves"));
     assert_eq!(

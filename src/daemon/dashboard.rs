@@ -4,11 +4,27 @@
 //! JavaScript and no external assets (inline CSS only), so it works behind
 //! any proxy and under a `default-src 'none'` content security policy.
 //!
-//! Every value from the ledger is HTML-escaped ([`Esc`]); links are
-//! emitted only for `http(s)` URLs.
+//! The page is the minijinja template `dashboard.html.j2` (embedded in the
+//! binary), rendered from a `Page`: a plain serializable view-model this module builds
+//! from the ledger, with every decision made in Rust (sort order, times and
+//! durations, which files to list, which URLs may be links) so the
+//! template only lays it out. The template's [`Environment`] is built once;
+//! it has HTML auto-escaping on, so every value printed is escaped without
+//! the template asking, and strict undefined behaviour, so a misspelt
+//! variable fails rendering (and the tests) instead of printing nothing.
+//! Links are emitted only for `http(s)` URLs: the view-model carries an
+//! `href` only after `is_web_url` accepted it.
+//!
+//! Rendering returns an error rather than panicking; the HTTP handler
+//! answers it with a 500.
 
 use std::collections::BTreeMap;
-use std::fmt::{self, Write as _};
+use std::sync::LazyLock;
+
+use minijinja::syntax::SyntaxConfig;
+use minijinja::value::{Serde, Value};
+use minijinja::{AutoEscape, Environment, Error, ErrorKind, Output, State, UndefinedBehavior};
+use serde::Serialize;
 
 use super::ledger::{Ledger, RepoEntry, outcome_key};
 use crate::plan::{FileState, RepoStatus};
@@ -21,165 +37,257 @@ const MAX_FILES_SHOWN: usize = 8;
 /// not script): about as often as anything can change between cycles.
 const REFRESH_SECONDS: u32 = 60;
 
-const STYLE: &str = r#"
-:root{color-scheme:light;--fg:#1f2328;--muted:#59636e;--line:#d1d9e0;--soft:#f6f8fa}
-*{box-sizing:border-box}
-body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:#fff}
-main{max-width:1280px;margin:0 auto;padding:20px 24px 48px}
-h1{font-size:22px;margin:0}
-h2{font-size:16px;margin:28px 0 10px}
-.sub,.muted{color:var(--muted)}
-.sub{margin:4px 0 0}
-a{color:#0969da}
-code,pre{font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
-pre{white-space:pre-wrap;word-break:break-word;margin:0}
-.alert{border:1px solid #d1242f;border-left-width:6px;background:#ffebe9;border-radius:6px;padding:12px 16px;margin:18px 0}
-.alert h2{margin:0 0 6px;color:#a40e26}
-.cards{display:flex;flex-wrap:wrap;gap:10px;margin-top:18px}
-.card{border:1px solid var(--line);border-radius:6px;padding:8px 14px;min-width:120px}
-.card b{display:block;font-size:24px;font-variant-numeric:tabular-nums}
-.files-total{margin:10px 0 0}
-dl.kv{display:grid;grid-template-columns:max-content 1fr;gap:4px 18px;margin:0}
-dl.kv dt{color:var(--muted)}
-dl.kv dd{margin:0}
-table{border-collapse:collapse;width:100%}
-th,td{text-align:left;padding:6px 10px;border-bottom:1px solid var(--line);vertical-align:top}
-th{background:var(--soft);font-weight:600;white-space:nowrap}
-.num{text-align:right;font-variant-numeric:tabular-nums}
-td.zero{color:#afb8c1}
-ul.files{list-style:none;margin:0;padding:0}
-td.err{max-width:420px;color:#a40e26}
-.st{display:inline-block;padding:0 8px;border-radius:10px;font-size:12px;font-weight:600;white-space:nowrap;background:#eaeef2;color:#424a53}
-.st-in_sync,.st-ok{background:#dafbe1;color:#116329}
-.st-outdated,.st-missing,.st-orphaned{background:#ddf4ff;color:#0550ae}
-.st-proposal_pending,.st-partial{background:#fff8c5;color:#7d4e00}
-.st-drifted{background:#ffe7d1;color:#953800}
-.st-error,.st-invalid,.st-failed{background:#ffebe9;color:#a40e26}
-"#;
+/// The template's name; its `.html` part is what turns auto-escaping on.
+const TEMPLATE_NAME: &str = "dashboard.html.j2";
+
+/// The page's template (markup and CSS), embedded at compile time.
+const TEMPLATE: &str = include_str!("dashboard.html.j2");
+
+/// The environment with the page's template, compiled on first use. A
+/// template that does not compile is a bug caught by the tests; should
+/// one ship anyway, every render reports it instead of panicking.
+static ENVIRONMENT: LazyLock<Result<Environment<'static>, Error>> =
+    LazyLock::new(|| environment(TEMPLATE));
 
 /// Renders the dashboard for `ledger` as of `now_epoch` (seconds).
-pub fn render(ledger: &Ledger, now_epoch: u64) -> String {
-    let mut out = String::with_capacity(16 * 1024);
-    let _ = write!(
-        out,
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <meta http-equiv=\"refresh\" content=\"{REFRESH_SECONDS}\">\
-         <title>distributor: fleet status</title><style>{STYLE}</style></head><body><main>\n"
-    );
-    let _ = writeln!(
-        out,
-        "<header><h1>distributor: fleet status</h1><p class=\"sub\">{} &middot; as of {} &middot; \
-         <a href=\"/status\">JSON</a> &middot; <a href=\"/metrics\">metrics</a></p></header>",
-        Esc(&ledger.summary()),
-        utc_u(now_epoch)
-    );
-    if let Some(err) = &ledger.config_error {
-        let _ = writeln!(
-            out,
-            "<section class=\"alert\" id=\"config-error\"><h2>Configuration not loaded</h2>\
-             <p>The last configuration or registry change could not be loaded; the previous \
-             good one keeps running until this is fixed.</p><pre>{}</pre></section>",
-            Esc(err)
-        );
-    }
-    totals(&mut out, ledger);
-    last_cycle(&mut out, ledger, now_epoch);
-    attention(&mut out, ledger, now_epoch);
-    waves(&mut out, ledger);
-    out.push_str("</main></body></html>\n");
-    out
-}
-
-fn totals(out: &mut String, ledger: &Ledger) {
-    let t = ledger.totals();
-    out.push_str("<section class=\"cards\" id=\"totals\">");
-    let _ = write!(
-        out,
-        "<div class=\"card\"><b>{}</b><span class=\"muted\">repos</span></div>",
-        t.repos
-    );
-    for s in RepoStatus::ALL {
-        let key = s.key();
-        let n = t.by_status.get(key).copied().unwrap_or(0);
-        let _ = write!(out, "<div class=\"card\"><b>{n}</b>{}</div>", badge(key));
-    }
-    let _ = write!(
-        out,
-        "<div class=\"card\"><b>{}</b><span class=\"muted\">open pull requests</span></div>",
-        t.pull_requests_open
-    );
-    out.push_str("</section>\n<p class=\"files-total\"><span class=\"muted\">Files:</span> ");
-    if t.files_by_state.is_empty() {
-        out.push_str("<span class=\"muted\">none observed yet</span>");
-    }
-    let mut first = true;
-    for (state, n) in &t.files_by_state {
-        if !first {
-            out.push_str(" &middot; ");
+///
+/// Fails only on a bug in the template or the view-model (never because of
+/// what the ledger holds); the error names the template line.
+pub fn render(ledger: &Ledger, now_epoch: u64) -> Result<String, Error> {
+    let env = match &*ENVIRONMENT {
+        Ok(env) => env,
+        Err(e) => {
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!("the dashboard template does not compile: {e}"),
+            ));
         }
-        first = false;
-        let _ = write!(out, "{n} {}", badge(state));
-    }
-    out.push_str("</p>\n");
+    };
+    render_with(env, &Page::new(ledger, now_epoch))
 }
 
-fn last_cycle(out: &mut String, ledger: &Ledger, now: u64) {
-    out.push_str("<section id=\"last-cycle\"><h2>Last cycle</h2>");
-    let Some(c) = &ledger.last_cycle else {
-        out.push_str("<p class=\"muted\">No cycle has run yet.</p></section>\n");
-        return;
-    };
+fn render_with(env: &Environment<'_>, page: &Page<'_>) -> Result<String, Error> {
+    env.get_template(TEMPLATE_NAME)?
+        .render(Value::from(Serde(page)))
+}
+
+/// An environment holding `source` as the page template: HTML
+/// auto-escaping, strict undefined, block tags that leave no blank lines.
+fn environment(source: &'static str) -> Result<Environment<'static>, Error> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|_| AutoEscape::Html);
+    env.set_formatter(html_formatter);
+    env.set_syntax(
+        SyntaxConfig::builder()
+            .trim_blocks(true)
+            .lstrip_blocks(true)
+            .keep_trailing_newline(true)
+            .build()?,
+    );
+    env.add_template(TEMPLATE_NAME, source)?;
+    Ok(env)
+}
+
+/// Prints a value with the page's escaping: strings not marked safe (all
+/// of them: the template marks nothing safe; macro output is safe because
+/// it was escaped as it was built) are escaped by [`escape_html`], the rest
+/// (numbers, `none`) go to minijinja's own formatter. Undefined values
+/// never get here: strict undefined fails the render first.
+///
+/// minijinja's built-in HTML escaping would do as well for safety, but it
+/// also writes `/` as `&#x2f;` and `'` as `&#x27;`: every URL and path in
+/// the page source would change (`href="https:&#x2f;&#x2f;github.com…"`),
+/// and so would what the daemon's HTTP tests match.
+fn html_formatter(out: &mut Output, state: &mut State, value: &Value) -> Result<(), Error> {
+    match value.as_str() {
+        Some(s) if matches!(state.auto_escape(), AutoEscape::Html) && !value.is_safe() => {
+            escape_html(out, s).map_err(Error::from)
+        }
+        _ => minijinja::escape_formatter(out, state, value),
+    }
+}
+
+/// Writes `text` HTML-escaped (for element content and quoted attributes).
+fn escape_html(out: &mut impl std::fmt::Write, text: &str) -> std::fmt::Result {
+    let mut rest = text;
+    while let Some(i) = rest.find(['&', '<', '>', '"', '\'']) {
+        out.write_str(&rest[..i])?;
+        out.write_str(match rest.as_bytes()[i] {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            _ => "&#39;",
+        })?;
+        rest = &rest[i + 1..];
+    }
+    out.write_str(rest)
+}
+
+/// Everything the template prints, already decided: text is plain text
+/// (escaped on output), `href`s are present only for `http(s)` URLs, lists
+/// are in display order.
+#[derive(Debug, Serialize)]
+struct Page<'a> {
+    refresh_seconds: u32,
+    /// The ledger's one-line summary.
+    summary: String,
+    /// The render time, `2024-05-01 12:34:56 UTC`.
+    now: String,
+    config_error: Option<&'a str>,
+    /// Every repo status key, in the order of the cards and wave columns.
+    statuses: Vec<&'static str>,
+    totals: TotalsView,
+    last_cycle: Option<CycleView<'a>>,
+    /// Whether the ledger has any repo (the empty-state messages).
+    repos_recorded: bool,
+    /// Repos not in sync, most severe first.
+    attention: Vec<AttentionRow<'a>>,
+    /// Named waves by name, then repos without a wave.
+    waves: Vec<WaveRow<'a>>,
+}
+
+/// A number of things with a status or state key.
+#[derive(Debug, Serialize)]
+struct Count {
+    key: &'static str,
+    n: usize,
+}
+
+#[derive(Debug, Serialize)]
+struct TotalsView {
+    repos: usize,
+    by_status: Vec<Count>,
+    pull_requests_open: usize,
+    files_by_state: Vec<Count>,
+}
+
+#[derive(Debug, Serialize)]
+struct CycleView<'a> {
+    number: u64,
+    trigger: String,
+    outcome: &'static str,
+    started: Moment,
+    duration: String,
+    revision: Option<Abbreviated<'a>>,
+    /// The repos a webhook limited the cycle to, comma-separated.
+    only: Option<String>,
+    last_success: Option<Moment>,
+    error: Option<&'a str>,
+}
+
+/// A point in time, absolute and relative to the render.
+#[derive(Debug, Serialize)]
+struct Moment {
+    utc: String,
+    ago: String,
+}
+
+/// A revision or commit shown short, with the full value in a tooltip.
+#[derive(Debug, Serialize)]
+struct Abbreviated<'a> {
+    full: &'a str,
+    short: &'a str,
+    /// The commit's page, when the repo has a web URL.
+    href: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct AttentionRow<'a> {
+    repo: &'a str,
+    repo_href: Option<&'a str>,
+    team: &'a str,
+    wave: &'a str,
+    status: &'static str,
+    /// The first [`MAX_FILES_SHOWN`] files not in sync.
+    files: Vec<FileView<'a>>,
+    /// How many more are not in sync.
+    more_files: usize,
+    pull_request: Option<PullView<'a>>,
+    last_commit: Option<Abbreviated<'a>>,
+    last_error: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+struct FileView<'a> {
+    path: &'a str,
+    state: &'static str,
+    reason: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+struct PullView<'a> {
+    number: u64,
+    href: Option<&'a str>,
+    opened_ago: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct WaveRow<'a> {
+    /// `None` for repos in no wave.
+    name: Option<&'a str>,
+    total: usize,
+    /// Repos per status, in [`RepoStatus::ALL`] order.
+    counts: Vec<usize>,
+    in_sync_percent: usize,
+}
+
+impl<'a> Page<'a> {
+    fn new(ledger: &'a Ledger, now: u64) -> Page<'a> {
+        let t = ledger.totals();
+        let statuses: Vec<&'static str> = RepoStatus::ALL.iter().map(|s| s.key()).collect();
+        Page {
+            refresh_seconds: REFRESH_SECONDS,
+            summary: ledger.summary(),
+            now: utc_u(now),
+            config_error: ledger.config_error.as_deref(),
+            totals: TotalsView {
+                repos: t.repos,
+                by_status: statuses
+                    .iter()
+                    .map(|&key| Count {
+                        key,
+                        n: t.by_status.get(key).copied().unwrap_or(0),
+                    })
+                    .collect(),
+                pull_requests_open: t.pull_requests_open,
+                files_by_state: t
+                    .files_by_state
+                    .iter()
+                    .map(|(&key, &n)| Count { key, n })
+                    .collect(),
+            },
+            statuses,
+            last_cycle: last_cycle(ledger, now),
+            repos_recorded: !ledger.repos.is_empty(),
+            attention: attention(ledger, now),
+            waves: waves(ledger),
+        }
+    }
+}
+
+fn last_cycle(ledger: &Ledger, now: u64) -> Option<CycleView<'_>> {
+    let c = ledger.last_cycle.as_ref()?;
     let trigger = serde_json::to_value(c.trigger)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default();
-    let _ = write!(
-        out,
-        "<dl class=\"kv\"><dt>Cycle</dt><dd>#{}, triggered by {}</dd>\
-         <dt>Outcome</dt><dd>{}</dd><dt>Started</dt><dd>{} ({})</dd>\
-         <dt>Duration</dt><dd>{}</dd>",
-        c.number,
-        Esc(&trigger),
-        badge(outcome_key(c.outcome)),
-        utc_u(c.started_at),
-        ago(now, c.started_at),
-        duration(c.duration_ms)
-    );
-    match &c.revision {
-        Some(r) => {
-            let _ = write!(
-                out,
-                "<dt>Revision</dt><dd><code title=\"{}\">{}</code></dd>",
-                Esc(r),
-                Esc(short(r, 12))
-            );
-        }
-        None => out.push_str("<dt>Revision</dt><dd class=\"muted\">unknown</dd>"),
-    }
-    if !c.only.is_empty() {
-        let _ = write!(out, "<dt>Only</dt><dd>{}</dd>", Esc(&c.only.join(", ")));
-    }
-    match ledger.last_success_at {
-        Some(at) => {
-            let _ = write!(
-                out,
-                "<dt>Last success</dt><dd>{} ({})</dd>",
-                utc_u(at),
-                ago(now, at)
-            );
-        }
-        None => out.push_str("<dt>Last success</dt><dd class=\"muted\">never</dd>"),
-    }
-    out.push_str("</dl>");
-    if let Some(e) = &c.error {
-        let _ = write!(
-            out,
-            "<div class=\"alert\" id=\"cycle-error\"><h2>Cycle error</h2><pre>{}</pre></div>",
-            Esc(e)
-        );
-    }
-    out.push_str("</section>\n");
+    Some(CycleView {
+        number: c.number,
+        trigger,
+        outcome: outcome_key(c.outcome),
+        started: moment(now, c.started_at),
+        duration: duration(c.duration_ms),
+        revision: c.revision.as_deref().map(|r| Abbreviated {
+            full: r,
+            short: short(r, 12),
+            href: None,
+        }),
+        only: (!c.only.is_empty()).then(|| c.only.join(", ")),
+        last_success: ledger.last_success_at.map(|at| moment(now, at)),
+        error: c.error.as_deref(),
+    })
 }
 
 /// Order of the attention table: what needs a human most comes first.
@@ -193,120 +301,58 @@ fn severity(s: RepoStatus) -> u8 {
     }
 }
 
-fn attention(out: &mut String, ledger: &Ledger, now: u64) {
+fn attention(ledger: &Ledger, now: u64) -> Vec<AttentionRow<'_>> {
     let mut repos: Vec<&RepoEntry> = ledger
         .repos
         .values()
         .filter(|r| r.status != RepoStatus::InSync)
         .collect();
     repos.sort_by(|a, b| (severity(a.status), &a.repo).cmp(&(severity(b.status), &b.repo)));
-    let _ = write!(
-        out,
-        "<section id=\"attention\"><h2>Needs attention ({})</h2>",
-        repos.len()
-    );
-    if repos.is_empty() {
-        let msg = if ledger.repos.is_empty() {
-            "No repos recorded yet."
-        } else {
-            "Nothing: every repo is in sync."
-        };
-        let _ = writeln!(out, "<p class=\"muted\">{msg}</p></section>");
-        return;
-    }
-    out.push_str(
-        "<table><thead><tr><th>Repo</th><th>Team</th><th>Wave</th><th>Status</th>\
-         <th>Files needing attention</th><th>Pull request</th><th>Last commit</th>\
-         <th>Last error</th></tr></thead><tbody>\n",
-    );
-    for r in repos {
-        let _ = write!(
-            out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>",
-            match &r.url {
-                Some(u) => link(u, &r.repo),
-                None => Esc(&r.repo).to_string(),
-            },
-            or_dash(&r.team),
-            or_dash(r.wave.as_deref().unwrap_or("")),
-            badge(r.status.key())
-        );
-        files(out, r);
-        out.push_str("</td><td>");
-        match &r.pull_request {
-            Some(pr) => {
-                out.push_str(&link(&pr.url, &format!("#{}", pr.number)));
-                if let Some(at) = pr.created_at.as_deref().and_then(parse_rfc3339_u) {
-                    let _ = write!(out, " <span class=\"muted\">opened {}</span>", ago(now, at));
-                }
-            }
-            None => out.push_str("<span class=\"muted\">&mdash;</span>"),
-        }
-        out.push_str("</td><td>");
-        match &r.last_commit {
-            Some(c) => {
-                let code = format!("<code title=\"{}\">{}</code>", Esc(c), Esc(short(c, 7)));
-                match r.url.as_deref().filter(|u| is_web_url(u)) {
-                    Some(u) => {
-                        let _ = write!(
-                            out,
-                            "<a href=\"{}/commit/{}\">{code}</a>",
-                            Esc(u.trim_end_matches('/')),
-                            Esc(c)
-                        );
-                    }
-                    None => out.push_str(&code),
-                }
-            }
-            None => out.push_str("<span class=\"muted\">&mdash;</span>"),
-        }
-        match &r.last_error {
-            Some(e) => {
-                let _ = writeln!(out, "</td><td class=\"err\">{}</td></tr>", Esc(e));
-            }
-            None => out.push_str("</td><td><span class=\"muted\">&mdash;</span></td></tr>\n"),
-        }
-    }
-    out.push_str("</tbody></table></section>\n");
+    repos.into_iter().map(|r| attention_row(r, now)).collect()
 }
 
-fn files(out: &mut String, r: &RepoEntry) {
+fn attention_row(r: &RepoEntry, now: u64) -> AttentionRow<'_> {
+    let web_url = r.url.as_deref().filter(|u| is_web_url(u));
     let pending: Vec<_> = r
         .files
         .iter()
         .filter(|f| f.state != FileState::InSync)
         .collect();
-    if pending.is_empty() {
-        out.push_str("<span class=\"muted\">&mdash;</span>");
-        return;
+    AttentionRow {
+        repo: &r.repo,
+        repo_href: web_url,
+        team: &r.team,
+        wave: r.wave.as_deref().unwrap_or(""),
+        status: r.status.key(),
+        files: pending
+            .iter()
+            .take(MAX_FILES_SHOWN)
+            .map(|f| FileView {
+                path: &f.path,
+                state: f.state.as_str(),
+                reason: f.reason.unwrap_or(""),
+            })
+            .collect(),
+        more_files: pending.len().saturating_sub(MAX_FILES_SHOWN),
+        pull_request: r.pull_request.as_ref().map(|pr| PullView {
+            number: pr.number,
+            href: Some(pr.url.as_str()).filter(|u| is_web_url(u)),
+            opened_ago: pr
+                .created_at
+                .as_deref()
+                .and_then(parse_rfc3339_u)
+                .map(|at| ago(now, at)),
+        }),
+        last_commit: r.last_commit.as_deref().map(|c| Abbreviated {
+            full: c,
+            short: short(c, 7),
+            href: web_url.map(|u| format!("{}/commit/{c}", u.trim_end_matches('/'))),
+        }),
+        last_error: r.last_error.as_deref(),
     }
-    out.push_str("<ul class=\"files\">");
-    for f in pending.iter().take(MAX_FILES_SHOWN) {
-        let _ = write!(
-            out,
-            "<li><code>{}</code> <span class=\"st st-{}\" title=\"{}\">{}</span></li>",
-            Esc(&f.path),
-            f.state.as_str(),
-            Esc(f.reason.unwrap_or("")),
-            f.state.as_str()
-        );
-    }
-    if pending.len() > MAX_FILES_SHOWN {
-        let _ = write!(
-            out,
-            "<li class=\"muted\">&hellip; and {} more</li>",
-            pending.len() - MAX_FILES_SHOWN
-        );
-    }
-    out.push_str("</ul>");
 }
 
-fn waves(out: &mut String, ledger: &Ledger) {
-    out.push_str("<section id=\"waves\"><h2>Rollout by wave</h2>");
-    if ledger.repos.is_empty() {
-        out.push_str("<p class=\"muted\">No repos recorded yet.</p></section>\n");
-        return;
-    }
+fn waves(ledger: &Ledger) -> Vec<WaveRow<'_>> {
     // `None` sorts first in a BTreeMap; the page lists it last.
     let mut by_wave: BTreeMap<(bool, &str), BTreeMap<&'static str, usize>> = BTreeMap::new();
     for r in ledger.repos.values() {
@@ -317,55 +363,22 @@ fn waves(out: &mut String, ledger: &Ledger) {
             .entry(r.status.key())
             .or_default() += 1;
     }
-    out.push_str("<table><thead><tr><th>Wave</th><th class=\"num\">Repos</th>");
-    for s in RepoStatus::ALL {
-        let _ = write!(out, "<th class=\"num\">{}</th>", badge(s.key()));
-    }
-    out.push_str("<th class=\"num\">In sync</th></tr></thead><tbody>\n");
-    for ((none, wave), counts) in &by_wave {
-        let total: usize = counts.values().sum();
-        let name = if *none {
-            "<span class=\"muted\">(none)</span>".to_string()
-        } else {
-            Esc(wave).to_string()
-        };
-        let _ = write!(out, "<tr><td>{name}</td><td class=\"num\">{total}</td>");
-        for s in RepoStatus::ALL {
-            let n = counts.get(s.key()).copied().unwrap_or(0);
-            let class = if n == 0 { "num zero" } else { "num" };
-            let _ = write!(out, "<td class=\"{class}\">{n}</td>");
-        }
-        let in_sync = counts.get("in_sync").copied().unwrap_or(0);
-        let _ = writeln!(
-            out,
-            "<td class=\"num\">{}%</td></tr>",
-            in_sync * 100 / total.max(1)
-        );
-    }
-    out.push_str("</tbody></table></section>\n");
-}
-
-/// A status, state or outcome key as a coloured badge (keys are our own
-/// snake_case names, never ledger text).
-fn badge(key: &str) -> String {
-    format!("<span class=\"st st-{key}\">{key}</span>")
-}
-
-fn or_dash(s: &str) -> String {
-    if s.is_empty() {
-        "<span class=\"muted\">&mdash;</span>".into()
-    } else {
-        Esc(s).to_string()
-    }
-}
-
-/// `<a>` to `url` when it is `http(s)`; otherwise just the text.
-fn link(url: &str, text: &str) -> String {
-    if is_web_url(url) {
-        format!("<a href=\"{}\">{}</a>", Esc(url), Esc(text))
-    } else {
-        Esc(text).to_string()
-    }
+    by_wave
+        .into_iter()
+        .map(|((none, wave), counts)| {
+            let total: usize = counts.values().sum();
+            let in_sync = counts.get(RepoStatus::InSync.key()).copied().unwrap_or(0);
+            WaveRow {
+                name: (!none).then_some(wave),
+                total,
+                counts: RepoStatus::ALL
+                    .iter()
+                    .map(|s| counts.get(s.key()).copied().unwrap_or(0))
+                    .collect(),
+                in_sync_percent: in_sync * 100 / total.max(1),
+            }
+        })
+        .collect()
 }
 
 fn is_web_url(url: &str) -> bool {
@@ -381,27 +394,6 @@ fn short(s: &str, n: usize) -> &str {
     }
 }
 
-/// HTML-escapes its text (for element content and quoted attributes).
-pub struct Esc<'a>(pub &'a str);
-
-impl fmt::Display for Esc<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut rest = self.0;
-        while let Some(i) = rest.find(['&', '<', '>', '"', '\'']) {
-            f.write_str(&rest[..i])?;
-            f.write_str(match rest.as_bytes()[i] {
-                b'&' => "&amp;",
-                b'<' => "&lt;",
-                b'>' => "&gt;",
-                b'"' => "&quot;",
-                _ => "&#39;",
-            })?;
-            rest = &rest[i + 1..];
-        }
-        f.write_str(rest)
-    }
-}
-
 /// `1.2s`, `3m 05s`, `1h 02m`.
 fn duration(ms: u64) -> String {
     let s = ms / 1000;
@@ -409,6 +401,13 @@ fn duration(ms: u64) -> String {
         0..60 => format!("{:.1}s", ms as f64 / 1000.0),
         60..3600 => format!("{}m {:02}s", s / 60, s % 60),
         _ => format!("{}h {:02}m", s / 3600, s % 3600 / 60),
+    }
+}
+
+fn moment(now: u64, then: u64) -> Moment {
+    Moment {
+        utc: utc_u(then),
+        ago: ago(now, then),
     }
 }
 
@@ -508,7 +507,7 @@ mod tests {
     fn every_ledger_value_is_escaped() {
         let mut l = ledger();
         l.config_error = Some("registry.json: <bad> \"value\"".into());
-        let html = render(&l, NOW);
+        let html = render(&l, NOW).unwrap();
         assert!(!html.contains("<script>"), "{html}");
         assert!(html.contains("acme/&lt;script&gt;alert(1)&lt;/script&gt;"));
         assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; more"));
@@ -517,7 +516,7 @@ mod tests {
 
     #[test]
     fn only_web_urls_become_links() {
-        let html = render(&ledger(), NOW);
+        let html = render(&ledger(), NOW).unwrap();
         assert!(html.contains("<a href=\"https://github.com/acme/api/pull/12\">#12</a>"));
         assert!(html.contains("opened 3d ago"));
         assert!(!html.contains("javascript:"), "{html}");
@@ -526,7 +525,7 @@ mod tests {
 
     #[test]
     fn attention_lists_unhealthy_repos_by_severity() {
-        let html = render(&ledger(), NOW);
+        let html = render(&ledger(), NOW).unwrap();
         let section =
             &html[html.find("id=\"attention\"").unwrap()..html.find("id=\"waves\"").unwrap()];
         assert!(section.contains("Needs attention (3)"));
@@ -545,7 +544,7 @@ mod tests {
 
     #[test]
     fn waves_count_repos_by_status_with_none_last() {
-        let html = render(&ledger(), NOW);
+        let html = render(&ledger(), NOW).unwrap();
         let section = &html[html.find("id=\"waves\"").unwrap()..];
         let canary = section
             .find("<tr><td>canary</td><td class=\"num\">3</td>")
@@ -565,7 +564,7 @@ mod tests {
     #[test]
     fn last_cycle_and_config_error_are_shown() {
         let mut l = ledger();
-        let html = render(&l, NOW);
+        let html = render(&l, NOW).unwrap();
         assert!(html.contains("#3, triggered by webhook"));
         assert!(html.contains("st-partial"));
         assert!(html.contains("2024-05-01 11:55:00 UTC (5m ago)"));
@@ -574,16 +573,174 @@ mod tests {
         assert!(!html.contains("config-error"));
         l.config_error = Some("bad yaml".into());
         l.last_cycle.as_mut().unwrap().error = Some("fetch failed".into());
-        let html = render(&l, NOW);
+        let html = render(&l, NOW).unwrap();
         assert!(html.contains("id=\"config-error\""));
         assert!(html.contains("<pre>fetch failed</pre>"));
     }
 
     #[test]
     fn an_empty_ledger_renders() {
-        let html = render(&Ledger::default(), NOW);
+        let html = render(&Ledger::default(), NOW).unwrap();
         assert!(html.contains("No cycle has run yet."));
         assert!(html.contains("No repos recorded yet."));
         assert!(html.starts_with("<!doctype html>"));
+    }
+
+    /// `"><script>alert('field')</script>`.
+    fn evil(field: &str) -> String {
+        format!("\"><script>alert('{field}')</script>")
+    }
+
+    /// [`ledger`] with hostile text in every field the page prints, and
+    /// URLs that must not become links.
+    fn hostile_ledger() -> Ledger {
+        let mut l = ledger();
+        let mut e = entry(&evil("repo"), RepoStatus::Error);
+        e.team = evil("team");
+        e.wave = Some(evil("wave"));
+        e.files[0].path = evil("path");
+        e.files[0].reason = Some("\"><script>alert('reason')</script>");
+        e.last_error = Some(evil("error"));
+        e.last_commit = Some(evil("commit"));
+        e.url = Some(format!("javascript:{}", evil("url")));
+        e.pull_request = Some(PullRef {
+            number: 9,
+            url: format!("JavaScript:{}", evil("pr")),
+            created_at: Some(evil("created")),
+        });
+        // A web URL carrying markup stays a link, escaped inside its quotes.
+        let mut web = entry("acme/quoted", RepoStatus::Drifted);
+        web.url = Some(format!("https://github.com/acme/x{}", evil("weburl")));
+        web.last_commit = Some(evil("webcommit"));
+        web.pull_request = Some(PullRef {
+            number: 10,
+            url: format!("https://github.com/acme/x/pull/10{}", evil("webpr")),
+            created_at: None,
+        });
+        // Schemes that are not http(s), however spelt, never become links.
+        let mut odd = entry("acme/odd", RepoStatus::Outdated);
+        odd.url = Some(" javascript:alert(1)".into());
+        odd.last_commit = Some("0123456789".into());
+        odd.pull_request = Some(PullRef {
+            number: 11,
+            url: "data:text/html,<script>alert(1)</script>".into(),
+            created_at: None,
+        });
+        let mut tab = entry("acme/tab", RepoStatus::Outdated);
+        tab.url = Some("https://github.com/acme/\ttab".into());
+        tab.last_commit = Some("0123456789".into());
+        for r in [e, web, odd, tab] {
+            l.repos.insert(r.repo.clone(), r);
+        }
+        l.config_error = Some(evil("config"));
+        let c = l.last_cycle.as_mut().unwrap();
+        c.revision = Some(evil("revision"));
+        c.error = Some(evil("cycle"));
+        c.only = vec![evil("only"), "acme/api".into()];
+        l.rollout = Some(crate::rollout::Decisions {
+            revision: evil("rollout"),
+            waves: vec![],
+            halt: Some(crate::rollout::Halt {
+                revision: evil("halt"),
+                reason: evil("reason"),
+                since: evil("since"),
+            }),
+            budget: Default::default(),
+            events: vec![],
+        });
+        l
+    }
+
+    /// Hostile text in every field the page prints: each field's marker
+    /// must appear escaped, nothing may open a tag, and only the page's own
+    /// links and `http(s)` URLs may become `href`s.
+    #[test]
+    fn hostile_text_is_escaped_everywhere_and_never_becomes_a_link() {
+        let escaped = |field: &str| {
+            format!("&quot;&gt;&lt;script&gt;alert(&#39;{field}&#39;)&lt;/script&gt;")
+        };
+        let l = hostile_ledger();
+        let html = render(&l, NOW).unwrap();
+
+        assert!(!html.to_ascii_lowercase().contains("<script"), "{html}");
+        for field in [
+            "repo",
+            "team",
+            "wave",
+            "path",
+            "reason",
+            "error",
+            "commit",
+            "config",
+            "revision",
+            "cycle",
+            "only",
+            "weburl",
+            "webcommit",
+            "webpr",
+        ] {
+            assert!(
+                html.contains(&escaped(field)),
+                "{field} not escaped: {html}"
+            );
+        }
+        // Shortened values: the halted revision in the summary (12 chars),
+        // the cycle's revision (12) and the last commit (7).
+        assert!(html.contains("rollout of &quot;&gt;&lt;script&gt;al HALTED"));
+        assert!(html.contains(">&quot;&gt;&lt;script&gt;al</code>"));
+        assert!(html.contains(">&quot;&gt;&lt;scri</code>"));
+        // URLs that are not links are not printed at all.
+        assert!(!html.to_ascii_lowercase().contains("javascript:"), "{html}");
+        let hrefs: Vec<&str> = html
+            .split("href=\"")
+            .skip(1)
+            .map(|rest| &rest[..rest.find('"').unwrap()])
+            .collect();
+        assert!(hrefs.contains(&"/status") && hrefs.contains(&"/metrics"));
+        for href in &hrefs {
+            assert!(
+                href.starts_with("https://") || *href == "/status" || *href == "/metrics",
+                "unexpected href {href:?}"
+            );
+            assert!(!href.contains(['<', '>', '\'', ' ', '\t']), "{href:?}");
+        }
+        assert!(hrefs.contains(
+            &"https://github.com/acme/x&quot;&gt;&lt;script&gt;alert(&#39;weburl&#39;)&lt;/script&gt;"
+        ));
+        assert!(hrefs.contains(
+            &"https://github.com/acme/x&quot;&gt;&lt;script&gt;alert(&#39;weburl&#39;)&lt;/script&gt;\
+              /commit/&quot;&gt;&lt;script&gt;alert(&#39;webcommit&#39;)&lt;/script&gt;"
+        ));
+        assert!(hrefs.contains(
+            &"https://github.com/acme/x/pull/10&quot;&gt;&lt;script&gt;alert(&#39;webpr&#39;)&lt;/script&gt;"
+        ));
+        assert!(!hrefs.iter().any(|h| h.contains("tab")), "{hrefs:?}");
+        // The non-web PR URLs are not printed at all; their numbers are.
+        assert!(html.contains("<td>#9</td>") && html.contains("<td>#11</td>"));
+        assert!(!html.contains("data:text"));
+    }
+
+    #[test]
+    fn the_environment_escapes_and_rejects_undefined_variables() {
+        let empty = Ledger::default();
+        let page = Page::new(&empty, NOW);
+        let env = environment("{{ summary }} {{ nope }}").unwrap();
+        let err = render_with(&env, &page).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::UndefinedError, "{err}");
+        let env = environment("{% if nope %}x{% endif %}").unwrap();
+        assert!(render_with(&env, &page).is_err());
+        let source =
+            "{% macro m() %}<b>{{ x }}</b>{% endmacro %}{{ x }}|{{ y | safe }}|{{ m() }}|{{ n }}";
+        let html = environment(source)
+            .unwrap()
+            .get_template(TEMPLATE_NAME)
+            .unwrap()
+            .render(minijinja::context! { x => "a/b <'&\">", y => "<i>", n => 7 })
+            .unwrap();
+        assert_eq!(
+            html,
+            "a/b &lt;&#39;&amp;&quot;&gt;|<i>|<b>a/b &lt;&#39;&amp;&quot;&gt;</b>|7"
+        );
+        assert!(environment("{% if %}").is_err());
     }
 }

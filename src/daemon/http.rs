@@ -152,7 +152,20 @@ async fn status(State(shared): State<Arc<Shared>>) -> Response {
 }
 
 async fn dashboard_page(State(shared): State<Arc<Shared>>) -> Response {
-    let html = dashboard::render(&read(&shared.ledger), crate::time::now_secs());
+    let rendered = dashboard::render(&read(&shared.ledger), crate::time::now_secs());
+    let html = match rendered {
+        Ok(html) => html,
+        Err(e) => {
+            // A bug in the template, not in the ledger: the details go to
+            // the log, not to whoever asked.
+            tracing::error!(error = %e, "the dashboard could not be rendered");
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "dashboard unavailable: see the daemon's log",
+            )
+                .into_response();
+        }
+    };
     let mut response = ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response();
     // Nothing on the page loads from anywhere: forbid it outright.
     response.headers_mut().insert(
