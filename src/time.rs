@@ -1,11 +1,18 @@
 //! Wall-clock time as the rollout policy sees it: epoch seconds (UTC),
 //! RFC 3339 parsing and formatting (GitHub's timestamps, the state log),
 //! calendar dates (waiver expiry), and durations written by people
-//! (`30m`, `24h`, `7d`, `2w`). Hand-written on the proleptic Gregorian
-//! calendar (H. Hinnant's algorithms): a date library is more than these
-//! few conversions need. No time zones: everything is UTC.
+//! (`30m`, `24h`, `7d`, `2w`). The calendar is `jiff`'s (already built for
+//! gix): parsing, validation (`2026-02-30` is refused) and formatting of
+//! dates and times; this module only fixes the shapes we accept and print.
+//! No time zones: everything is UTC, times with an offset are converted.
+//! Epoch seconds are whole seconds. A time jiff cannot represent (before
+//! -9999-01-02 or after 9999-12-30T22:00Z, its range at any offset) is
+//! refused when parsed and clamped when printed; dates go up to 9999-12-31.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use jiff::Timestamp;
+use jiff::civil::Date;
 
 /// Seconds since 1970-01-01T00:00:00Z.
 pub type Epoch = i64;
@@ -25,94 +32,57 @@ pub fn now_secs() -> u64 {
 
 /// `2024-05-01 12:34:56 UTC`, for people.
 pub fn utc(epoch: Epoch) -> String {
-    let (date, secs) = split(epoch);
-    let (y, m, d) = civil_from_days(date);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+    timestamp(epoch)
+        .strftime("%Y-%m-%d %H:%M:%S UTC")
+        .to_string()
 }
 
 /// `2024-05-01T12:34:56Z`, for machines.
 pub fn rfc3339(epoch: Epoch) -> String {
-    let (date, secs) = split(epoch);
-    let (y, m, d) = civil_from_days(date);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+    timestamp(epoch).strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-fn split(epoch: Epoch) -> (i64, i64) {
-    (epoch.div_euclid(86_400), epoch.rem_euclid(86_400))
+/// `epoch` as a jiff timestamp, clamped to the range jiff represents
+/// (about the years -9999 to 9999) as its documentation suggests.
+fn timestamp(epoch: Epoch) -> Timestamp {
+    Timestamp::from_second(epoch).unwrap_or(if epoch < 0 {
+        Timestamp::MIN
+    } else {
+        Timestamp::MAX
+    })
 }
 
 /// Epoch seconds of an RFC 3339 time (`2024-05-01T12:34:56Z`, optional
-/// fraction, `Z` or `±hh:mm`), as GitHub writes them.
+/// fraction, `Z` or `±hh:mm`, `T` or a space between date and time, either
+/// case), as GitHub writes them. jiff's parser also takes the looser ISO
+/// 8601 forms of the Temporal grammar (`20240501T120000Z`, no seconds,
+/// `+0200` or `+02`, a comma before the fraction, a `[zone]` annotation
+/// after the offset); an offset is required, a time without one is refused,
+/// and so is a fraction finer than nanoseconds. A fraction is dropped
+/// (rounding down, also before 1970); a leap second (`23:59:60`) reads as
+/// `23:59:59`.
 pub fn parse_rfc3339(s: &str) -> Option<Epoch> {
-    let b = s.as_bytes();
-    if b.len() < 20 || !matches!(b[10], b'T' | b't' | b' ') {
-        return None;
-    }
-    let days = parse_days(s.get(..10)?)?;
-    let num = |r: std::ops::Range<usize>| -> Option<i64> { digits(s.get(r)?) };
-    if b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if h > 23 || mi > 59 || sec > 60 {
-        return None;
-    }
-    let mut rest = &s[19..];
-    if let Some(frac) = rest.strip_prefix('.') {
-        let n = frac.bytes().take_while(u8::is_ascii_digit).count();
-        rest = &frac[n..];
-    }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        _ if rest.len() == 6 && rest.as_bytes()[3] == b':' => {
-            let sign = match rest.as_bytes()[0] {
-                b'+' => 1,
-                b'-' => -1,
-                _ => return None,
-            };
-            sign * (digits(rest.get(1..3)?)? * 3600 + digits(rest.get(4..6)?)? * 60)
-        }
-        _ => return None,
-    };
-    Some(days * 86_400 + h * 3600 + mi * 60 + sec - offset)
+    let t: Timestamp = s.parse().ok()?;
+    // jiff truncates toward zero; before 1970 that would round up.
+    Some(t.as_second() - i64::from(t.subsec_nanosecond() < 0))
 }
 
-fn digits(t: &str) -> Option<i64> {
-    (!t.is_empty() && t.bytes().all(|c| c.is_ascii_digit()))
-        .then(|| t.parse().ok())
-        .flatten()
-}
-
-/// Days since 1970-01-01 of a `YYYY-MM-DD` date; `None` when it is not a
-/// real date (`2026-02-30` is refused).
-fn parse_days(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    let (y, m, d) = (digits(&s[0..4])?, digits(&s[5..7])?, digits(&s[8..10])?);
-    if !(1..=12).contains(&m) || d < 1 {
-        return None;
-    }
-    let days = days_from_civil(y, m, d);
-    // Round-trip to refuse days past the end of the month.
-    (civil_from_days(days) == (y, m, d)).then_some(days)
+/// A `YYYY-MM-DD` date, exactly: jiff parses it (refusing `2026-02-30`)
+/// and must print it back unchanged, so the looser forms its parser also
+/// takes (`20261231`, a date with a time) are refused too.
+fn parse_date(s: &str) -> Option<Date> {
+    let date: Date = s.parse().ok()?;
+    (date.to_string() == s).then_some(date)
 }
 
 /// The first second after the end of the `YYYY-MM-DD` day (UTC): a waiver
 /// that `expires: 2026-12-31` holds through the whole 31st.
 pub fn end_of_date(s: &str) -> Option<Epoch> {
-    parse_days(s).map(|d| (d + 1) * 86_400)
+    const EPOCH_DATE: Date = Date::constant(1970, 1, 1);
+    // Days are 24 hours in UTC; counted on dates, `9999-12-31` (a common
+    // "never") works although its end is past jiff's last timestamp.
+    let start = parse_date(s)?.duration_since(EPOCH_DATE).as_secs();
+    Some(start + 86_400)
 }
 
 /// Parses a duration as people write it: a whole number and a unit, `ms`,
@@ -181,31 +151,6 @@ pub fn since(from: Epoch, to: Epoch) -> Duration {
     Duration::from_secs(u64::try_from(to - from).unwrap_or(0))
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
-/// `days_from_civil`).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The inverse of [`days_from_civil`].
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,12 +172,103 @@ mod tests {
     }
 
     #[test]
+    fn parses_fractions_offsets_and_either_case() {
+        // A fraction is dropped, whatever its length (up to nanoseconds).
+        assert_eq!(parse_rfc3339("2024-05-01T12:00:00.999999999Z"), Some(NOW));
+        assert_eq!(parse_rfc3339("2024-05-01T06:30:00-05:30"), Some(NOW));
+        assert_eq!(parse_rfc3339("2024-05-02T01:00:00+13:00"), Some(NOW));
+        assert_eq!(parse_rfc3339("2024-05-01T12:00:00+00:00"), Some(NOW));
+        assert_eq!(parse_rfc3339("2024-05-01T12:00:00-00:00"), Some(NOW));
+        assert_eq!(parse_rfc3339("2024-05-01t12:00:00z"), Some(NOW));
+        assert_eq!(parse_rfc3339("2024-05-01 12:00:00Z"), Some(NOW));
+        // The looser ISO 8601 forms jiff also reads.
+        assert_eq!(parse_rfc3339("2024-05-01T14:00+02"), Some(NOW));
+        assert_eq!(parse_rfc3339("20240501T120000Z"), Some(NOW));
+        // A leap second is the last second of its minute.
+        assert_eq!(parse_rfc3339("2016-12-31T23:59:60Z"), Some(1_483_228_799));
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_time() {
+        for bad in [
+            "",
+            "2024-05-01",
+            "2024-05-01T12:00:00",
+            "2024-05-01T12:00:00Zjunk",
+            "2024-05-01T24:00:00Z",
+            "2024-05-01T12:60:00Z",
+            "2024-05-01T12:00:61Z",
+            "2024-05-01T12:00:00+2:00",
+            "2024-05-01T12:00:00.Z",
+            "2024-05-00T12:00:00Z",
+            "2024-04-31T12:00:00Z",
+            "2023-02-29T12:00:00Z",
+            "1900-02-29T12:00:00Z",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn leap_years_follow_the_gregorian_rules() {
+        // Divisible by 4, except centuries, except those divisible by 400.
+        assert_eq!(parse_rfc3339("2024-02-29T00:00:00Z"), Some(1_709_164_800));
+        assert_eq!(parse_rfc3339("2000-02-29T00:00:00Z"), Some(951_782_400));
+        assert_eq!(parse_rfc3339("2100-02-29T00:00:00Z"), None);
+        assert_eq!(rfc3339(951_782_400 + 86_400), "2000-03-01T00:00:00Z");
+        assert_eq!(rfc3339(4_107_542_400), "2100-03-01T00:00:00Z");
+        assert_eq!(utc(1_735_603_200), "2024-12-31 00:00:00 UTC");
+    }
+
+    #[test]
+    fn times_before_1970_are_negative() {
+        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
+        assert_eq!(utc(-86_400), "1969-12-31 00:00:00 UTC");
+        assert_eq!(parse_rfc3339("1969-12-31T23:59:59Z"), Some(-1));
+        // Rounded down, as after 1970.
+        assert_eq!(parse_rfc3339("1969-12-31T23:59:59.5Z"), Some(-1));
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00.5Z"), Some(0));
+        assert_eq!(parse_rfc3339("1900-01-01T00:00:00Z"), Some(-2_208_988_800));
+        assert_eq!(rfc3339(-2_208_988_800), "1900-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn formatting_round_trips_and_clamps_at_the_ends() {
+        for i in -5_000..5_000_i64 {
+            let t = i * 7_919_993 + i % 7;
+            assert_eq!(parse_rfc3339(&rfc3339(t)), Some(t), "{t}");
+        }
+        assert_eq!(rfc3339(253_402_128_000), "9999-12-30T00:00:00Z");
+        // jiff's last timestamp is 9999-12-31T23:59:59 at its largest
+        // offset (+25:59:59); times past it print as it.
+        assert_eq!(rfc3339(253_402_214_400), "9999-12-30T22:00:00Z");
+        assert_eq!(rfc3339(i64::MAX), "9999-12-30T22:00:00Z");
+        assert!(utc(i64::MIN).starts_with("-9999-01-0"));
+    }
+
+    #[test]
     fn a_date_ends_at_the_next_midnight() {
         assert_eq!(end_of_date("2024-05-01"), Some(NOW + 12 * 3600));
         assert_eq!(end_of_date("2024-02-29"), Some(1_709_251_200));
         assert_eq!(end_of_date("2023-02-29"), None);
         assert_eq!(end_of_date("2024-5-1"), None);
         assert_eq!(end_of_date("next week"), None);
+        assert_eq!(end_of_date("1969-12-31"), Some(0));
+        assert_eq!(end_of_date("2100-02-29"), None);
+        assert_eq!(end_of_date("2024-04-31"), None);
+        // The usual "never" still reads as a date.
+        assert_eq!(end_of_date("9999-12-31"), Some(253_402_300_800));
+        // Only `YYYY-MM-DD`, not the other forms jiff's parser takes.
+        for loose in [
+            "20240501",
+            "2024-05-01T12:00:00",
+            "2024-05-01 12:00",
+            " 2024-05-01",
+            "2024-05-01 ",
+            "+002024-05-01",
+        ] {
+            assert_eq!(end_of_date(loose), None, "{loose:?}");
+        }
     }
 
     #[test]

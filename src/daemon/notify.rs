@@ -1,51 +1,49 @@
-//! sd_notify: tells systemd (a `Type=notify` unit) that the daemon is
-//! ready, what it is doing (`STATUS=`), that it is reloading or stopping,
-//! and that it is alive (`WATCHDOG=1`). A datagram to the Unix socket in
-//! `$NOTIFY_SOCKET` (a path, or `@name` in the abstract namespace); without
-//! that variable every call is a no-op. Hand-written: the protocol is one
-//! `sendto` of `KEY=VALUE` lines.
+//! sd_notify: tells systemd (a `Type=notify` or `Type=notify-reload` unit)
+//! that the daemon is ready, what it is doing (`STATUS=`), that it is
+//! reloading or stopping, and that it is alive (`WATCHDOG=1`). A datagram to
+//! the Unix socket in `$NOTIFY_SOCKET` (a path, or `@name` in the abstract
+//! namespace); without that variable every call is a no-op, and so is every
+//! call on systems other than Linux (no systemd there).
+//!
+//! The `sd-notify` crate writes the messages and reads the watchdog settings
+//! and the monotonic clock that `RELOADING=1` must carry. The datagram is
+//! sent here, with std: sd-notify (0.5) reads `$NOTIFY_SOCKET` at each call
+//! and takes it for a path, so it reaches neither an abstract socket nor the
+//! socket a [`Notifier`] was made with (tests, [`Notifier::disabled`]).
 
-use std::io;
-use std::os::unix::net::UnixDatagram;
-use std::path::PathBuf;
 use std::time::Duration;
 
 /// Where notifications go.
 #[derive(Debug)]
 pub struct Notifier {
-    target: Option<Target>,
+    /// `None`: nothing is sent (always so off Linux).
+    target: Option<sys::Target>,
     /// `WATCHDOG_USEC` when the watchdog is on for this process.
     watchdog: Option<Duration>,
 }
 
-#[derive(Debug)]
-enum Target {
-    Path(PathBuf),
-    Abstract(Vec<u8>),
+/// What the daemon tells systemd; `sys` writes it out.
+#[derive(Debug, Clone, Copy)]
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+enum Message<'a> {
+    /// `KEY=VALUE` lines, sent as they are.
+    Raw(&'a str),
+    /// `READY=1` and a status.
+    Ready(&'a str),
+    Status(&'a str),
+    /// `RELOADING=1` with `MONOTONIC_USEC=`.
+    Reloading,
+    Stopping,
+    Watchdog,
 }
 
 impl Notifier {
     /// From `$NOTIFY_SOCKET`, `$WATCHDOG_USEC` and `$WATCHDOG_PID`.
     pub fn from_env() -> Notifier {
-        let target = std::env::var_os("NOTIFY_SOCKET").and_then(|s| {
-            let s = s.into_encoded_bytes();
-            match s.first() {
-                Some(b'@') => Some(Target::Abstract(s[1..].to_vec())),
-                Some(b'/') => Some(Target::Path(PathBuf::from(
-                    String::from_utf8_lossy(&s).into_owned(),
-                ))),
-                _ => None,
-            }
-        });
-        let pid_ok = std::env::var("WATCHDOG_PID")
-            .ok()
-            .is_none_or(|p| p.parse::<u32>().ok() == Some(std::process::id()));
-        let watchdog = std::env::var("WATCHDOG_USEC")
-            .ok()
-            .and_then(|u| u.parse::<u64>().ok())
-            .filter(|u| *u > 0 && pid_ok)
-            .map(Duration::from_micros);
-        Notifier { target, watchdog }
+        Notifier {
+            target: sys::Target::from_env(),
+            watchdog: sys::watchdog_from_env(),
+        }
     }
 
     /// A notifier that sends nothing.
@@ -64,80 +62,161 @@ impl Notifier {
     /// Sends `state` (newline-separated `KEY=VALUE` lines). Errors are
     /// logged, never fatal: systemd may be gone during shutdown.
     pub fn send(&self, state: &str) {
-        let Some(target) = &self.target else { return };
-        if let Err(e) = send_to(target, state.as_bytes()) {
-            tracing::warn!(error = %e, "sd_notify failed");
-        }
+        self.notify(Message::Raw(state));
     }
 
     pub fn ready(&self, status: &str) {
-        self.send(&format!("READY=1\nSTATUS={}", one_line(status)));
+        self.notify(Message::Ready(status));
     }
 
     pub fn status(&self, status: &str) {
-        self.send(&format!("STATUS={}", one_line(status)));
+        self.notify(Message::Status(status));
     }
 
     /// Before a reload; systemd wants the monotonic time with it.
     pub fn reloading(&self) {
-        self.send(&format!(
-            "RELOADING=1\nMONOTONIC_USEC={}\nSTATUS=reloading configuration",
-            monotonic_usec()
-        ));
+        self.notify(Message::Reloading);
     }
 
     pub fn stopping(&self) {
-        self.send("STOPPING=1\nSTATUS=stopping");
+        self.notify(Message::Stopping);
     }
 
     pub fn watchdog_ping(&self) {
-        self.send("WATCHDOG=1");
+        self.notify(Message::Watchdog);
     }
-}
 
-fn one_line(s: &str) -> String {
-    s.replace('\n', " ")
-}
-
-fn send_to(target: &Target, payload: &[u8]) -> io::Result<()> {
-    let socket = UnixDatagram::unbound()?;
-    match target {
-        Target::Path(p) => socket.send_to(payload, p).map(|_| ()),
-        Target::Abstract(name) => {
-            use std::os::linux::net::SocketAddrExt;
-            let addr = std::os::unix::net::SocketAddr::from_abstract_name(name)?;
-            socket.send_to_addr(payload, &addr).map(|_| ())
+    fn notify(&self, message: Message) {
+        let Some(target) = &self.target else { return };
+        if let Err(e) = target.send(message) {
+            tracing::warn!(error = %e, "sd_notify failed");
         }
     }
 }
 
-/// CLOCK_MONOTONIC in microseconds, as systemd's `MONOTONIC_USEC=` wants.
-fn monotonic_usec() -> u64 {
-    // std's `Instant` is CLOCK_MONOTONIC on Linux but does not expose its
-    // value, so ask the C library directly.
-    #[repr(C)]
-    struct Timespec {
-        tv_sec: i64,
-        tv_nsec: i64,
+#[cfg(target_os = "linux")]
+mod sys {
+    use std::ffi::OsStr;
+    use std::io;
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr, UnixDatagram};
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use sd_notify::NotifyState;
+
+    use super::Message;
+
+    #[derive(Debug)]
+    pub(super) enum Target {
+        Path(PathBuf),
+        Abstract(Vec<u8>),
     }
-    unsafe extern "C" {
-        fn clock_gettime(clock: i32, tp: *mut Timespec) -> i32;
+
+    impl Target {
+        pub(super) fn from_env() -> Option<Target> {
+            Target::parse(&std::env::var_os("NOTIFY_SOCKET")?)
+        }
+
+        /// `/path`, or `@name` in the abstract namespace; systemd gives
+        /// nothing else (a relative path is ignored, as by libsystemd).
+        pub(super) fn parse(value: &OsStr) -> Option<Target> {
+            match value.as_encoded_bytes().split_first()? {
+                (b'@', name) => Some(Target::Abstract(name.to_vec())),
+                (b'/', _) => Some(Target::Path(PathBuf::from(value))),
+                _ => None,
+            }
+        }
+
+        pub(super) fn send(&self, message: Message) -> io::Result<()> {
+            let payload = datagram(message)?;
+            let socket = UnixDatagram::unbound()?;
+            match self {
+                Target::Path(path) => socket.send_to(payload.as_bytes(), path)?,
+                Target::Abstract(name) => {
+                    let addr = SocketAddr::from_abstract_name(name)?;
+                    socket.send_to_addr(payload.as_bytes(), &addr)?
+                }
+            };
+            Ok(())
+        }
     }
-    const CLOCK_MONOTONIC: i32 = 1;
-    let mut ts = Timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec into the pointer we own.
-    let rc = unsafe { clock_gettime(CLOCK_MONOTONIC, &mut ts) };
-    if rc != 0 {
-        return 0;
+
+    /// The `KEY=VALUE` lines of `message`, newline-separated (none after
+    /// the last). Fails only when the monotonic clock cannot be read.
+    fn datagram(message: Message) -> io::Result<String> {
+        let status;
+        let states = match message {
+            Message::Raw(lines) => return Ok(lines.to_owned()),
+            Message::Ready(text) => {
+                status = one_line(text);
+                vec![NotifyState::Ready, NotifyState::Status(&status)]
+            }
+            Message::Status(text) => {
+                status = one_line(text);
+                vec![NotifyState::Status(&status)]
+            }
+            // systemd's notify-reload protocol refuses RELOADING=1 without
+            // the CLOCK_MONOTONIC time it was sent at.
+            Message::Reloading => vec![
+                NotifyState::Reloading,
+                NotifyState::monotonic_usec_now()?,
+                NotifyState::Status("reloading configuration"),
+            ],
+            Message::Stopping => vec![NotifyState::Stopping, NotifyState::Status("stopping")],
+            Message::Watchdog => vec![NotifyState::Watchdog],
+        };
+        let lines: Vec<String> = states.iter().map(ToString::to_string).collect();
+        Ok(lines.join("\n"))
     }
-    ts.tv_sec as u64 * 1_000_000 + ts.tv_nsec as u64 / 1_000
+
+    /// A status is one line: a newline would start another `KEY=VALUE`.
+    fn one_line(s: &str) -> String {
+        s.replace('\n', " ")
+    }
+
+    /// `$WATCHDOG_USEC`, unless `$WATCHDOG_PID` names another process;
+    /// zero means no watchdog.
+    pub(super) fn watchdog_from_env() -> Option<Duration> {
+        sd_notify::watchdog_enabled().filter(|every| !every.is_zero())
+    }
 }
 
-#[cfg(test)]
+#[cfg(not(target_os = "linux"))]
+mod sys {
+    //! No systemd: nothing to send to, no watchdog.
+
+    use std::io;
+    use std::time::Duration;
+
+    use super::Message;
+
+    /// Never made: there is no socket to notify.
+    #[derive(Debug)]
+    pub(super) enum Target {}
+
+    impl Target {
+        pub(super) fn from_env() -> Option<Target> {
+            None
+        }
+
+        pub(super) fn send(&self, _: Message) -> io::Result<()> {
+            match *self {}
+        }
+    }
+
+    pub(super) fn watchdog_from_env() -> Option<Duration> {
+        None
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
+    use std::ffi::OsStr;
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr, UnixDatagram};
+
+    use super::sys::Target;
     use super::*;
 
     #[test]
@@ -150,32 +229,36 @@ mod tests {
             watchdog: None,
         };
         n.ready("12 in sync\nand more");
+        n.status("cycle 2\nrunning");
         n.reloading();
         n.stopping();
+        n.send("EXTEND_TIMEOUT_USEC=5000000\nSTATUS=slow");
         let mut buf = [0u8; 512];
         let mut got = Vec::new();
-        for _ in 0..3 {
+        for _ in 0..5 {
             let len = server.recv(&mut buf).unwrap();
             got.push(String::from_utf8_lossy(&buf[..len]).into_owned());
         }
         assert_eq!(got[0], "READY=1\nSTATUS=12 in sync and more");
-        assert!(
-            got[1].starts_with("RELOADING=1\nMONOTONIC_USEC="),
-            "{}",
-            got[1]
-        );
-        let usec: u64 = got[1].lines().nth(1).unwrap()["MONOTONIC_USEC=".len()..]
+        assert_eq!(got[1], "STATUS=cycle 2 running");
+        let reload: Vec<&str> = got[2].lines().collect();
+        assert_eq!(reload.len(), 3, "{}", got[2]);
+        assert_eq!(reload[0], "RELOADING=1");
+        let usec: u64 = reload[1]
+            .strip_prefix("MONOTONIC_USEC=")
+            .unwrap()
             .parse()
             .unwrap();
         assert!(usec > 0);
-        assert_eq!(got[2], "STOPPING=1\nSTATUS=stopping");
+        assert_eq!(reload[2], "STATUS=reloading configuration");
+        assert_eq!(got[3], "STOPPING=1\nSTATUS=stopping");
+        assert_eq!(got[4], "EXTEND_TIMEOUT_USEC=5000000\nSTATUS=slow");
     }
 
     #[test]
     fn abstract_sockets_work_and_no_socket_is_a_no_op() {
         let name = format!("distributor-test-{}", std::process::id());
-        use std::os::linux::net::SocketAddrExt;
-        let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+        let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
         let server = UnixDatagram::bind_addr(&addr).unwrap();
         let n = Notifier {
             target: Some(Target::Abstract(name.into_bytes())),
@@ -186,5 +269,16 @@ mod tests {
         let len = server.recv(&mut buf).unwrap();
         assert_eq!(&buf[..len], b"WATCHDOG=1");
         Notifier::disabled().ready("nothing happens");
+    }
+
+    #[test]
+    fn notify_socket_is_a_path_or_an_abstract_name() {
+        let parse = |s: &str| Target::parse(OsStr::new(s));
+        assert!(
+            matches!(parse("/run/systemd/notify"), Some(Target::Path(p)) if p.as_os_str() == "/run/systemd/notify")
+        );
+        assert!(matches!(parse("@sd-notify"), Some(Target::Abstract(n)) if n == b"sd-notify"));
+        assert!(parse("relative/notify").is_none());
+        assert!(parse("").is_none());
     }
 }
