@@ -1,6 +1,15 @@
-//! Unit tests of the pure parts of the policy: revision keys, decision
-//! lines, staleness lines. The decisions themselves are tested end to end
-//! in `tests/rollout.rs` (budgets, waves, halts, escalation).
+//! Unit tests of the pure policy: [`attach`] over hand-built plans at a
+//! given `now` (budgets, priority, waves, halts, staleness and escalation),
+//! the rollout settings applied in planning (`direct_after`, waivers), and
+//! the lines the verdicts print. End-to-end tests are in `tests/rollout.rs`.
+
+mod budgets;
+mod halts;
+mod planning;
+mod priority;
+mod staleness;
+mod support;
+mod waves;
 
 use super::*;
 
