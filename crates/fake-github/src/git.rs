@@ -421,6 +421,40 @@ pub(crate) fn first_parent_log(git: &gix::Repository, tip: Oid) -> Vec<Oid> {
     out
 }
 
+/// Whether GitHub refuses `path` as a path in a tree: an empty component
+/// (a leading, trailing or doubled `/`), a `.` or `..` component, a `.git`
+/// component in any case (refused since CVE-2014-9390), or a NUL byte.
+/// GitHub's `FileChanges` documentation says paths are not slash-prefixed;
+/// its contents API answers "path contains a malformed path component".
+pub(crate) fn malformed_path(path: &str) -> bool {
+    path.contains('\0')
+        || path.split('/').any(|component| {
+            component.is_empty()
+                || component == "."
+                || component == ".."
+                || component.eq_ignore_ascii_case(".git")
+        })
+}
+
+/// Whether `name` is a valid full ref name by `git check-ref-format`'s
+/// rules: under `refs/` with at least one more `/`; no component starting
+/// with `.` or ending with `.lock`; no `..`, `//`, `@{`, control
+/// characters, space, `~ ^ : ? * [ \`; not ending with `/` or `.`.
+pub(crate) fn valid_ref_name(name: &str) -> bool {
+    name.starts_with("refs/")
+        && name.matches('/').count() >= 2
+        && !name.ends_with('/')
+        && !name.ends_with('.')
+        && !name.contains("..")
+        && !name.contains("@{")
+        && !name
+            .chars()
+            .any(|c| c.is_ascii_control() || " ~^:?*[\\".contains(c))
+        && name
+            .split('/')
+            .all(|c| !c.is_empty() && !c.starts_with('.') && !c.ends_with(".lock"))
+}
+
 /// Parses a 40-hex object id.
 pub(crate) fn parse_oid(text: &str) -> Option<Oid> {
     if text.len() != 40 {

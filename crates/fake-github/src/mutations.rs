@@ -98,7 +98,22 @@ impl<'c> MutationRoot<'c> {
             .as_str()
             .and_then(git::parse_oid)
             .ok_or_else(|| typed("UNPROCESSABLE", "expectedHeadOid is not a valid object id"))?;
+        // Deletions first: they are judged against the parent commit, and an
+        // addition may then put a file where a deleted one made room (a
+        // directory where a file was, or the reverse).
         let mut writes = Vec::new();
+        for deletion in input["fileChanges"]["deletions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let path = deletion["path"].as_str().unwrap_or_default().to_string();
+            writes.push(FileWrite {
+                path,
+                content: None,
+                executable: None,
+            });
+        }
         for addition in input["fileChanges"]["additions"]
             .as_array()
             .into_iter()
@@ -118,18 +133,7 @@ impl<'c> MutationRoot<'c> {
                 executable: None,
             });
         }
-        for deletion in input["fileChanges"]["deletions"]
-            .as_array()
-            .into_iter()
-            .flatten()
-        {
-            let path = deletion["path"].as_str().unwrap_or_default().to_string();
-            writes.push(FileWrite {
-                path,
-                content: None,
-                executable: None,
-            });
-        }
+        check_paths(&writes)?;
         let headline = input["message"]["headline"].as_str().unwrap_or_default();
         let message = match input["message"]["body"].as_str() {
             Some(body) if !body.is_empty() => format!("{headline}\n\n{body}"),
@@ -222,6 +226,32 @@ impl<'c> MutationRoot<'c> {
             client_mutation_id: client_mutation_id(input),
         }))
     }
+}
+
+/// GitHub's validation of `FileChanges` paths: each one well formed (not
+/// slash-prefixed, no empty, `.`, `..` or `.git` component) and unique
+/// across additions and deletions ("Any duplication will result in a
+/// validation error").
+fn check_paths(writes: &[FileWrite]) -> Result<(), FieldError> {
+    let mut seen = std::collections::BTreeSet::new();
+    for write in writes {
+        if git::malformed_path(&write.path) {
+            return Err(typed(
+                "UNPROCESSABLE",
+                format!("path contains a malformed path component: `{}`", write.path),
+            ));
+        }
+        if !seen.insert(write.path.as_str()) {
+            return Err(typed(
+                "UNPROCESSABLE",
+                format!(
+                    "`path` values must be unique across all additions and deletions: `{}` appears more than once",
+                    write.path
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 struct CommitPayload<'c> {

@@ -141,6 +141,9 @@ pub(crate) async fn create_tree(
             return Err(shapes::archived());
         }
         let git = repo.git();
+        if git::branches(&git).is_empty() {
+            return Err(shapes::empty_repository());
+        }
         let invalid = |m: &str| shapes::unprocessable(m, "https://docs.github.com/rest/git/trees");
         let base = match body.get("base_tree").and_then(Value::as_str) {
             Some(sha) => {
@@ -167,6 +170,11 @@ pub(crate) async fn create_tree(
                 .get("mode")
                 .and_then(Value::as_str)
                 .unwrap_or("100644");
+            if git::malformed_path(path) {
+                return Err(invalid(&format!(
+                    "tree.path contains a malformed path component: `{path}`"
+                )));
+            }
             let kind = git::kind_from_mode(mode)
                 .ok_or_else(|| invalid(&format!("Invalid tree mode {mode} for {path}")))?;
             match (entry.get("content"), entry.get("sha")) {
@@ -175,7 +183,14 @@ pub(crate) async fn create_tree(
                         git::write_blob(&git, content.as_bytes()).map_err(|m| invalid(&m))?;
                     changes.push((path.to_string(), Some((kind, blob))));
                 }
-                (_, Some(Value::Null)) => changes.push((path.to_string(), None)),
+                (_, Some(Value::Null)) => {
+                    // "Returns an error if you try to delete a file that
+                    // does not exist" (GitHub answers this 422).
+                    if base.and_then(|t| git::lookup(&git, t, path)).is_none() {
+                        return Err(invalid("GitRPC::BadObjectState"));
+                    }
+                    changes.push((path.to_string(), None))
+                }
                 (_, Some(Value::String(sha))) => {
                     let id = git::parse_oid(sha)
                         .filter(|id| git::object(&git, *id).is_some())
@@ -223,6 +238,9 @@ pub(crate) async fn create_commit(
             return Err(shapes::archived());
         }
         let git = repo.git();
+        if git::branches(&git).is_empty() {
+            return Err(shapes::empty_repository());
+        }
         let invalid =
             |m: &str| shapes::unprocessable(m, "https://docs.github.com/rest/git/commits");
         let message = body
@@ -285,7 +303,7 @@ pub(crate) async fn create_ref(
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
-        if !full.starts_with("refs/") || full.matches('/').count() < 2 {
+        if !git::valid_ref_name(&full) {
             return Err(shapes::unprocessable(
                 "Reference name is not valid",
                 REFS_DOCS,

@@ -34,6 +34,15 @@ pub(crate) fn archived() -> RestError {
     )
 }
 
+/// 409 for Git Data writes to a repository without commits: GitHub cannot
+/// create trees or commits there, so the first commit has to be pushed.
+pub(crate) fn empty_repository() -> RestError {
+    (
+        409,
+        json!({"message": "Git Repository is empty.", "documentation_url": DOCS}),
+    )
+}
+
 /// 422 with `message`.
 pub(crate) fn unprocessable(message: &str, docs: &str) -> RestError {
     (

@@ -399,6 +399,11 @@ impl State {
                     "fake-github only supports branch refs, not '{name}'"
                 )));
             };
+            if !git::valid_ref_name(name) {
+                return Err(Refusal::Unprocessable(format!(
+                    "Ref name '{name}' is not a valid ref name"
+                )));
+            }
             let actual = git::read_ref(&git, name);
             if let Some(before) = update.before
                 && before != actual

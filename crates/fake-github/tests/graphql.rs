@@ -762,3 +762,143 @@ fn pull_request_created_at_head_ref_oid_labels_and_comments() {
     // The PR, two label and two comment POSTs and the DELETE.
     assert_eq!(counters.content_creating, 6);
 }
+
+/// `FileChanges` as GitHub documents them: paths are well formed (not
+/// slash-prefixed), unique across additions and deletions, a deleted path
+/// must exist; deletions apply before additions, so a file and a directory
+/// can trade places when the old one is deleted explicitly.
+#[test]
+fn create_commit_on_branch_validates_file_changes_like_github() {
+    let fake = fake();
+    let base = fake.add_repo(
+        "acme",
+        "one",
+        "main",
+        &[("conf", b"file\n"), ("dir/x.txt", b"x\n")],
+    );
+    let malformed = [
+        "../escape",
+        ".git/config",
+        "a/.GIT/b",
+        "a//b",
+        "/abs",
+        "dir/",
+        "./a",
+        "a/..",
+        "",
+    ];
+    for path in malformed {
+        for input in [
+            commit_input("main", &base, &[(path, b"x")], &[]),
+            commit_input("main", &base, &[], &[path]),
+        ] {
+            let body = gql(&fake, COMMIT, input);
+            assert_eq!(
+                body["errors"][0]["type"], "UNPROCESSABLE",
+                "{path:?}: {body}"
+            );
+            let message = body["errors"][0]["message"].as_str().unwrap();
+            assert!(message.contains("malformed path component"), "{message}");
+        }
+    }
+
+    let body = gql(
+        &fake,
+        COMMIT,
+        commit_input("main", &base, &[("conf", b"new\n")], &["conf"]),
+    );
+    assert_eq!(body["errors"][0]["type"], "UNPROCESSABLE", "{body}");
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("must be unique") && message.contains("`conf`"),
+        "{message}"
+    );
+
+    let body = gql(
+        &fake,
+        COMMIT,
+        commit_input(
+            "main",
+            &base,
+            &[("new.txt", b"n\n")],
+            &["never/existed.txt"],
+        ),
+    );
+    assert_eq!(
+        body["errors"][0]["message"],
+        format!("A path was requested for deletion which does not exist as of commit oid `{base}`")
+    );
+    assert_eq!(fake.tip("acme", "one", "main").unwrap(), base);
+
+    // Deleting `conf` makes room for the directory `conf/`, deleting the
+    // last file of `dir/` for the file `dir`.
+    let body = gql(
+        &fake,
+        COMMIT,
+        commit_input(
+            "main",
+            &base,
+            &[("conf/nested.txt", b"n\n"), ("dir", b"now a file\n")],
+            &["conf", "dir/x.txt"],
+        ),
+    );
+    assert!(body.get("errors").is_none(), "{body}");
+    assert_eq!(
+        fake.file("acme", "one", "main", "conf/nested.txt").unwrap(),
+        b"n\n"
+    );
+    assert_eq!(
+        fake.file("acme", "one", "main", "dir").unwrap(),
+        b"now a file\n"
+    );
+    assert_eq!(fake.file("acme", "one", "main", "dir/x.txt"), None);
+    fsck(&fake.git_dir("acme", "one"));
+}
+
+/// `updateRefs` refuses names `git check-ref-format` refuses; `-x` is a
+/// valid ref name (only `git branch` refuses it as a branch name).
+#[test]
+fn update_refs_refuses_invalid_ref_names() {
+    let fake = fake();
+    let base = fake.add_repo("acme", "one", "main", &[("a", b"1")]);
+    let id = repo_id(&fake);
+    let zero = "0000000000000000000000000000000000000000";
+    let invalid = [
+        "refs/heads/bad..name",
+        "refs/heads/has space",
+        "refs/heads/x.lock",
+        "refs/heads/.hidden",
+        "refs/heads/a//b",
+        "refs/heads/end/",
+        "refs/heads/end.",
+        "refs/heads/x@{1}",
+        "refs/heads/tilde~1",
+        "refs/heads/colon:x",
+        "refs/heads/star*",
+        "refs/heads/back\\slash",
+    ];
+    for name in invalid {
+        let body = gql(
+            &fake,
+            UPDATE_REFS,
+            refs_input(
+                &id,
+                json!([{"name": name, "beforeOid": zero, "afterOid": base}]),
+            ),
+        );
+        assert_eq!(body["errors"][0]["type"], "UNPROCESSABLE", "{name}: {body}");
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("not a valid ref name"), "{message}");
+    }
+    assert_eq!(fake.branches("acme", "one"), vec!["main".to_string()]);
+    let body = gql(
+        &fake,
+        UPDATE_REFS,
+        refs_input(
+            &id,
+            json!([{"name": "refs/heads/-x", "beforeOid": zero, "afterOid": base}]),
+        ),
+    );
+    assert!(body.get("errors").is_none(), "{body}");
+    assert_eq!(fake.tip("acme", "one", "-x").unwrap(), base);
+}

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use serde_json::json;
+use serde_json::{Value, json};
 
 #[test]
 fn pull_request_lifecycle() {
@@ -389,4 +389,92 @@ fn unknown_routes_and_repos_are_404_and_counted() {
             .by_kind
             .contains_key("PUT /repos/{owner}/{repo}/pulls")
     );
+}
+
+/// Git Data writes GitHub refuses: trees and commits in an empty repository
+/// (409), a tree entry deleting a path the base tree lacks ("Returns an
+/// error if you try to delete a file that does not exist"), malformed tree
+/// paths, and ref names `git check-ref-format` refuses.
+#[test]
+fn git_data_api_refuses_what_github_refuses() {
+    let fake = fake();
+    fake.add_empty_repo("acme", "empty", "main");
+    let resp = rest(
+        &fake,
+        "POST",
+        "/repos/acme/empty/git/trees",
+        Some(json!({"tree": [{"path": "a", "mode": "100644", "type": "blob", "content": "a"}]})),
+    );
+    assert_eq!(resp.status, 409, "{:?}", resp.body);
+    assert_eq!(resp.body["message"], "Git Repository is empty.");
+    let empty_tree = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
+    let resp = rest(
+        &fake,
+        "POST",
+        "/repos/acme/empty/git/commits",
+        Some(json!({"message": "first", "tree": empty_tree, "parents": []})),
+    );
+    assert_eq!(resp.status, 409, "{:?}", resp.body);
+    assert_eq!(resp.body["message"], "Git Repository is empty.");
+    assert!(fake.branches("acme", "empty").is_empty());
+
+    let base = fake.add_repo("acme", "one", "main", &[("keep.txt", b"k")]);
+    let resp = rest(
+        &fake,
+        "GET",
+        &format!("/repos/acme/one/git/commits/{base}"),
+        None,
+    );
+    let base_tree = resp.body["tree"]["sha"].as_str().unwrap().to_string();
+    let tree = |entries: Value| {
+        rest(
+            &fake,
+            "POST",
+            "/repos/acme/one/git/trees",
+            Some(json!({"base_tree": base_tree, "tree": entries})),
+        )
+    };
+    let resp = tree(json!([
+        {"path": "new.txt", "mode": "100644", "type": "blob", "content": "n"},
+        {"path": "never/existed.txt", "mode": "100644", "type": "blob", "sha": null},
+    ]));
+    assert_eq!(resp.status, 422, "{:?}", resp.body);
+    assert_eq!(resp.body["message"], "GitRPC::BadObjectState");
+    for path in [
+        "../escape",
+        ".git/config",
+        "a/.Git/b",
+        "a//b",
+        "/abs",
+        "dir/",
+        "./a",
+        "",
+    ] {
+        let resp = tree(json!([{"path": path, "mode": "100644", "type": "blob", "content": "x"}]));
+        assert_eq!(resp.status, 422, "{path:?}: {:?}", resp.body);
+        let message = resp.body["message"].as_str().unwrap();
+        assert!(message.contains("malformed path component"), "{message}");
+    }
+    let resp = tree(json!([{"path": "keep.txt", "mode": "100644", "type": "blob", "sha": null}]));
+    assert_eq!(resp.status, 201, "{:?}", resp.body);
+
+    for name in [
+        "refs/heads/bad..name",
+        "refs/heads/has space",
+        "refs/heads/x.lock",
+        "refs/heads/end/",
+        "heads/main2",
+        "refs/x",
+    ] {
+        let resp = rest(
+            &fake,
+            "POST",
+            "/repos/acme/one/git/refs",
+            Some(json!({"ref": name, "sha": base})),
+        );
+        assert_eq!(resp.status, 422, "{name}: {:?}", resp.body);
+        assert_eq!(resp.body["message"], "Reference name is not valid");
+    }
+    assert_eq!(fake.branches("acme", "one"), vec!["main".to_string()]);
+    fsck(&fake.git_dir("acme", "one"));
 }

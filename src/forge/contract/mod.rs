@@ -1,0 +1,350 @@
+//! The forge contract: one test suite, written once against [`Forge`] and a
+//! small setup trait ([`Backend`]), run against every backend so they cannot
+//! drift apart: the local forge (bare repos in a temp dir), the in-memory
+//! fake forge, and the GitHub forge over the stateful fake GitHub
+//! (`crates/fake-github`, HTTP on 127.0.0.1) in both write modes,
+//! `createCommitOnBranch` (GraphQL) and the Git Data API (REST).
+//!
+//! It owns only test code: the tests in [`suite`], the backends in
+//! [`backends`], and here the runners and the list of known GitHub forge
+//! defects. Tests use no backend-specific API; setup and storage checks go
+//! through [`Backend`].
+//!
+//! Where backends legitimately differ, the contract says so through a
+//! [`Backend`] capability, never by weakening a test for the others:
+//!
+//! - **First commit of an empty repository** ([`Backend::writes_first_commit`]):
+//!   the local and fake forges write it; GitHub cannot
+//!   (`createCommitOnBranch` needs an existing branch and `expectedHeadOid`,
+//!   the Git Data API answers 409 "Git Repository is empty."), so the GitHub
+//!   forge refuses every parent-less commit up front with
+//!   [`super::ForgeError::Refused`] naming the repository and the first
+//!   commit, and writes nothing. It refuses without looking at the branch:
+//!   where the others report a compare-and-swap conflict (a parent-less
+//!   commit on a branch that exists), GitHub reports that refusal. A
+//!   missing repository is still `NotFound` on every backend.
+//!
+//! Differences that change no outcome the contract checks: the local and
+//! fake forges refuse malformed paths themselves, the GitHub forge leaves it
+//! to GitHub (both answer [`super::ForgeError::Other`], writing nothing);
+//! "writes nothing" means no branch moves, and a refused REST-mode write on
+//! GitHub may leave unreferenced trees and commits behind (git collects
+//! them).
+//!
+//! A test the GitHub forge fails because the forge (`src/forge/github/`)
+//! is wrong is listed in [`GITHUB_FORGE_DEFECTS`] with the defect: it must
+//! keep failing, with the listed message, until the forge is fixed (then the
+//! runner fails and asks for the entry to be removed). Where the fake GitHub
+//! lacked a behaviour of GitHub's, the fake was fixed instead.
+
+mod backends;
+mod suite;
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+
+use super::{Forge, RepoId};
+use crate::blob::ObjectId;
+use crate::forge::github::WriteMode;
+use backends::{FakeBackend, GitHubBackend, LocalBackend};
+
+/// What a test needs besides the forge itself.
+trait Backend {
+    type F: Forge;
+    fn forge(&self) -> &Self::F;
+    /// A repo whose default branch has one human commit with `files`.
+    fn create_repo(&self, repo: &RepoId, default_branch: &str, files: &[(&str, &str)]) -> ObjectId;
+    /// A repo with no commits; `default_branch` is unborn.
+    fn create_empty_repo(&self, repo: &RepoId, default_branch: &str);
+    /// A human commit on `branch` (created from the default branch if
+    /// missing): `Some` writes, `None` deletes. Returns the new tip.
+    fn human_commit(
+        &self,
+        repo: &RepoId,
+        branch: &str,
+        changes: &[(&str, Option<&str>)],
+        message: &str,
+    ) -> ObjectId;
+    /// The tip of `branch` as stored, read around the forge under test
+    /// (`None`: no such branch, or no such repo).
+    fn tip(&self, repo: &RepoId, branch: &str) -> Option<ObjectId>;
+    /// Whether the forge writes the first commit of an empty repository (a
+    /// commit without parent). Where it cannot, it must refuse every
+    /// parent-less commit with [`super::ForgeError::Refused`] naming the
+    /// repository and the first commit, and write nothing.
+    fn writes_first_commit(&self) -> bool;
+}
+
+// ---- the GitHub forge's known defects ----------------------------------------
+
+/// A contract test the GitHub forge fails because of a defect in the forge
+/// (not in the contract, and not in the fake GitHub).
+struct ForgeDefect {
+    test: &'static str,
+    /// The write modes it fails in.
+    modes: &'static [WriteMode],
+    /// A piece of the panic message it fails with, so another failure of
+    /// the same test is not taken for this one.
+    panics_with: &'static str,
+}
+
+const BOTH: &[WriteMode] = &[WriteMode::Graphql, WriteMode::Rest];
+
+/// Contract tests the GitHub forge fails because the forge is wrong, one
+/// entry per test and write mode, each with the defect. Remove an entry
+/// once the forge is fixed (the runner then fails, to say so).
+const GITHUB_FORGE_DEFECTS: &[ForgeDefect] = &[
+    // Observing a configured branch the repository lacks answers
+    // `ForgeError::Other` ("the registry names `trunk` as the default branch
+    // but the repository has no such branch", `query::parse_repo`) instead
+    // of `NotFound` naming the missing branch and the repository's default
+    // branch (which the same answer carries in `defaultBranchRef`).
+    ForgeDefect {
+        test: "configured_default_branch_must_exist",
+        modes: BOTH,
+        panics_with: "the registry names `trunk` as the default branch",
+    },
+    // A parent-less commit to a repository that does not exist is refused
+    // up front as "team/ghost is empty ... push an initial commit"
+    // (`github::empty_repo`) instead of `NotFound`.
+    ForgeDefect {
+        test: "missing_repo_is_not_found_and_does_not_affect_others",
+        modes: &[WriteMode::Graphql],
+        panics_with: "first commit: Err(Refused(\"team/ghost is empty",
+    },
+    // REST writes: deleting a branch of a repository that does not exist
+    // reads the branch (`rest::branch_tip`: GitHub's 404 is taken for "no
+    // branch") and reports a `Conflict` (expected X, found no branch)
+    // instead of `NotFound`. The first-commit defect above follows it.
+    ForgeDefect {
+        test: "missing_repo_is_not_found_and_does_not_affect_others",
+        modes: &[WriteMode::Rest],
+        panics_with: "delete a branch: Err(Conflict",
+    },
+    // Deleting a path the parent does not have is sent to GitHub, which
+    // aborts the whole commit: `createCommitOnBranch` documents "specifying
+    // a path that does not exist on the given branch will abort the commit
+    // and return an error" ...
+    ForgeDefect {
+        test: "deleting_a_missing_file_changes_nothing_else",
+        modes: &[WriteMode::Graphql],
+        panics_with: "A path was requested for deletion which does not exist",
+    },
+    // ... and the Git Data API's "Create a tree" documents "Returns an
+    // error if you try to delete a file that does not exist" (a 422
+    // `GitRPC::BadObjectState`). The forge should drop such deletions.
+    ForgeDefect {
+        test: "deleting_a_missing_file_changes_nothing_else",
+        modes: &[WriteMode::Rest],
+        panics_with: "GitRPC::BadObjectState",
+    },
+    // A regular-mode write over an executable file (`mode_unchanged:
+    // false`) goes through `createCommitOnBranch`, which keeps the file's
+    // mode: the executable bit is never cleared. Only executable writes are
+    // routed through the Git Data API (`GitHubForge::commit`).
+    ForgeDefect {
+        test: "executable_bit_is_set_and_cleared",
+        modes: &[WriteMode::Graphql],
+        panics_with: "the executable bit is cleared",
+    },
+    // A stale `expectedHeadOid` (STALE_DATA) becomes a `Conflict` whose
+    // `actual` is "a newer commit (<GitHub's message>)" instead of the
+    // branch's tip (`query::map_message`); GitHub's message does not name
+    // the tip, so the forge has to read it (the REST mode does).
+    ForgeDefect {
+        test: "stale_expected_tip_conflicts_and_leaves_the_branch",
+        modes: &[WriteMode::Graphql],
+        panics_with: "actual: \"a newer commit (Expected branch to point to",
+    },
+    // The same for `updateRefs` (creating, resetting and deleting the
+    // proposal branch): `actual` is "a newer commit (...)", also when the
+    // branch is gone ("no branch").
+    ForgeDefect {
+        test: "proposal_lifecycle",
+        modes: &[WriteMode::Graphql],
+        panics_with: "actual: \"a newer commit (Expected ref",
+    },
+    // The default branch's fast-forward check runs only when this forge
+    // instance has observed the repository (`default_branch_of` reads the
+    // observation cache). Without it, a commit whose parent is not the tip
+    // force-moves the default branch back (`updateRefs` with `force: true`,
+    // or a forced REST ref update), which GitHub accepts on an unprotected
+    // branch: history is rewritten.
+    ForgeDefect {
+        test: "default_branch_is_fast_forward_only",
+        modes: BOTH,
+        panics_with: "the default branch was rewritten",
+    },
+    // Deleting the default branch is sent to GitHub and its refusal comes
+    // back as `ForgeError::Other`; the forge should refuse it itself
+    // (`Refused`), whatever GitHub would do.
+    ForgeDefect {
+        test: "default_branch_cannot_be_deleted",
+        modes: BOTH,
+        panics_with: "it is the default branch",
+    },
+    // An empty repository has no `defaultBranchRef`; the forge then names
+    // its unborn default branch `main` (`query::parse_repo`) instead of the
+    // repository's (here `develop`; REST `GET /repos/{owner}/{repo}` has it
+    // as `default_branch`).
+    ForgeDefect {
+        test: "unborn_repo_is_observed_empty",
+        modes: BOTH,
+        panics_with: "right: \"develop\"",
+    },
+    // The forge sends file/directory swaps as they are; GitHub replaces a
+    // directory by a file (and deletes a whole directory for a deletion of
+    // its path), like git's tree editing and as its docs describe additions
+    // ("Any existing file at that path will be replaced"). The local and
+    // fake forges refuse implicit swaps; the forge does not check the
+    // parent for them.
+    ForgeDefect {
+        test: "files_and_directories_never_swap_implicitly",
+        modes: BOTH,
+        panics_with: "file over directory: committed",
+    },
+    // Branch names are not validated (`paths::check_branch_name`, which the
+    // local and fake forges apply); GitHub refuses what `git
+    // check-ref-format` refuses, but `-x` is a valid ref name (only an
+    // invalid branch name), so the forge creates the branch `-x`.
+    ForgeDefect {
+        test: "unsafe_paths_and_branch_names_are_rejected",
+        modes: BOTH,
+        panics_with: "branch `-x`: committed",
+    },
+];
+
+/// Runs one contract test against a fresh GitHub backend writing with
+/// `mode`, on its own runtime; a test listed in [`GITHUB_FORGE_DEFECTS`]
+/// must fail with its listed message.
+fn run_github(
+    name: &str,
+    mode: WriteMode,
+    test: impl for<'b> FnOnce(&'b GitHubBackend) -> Pin<Box<dyn Future<Output = ()> + 'b>>,
+) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        runtime.block_on(async {
+            let backend = GitHubBackend::new(mode);
+            test(&backend).await;
+        })
+    }));
+    let defect = GITHUB_FORGE_DEFECTS
+        .iter()
+        .find(|d| d.test == name && d.modes.contains(&mode));
+    match (defect, outcome) {
+        (None, Ok(())) => {}
+        (None, Err(panic)) => std::panic::resume_unwind(panic),
+        (Some(_), Ok(())) => panic!(
+            "`{name}` passes on the GitHub forge ({mode:?}) now: remove its entry from GITHUB_FORGE_DEFECTS"
+        ),
+        (Some(defect), Err(panic)) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or_default();
+            assert!(
+                message.contains(defect.panics_with),
+                "`{name}` ({mode:?}) fails, but not with its known defect (`{}`): {message}",
+                defect.panics_with
+            );
+        }
+    }
+}
+
+// ---- running it against every backend ---------------------------------------
+
+macro_rules! contract {
+    ($($test:ident),* $(,)?) => {
+        mod local {
+            $(
+                #[tokio::test(flavor = "current_thread")]
+                async fn $test() {
+                    super::suite::$test(&super::LocalBackend::new()).await;
+                }
+            )*
+        }
+        mod fake {
+            $(
+                #[tokio::test(flavor = "current_thread")]
+                async fn $test() {
+                    super::suite::$test(&super::FakeBackend::new()).await;
+                }
+            )*
+        }
+        mod github_graphql {
+            $(
+                #[test]
+                fn $test() {
+                    super::run_github(stringify!($test), super::WriteMode::Graphql, |b| {
+                        Box::pin(super::suite::$test(b))
+                    });
+                }
+            )*
+        }
+        mod github_rest {
+            $(
+                #[test]
+                fn $test() {
+                    super::run_github(stringify!($test), super::WriteMode::Rest, |b| {
+                        Box::pin(super::suite::$test(b))
+                    });
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    configured_default_branch_must_exist,
+    missing_repo_is_not_found_and_does_not_affect_others,
+    observe_reports_paths_modes_and_lock,
+    commit_writes_nested_files_and_deletes,
+    deleting_a_missing_file_changes_nothing_else,
+    executable_bit_is_set_and_cleared,
+    read_blobs_of_unknown_id_is_an_error,
+    stale_expected_tip_conflicts_and_leaves_the_branch,
+    default_branch_is_fast_forward_only,
+    default_branch_cannot_be_deleted,
+    proposal_lifecycle,
+    human_commit_on_proposal_is_not_by_distributor,
+    unborn_repo_is_observed_empty,
+    unborn_repo_takes_a_first_commit,
+    files_and_directories_never_swap_implicitly,
+    unsafe_paths_and_branch_names_are_rejected,
+);
+
+/// The forge futures must be `Send` (the executor may spawn them); this is
+/// checked at compile time, the futures are never polled.
+#[test]
+fn futures_are_send() {
+    fn send<T: Send>(_: T) {}
+    let local = LocalBackend::new();
+    let fake = FakeBackend::new();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let _in_runtime = runtime.enter();
+    let github = GitHubBackend::new(WriteMode::Graphql);
+    let q = [suite::query(&suite::repo(), &[])];
+    let r = suite::request("b", None, None, vec![], "m");
+    let tip = crate::blob::blob_id(b"");
+    send(local.forge().observe(&q));
+    send(local.forge().commit(&r));
+    send(local.forge().read_blobs(&r.repo, &[]));
+    send(local.forge().delete_branch(&r.repo, "b", tip));
+    send(fake.forge().observe(&q));
+    send(fake.forge().commit(&r));
+    send(fake.forge().read_blobs(&r.repo, &[]));
+    send(fake.forge().delete_branch(&r.repo, "b", tip));
+    send(github.forge().observe(&q));
+    send(github.forge().commit(&r));
+    send(github.forge().read_blobs(&r.repo, &[]));
+    send(github.forge().delete_branch(&r.repo, "b", tip));
+}
