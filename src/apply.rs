@@ -167,7 +167,12 @@ pub async fn apply_until<F: Forge>(
             && report.error.is_none()
         {
             match forge
-                .comment_pull_request(&report.repo, &pull, &esc.comment, &[esc.label.clone()])
+                .comment_pull_request(
+                    &report.repo,
+                    &pull,
+                    &esc.comment,
+                    std::slice::from_ref(&esc.label),
+                )
                 .await
             {
                 Ok(warnings) => {

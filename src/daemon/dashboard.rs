@@ -646,7 +646,6 @@ mod tests {
                 since: evil("since"),
             }),
             budget: Default::default(),
-            events: vec![],
         });
         l
     }

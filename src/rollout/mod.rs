@@ -17,7 +17,7 @@ use crate::lock::Source;
 pub use crate::plan::verdict::{
     Budget, Decision, Decisions, Escalation, Halt, Limit, RepoPolicy, Staleness, WaveReport,
 };
-use crate::plan::{Plan, ProposalPlan, RepoPlan, RepoStatus, Route};
+use crate::plan::{Plan, ProposalPlan, PullRequestAction, RepoPlan, RepoStatus, Route};
 use crate::registry::Rollout;
 use crate::target::Target;
 use crate::time::{self, Epoch};
@@ -54,24 +54,23 @@ pub fn revision_key(source: &Source) -> String {
     }
 }
 
-/// Whether applying the plan delivers content (a commit or a proposal
-/// commit); closing a finished proposal does not count.
+/// Whether applying the plan delivers content (a commit, a proposal
+/// commit, or a pull request for a proposal branch left without one);
+/// closing a finished proposal does not count.
 pub fn delivers(p: &RepoPlan) -> bool {
     p.direct.is_some()
         || matches!(
             p.proposal,
             ProposalPlan::Create { .. } | ProposalPlan::Update { .. }
         )
+        || matches!(p.pull_request_action, PullRequestAction::Open { .. })
 }
 
 /// Whether applying the plan opens a new pull request (or, on forges
 /// without them, a new proposal branch).
-fn opens_proposal(p: &RepoPlan, pull_requests: bool) -> bool {
-    match &p.proposal {
-        ProposalPlan::Create { .. } => true,
-        ProposalPlan::Update { .. } => pull_requests && p.open_pull_request.is_none(),
-        _ => false,
-    }
+fn opens_proposal(p: &RepoPlan) -> bool {
+    matches!(p.proposal, ProposalPlan::Create { .. })
+        || matches!(p.pull_request_action, PullRequestAction::Open { .. })
 }
 
 /// Decides every repo of `plan`: the fleet-wide verdict, and each repo's.
@@ -242,6 +241,11 @@ fn halt_of(
     revision: &str,
     events: &mut Vec<Event>,
 ) -> Option<Halt> {
+    // A resumed revision is not halted again by any failure, old or new,
+    // even when a run that read the log before the resume records one.
+    if ctx.state.resumed.contains_key(revision) {
+        return None;
+    }
     if let Some((reason, at)) = ctx.state.halted.get(revision) {
         return Some(Halt {
             revision: revision.to_string(),
@@ -249,7 +253,7 @@ fn halt_of(
             since: time::rfc3339(*at),
         });
     }
-    if ctx.forced || ctx.state.resumed.contains_key(revision) {
+    if ctx.forced {
         return None;
     }
     let threshold = ctx.rollout.halt_after_failures? as usize;
@@ -419,14 +423,17 @@ fn waves_of(
         let mut record = ctx.state.waves_in_sync.get(&key).cloned();
         if record.is_none() && ctx.full_fleet && in_sync == total {
             let digest = wave_digest(&members);
-            // Same content as an earlier revision: its soak carries over.
+            // The wave's content is what it last became in sync with (a
+            // revision that did not change this wave): its soak carries
+            // over. Content it held before something else does not.
             let since = ctx
                 .state
                 .waves_in_sync
                 .iter()
-                .filter(|((_, w), r)| *w == wave.name && r.digest == digest)
+                .filter(|((_, w), _)| *w == wave.name)
+                .max_by_key(|(_, r)| r.at)
+                .filter(|(_, r)| r.digest == digest)
                 .map(|(_, r)| r.since)
-                .min()
                 .unwrap_or(ctx.now);
             events.push(Event::WaveInSync {
                 at: ctx.now,
@@ -557,8 +564,10 @@ fn budgets(
         .collect();
     keyed.sort_by(|a, b| (a.0, a.1, a.2, &a.3.repo).cmp(&(b.0, b.1, b.2, &b.3.repo)));
     let mut position = 0;
+    // Pull requests this run opens ahead of the repos it queues.
+    let mut opened_now = 0;
     for (_, _, _, p) in keyed {
-        let new_pr = opens_proposal(p, ctx.pull_requests);
+        let new_pr = opens_proposal(p);
         let direct = p.direct.is_some();
         let spent = |x: Option<usize>| x == Some(0);
         let blocked = if new_pr && spent(hourly_left) {
@@ -566,7 +575,7 @@ fn budgets(
                 Limit::PrHourlyLimit,
                 format!(
                     "pr_hourly_limit reached ({} pull requests opened in the last hour, limit {})",
-                    budget.prs_opened_last_hour,
+                    budget.prs_opened_last_hour + opened_now,
                     r.pr_hourly_limit.unwrap_or_default()
                 ),
             ))
@@ -575,7 +584,7 @@ fn budgets(
                 Limit::PrConcurrentLimit,
                 format!(
                     "pr_concurrent_limit reached ({} distributor pull requests open, limit {})",
-                    budget.open_prs,
+                    budget.open_prs + opened_now,
                     r.pr_concurrent_limit.unwrap_or_default()
                 ),
             ))
@@ -605,6 +614,7 @@ fn budgets(
                 if new_pr {
                     hourly_left = hourly_left.map(|n| n - 1);
                     open_left = open_left.map(|n| n - 1);
+                    opened_now += 1;
                 }
                 if direct {
                     direct_left = direct_left.map(|n| n - 1);

@@ -372,7 +372,6 @@ fn a_resumed_revision_is_not_halted_again() {
 }
 
 #[test]
-#[ignore = "bug: a Halted event appended after a Resumed one (a concurrent daemon cycle that read the log before the resume) halts the resumed revision again: halt_of reads state.halted before state.resumed, and the fold re-adds the halt"]
 fn a_halt_recorded_after_the_resume_does_not_halt_the_revision_again() {
     let out = Fleet::new(halting(Some(1)))
         .log(&[

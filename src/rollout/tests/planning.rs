@@ -376,7 +376,6 @@ fn a_direct_after_commit_is_an_ordinary_delivery_for_the_policy() {
 }
 
 #[test]
-#[ignore = "bug: a proposal branch left without a pull request (proposal UpToDate, pull_request_action Open, e.g. after opening the pull request failed) is Idle, so the executor opens that new pull request past pr_hourly_limit, pr_concurrent_limit, waves and halts"]
 fn a_pull_request_opened_for_an_existing_proposal_branch_counts_as_new() {
     // The branch already carries exactly this revision's content, but no
     // pull request is open from it (and none was closed).

@@ -283,7 +283,6 @@ fn a_revision_that_does_not_change_a_wave_keeps_its_soak() {
 }
 
 #[test]
-#[ignore = "bug: the soak carry-over takes the earliest `since` of any revision with the same wave digest, so content v1 -> v2 -> v1 restarts no soak: v1's clock from before v2 is reused (log.rs: `since` is when the content LAST became what it is)"]
 fn returning_to_earlier_content_starts_a_new_soak() {
     let (v1, _) = sighting(&State::default(), OLD, NOW - 10 * HOUR, "v1");
     let mut state = State::fold(&v1);
