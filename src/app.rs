@@ -161,12 +161,13 @@ async fn serve_inner(args: &ServeArgs, g: &Global) -> Result<()> {
 
 async fn run_inner(cli: Cli) -> Result<u8> {
     let g = &cli.global;
-    let prepared = prepare(&Selection {
+    let mut prepared = prepare(&Selection {
         registry: g.registry.clone(),
         templates: g.templates.clone(),
         teams: g.team.clone(),
         repos: g.repo.clone(),
         bundles: g.bundle.clone(),
+        keep_context: matches!(cli.command, Command::Context(_)),
     })?;
     let color = use_color(g.color, std::io::stdout().is_terminal());
     let style = Style { color };
@@ -267,9 +268,9 @@ async fn run_inner(cli: Cli) -> Result<u8> {
             _ => None,
         },
     };
-    let run = Run {
+    let mut run = Run {
         cli: &cli,
-        prepared: &prepared,
+        prepared: &mut prepared,
         request: &request,
         style,
     };
@@ -279,7 +280,7 @@ async fn run_inner(cli: Cli) -> Result<u8> {
             // `plan --init` works on a fresh machine; repos only by
             // `apply --init`.
             if init && execute {
-                for t in &prepared.targets {
+                for t in &run.prepared.targets {
                     let branch = t.repo.default_branch.as_deref().unwrap_or("main");
                     if forge.ensure_repo(&t.id(), branch)? {
                         tracing::info!(repo = %t.id(), branch, "created local repository (--init)");
@@ -306,14 +307,14 @@ async fn run_inner(cli: Cli) -> Result<u8> {
 /// One command run, ready to meet a forge.
 struct Run<'a> {
     cli: &'a Cli,
-    prepared: &'a Prepared,
+    prepared: &'a mut Prepared,
     request: &'a reconcile::Request,
     style: Style,
 }
 
 impl Run<'_> {
     /// Runs the pipeline on `forge` and presents its outcome.
-    async fn with<F: Forge>(&self, forge: &F, stdout: &mut impl Write) -> Result<u8> {
+    async fn with<F: Forge>(&mut self, forge: &F, stdout: &mut impl Write) -> Result<u8> {
         let (cli, style) = (self.cli, self.style);
         let g = &cli.global;
         let n = self.prepared.targets.len();
@@ -331,7 +332,7 @@ impl Run<'_> {
         };
         let outcome = reconcile::run(
             forge,
-            self.prepared,
+            &mut *self.prepared,
             self.request,
             reconcile::Hooks {
                 stop: &never,

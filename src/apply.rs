@@ -349,7 +349,7 @@ async fn execute<F: Forge>(
     let contents: BTreeMap<ObjectId, &[u8]> = target
         .desired
         .iter()
-        .map(|d| (d.blob, d.content.as_slice()))
+        .filter_map(|d| Some((d.blob, Target::content_of(d)?)))
         .chain(
             plan.merged_contents
                 .iter()

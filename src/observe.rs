@@ -24,6 +24,52 @@ pub struct Options {
 
 /// Observes every target (in forge-sized batches) and plans each.
 pub async fn make_plan<F: Forge>(forge: &F, targets: &[Target], opts: &Options) -> Plan {
+    plan_groups(forge, targets, opts, |_| {}).await
+}
+
+/// [`make_plan`] for a plan that will not be applied: each target's
+/// rendered contents are freed as soon as its repo is planned, so a large
+/// fleet never holds every rendered file and every plan at once.
+pub async fn make_plan_releasing<F: Forge>(
+    forge: &F,
+    targets: &mut [Target],
+    opts: &Options,
+) -> Plan {
+    let group = PLAN_GROUP.max(forge.observe_batch_size());
+    let mut plan: Option<Plan> = None;
+    for chunk in targets.chunks_mut(group) {
+        let part = plan_groups(forge, chunk, opts, |_| {}).await;
+        for t in chunk.iter_mut() {
+            t.release_contents();
+        }
+        match &mut plan {
+            None => plan = Some(part),
+            Some(p) => {
+                p.repos.extend(part.repos);
+                p.errors.extend(part.errors);
+            }
+        }
+    }
+    plan.unwrap_or_else(|| empty_plan(opts))
+}
+
+fn empty_plan(opts: &Options) -> Plan {
+    Plan {
+        source: opts.settings.source.clone(),
+        generator: crate::lock::generator(),
+        force_reason: opts.settings.force_reason.clone(),
+        repos: Vec::new(),
+        errors: Vec::new(),
+        rollout: None,
+    }
+}
+
+async fn plan_groups<F: Forge>(
+    forge: &F,
+    targets: &[Target],
+    opts: &Options,
+    _progress: impl FnMut(usize),
+) -> Plan {
     let mut repos = Vec::new();
     let mut errors = Vec::new();
     // Observed and planned a group at a time: only one group's

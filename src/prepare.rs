@@ -24,6 +24,10 @@ pub struct Selection {
     pub repos: Vec<String>,
     /// Only these bundles (checked to exist; scoping happens in planning).
     pub bundles: Vec<String>,
+    /// Keep each target's template context (variables, environments,
+    /// flags) after rendering, for `context`. Planning does not need it,
+    /// and a large fleet should not hold it.
+    pub keep_context: bool,
 }
 
 /// Everything validated and rendered, ready for a forge.
@@ -127,6 +131,10 @@ pub fn prepare(g: &Selection) -> Result<Prepared> {
                 let selected = (g.teams.is_empty() || g.teams.contains(&repo.team))
                     && (g.repos.is_empty() || g.repos.iter().any(|r| repo_matches(&repo, r)));
                 if selected {
+                    let mut repo = repo;
+                    if !g.keep_context {
+                        repo.release_render_context();
+                    }
                     // `--bundle` scoping happens in planning, which needs the
                     // other bundles' files to leave them as they are.
                     targets.push(Target { repo, desired });

@@ -19,6 +19,21 @@ impl Target {
         RepoId::new(&self.repo.owner, &self.repo.name)
     }
 
+    /// Frees the rendered contents once they are no longer needed (a plan
+    /// that will not be applied keeps blob ids only). A released file has
+    /// empty content under a non-empty blob id, which the executor refuses
+    /// to write (see [`Target::content_of`]).
+    pub fn release_contents(&mut self) {
+        for d in &mut self.desired {
+            d.content = Vec::new();
+        }
+    }
+
+    /// The rendered content of `d`, unless it was released.
+    pub fn content_of(d: &DesiredFile) -> Option<&[u8]> {
+        (!d.content.is_empty() || d.blob == crate::blob::blob_id(b"")).then_some(d.content.as_slice())
+    }
+
     /// What to observe: every rendered path, plus `extra_paths`.
     pub fn query(&self, extra_paths: &BTreeSet<String>) -> RepoQuery {
         let mut paths: BTreeSet<String> = self.desired.iter().map(|d| d.path.clone()).collect();

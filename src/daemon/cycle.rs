@@ -88,7 +88,7 @@ pub async fn run(ctx: Context, request: CycleRequest) -> Outcome {
         repos: request.only.clone(),
         ..Selection::default()
     };
-    let (prepared, source) = match reconcile::prepare_blocking(selection).await {
+    let (mut prepared, source) = match reconcile::prepare_blocking(selection).await {
         Ok(p) => p,
         Err(e) => {
             let text = match e.downcast_ref::<Diagnostics>() {
@@ -140,7 +140,7 @@ pub async fn run(ctx: Context, request: CycleRequest) -> Outcome {
         stop: &ctx.stop,
         on_repo: &mut beat,
     };
-    let outcome = match reconcile::run(ctx.forge.as_ref(), &prepared, &run_request, hooks).await {
+    let outcome = match reconcile::run(ctx.forge.as_ref(), &mut prepared, &run_request, hooks).await {
         Ok(o) => o,
         Err(e) => {
             return finish_failed(ctx, cycle, started, Outcome::Failed, "state", e.to_string());

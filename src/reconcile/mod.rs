@@ -100,7 +100,7 @@ pub enum RunError {
 /// Runs the pipeline for `prepared`'s targets on `forge`.
 pub async fn run<F: Forge>(
     forge: &F,
-    prepared: &Prepared,
+    prepared: &mut Prepared,
     request: &Request,
     hooks: Hooks<'_>,
 ) -> Result<Outcome, RunError> {
@@ -122,7 +122,13 @@ pub async fn run<F: Forge>(
         Some(l) => l.read().map_err(RunError::State)?,
         None => rollout::State::default(),
     };
-    let mut plan = observe::make_plan(forge, &prepared.targets, &opts).await;
+    // A plan that will not be applied frees each repo's rendered contents
+    // once it is planned (a 10,000-repo plan stays small).
+    let mut plan = if request.execute {
+        observe::make_plan(forge, &prepared.targets, &opts).await
+    } else {
+        observe::make_plan_releasing(forge, &mut prepared.targets, &opts).await
+    };
     let history = crate::source::history(&prepared.inputs, HISTORY);
     let policy = rollout::Context {
         now: request.now,

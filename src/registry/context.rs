@@ -63,6 +63,15 @@ pub struct ResolvedEnv {
 }
 
 impl ResolvedRepo {
+    /// Drops what only rendering reads (variables, environments, flags):
+    /// after rendering, a target keeps what planning and output need.
+    pub fn release_render_context(&mut self) {
+        self.vars = Vars::new();
+        self.flags_by_stage = BTreeMap::new();
+        self.uniform_flags = BTreeMap::new();
+        self.environments = Vec::new();
+    }
+
     /// `owner/name`.
     pub fn full_name(&self) -> String {
         format!("{}/{}", self.owner, self.name)

@@ -192,7 +192,11 @@ impl TemplateSet {
                         );
                         continue;
                     }
-                    let bytes = content.into_bytes();
+                    // The renderer's buffer grows by doubling; a fleet
+                    // holds every render until it is planned, so keep only
+                    // the bytes.
+                    let mut bytes = content.into_bytes();
+                    bytes.shrink_to_fit();
                     out.insert(
                         path.clone(),
                         DesiredFile {
