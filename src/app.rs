@@ -13,9 +13,8 @@ use std::sync::atomic::AtomicBool;
 use crate::apply;
 use crate::cli::{ApplyArgs, Cli, ColorChoice, Command, Global, LogFormat, ServeArgs};
 use crate::diag::Diagnostics;
-use crate::forge::github::GitHubForge;
-use crate::forge::local::LocalForge;
-use crate::forge::{AnyForge, Forge};
+use crate::forge::spec::Problem;
+use crate::forge::{AnyForge, Forge, ForgeSpec};
 use crate::output::{self, Format, text::Style};
 use crate::plan::Plan;
 use crate::prepare::{Prepared, Selection, prepare, repo_matches};
@@ -548,32 +547,23 @@ fn checked_force(a: &ApplyArgs, source: &crate::lock::Source) -> Result<Option<S
     Ok(Some(reason))
 }
 
-/// Parses `--forge` and opens the forge.
+/// Opens the forge `--forge` and the `--github-*` options specify
+/// (creating a local forge's root for `--init`).
 fn open_forge(g: &Global, init: bool) -> Result<AnyForge> {
-    let spec = g.forge.as_deref().context(
-        "no forge given: pass --forge local:DIR or --forge github (or set DISTRIBUTOR_FORGE), e.g. --forge local:./demo-repos --init",
-    )?;
-    if spec == "github" || spec.starts_with("github:") {
-        let url = spec
-            .strip_prefix("github:")
-            .unwrap_or("https://api.github.com");
-        let config = crate::github_config::config(&g.github, url)?;
-        return Ok(AnyForge::GitHub(Box::new(
-            GitHubForge::new(config).map_err(anyhow::Error::msg)?,
-        )));
-    }
-    let Some(dir) = spec.strip_prefix("local:") else {
-        bail!("unknown forge {spec:?}: supported are `local:DIR`, `github` and `github:URL`");
+    let spec = ForgeSpec::from_cli(g.forge.as_deref(), &g.github).map_err(anyhow::Error::msg)?;
+    let problems = |problems: Vec<Problem>| {
+        let lines: Vec<String> = problems.iter().map(Problem::cli_message).collect();
+        anyhow::Error::msg(lines.join("\nerror: "))
     };
-    if dir.is_empty() {
-        bail!("--forge local: needs a directory, e.g. local:./demo-repos");
+    spec.check().map_err(problems)?;
+    if let ForgeSpec::Local { root } = &spec
+        && init
+        && !root.exists()
+    {
+        std::fs::create_dir_all(root)
+            .with_context(|| format!("cannot create forge directory {}", root.display()))?;
     }
-    let dir = PathBuf::from(dir);
-    if init && !dir.exists() {
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create forge directory {}", dir.display()))?;
-    }
-    Ok(AnyForge::Local(LocalForge::new(&dir)?))
+    spec.open().map_err(problems)
 }
 
 /// A progress bar on a terminal; `None` elsewhere (logs say enough).

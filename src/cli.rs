@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::forge::github::WriteMode;
+use crate::forge::spec;
 use crate::output::Format;
 
 /// Renders the integration registry into every team repository and
@@ -106,28 +108,22 @@ pub struct GitHubArgs {
     /// How commits are written: `graphql` (createCommitOnBranch, one
     /// request per commit, signed by GitHub) or `rest` (Git Data API, for
     /// servers without the mutation).
-    #[arg(long, global = true, value_enum, default_value_t = GitHubWrites::Graphql)]
-    pub github_writes: GitHubWrites,
+    #[arg(long, global = true, value_enum, default_value_t = WriteMode::Graphql)]
+    pub github_writes: WriteMode,
     /// Pacing of content-creating requests, COUNT/DURATION, repeatable; all
     /// must admit a write. Default: 60/1m and 450/1h (under GitHub's
     /// 80/minute and 500/hour secondary limits).
     #[arg(long, global = true, value_name = "COUNT/DURATION")]
     pub github_write_quota: Vec<String>,
     /// Minimum time between two content-creating requests.
-    #[arg(long, global = true, default_value = "1s")]
+    #[arg(long, global = true, default_value = spec::DEFAULT_WRITE_SPACING)]
     pub github_write_spacing: String,
     /// Repositories per batched GraphQL observation query.
-    #[arg(long, global = true, default_value_t = 50)]
+    #[arg(long, global = true, default_value_t = spec::DEFAULT_BATCH_SIZE)]
     pub github_batch_size: usize,
     /// Requests in flight at once (GitHub refuses above 100).
-    #[arg(long, global = true, default_value_t = 8)]
+    #[arg(long, global = true, default_value_t = spec::DEFAULT_MAX_IN_FLIGHT)]
     pub github_max_in_flight: usize,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum GitHubWrites {
-    Graphql,
-    Rest,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -16,9 +16,9 @@
 //! The edges do I/O:
 //!
 //! - [`forge`]: the `Forge` trait and its backends (local bare repos,
-//!   GitHub over octocrab; an in-memory fake in unit tests).
-//! - [`github_config`]: GitHub credentials and pacing from options and
-//!   environment.
+//!   GitHub over octocrab; an in-memory fake in unit tests), and
+//!   [`forge::ForgeSpec`], the one forge specification (from `--forge` or
+//!   the config's `forge:`) that checks and opens them.
 //! - [`source`]: reads the platform inputs from disk and their git revision.
 //! - [`prepare`]: inputs -> validated, rendered targets (CLI and daemon).
 //! - [`apply`]: the executor, the only place the core meets a forge.
@@ -34,7 +34,6 @@ pub mod cli;
 pub mod daemon;
 pub mod diag;
 pub mod forge;
-pub mod github_config;
 pub mod lock;
 pub mod merge;
 pub mod observe;

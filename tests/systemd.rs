@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use distributor::daemon::config::{Config, ForgeConfig, LogFormat};
+use distributor::daemon::config::{Config, LogFormat};
+use distributor::forge::ForgeSpec;
 use distributor::forge::github::limits::parse_duration;
 
 /// Highest overall exposure `systemd-analyze security` may report.
@@ -120,7 +121,7 @@ fn the_example_config_parses_and_matches_the_unit() {
     );
     assert_eq!(config.log.format, LogFormat::Json);
     assert!(checked.listen.ip().is_loopback(), "{}", checked.listen);
-    let ForgeConfig::Github(github) = &config.forge else {
+    let ForgeSpec::GitHub(github) = &config.forge else {
         panic!("the example uses GitHub")
     };
     let app = github.app.as_ref().expect("forge.github.app");
@@ -131,7 +132,8 @@ fn the_example_config_parses_and_matches_the_unit() {
     let unit = unit_text();
     let loaded: Vec<String> = unit_values(&unit, "LoadCredential");
     let webhook = config.http.webhook_secret_file.as_ref().expect("webhook");
-    for file in [&app.key_file, webhook] {
+    let key_file = app.key_file.as_ref().expect("forge.github.app.key_file");
+    for file in [key_file, webhook] {
         let name = file.to_str().unwrap();
         assert!(
             !name.contains('/'),

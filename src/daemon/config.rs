@@ -12,14 +12,16 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::forge::github::limits::{WriteQuota, parse_duration};
+use crate::forge::ForgeSpec;
+use crate::forge::github::limits::parse_duration;
 
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub platform: Platform,
-    pub forge: ForgeConfig,
+    /// The forge, checked and opened by [`ForgeSpec`] (as `--forge` is).
+    pub forge: ForgeSpec,
     #[serde(default)]
     pub reconcile: Reconcile,
     #[serde(default)]
@@ -63,65 +65,6 @@ pub struct GitSource {
     /// The branch to check out.
     #[serde(default = "default_branch")]
     pub branch: String,
-}
-
-/// The forge: GitHub or local bare repositories (demos, tests).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "snake_case")]
-pub enum ForgeConfig {
-    Github(Box<GitHubSettings>),
-    Local { root: PathBuf },
-}
-
-/// GitHub settings.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GitHubSettings {
-    /// REST API base: `https://api.github.com`, or `https://HOST/api/v3`.
-    #[serde(default = "default_api_url")]
-    pub api_url: String,
-    /// File holding a token. A bare name is looked up in
-    /// `$CREDENTIALS_DIRECTORY` first (systemd `LoadCredential=`).
-    #[serde(default)]
-    pub token_file: Option<PathBuf>,
-    /// A GitHub App instead of a token.
-    #[serde(default)]
-    pub app: Option<AppSettings>,
-    /// `graphql` (createCommitOnBranch) or `rest` (Git Data API).
-    #[serde(default)]
-    pub writes: Writes,
-    /// Content-creating request quotas, `COUNT/DURATION`.
-    #[serde(default = "default_quotas")]
-    pub write_quotas: Vec<String>,
-    /// Minimum time between two content-creating requests.
-    #[serde(default = "default_spacing")]
-    pub write_spacing: String,
-    /// Repositories per observation query (1 to 100).
-    #[serde(default = "default_batch")]
-    pub batch_size: usize,
-    /// Requests in flight at once (1 to 90).
-    #[serde(default = "default_in_flight")]
-    pub max_in_flight: usize,
-}
-
-/// GitHub App credentials.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AppSettings {
-    pub id: u64,
-    /// The private key (PEM); a bare name is looked up in
-    /// `$CREDENTIALS_DIRECTORY` first.
-    pub key_file: PathBuf,
-    pub installation_id: u64,
-}
-
-/// How commits are written on GitHub.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Writes {
-    #[default]
-    Graphql,
-    Rest,
 }
 
 /// When cycles run.
@@ -209,21 +152,6 @@ fn default_templates() -> PathBuf {
 fn default_branch() -> String {
     "main".into()
 }
-fn default_api_url() -> String {
-    "https://api.github.com".into()
-}
-fn default_quotas() -> Vec<String> {
-    vec!["60/1m".into(), "450/1h".into()]
-}
-fn default_spacing() -> String {
-    "1s".into()
-}
-fn default_batch() -> usize {
-    50
-}
-fn default_in_flight() -> usize {
-    8
-}
 fn default_interval() -> String {
     "10m".into()
 }
@@ -250,8 +178,6 @@ pub struct Checked {
     pub jitter: Duration,
     pub stop_timeout: Duration,
     pub listen: SocketAddr,
-    pub quotas: Vec<WriteQuota>,
-    pub spacing: Duration,
 }
 
 impl Config {
@@ -290,25 +216,6 @@ impl Config {
         let interval = duration("reconcile.interval", &self.reconcile.interval);
         let jitter = duration("reconcile.jitter", &self.reconcile.jitter).unwrap_or_default();
         let stop_timeout = duration("reconcile.stop_timeout", &self.reconcile.stop_timeout);
-        let (quotas, spacing) = match &self.forge {
-            ForgeConfig::Github(g) => {
-                let spacing =
-                    duration("forge.github.write_spacing", &g.write_spacing).unwrap_or_default();
-                let quotas = g
-                    .write_quotas
-                    .iter()
-                    .filter_map(|q| match WriteQuota::parse(q) {
-                        Ok(q) => Some(q),
-                        Err(e) => {
-                            problems.push(format!("forge.github.write_quotas: {e}"));
-                            None
-                        }
-                    })
-                    .collect();
-                (quotas, spacing)
-            }
-            ForgeConfig::Local { .. } => (Vec::new(), Duration::ZERO),
-        };
         if interval.is_some_and(|i| i < Duration::from_secs(1)) {
             problems.push(format!(
                 "reconcile.interval: `{}` is too short (at least 1s)",
@@ -355,28 +262,8 @@ impl Config {
         {
             problems.push(format!("platform.repository: `{r}` is not `owner/name`"));
         }
-        if let ForgeConfig::Github(g) = &self.forge {
-            if g.write_quotas.is_empty() {
-                problems.push(
-                    "forge.github.write_quotas: give at least one quota, e.g. [\"60/1m\", \"450/1h\"]"
-                        .into(),
-                );
-            }
-            if g.token_file.is_some() && g.app.is_some() {
-                problems.push("forge.github: give `token_file` or `app`, not both".into());
-            }
-            if !(1..=100).contains(&g.batch_size) {
-                problems.push(format!(
-                    "forge.github.batch_size: {} is not between 1 and 100",
-                    g.batch_size
-                ));
-            }
-            if !(1..=90).contains(&g.max_in_flight) {
-                problems.push(format!(
-                    "forge.github.max_in_flight: {} is not between 1 and 90 (GitHub refuses more than 100 concurrent requests)",
-                    g.max_in_flight
-                ));
-            }
+        if let Err(forge) = self.forge.check() {
+            problems.extend(forge.iter().map(|p| p.config_message()));
         }
         if problems.is_empty() {
             Ok(Checked {
@@ -384,8 +271,6 @@ impl Config {
                 jitter,
                 stop_timeout: stop_timeout.unwrap_or_default(),
                 listen,
-                quotas,
-                spacing,
             })
         } else {
             Err(problems)
@@ -416,13 +301,16 @@ mod tests {
         assert_eq!(checked.interval, Duration::from_secs(600));
         assert_eq!(checked.jitter, Duration::from_secs(60));
         assert_eq!(checked.listen, "127.0.0.1:8080".parse().unwrap());
-        assert_eq!(checked.quotas.len(), 2);
-        assert_eq!(checked.spacing, Duration::from_secs(1));
-        let ForgeConfig::Github(g) = &c.forge else {
+        let ForgeSpec::GitHub(g) = &c.forge else {
             panic!("github")
         };
+        let pacing = g.pacing().unwrap();
+        assert_eq!(pacing.quotas.len(), 2);
+        assert_eq!(pacing.spacing, Duration::from_secs(1));
         assert_eq!(g.api_url, "https://api.github.com");
         assert_eq!(g.batch_size, 50);
+        assert_eq!(g.max_in_flight, 8);
+        assert_eq!(g.write_quotas, ["60/1m", "450/1h"]);
     }
 
     #[test]
@@ -470,7 +358,7 @@ mod tests {
         let (c, _) = Config::parse("c.yaml", text).unwrap();
         assert_eq!(
             c.forge,
-            ForgeConfig::Local {
+            ForgeSpec::Local {
                 root: "/srv/repos".into()
             }
         );

@@ -35,9 +35,10 @@ use std::time::{Duration, Instant};
 use octocrab::secrecy::SecretString;
 use tokio::sync::mpsc;
 
-use crate::forge::local::LocalForge;
+use crate::forge::github::credentials;
+use crate::forge::spec::config_messages;
 use crate::forge::{AnyForge, Forge};
-use config::{Checked, Config, ForgeConfig};
+use config::{Checked, Config};
 pub use ledger::{Ledger, Trigger};
 use metrics::Metrics;
 use notify::Notifier;
@@ -138,40 +139,21 @@ pub fn load(path: &Path, previous: Option<&Loaded>) -> Result<Loaded, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let (config, checked) = Config::parse(&path.display().to_string(), &text)?;
-    let forge = match previous {
-        Some(p)
-            if p.config.forge == config.forge
-                && p.checked.quotas == checked.quotas
-                && p.checked.spacing == checked.spacing =>
-        {
-            p.forge.clone()
-        }
-        _ => Arc::new(match &config.forge {
-            ForgeConfig::Github(g) => {
-                let gc =
-                    crate::github_config::from_settings(g, checked.quotas.clone(), checked.spacing)
-                        .map_err(|e| format!("{}: {e:#}", path.display()))?;
-                AnyForge::GitHub(Box::new(
-                    crate::forge::github::GitHubForge::new(gc)
-                        .map_err(|e| format!("{}: {e}", path.display()))?,
-                ))
-            }
-            ForgeConfig::Local { root } => AnyForge::Local(
-                LocalForge::new(root)
-                    .map_err(|e| format!("{}: forge.local.root: {e}", path.display()))?,
-            ),
-        }),
-    };
+    let env = credentials::Env::from_process();
+    let forge =
+        match previous {
+            // The same spec opens the same forge: keep the one running.
+            Some(p) if p.config.forge == config.forge => p.forge.clone(),
+            _ => Arc::new(config.forge.open_with(&env).map_err(|problems| {
+                config_messages(&problems, &format!("{}: ", path.display()))
+            })?),
+        };
     let secret = match &config.http.webhook_secret_file {
         None => None,
-        Some(f) => {
-            let dir = std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from);
-            let p = crate::github_config::credential_path(f, dir.as_deref());
-            Some(
-                crate::github_config::read_secret(&p, "webhook secret")
-                    .map_err(|e| format!("{}: http.webhook_secret_file: {e:#}", path.display()))?,
-            )
-        }
+        Some(f) => Some(
+            credentials::read_credential(f, "webhook secret", &env)
+                .map_err(|e| format!("{}: http.webhook_secret_file: {e}", path.display()))?,
+        ),
     };
     let webhook = WebhookSettings {
         secret,

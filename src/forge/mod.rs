@@ -11,6 +11,7 @@
 pub mod any;
 pub mod github;
 pub mod local;
+pub mod spec;
 
 #[cfg(test)]
 mod contract;
@@ -26,6 +27,7 @@ use serde::Serialize;
 
 use crate::blob::{FileMode, ObjectId};
 pub use any::AnyForge;
+pub use spec::ForgeSpec;
 
 /// `owner/name` of a repository.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

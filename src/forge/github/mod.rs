@@ -9,6 +9,7 @@
 //! planning.
 
 pub mod client;
+pub mod credentials;
 pub mod limits;
 mod pulls;
 pub mod query;
@@ -29,8 +30,9 @@ use crate::forge::{
 pub use client::{Auth, ClientSettings, Counts, Endpoint};
 use client::{Client, SendError};
 
-/// How commits are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// How commits are written (`--github-writes`, `forge.github.writes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
 pub enum WriteMode {
     /// `createCommitOnBranch`: one request per commit, signed by GitHub.
     #[default]
