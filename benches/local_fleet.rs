@@ -4,6 +4,12 @@
 //! and a template-change apply, and prints a table with wall time, commits
 //! written and peak RSS. Run with `cargo bench --bench local_fleet`.
 //! Figures, not assertions: the machine is shared and noisy.
+//!
+//! Then the binary itself, for each fleet size in `DISTRIBUTOR_BENCH_RSS`
+//! (default `1000,10000`; empty to skip): `apply --init` of a generated
+//! registry, a template change, then `validate`, `plan` and
+//! `plan --format json`, each with its wall time and the process's peak
+//! RSS (the memory target: a 10,000-repo plan under 300 MiB).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -211,6 +217,107 @@ fn main() {
             .filter(|l| l.starts_with("Rss") || l.starts_with("VmRSS"))
         {
             println!("{l}");
+        }
+    }
+
+    let sizes = std::env::var("DISTRIBUTOR_BENCH_RSS").unwrap_or_else(|_| "1000,10000".into());
+    let sizes: Vec<usize> = sizes
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    if sizes.is_empty() {
+        return;
+    }
+    println!("\nthe binary, peak RSS per command (local forge)\n");
+    println!(
+        "{:>7}  {:<28} {:>10} {:>14}",
+        "repos", "command", "wall (s)", "peak RSS (MiB)"
+    );
+    for n in sizes {
+        for (command, secs, mib) in binary_fleet(n, root) {
+            println!("{n:>7}  {command:<28} {secs:>10.2} {mib:>14.1}");
+        }
+    }
+}
+
+/// Runs the binary on a generated fleet of `n` repos: the first rollout,
+/// then after a template change `validate`, `plan` and `plan --format json`.
+/// Returns (command, wall seconds, peak RSS MiB) per measured command.
+fn binary_fleet(n: usize, project: &Path) -> Vec<(String, f64, f64)> {
+    let dir = tempfile::tempdir().unwrap();
+    let platform = dir.path().join("platform");
+    std::fs::create_dir_all(&platform).unwrap();
+    std::fs::write(platform.join("registry.json"), registry_json(n)).unwrap();
+    copy_dir(&project.join("templates"), &platform.join("templates"));
+    let forge = format!("local:{}", dir.path().join("forge").display());
+    let state = dir.path().join("state");
+    let run = |args: &[&str]| -> (f64, f64, i32) {
+        let t = Instant::now();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_distributor"))
+            .args(args)
+            .args(["--state-dir", state.to_str().unwrap(), "-q"])
+            .current_dir(&platform)
+            .env("HOME", dir.path())
+            .env_remove("DISTRIBUTOR_FORGE")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let (code, hwm) = wait_with_peak(child);
+        (t.elapsed().as_secs_f64(), hwm, code)
+    };
+    let mut out = Vec::new();
+    let (secs, mib, code) = run(&["apply", "--init", "--forge", &forge]);
+    assert_eq!(code, 0, "apply --init failed");
+    out.push(("apply --init (first rollout)".to_string(), secs, mib));
+    let codeowners = platform.join("templates/baseline/CODEOWNERS");
+    let mut text = std::fs::read_to_string(&codeowners).unwrap();
+    text.push_str("# reviewed by the platform team\n");
+    std::fs::write(&codeowners, text).unwrap();
+    for (name, args) in [
+        ("validate", vec!["validate"]),
+        ("plan (template change)", vec!["plan", "--forge", &forge]),
+        (
+            "plan --format json",
+            vec!["plan", "--format", "json", "--forge", &forge],
+        ),
+    ] {
+        let (secs, mib, code) = run(&args);
+        assert!(code == 0 || code == 2, "{name} failed: exit {code}");
+        out.push((name.to_string(), secs, mib));
+    }
+    out
+}
+
+/// Waits for `child`, sampling its peak RSS (`VmHWM`, a high-water mark,
+/// so sampling every few milliseconds loses nothing but the last moments).
+fn wait_with_peak(mut child: std::process::Child) -> (i32, f64) {
+    let status_path = format!("/proc/{}/status", child.id());
+    let mut peak_kib = 0f64;
+    loop {
+        if let Ok(s) = std::fs::read_to_string(&status_path)
+            && let Some(kib) = s
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        {
+            peak_kib = peak_kib.max(kib);
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            return (status.code().unwrap_or(-1), peak_kib / 1024.0);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let dest = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), dest).unwrap();
         }
     }
 }

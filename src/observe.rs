@@ -24,7 +24,16 @@ pub struct Options {
 
 /// Observes every target (in forge-sized batches) and plans each.
 pub async fn make_plan<F: Forge>(forge: &F, targets: &[Target], opts: &Options) -> Plan {
-    plan_groups(forge, targets, opts, |_| {}).await
+    let mut plan = empty_plan(opts);
+    // Observed and planned a group at a time: only one group's
+    // observations (lock files, file lists) are held at once.
+    for group in targets.chunks(group_size(forge)) {
+        let observations = observe_group(forge, group, opts).await;
+        for (target, obs) in group.iter().zip(observations) {
+            plan_into(&mut plan, forge, target, obs, opts).await;
+        }
+    }
+    plan
 }
 
 /// [`make_plan`] for a plan that will not be applied: each target's
@@ -35,22 +44,19 @@ pub async fn make_plan_releasing<F: Forge>(
     targets: &mut [Target],
     opts: &Options,
 ) -> Plan {
-    let group = PLAN_GROUP.max(forge.observe_batch_size());
-    let mut plan: Option<Plan> = None;
-    for chunk in targets.chunks_mut(group) {
-        let part = plan_groups(forge, chunk, opts, |_| {}).await;
-        for t in chunk.iter_mut() {
-            t.release_contents();
-        }
-        match &mut plan {
-            None => plan = Some(part),
-            Some(p) => {
-                p.repos.extend(part.repos);
-                p.errors.extend(part.errors);
-            }
+    let mut plan = empty_plan(opts);
+    for group in targets.chunks_mut(group_size(forge)) {
+        let observations = observe_group(forge, group, opts).await;
+        for (target, obs) in group.iter_mut().zip(observations) {
+            plan_into(&mut plan, forge, target, obs, opts).await;
+            target.release_contents();
         }
     }
-    plan.unwrap_or_else(|| empty_plan(opts))
+    plan
+}
+
+fn group_size<F: Forge>(forge: &F) -> usize {
+    PLAN_GROUP.max(forge.observe_batch_size())
 }
 
 fn empty_plan(opts: &Options) -> Plan {
@@ -64,43 +70,72 @@ fn empty_plan(opts: &Options) -> Plan {
     }
 }
 
-async fn plan_groups<F: Forge>(
+/// Observes a group of targets (`plan --init`: missing repos as empty).
+async fn observe_group<F: Forge>(
     forge: &F,
     targets: &[Target],
     opts: &Options,
-    _progress: impl FnMut(usize),
-) -> Plan {
-    let mut repos = Vec::new();
-    let mut errors = Vec::new();
-    // Observed and planned a group at a time: only one group's
-    // observations (lock files, file lists) are held at once.
-    let group = PLAN_GROUP.max(forge.observe_batch_size());
-    for targets in targets.chunks(group) {
-        let mut observations = observe_all(forge, targets).await;
-        if opts.missing_as_empty {
-            for (target, obs) in targets.iter().zip(observations.iter_mut()) {
-                if matches!(obs, Err(ForgeError::NotFound { .. })) {
-                    *obs = Ok(empty_observation(target));
-                }
-            }
-        }
-        for (target, obs) in targets.iter().zip(observations) {
-            match plan_target(forge, target, obs, opts, None).await {
-                Ok(p) => repos.push(p),
-                Err(error) => errors.push(RepoError {
-                    repo: target.id(),
-                    error,
-                }),
+) -> Vec<Result<RepoObservation, ForgeError>> {
+    let mut observations = observe_all(forge, targets).await;
+    if opts.missing_as_empty {
+        for (target, obs) in targets.iter().zip(observations.iter_mut()) {
+            if matches!(obs, Err(ForgeError::NotFound { .. })) {
+                *obs = Ok(empty_observation(target));
             }
         }
     }
-    Plan {
-        source: opts.settings.source.clone(),
-        generator: crate::lock::generator(),
-        force_reason: opts.settings.force_reason.clone(),
-        repos,
-        errors,
-        rollout: None,
+    observations
+}
+
+/// Plans one target into `plan` (its repos, or its errors).
+async fn plan_into<F: Forge>(
+    plan: &mut Plan,
+    forge: &F,
+    target: &Target,
+    obs: Result<RepoObservation, ForgeError>,
+    opts: &Options,
+) {
+    match plan_target(forge, target, obs, opts, None).await {
+        Ok(mut p) => {
+            compact(&mut p);
+            plan.repos.push(p);
+        }
+        Err(error) => plan.errors.push(RepoError {
+            repo: target.id(),
+            error,
+        }),
+    }
+}
+
+/// Gives back the spare capacity of a repo's plan (vectors and strings
+/// built by pushing): a fleet holds every plan until it is printed.
+fn compact(p: &mut RepoPlan) {
+    p.files.shrink_to_fit();
+    for f in &mut p.files {
+        if let Some(d) = &mut f.diff {
+            d.shrink_to_fit();
+        }
+    }
+    let commits = p.direct.iter_mut().chain(match &mut p.proposal {
+        plan::ProposalPlan::Create { commit } | plan::ProposalPlan::Update { commit, .. } => {
+            Some(commit)
+        }
+        _ => None,
+    });
+    for c in commits {
+        c.message.shrink_to_fit();
+        c.writes.shrink_to_fit();
+    }
+    if let Some(pr) = &mut p.pull_request {
+        pr.body.shrink_to_fit();
+    }
+    if let plan::PullRequestAction::Open { pull_request } = &mut p.pull_request_action {
+        pull_request.body.shrink_to_fit();
+    }
+    // The open pull request's body was read to decide the pull request
+    // action (see `plan::pull_request::action`); nothing reads it after.
+    if let Some(open) = &mut p.open_pull_request {
+        open.body = String::new();
     }
 }
 

@@ -31,7 +31,8 @@ impl Target {
 
     /// The rendered content of `d`, unless it was released.
     pub fn content_of(d: &DesiredFile) -> Option<&[u8]> {
-        (!d.content.is_empty() || d.blob == crate::blob::blob_id(b"")).then_some(d.content.as_slice())
+        (!d.content.is_empty() || d.blob == crate::blob::blob_id(b""))
+            .then_some(d.content.as_slice())
     }
 
     /// What to observe: every rendered path, plus `extra_paths`.

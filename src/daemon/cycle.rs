@@ -140,7 +140,8 @@ pub async fn run(ctx: Context, request: CycleRequest) -> Outcome {
         stop: &ctx.stop,
         on_repo: &mut beat,
     };
-    let outcome = match reconcile::run(ctx.forge.as_ref(), &mut prepared, &run_request, hooks).await {
+    let outcome = match reconcile::run(ctx.forge.as_ref(), &mut prepared, &run_request, hooks).await
+    {
         Ok(o) => o,
         Err(e) => {
             return finish_failed(ctx, cycle, started, Outcome::Failed, "state", e.to_string());
