@@ -212,9 +212,10 @@ async fn run_inner(cli: Cli) -> Result<u8> {
                     )
                 })
                 .collect();
-            let obj = ctx.as_object_mut().expect("object");
-            obj.insert("per_environment".into(), envs.into());
-            obj.insert("files".into(), serde_json::to_value(&target.desired)?);
+            if let Some(obj) = ctx.as_object_mut() {
+                obj.insert("per_environment".into(), envs.into());
+                obj.insert("files".into(), serde_json::to_value(&target.desired)?);
+            }
             writeln!(stdout, "{}", serde_json::to_string_pretty(&ctx)?)?;
             return Ok(exit::OK);
         }

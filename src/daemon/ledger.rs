@@ -264,7 +264,7 @@ impl Ledger {
         if let Some(h) = self.rollout.as_ref().and_then(|r| r.halt.as_ref()) {
             s.push_str(&format!(
                 "; rollout of {} HALTED",
-                &h.revision[..h.revision.len().min(12)]
+                h.revision.chars().take(12).collect::<String>()
             ));
         }
         if let Some(c) = &self.last_cycle

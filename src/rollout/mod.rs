@@ -49,7 +49,11 @@ pub struct Context<'a> {
 /// platform commit, with an inputs digest when the tree was dirty.
 pub fn revision_key(source: &Source) -> String {
     match &source.digest {
-        Some(d) => format!("{}+{}", source.revision, &d[..d.len().min(12)]),
+        Some(d) => format!(
+            "{}+{}",
+            source.revision,
+            d.chars().take(12).collect::<String>()
+        ),
         None => source.revision.clone(),
     }
 }

@@ -233,7 +233,7 @@ impl RateTracker {
     pub fn budget(&self, resource: &str) -> Option<Budget> {
         self.budgets
             .lock()
-            .expect("rate tracker lock")
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(resource)
             .copied()
     }
@@ -263,7 +263,7 @@ impl RateTracker {
         let mut all: Vec<_> = self
             .budgets
             .lock()
-            .expect("rate tracker lock")
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .iter()
             .map(|(k, v)| (k.clone(), *v))
             .collect();

@@ -224,7 +224,7 @@ impl GitHubForge {
     fn default_branch_of(&self, repo: &RepoId) -> Option<String> {
         self.repos
             .lock()
-            .expect("repos lock")
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(repo)
             .map(|(_, b)| b.clone())
     }
