@@ -3,136 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use super::fixtures::*;
 use super::*;
 use crate::blob::blob_id;
-use crate::forge::{BranchSnapshot, ProposalSnapshot};
-use crate::lock::LockEntry;
-use crate::registry::{parse, resolve};
-
-fn repo(delivery: &str) -> ResolvedRepo {
-    let text = format!(
-        r#"{{"version": 1, "stages": ["dev"],
-            "defaults": {{"owner": "acme", "delivery": "{delivery}"}},
-            "teams": {{"t": {{"owners": {{"users": ["u"]}}, "repos": [{{"name": "r"}}]}}}}}}"#
-    );
-    resolve(&parse("t.json", &text).unwrap()).remove(0)
-}
-
-fn desired(path: &str, content: &str) -> DesiredFile {
-    DesiredFile {
-        path: path.into(),
-        content: content.as_bytes().to_vec(),
-        mode: FileMode::Regular,
-        blob: blob_id(content.as_bytes()),
-        bundle: "b".into(),
-        template: format!("b/{path}.j2"),
-    }
-}
-
-fn oid(n: u8) -> ObjectId {
-    blob_id(&[n])
-}
-
-fn entry(content: &str) -> Option<FileEntry> {
-    Some(FileEntry {
-        blob: blob_id(content.as_bytes()),
-        mode: Some(FileMode::Regular),
-    })
-}
-
-fn lock_of(files: &[(&str, &str)]) -> Vec<u8> {
-    Lock {
-        version: 1,
-        source: Source {
-            revision: "old".into(),
-            dirty: false,
-            digest: None,
-        },
-        generator: "distributor 0.0.1".into(),
-        files: files
-            .iter()
-            .map(|(p, c)| {
-                (
-                    p.to_string(),
-                    LockEntry {
-                        rendered: None,
-                        rendered_text: None,
-                        bundle: "b".into(),
-                        template: format!("b/{p}.j2"),
-                        blob: blob_id(c.as_bytes()),
-                        mode: FileMode::Regular,
-                    },
-                )
-            })
-            .collect(),
-    }
-    .to_bytes()
-}
-
-fn branch(files: &[(&str, Option<FileEntry>)], lock: Option<Vec<u8>>) -> BranchSnapshot {
-    BranchSnapshot {
-        name: "main".into(),
-        tip: Some(oid(1)),
-        files: files.iter().map(|(p, e)| (p.to_string(), *e)).collect(),
-        lock,
-        checks: None,
-    }
-}
-
-fn observe(default: BranchSnapshot, proposal: Option<ProposalSnapshot>) -> RepoObservation {
-    RepoObservation {
-        repo: RepoId::new("acme", "r"),
-        default_branch: default,
-        proposal,
-        pull_request: None,
-        web_url: None,
-        closed_pull_request: None,
-    }
-}
-
-fn settings() -> PlanSettings {
-    PlanSettings {
-        source: Source {
-            revision: "abc".into(),
-            dirty: false,
-            digest: None,
-        },
-        force_reason: None,
-        bundles: None,
-        now: 0,
-        direct_after: Default::default(),
-        bundle_labels: Default::default(),
-    }
-}
-
-fn plan(repo: &ResolvedRepo, desired: &[DesiredFile], obs: &RepoObservation) -> RepoPlan {
-    plan_with(repo, desired, obs, &settings())
-}
-
-fn plan_with(
-    repo: &ResolvedRepo,
-    desired: &[DesiredFile],
-    obs: &RepoObservation,
-    settings: &PlanSettings,
-) -> RepoPlan {
-    plan_repo(PlanInput {
-        repo,
-        desired,
-        observation: obs,
-        settings,
-        direct_refused: None,
-        pull_requests: false,
-        contents: &BTreeMap::new(),
-    })
-    .unwrap()
-}
-
-fn routes(p: &RepoPlan) -> BTreeMap<String, (FileState, Route)> {
-    p.files
-        .iter()
-        .map(|f| (f.path.clone(), (f.state, f.route)))
-        .collect()
-}
 
 #[test]
 fn direct_delivery_commits_safe_changes_and_proposes_drift() {
@@ -237,23 +110,6 @@ fn in_sync_repo_plans_nothing_and_does_not_rewrite_the_lock() {
     assert!(p.direct.is_none());
     assert!(matches!(p.proposal, ProposalPlan::None));
     assert_eq!(p.status(), RepoStatus::InSync);
-}
-
-fn proposal(files: &[(&str, Option<FileEntry>)], base: ObjectId, ours: bool) -> ProposalSnapshot {
-    // The branch's own lock lists what it carries (content irrelevant here).
-    let listed: Vec<(&str, &str)> = files.iter().map(|(p, _)| (*p, "")).collect();
-    ProposalSnapshot {
-        branch: BranchSnapshot {
-            name: "distributor/sync".into(),
-            tip: Some(oid(9)),
-            files: files.iter().map(|(p, e)| (p.to_string(), *e)).collect(),
-            lock: Some(lock_of(&listed)),
-            checks: None,
-        },
-        base: Some(base),
-        base_snapshot: None,
-        by_distributor: ours,
-    }
 }
 
 #[test]
@@ -513,4 +369,26 @@ fn a_bundle_filtered_run_keeps_other_bundles_changes_on_the_proposal() {
     assert_eq!(paths, ["a", "x"], "x is carried over, not dropped");
     assert_eq!(commit.lock.files["x"].bundle, "other");
     assert_eq!(commit.writes[0].blob, Some(blob_id(b"newer a")));
+}
+
+#[test]
+fn a_proposal_branch_without_a_tip_is_a_repo_error_not_a_panic() {
+    let r = repo("pr");
+    let mut p = proposal(&[("a", entry("a"))], oid(1), true);
+    p.branch.tip = None;
+    let obs = observe(branch(&[("a", None)], None), Some(p));
+    let err = plan_repo(PlanInput {
+        repo: &r,
+        desired: &[desired("a", "a")],
+        observation: &obs,
+        settings: &settings(),
+        direct_refused: None,
+        pull_requests: true,
+        contents: &BTreeMap::new(),
+    })
+    .unwrap_err();
+    assert_eq!(
+        err,
+        "proposal branch `distributor/sync` in acme/r was observed without a tip commit; cannot tell what it proposes"
+    );
 }
