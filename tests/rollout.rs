@@ -273,7 +273,8 @@ fn the_pr_budget_is_org_wide_survives_a_restart_and_queues_by_priority() {
     );
 
     // The plan says who goes first and who waits, with positions:
-    // security first, then the earlier wave, then the rest.
+    // security first, then the earlier wave, then the rest; the reason
+    // counts the pull requests this run opens ahead of the queue.
     let plan = w.run(0, "plan", &["--no-diff"]);
     plan.expect_code(2);
     let out = &plan.stdout;
@@ -286,7 +287,7 @@ fn the_pr_budget_is_org_wide_survives_a_restart_and_queues_by_priority() {
     assert_eq!(policy("sec-b"), "policy: proceed");
     assert_eq!(
         policy("early-a"),
-        "policy: queued: pr_hourly_limit reached (0 pull requests opened in the last hour, limit 2), position 1"
+        "policy: queued: pr_hourly_limit reached (2 pull requests opened in the last hour, limit 2), position 1"
     );
     assert!(
         policy("early-b").ends_with("position 2"),
