@@ -9,7 +9,11 @@
 //! - [`registry`]: `registry.json` model, validation, variable layering.
 //! - [`render`]: templates and bundles -> desired files per repo.
 //! - [`lock`]: the lock file committed into each target repo.
-//! - [`plan`]: desired vs observed -> per-file states -> a [`plan::Plan`].
+//! - [`target`]: a resolved repo with its rendered files, the unit of work.
+//! - [`plan`]: desired vs observed -> per-file states -> a [`plan::Plan`]
+//!   holding every action `apply` will take, pull requests included.
+//! - [`rollout`]: the rollout policy (budgets, waves, halts, staleness):
+//!   a verdict per repo, with `now` as a parameter.
 //! - [`merge`]: three-way merge of a hand-edited managed file with a new render.
 //! - [`paths`], [`blob`], [`diag`]: path rules, git blob ids, collected errors.
 //!
@@ -21,10 +25,16 @@
 //!   the config's `forge:`) that checks and opens them.
 //! - [`source`]: reads the platform inputs from disk and their git revision.
 //! - [`prepare`]: inputs -> validated, rendered targets (CLI and daemon).
-//! - [`apply`]: the executor, the only place the core meets a forge.
+//! - [`reconcile`]: the one pipeline every command and daemon cycle runs:
+//!   observe -> plan -> rollout policy -> apply -> record.
+//! - [`observe`]: forge observations in batches -> a plan per repo.
+//! - [`apply`]: the executor: performs the plan's actions, decides nothing.
+//! - [`audit`]: the audit records of forced runs; [`time`]: UTC times.
 //! - [`output`]: plan and status as text, JSON and markdown.
 //! - [`daemon`]: `serve`: the reconcile loop, HTTP endpoints, systemd.
 //! - [`cli`]: argument definitions; [`app`]: wiring behind `main`.
+
+#![forbid(unsafe_code)]
 
 pub mod app;
 pub mod apply;

@@ -1,6 +1,8 @@
 //! The `distributor` binary: parse arguments, set up logging, run, exit.
 //! Everything else lives in the library (`distributor::app`).
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use clap::Parser;
