@@ -89,131 +89,13 @@ struct ForgeDefect {
     panics_with: &'static str,
 }
 
+#[allow(dead_code)] // for entries failing in both write modes
 const BOTH: &[WriteMode] = &[WriteMode::Graphql, WriteMode::Rest];
 
 /// Contract tests the GitHub forge fails because the forge is wrong, one
 /// entry per test and write mode, each with the defect. Remove an entry
 /// once the forge is fixed (the runner then fails, to say so).
-const GITHUB_FORGE_DEFECTS: &[ForgeDefect] = &[
-    // Observing a configured branch the repository lacks answers
-    // `ForgeError::Other` ("the registry names `trunk` as the default branch
-    // but the repository has no such branch", `query::parse_repo`) instead
-    // of `NotFound` naming the missing branch and the repository's default
-    // branch (which the same answer carries in `defaultBranchRef`).
-    ForgeDefect {
-        test: "configured_default_branch_must_exist",
-        modes: BOTH,
-        panics_with: "the registry names `trunk` as the default branch",
-    },
-    // A parent-less commit to a repository that does not exist is refused
-    // up front as "team/ghost is empty ... push an initial commit"
-    // (`github::empty_repo`) instead of `NotFound`.
-    ForgeDefect {
-        test: "missing_repo_is_not_found_and_does_not_affect_others",
-        modes: &[WriteMode::Graphql],
-        panics_with: "first commit: Err(Refused(\"team/ghost is empty",
-    },
-    // REST writes: deleting a branch of a repository that does not exist
-    // reads the branch (`rest::branch_tip`: GitHub's 404 is taken for "no
-    // branch") and reports a `Conflict` (expected X, found no branch)
-    // instead of `NotFound`. The first-commit defect above follows it.
-    ForgeDefect {
-        test: "missing_repo_is_not_found_and_does_not_affect_others",
-        modes: &[WriteMode::Rest],
-        panics_with: "delete a branch: Err(Conflict",
-    },
-    // Deleting a path the parent does not have is sent to GitHub, which
-    // aborts the whole commit: `createCommitOnBranch` documents "specifying
-    // a path that does not exist on the given branch will abort the commit
-    // and return an error" ...
-    ForgeDefect {
-        test: "deleting_a_missing_file_changes_nothing_else",
-        modes: &[WriteMode::Graphql],
-        panics_with: "A path was requested for deletion which does not exist",
-    },
-    // ... and the Git Data API's "Create a tree" documents "Returns an
-    // error if you try to delete a file that does not exist" (a 422
-    // `GitRPC::BadObjectState`). The forge should drop such deletions.
-    ForgeDefect {
-        test: "deleting_a_missing_file_changes_nothing_else",
-        modes: &[WriteMode::Rest],
-        panics_with: "GitRPC::BadObjectState",
-    },
-    // A regular-mode write over an executable file (`mode_unchanged:
-    // false`) goes through `createCommitOnBranch`, which keeps the file's
-    // mode: the executable bit is never cleared. Only executable writes are
-    // routed through the Git Data API (`GitHubForge::commit`).
-    ForgeDefect {
-        test: "executable_bit_is_set_and_cleared",
-        modes: &[WriteMode::Graphql],
-        panics_with: "the executable bit is cleared",
-    },
-    // A stale `expectedHeadOid` (STALE_DATA) becomes a `Conflict` whose
-    // `actual` is "a newer commit (<GitHub's message>)" instead of the
-    // branch's tip (`query::map_message`); GitHub's message does not name
-    // the tip, so the forge has to read it (the REST mode does).
-    ForgeDefect {
-        test: "stale_expected_tip_conflicts_and_leaves_the_branch",
-        modes: &[WriteMode::Graphql],
-        panics_with: "actual: \"a newer commit (Expected branch to point to",
-    },
-    // The same for `updateRefs` (creating, resetting and deleting the
-    // proposal branch): `actual` is "a newer commit (...)", also when the
-    // branch is gone ("no branch").
-    ForgeDefect {
-        test: "proposal_lifecycle",
-        modes: &[WriteMode::Graphql],
-        panics_with: "actual: \"a newer commit (Expected ref",
-    },
-    // The default branch's fast-forward check runs only when this forge
-    // instance has observed the repository (`default_branch_of` reads the
-    // observation cache). Without it, a commit whose parent is not the tip
-    // force-moves the default branch back (`updateRefs` with `force: true`,
-    // or a forced REST ref update), which GitHub accepts on an unprotected
-    // branch: history is rewritten.
-    ForgeDefect {
-        test: "default_branch_is_fast_forward_only",
-        modes: BOTH,
-        panics_with: "the default branch was rewritten",
-    },
-    // Deleting the default branch is sent to GitHub and its refusal comes
-    // back as `ForgeError::Other`; the forge should refuse it itself
-    // (`Refused`), whatever GitHub would do.
-    ForgeDefect {
-        test: "default_branch_cannot_be_deleted",
-        modes: BOTH,
-        panics_with: "it is the default branch",
-    },
-    // An empty repository has no `defaultBranchRef`; the forge then names
-    // its unborn default branch `main` (`query::parse_repo`) instead of the
-    // repository's (here `develop`; REST `GET /repos/{owner}/{repo}` has it
-    // as `default_branch`).
-    ForgeDefect {
-        test: "unborn_repo_is_observed_empty",
-        modes: BOTH,
-        panics_with: "right: \"develop\"",
-    },
-    // The forge sends file/directory swaps as they are; GitHub replaces a
-    // directory by a file (and deletes a whole directory for a deletion of
-    // its path), like git's tree editing and as its docs describe additions
-    // ("Any existing file at that path will be replaced"). The local and
-    // fake forges refuse implicit swaps; the forge does not check the
-    // parent for them.
-    ForgeDefect {
-        test: "files_and_directories_never_swap_implicitly",
-        modes: BOTH,
-        panics_with: "file over directory: committed",
-    },
-    // Branch names are not validated (`paths::check_branch_name`, which the
-    // local and fake forges apply); GitHub refuses what `git
-    // check-ref-format` refuses, but `-x` is a valid ref name (only an
-    // invalid branch name), so the forge creates the branch `-x`.
-    ForgeDefect {
-        test: "unsafe_paths_and_branch_names_are_rejected",
-        modes: BOTH,
-        panics_with: "branch `-x`: committed",
-    },
-];
+const GITHUB_FORGE_DEFECTS: &[ForgeDefect] = &[];
 
 /// Runs one contract test against a fresh GitHub backend writing with
 /// `mode`, on its own runtime; a test listed in [`GITHUB_FORGE_DEFECTS`]

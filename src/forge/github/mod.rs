@@ -5,6 +5,15 @@
 //! Git Data API ([`rest`]). Pull requests go through REST. Every request
 //! goes through the one [`client::Client`] (auth, pacing, budget, retries).
 //!
+//! Before writing, the forge checks what GitHub would not: branch names and
+//! paths, that a default branch only ever moves fast-forward (a commit on
+//! the tip it replaces; `force` is used only to reset a proposal branch)
+//! and is never deleted, and the writes against the parent's tree
+//! ([`tree`]: deletions of missing paths dropped, implicit file/directory
+//! swaps refused, mode changes routed to the Git Data API). What it needs
+//! comes from observation; only a write to a repository or parent it did not
+//! observe costs a small read.
+//!
 //! This module maps GitHub's answers to [`ForgeError`]s; it does no
 //! planning.
 
@@ -14,21 +23,24 @@ pub mod limits;
 mod pulls;
 pub mod query;
 mod rest;
+mod tree;
 
 use octocrab::secrecy::SecretString;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 
 use futures_util::future::join_all;
+use http::Method;
 use serde_json::{Value, json};
 
-use crate::blob::{FileMode, ObjectId};
+use crate::blob::ObjectId;
 use crate::forge::{
-    CommitRequest, Forge, ForgeError, OpenedPullRequest, PullRequest, PullRequestSpec, RepoId,
-    RepoObservation, RepoQuery,
+    CommitRequest, FileWrite, Forge, ForgeError, OpenedPullRequest, PullRequest, PullRequestSpec,
+    RepoId, RepoObservation, RepoQuery,
 };
 pub use client::{Auth, ClientSettings, Counts, Endpoint};
 use client::{Client, SendError};
+use tree::{Facts, Needs};
 
 /// How commits are written (`--github-writes`, `forge.github.writes`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, clap::ValueEnum)]
@@ -60,9 +72,22 @@ pub struct GitHubForge {
     client: Client,
     write_mode: WriteMode,
     batch_size: usize,
-    /// Repository node ids (for `updateRefs`) and default branch names, as
-    /// observed.
-    repos: Mutex<HashMap<RepoId, (String, String)>>,
+    /// What the forge knows of each repository, from observation or a
+    /// small query.
+    repos: Mutex<HashMap<RepoId, Known>>,
+}
+
+/// What the forge knows of one repository.
+#[derive(Debug, Clone, Default)]
+struct Known {
+    /// Its node id, for `updateRefs`.
+    node_id: String,
+    /// The branches the forge moves only fast-forward and never deletes:
+    /// GitHub's default branch, and the one the registry names as default.
+    defaults: BTreeSet<String>,
+    /// What the trees of some commits have at some paths: the observed
+    /// tip's, and those of the commits written since (see [`tree`]).
+    trees: HashMap<ObjectId, Facts>,
 }
 
 impl GitHubForge {
@@ -158,50 +183,113 @@ impl GitHubForge {
         let mut out = Vec::with_capacity(parsed.len());
         for (q, r) in chunk.iter().zip(parsed) {
             out.push(match r {
-                Ok(mut observed) => {
-                    self.repos
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .insert(
-                            q.repo.clone(),
-                            (
-                                observed.node_id.clone(),
-                                observed.observation.default_branch.name.clone(),
-                            ),
-                        );
-                    // Lock files GitHub returned no text for (binary/large).
-                    for (proposal, oid) in std::mem::take(&mut observed.lock_blobs_without_text) {
-                        let bytes = self
-                            .read_blobs(&q.repo, &[oid])
-                            .await
-                            .map(|mut m| m.remove(&oid));
-                        let obs = &mut observed.observation;
-                        let branch = if proposal {
-                            obs.proposal.as_mut().map(|p| &mut p.branch)
-                        } else {
-                            Some(&mut obs.default_branch)
-                        };
-                        if let (Some(b), Ok(bytes)) = (branch, bytes) {
-                            b.lock = bytes;
-                        }
-                    }
-                    Ok(observed.observation)
-                }
+                Ok(observed) => self.finish_observation(q, observed).await,
                 Err(e) => Err(e),
             });
         }
         out
     }
 
-    /// The repository's node id, from observation or one small query.
-    async fn repo_node_id(&self, repo: &RepoId) -> Result<String, ForgeError> {
-        if let Some((id, _)) = self
-            .repos
+    /// Completes one repository's observation (the name of an unborn
+    /// default branch, lock files without text) and records what it says.
+    async fn finish_observation(
+        &self,
+        q: &RepoQuery,
+        mut observed: query::Observed,
+    ) -> Result<RepoObservation, ForgeError> {
+        if observed.unborn {
+            // An empty repository: its unborn default branch is named only
+            // by REST (one request, for empty repositories only).
+            let name = self.rest_default_branch(&q.repo).await?;
+            if let Some(configured) = q.branch.as_ref().filter(|b| **b != name) {
+                return Err(query::missing_branch(&q.repo, configured, &name));
+            }
+            observed.observation.default_branch.name = name;
+        }
+        let defaults = std::iter::once(&observed.observation.default_branch.name)
+            .chain(observed.default_ref.as_ref())
+            .cloned()
+            .collect();
+        self.remember_observed(
+            &q.repo,
+            Known {
+                node_id: observed.node_id.clone(),
+                defaults,
+                trees: HashMap::new(),
+            },
+            observed.observation.default_branch.tip,
+            std::mem::take(&mut observed.tree),
+        );
+        // Lock files GitHub returned no text for (binary/large).
+        for (proposal, oid) in std::mem::take(&mut observed.lock_blobs_without_text) {
+            let bytes = self
+                .read_blobs(&q.repo, &[oid])
+                .await
+                .map(|mut m| m.remove(&oid));
+            let obs = &mut observed.observation;
+            let branch = if proposal {
+                obs.proposal.as_mut().map(|p| &mut p.branch)
+            } else {
+                Some(&mut obs.default_branch)
+            };
+            if let (Some(b), Ok(bytes)) = (branch, bytes) {
+                b.lock = bytes;
+            }
+        }
+        Ok(observed.observation)
+    }
+
+    fn known(&self) -> std::sync::MutexGuard<'_, HashMap<RepoId, Known>> {
+        self.repos
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Records an observation: what it says of the repository, and the
+    /// facts of the observed tip (merged with what is known of that
+    /// commit; facts of other commits are dropped).
+    fn remember_observed(
+        &self,
+        repo: &RepoId,
+        mut known: Known,
+        tip: Option<ObjectId>,
+        facts: Facts,
+    ) {
+        let mut repos = self.known();
+        let old = repos.remove(repo);
+        if let Some(tip) = tip {
+            let mut merged = old
+                .and_then(|mut k| k.trees.remove(&tip))
+                .unwrap_or_default();
+            merged.extend(facts);
+            known.trees.insert(tip, merged);
+        }
+        repos.insert(repo.clone(), known);
+    }
+
+    /// What is known of `commit`'s tree.
+    fn facts_of(&self, repo: &RepoId, commit: ObjectId) -> Facts {
+        self.known()
             .get(repo)
-        {
-            return Ok(id.clone());
+            .and_then(|k| k.trees.get(&commit))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Adds to what is known of `commit`'s tree (only for repositories the
+    /// forge knows).
+    fn add_facts(&self, repo: &RepoId, commit: ObjectId, facts: Facts) {
+        if let Some(k) = self.known().get_mut(repo) {
+            k.trees.entry(commit).or_default().extend(facts);
+        }
+    }
+
+    /// The repository's node id and default branches: from observation,
+    /// else one small query (and, for an empty repository, its REST
+    /// `default_branch`). A missing repository is `NotFound`.
+    async fn repo_info(&self, repo: &RepoId) -> Result<(String, BTreeSet<String>), ForgeError> {
+        if let Some(k) = self.known().get(repo) {
+            return Ok((k.node_id.clone(), k.defaults.clone()));
         }
         let doc = query::repo_id(repo);
         let body = self
@@ -209,7 +297,8 @@ impl GitHubForge {
             .graphql(&doc.query, &doc.variables, "graphql repo id", false)
             .await
             .map_err(send_error)?;
-        body.pointer("/data/repository/id")
+        let node_id = body
+            .pointer("/data/repository/id")
             .and_then(Value::as_str)
             .map(str::to_string)
             .ok_or_else(|| match query::errors(&body).first() {
@@ -218,15 +307,180 @@ impl GitHubForge {
                     repo: repo.clone(),
                     hint: String::new(),
                 },
+            })?;
+        let default = match body
+            .pointer("/data/repository/defaultBranchRef/name")
+            .and_then(Value::as_str)
+        {
+            Some(name) => name.to_string(),
+            None => self.rest_default_branch(repo).await?,
+        };
+        let known = Known {
+            node_id,
+            defaults: BTreeSet::from([default]),
+            trees: HashMap::new(),
+        };
+        let out = (known.node_id.clone(), known.defaults.clone());
+        self.known().entry(repo.clone()).or_insert(known);
+        Ok(out)
+    }
+
+    /// The repository's default branch as REST names it (also when it is
+    /// unborn, unlike GraphQL's `defaultBranchRef`).
+    async fn rest_default_branch(&self, repo: &RepoId) -> Result<String, ForgeError> {
+        let body = rest::call(
+            &self.client,
+            repo,
+            Method::GET,
+            format!("/repos/{}/{}", repo.owner, repo.name),
+            None,
+            "GET /repos/{owner}/{repo}",
+            "read the repository",
+        )
+        .await?;
+        body.get("default_branch")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| {
+                ForgeError::Other(format!(
+                    "{repo}: GitHub's answer does not name the default branch"
+                ))
             })
     }
 
-    fn default_branch_of(&self, repo: &RepoId) -> Option<String> {
-        self.repos
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(repo)
-            .map(|(_, b)| b.clone())
+    /// The tip of `branch` as GitHub has it now (`None`: no such branch).
+    async fn branch_tip(
+        &self,
+        repo: &RepoId,
+        branch: &str,
+    ) -> Result<Option<ObjectId>, ForgeError> {
+        let doc = query::branch_tip(repo, branch);
+        let body = self
+            .client
+            .graphql(&doc.query, &doc.variables, "graphql branch tip", false)
+            .await
+            .map_err(send_error)?;
+        if let Some(e) = query::errors(&body).first() {
+            return Err(query::map_error(repo, e));
+        }
+        if body.pointer("/data/repository").is_none_or(Value::is_null) {
+            return Err(ForgeError::NotFound {
+                repo: repo.clone(),
+                hint: String::new(),
+            });
+        }
+        Ok(body
+            .pointer("/data/repository/ref/target/oid")
+            .and_then(Value::as_str)
+            .and_then(|o| o.parse().ok()))
+    }
+
+    /// Reads what `commit`'s tree has at `paths` (a commit on a parent the
+    /// forge did not observe).
+    async fn read_facts(
+        &self,
+        repo: &RepoId,
+        commit: ObjectId,
+        paths: &[String],
+    ) -> Result<Facts, ForgeError> {
+        let mut facts = Facts::new();
+        for chunk in paths.chunks(100) {
+            let doc = tree::facts_query(repo, commit, chunk);
+            let body = self
+                .client
+                .graphql(&doc.query, &doc.variables, "graphql tree facts", false)
+                .await
+                .map_err(send_error)?;
+            if let Some(e) = query::errors(&body).first() {
+                return Err(query::map_error(repo, e));
+            }
+            if body.pointer("/data/repository").is_none_or(Value::is_null) {
+                return Err(ForgeError::NotFound {
+                    repo: repo.clone(),
+                    hint: String::new(),
+                });
+            }
+            facts.extend(tree::parse_facts(chunk, &body).ok_or_else(|| {
+                ForgeError::Other(format!(
+                    "{repo}: the parent commit {commit} is not on GitHub"
+                ))
+            })?);
+        }
+        Ok(facts)
+    }
+
+    /// Every file below each of `dirs` in `commit` (full paths), one query
+    /// per directory level.
+    async fn list_files(
+        &self,
+        repo: &RepoId,
+        commit: ObjectId,
+        dirs: &BTreeSet<String>,
+    ) -> Result<BTreeMap<String, Vec<String>>, ForgeError> {
+        let mut out = BTreeMap::new();
+        for top in dirs {
+            let mut files = Vec::new();
+            let mut level = vec![top.clone()];
+            while !level.is_empty() {
+                let mut next = Vec::new();
+                for chunk in level.chunks(100) {
+                    let doc = tree::listing_query(repo, commit, chunk);
+                    let body = self
+                        .client
+                        .graphql(&doc.query, &doc.variables, "graphql tree listing", false)
+                        .await
+                        .map_err(send_error)?;
+                    if let Some(e) = query::errors(&body).first() {
+                        return Err(query::map_error(repo, e));
+                    }
+                    for entries in tree::parse_listing(chunk, &body) {
+                        for (path, is_dir) in entries {
+                            if is_dir {
+                                next.push(path);
+                            } else {
+                                files.push(path);
+                            }
+                        }
+                    }
+                }
+                level = next;
+            }
+            out.insert(top.clone(), files);
+        }
+        Ok(out)
+    }
+
+    /// Checks a commit's writes against its parent (see [`tree`]),
+    /// reading what observation did not tell. Returns the writes to send,
+    /// and what is known of the parent.
+    async fn prepare(
+        &self,
+        request: &CommitRequest,
+        parent: ObjectId,
+    ) -> Result<(tree::Prepared, Facts), ForgeError> {
+        let repo = &request.repo;
+        let mut facts = self.facts_of(repo, parent);
+        let mut listings = BTreeMap::new();
+        // At most one read of paths and one listing.
+        for _ in 0..3 {
+            match tree::prepare(repo, &request.branch, &facts, &listings, &request.files)? {
+                Ok(prepared) => return Ok((prepared, facts)),
+                Err(Needs::Paths(unknown)) => {
+                    let paths: Vec<String> = tree::to_read(&unknown, &request.files)
+                        .into_iter()
+                        .collect();
+                    let read = self.read_facts(repo, parent, &paths).await?;
+                    facts.extend(read.clone());
+                    self.add_facts(repo, parent, read);
+                }
+                Err(Needs::Listings(dirs)) => {
+                    listings.extend(self.list_files(repo, parent, &dirs).await?);
+                }
+            }
+        }
+        Err(ForgeError::Other(format!(
+            "{repo}: cannot tell what the parent commit {parent} has at the paths written"
+        )))
     }
 
     /// A mutation; returns `data`, or the first error mapped for `repo`.
@@ -249,11 +503,33 @@ impl GitHubForge {
         Ok(body.get("data").cloned().unwrap_or(Value::Null))
     }
 
-    async fn commit_graphql(&self, request: &CommitRequest) -> Result<ObjectId, ForgeError> {
-        let parent = request.parent.ok_or_else(|| empty_repo(&request.repo))?;
+    /// A compare-and-swap failure on `branch`, with the tip it has now
+    /// (GitHub's message does not name it).
+    async fn conflict(
+        &self,
+        repo: &RepoId,
+        branch: &str,
+        expected: Option<ObjectId>,
+    ) -> ForgeError {
+        match self.branch_tip(repo, branch).await {
+            Ok(actual) => ForgeError::conflict(repo, branch, expected, actual),
+            Err(e) => e,
+        }
+    }
+
+    /// One commit through `createCommitOnBranch`: alone when it moves the
+    /// branch fast-forward from its tip (the only move a default branch
+    /// gets), after `updateRefs` creating or resetting the branch
+    /// otherwise.
+    async fn commit_graphql(
+        &self,
+        request: &CommitRequest,
+        parent: ObjectId,
+        files: &[&FileWrite],
+    ) -> Result<ObjectId, ForgeError> {
         let mut additions = Vec::new();
         let mut deletions = Vec::new();
-        for f in &request.files {
+        for f in files {
             match &f.content {
                 Some(c) => additions.push((f.path.clone(), c.clone())),
                 None => deletions.push(f.path.clone()),
@@ -267,7 +543,7 @@ impl GitHubForge {
             &additions,
             &deletions,
         );
-        let data = if request.expected_tip == Some(parent) {
+        let result = if request.expected_tip == Some(parent) {
             self.mutate(
                 &request.repo,
                 query::COMMIT,
@@ -276,12 +552,16 @@ impl GitHubForge {
             )
             .await
         } else {
-            if self.default_branch_of(&request.repo).as_deref() == Some(request.branch.as_str()) {
-                request.check_fast_forward(&request.branch)?;
-            }
-            let node = self.repo_node_id(&request.repo).await?;
-            let refs =
-                query::ref_update(&node, &request.branch, request.expected_tip, Some(parent));
+            // Not a default branch (checked by the caller): created, or
+            // reset with force onto the new base.
+            let (node, _) = self.repo_info(&request.repo).await?;
+            let refs = query::ref_update(
+                &node,
+                &request.branch,
+                request.expected_tip,
+                Some(parent),
+                request.expected_tip.is_some(),
+            );
             self.mutate(
                 &request.repo,
                 query::PROPOSE,
@@ -289,8 +569,16 @@ impl GitHubForge {
                 "graphql propose",
             )
             .await
-        }
-        .map_err(|e| with_branch(e, request))?;
+        };
+        let data = match result {
+            Ok(data) => data,
+            Err(ForgeError::Conflict { .. }) => {
+                return Err(self
+                    .conflict(&request.repo, &request.branch, request.expected_tip)
+                    .await);
+            }
+            Err(e) => return Err(e),
+        };
         data.pointer("/createCommitOnBranch/commit/oid")
             .and_then(Value::as_str)
             .and_then(|o| o.parse().ok())
@@ -303,17 +591,17 @@ impl GitHubForge {
     }
 }
 
-/// Fills in the branch of a compare-and-swap failure from the request.
-fn with_branch(e: ForgeError, request: &CommitRequest) -> ForgeError {
-    match e {
-        ForgeError::Conflict { actual, .. } => ForgeError::Conflict {
-            repo: request.repo.clone(),
-            branch: request.branch.clone(),
-            expected: crate::forge::describe_tip(request.expected_tip),
-            actual,
-        },
-        other => other,
+/// Names the forge writes must be valid before anything is sent: the
+/// branch (`git check-ref-format` would take some names no branch may
+/// have, like `-x`) and the paths.
+fn check_names(repo: &RepoId, branch: &str, files: &[FileWrite]) -> Result<(), ForgeError> {
+    crate::paths::check_branch_name(branch)
+        .map_err(|e| ForgeError::Other(format!("{repo}: {e}")))?;
+    for f in files {
+        crate::paths::check_repo_path(&f.path)
+            .map_err(|e| ForgeError::Other(format!("{repo}: {e}")))?;
     }
+    Ok(())
 }
 
 fn empty_repo(repo: &RepoId) -> ForgeError {
@@ -400,18 +688,35 @@ impl Forge for GitHubForge {
     }
 
     async fn commit(&self, request: &CommitRequest) -> Result<ObjectId, ForgeError> {
-        // createCommitOnBranch keeps a file's mode but cannot set the
-        // executable bit; commits that must set it go through the Git Data
-        // API, which can.
-        let needs_mode = request
-            .files
-            .iter()
-            .any(|f| f.content.is_some() && f.mode == FileMode::Executable && !f.mode_unchanged);
-        if self.write_mode == WriteMode::Rest || needs_mode {
-            let default = self.default_branch_of(&request.repo);
-            return rest::commit(&self.client, request, default.as_deref()).await;
+        let repo = &request.repo;
+        check_names(repo, &request.branch, &request.files)?;
+        let Some(parent) = request.parent else {
+            // GitHub cannot write a first commit; a missing repository is
+            // still reported as missing.
+            self.repo_info(repo).await?;
+            return Err(empty_repo(repo));
+        };
+        // A default branch only moves fast-forward from its tip: a commit
+        // on the tip it replaces, with that tip as the compare-and-swap.
+        // Anything else is a reset, refused for a default branch.
+        if request.expected_tip != Some(parent) {
+            let (_, defaults) = self.repo_info(repo).await?;
+            for default in &defaults {
+                request.check_fast_forward(default)?;
+            }
         }
-        self.commit_graphql(request).await
+        let (prepared, facts) = self.prepare(request, parent).await?;
+        let files: Vec<&FileWrite> = prepared.send.iter().map(|&i| &request.files[i]).collect();
+        // createCommitOnBranch keeps a file's mode and cannot set one;
+        // commits that set or clear the executable bit go through the Git
+        // Data API, which can.
+        let id = if self.write_mode == WriteMode::Rest || prepared.needs_modes {
+            rest::commit(&self.client, request, parent, &files).await?
+        } else {
+            self.commit_graphql(request, parent, &files).await?
+        };
+        self.add_facts(repo, id, tree::after(&facts, &files));
+        Ok(id)
     }
 
     async fn delete_branch(
@@ -420,28 +725,32 @@ impl Forge for GitHubForge {
         branch: &str,
         expected_tip: ObjectId,
     ) -> Result<(), ForgeError> {
+        check_names(repo, branch, &[])?;
+        let (node, defaults) = self.repo_info(repo).await?;
+        if defaults.contains(branch) {
+            return Err(ForgeError::Refused(format!(
+                "refusing to delete `{branch}`, the default branch of {repo}"
+            )));
+        }
         if self.write_mode == WriteMode::Rest {
             return rest::delete_branch(&self.client, repo, branch, expected_tip).await;
         }
-        let node = self.repo_node_id(repo).await?;
-        let refs = query::ref_update(&node, branch, Some(expected_tip), None);
-        self.mutate(
-            repo,
-            query::UPDATE_REFS,
-            json!({ "refs": refs }),
-            "graphql delete branch",
-        )
-        .await
-        .map_err(|e| match e {
-            ForgeError::Conflict { actual, .. } => ForgeError::Conflict {
-                repo: repo.clone(),
-                branch: branch.to_string(),
-                expected: expected_tip.to_string(),
-                actual,
-            },
-            other => other,
-        })?;
-        Ok(())
+        let refs = query::ref_update(&node, branch, Some(expected_tip), None, false);
+        match self
+            .mutate(
+                repo,
+                query::UPDATE_REFS,
+                json!({ "refs": refs }),
+                "graphql delete branch",
+            )
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(ForgeError::Conflict { .. }) => {
+                Err(self.conflict(repo, branch, Some(expected_tip)).await)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     fn has_pull_requests(&self) -> bool {
@@ -562,5 +871,273 @@ mod tests {
         let ghes = forge("https://ghe.example.com/api/v3");
         assert!(ghes.serves_git_url("https://ghe.example.com/platform/registry.git"));
         assert!(!ghes.serves_git_url("https://github.com/acme/platform.git"));
+    }
+
+    fn query_for(paths: &[&str], branch: Option<&str>) -> RepoQuery {
+        RepoQuery {
+            repo: RepoId::new("acme", "web"),
+            branch: branch.map(str::to_string),
+            paths: paths.iter().map(|p| p.to_string()).collect(),
+            lock_path: ".github/distributor.lock.json".into(),
+            proposal_branch: "distributor/sync".into(),
+        }
+    }
+
+    fn oid(n: u8) -> ObjectId {
+        format!("{n:040x}").parse().unwrap()
+    }
+
+    /// Observation asks for the directories of the paths on the observed
+    /// branch, so a commit on its tip knows what it needs without a read.
+    #[test]
+    fn observation_records_the_tip_s_tree_facts() {
+        let q = query_for(&[".github/workflows/ci.yml", "CODEOWNERS"], None);
+        let doc = query::observe(std::slice::from_ref(&q));
+        let vars = doc.variables.as_object().unwrap();
+        let dirs: BTreeSet<&str> = vars
+            .iter()
+            .filter(|(k, _)| k.starts_with('d'))
+            .filter_map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(dirs, BTreeSet::from([".github", ".github/workflows"]));
+        assert!(doc.query.contains("d1: file(path: $d1) { mode type }"));
+        let body = json!({ "data": { "r0": {
+            "id": "R_1", "isArchived": false, "defaultBranchRef": { "name": "main" },
+            "branch": { "name": "main", "target": { "oid": oid(9).to_string(),
+                "f0": { "oid": oid(1).to_string(), "mode": 33261, "type": "blob" },
+                "f1": null,
+                "lock": { "oid": oid(3).to_string(), "mode": 33188, "type": "blob",
+                          "object": { "text": "{}", "isBinary": false } },
+                "d0": { "mode": 16384, "type": "tree" },
+                "d1": { "mode": 16384, "type": "tree" } } },
+            "proposal": null,
+            "pullRequests": { "nodes": [] }
+        }}});
+        let observed = query::parse_observe(&[q], &body).remove(0).unwrap();
+        use tree::Entry;
+        assert_eq!(
+            observed.tree,
+            Facts::from([
+                (
+                    ".github/workflows/ci.yml".to_string(),
+                    Entry::File(crate::blob::FileMode::Executable)
+                ),
+                ("CODEOWNERS".to_string(), Entry::Missing),
+                (
+                    ".github/distributor.lock.json".to_string(),
+                    Entry::File(crate::blob::FileMode::Regular)
+                ),
+                (".github".to_string(), Entry::Dir),
+                (".github/workflows".to_string(), Entry::Dir),
+            ])
+        );
+        assert_eq!(observed.default_ref.as_deref(), Some("main"));
+        assert!(!observed.unborn);
+    }
+
+    /// A configured default branch the repository lacks is `NotFound`,
+    /// naming it and the repository's default branch; an empty repository
+    /// leaves its branch to be named by REST.
+    #[test]
+    fn missing_and_unborn_default_branches() {
+        let answer = |default: Value| {
+            json!({ "data": { "r0": {
+                "id": "R_1", "isArchived": false, "defaultBranchRef": default,
+                "branch": null, "proposal": null, "pullRequests": { "nodes": [] }
+            }}})
+        };
+        let q = query_for(&["a.txt"], Some("trunk"));
+        let err =
+            query::parse_observe(std::slice::from_ref(&q), &answer(json!({ "name": "main" })))
+                .remove(0)
+                .unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, ForgeError::NotFound { .. }), "{msg}");
+        assert!(
+            msg.contains("no branch `trunk`") && msg.contains("`main`"),
+            "{msg}"
+        );
+        let empty = query::parse_observe(&[q], &answer(Value::Null))
+            .remove(0)
+            .unwrap();
+        assert!(empty.unborn);
+        assert_eq!(empty.default_ref, None);
+        assert_eq!(empty.observation.default_branch.tip, None);
+    }
+
+    /// `updateRefs` forces only a reset (of the proposal branch); a
+    /// creation or deletion is a plain compare-and-swap.
+    #[test]
+    fn only_a_reset_is_forced() {
+        let force = |before: Option<ObjectId>, after: Option<ObjectId>, force: bool| {
+            query::ref_update("R_1", "distributor/sync", before, after, force)["refUpdates"][0]
+                ["force"]
+                .clone()
+        };
+        assert_eq!(force(Some(oid(1)), Some(oid(2)), true), json!(true));
+        assert_eq!(force(None, Some(oid(2)), false), json!(false));
+        assert_eq!(force(Some(oid(1)), None, false), json!(false));
+    }
+
+    /// A branch that is gone is a compare-and-swap failure (the forge then
+    /// reads the actual tip), unlike a missing repository.
+    #[test]
+    fn a_vanished_ref_is_a_conflict() {
+        let repo = RepoId::new("acme", "web");
+        assert!(matches!(
+            query::map_message(
+                &repo,
+                "NOT_FOUND",
+                "Could not resolve to a Ref with the name 'refs/heads/distributor/sync'."
+            ),
+            ForgeError::Conflict { .. }
+        ));
+        assert!(matches!(
+            query::map_message(
+                &repo,
+                "NOT_FOUND",
+                "Could not resolve to a Repository with the name 'acme/web'."
+            ),
+            ForgeError::NotFound { .. }
+        ));
+    }
+
+    #[test]
+    fn new_documents_are_valid_against_the_github_schema() {
+        let schema = fake_github::github_schema();
+        let repo = RepoId::new("acme", "web");
+        for (name, doc) in [
+            ("repo id", query::repo_id(&repo).query),
+            ("branch tip", query::branch_tip(&repo, "main").query),
+        ] {
+            if let Err(e) =
+                apollo_compiler::ExecutableDocument::parse_and_validate(schema, &doc, name)
+            {
+                panic!("{name} is not valid against GitHub's schema:\n{e}\n{doc}");
+            }
+        }
+    }
+
+    /// After observation, a direct commit is one request, creating or
+    /// resetting the proposal one, deleting it one (GraphQL writes); the
+    /// Git Data API's counts stay what they were. Checking the writes
+    /// against the parent (a missing path's deletion dropped, a file in a
+    /// new directory) reads nothing more: observation told, and each
+    /// commit knows its own tree.
+    #[test]
+    fn writes_after_observation_read_nothing_more() {
+        for (mode, costs) in [
+            (WriteMode::Graphql, [1, 1, 1, 1]),
+            (WriteMode::Rest, [4, 4, 5, 2]),
+        ] {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let fake = fake_github::FakeGitHub::start(fake_github::Config {
+                    secondary_limits: vec![(100_000, std::time::Duration::from_secs(60))],
+                    ..fake_github::Config::default()
+                });
+                fake.add_token("ghp_forge_unit", true);
+                let base: ObjectId = fake
+                    .add_repo(
+                        "acme",
+                        "web",
+                        "main",
+                        &[(".github/x.yml", b"a\n".as_slice()), ("README.md", b"r\n")],
+                    )
+                    .parse()
+                    .unwrap();
+                let gh = GitHubForge::new(GitHubConfig {
+                    api_url: fake.url(),
+                    auth: Auth::Token("ghp_forge_unit".to_string().into()),
+                    write_mode: mode,
+                    batch_size: 50,
+                    client: ClientSettings {
+                        pacing: limits::Pacing {
+                            quotas: Vec::new(),
+                            spacing: std::time::Duration::ZERO,
+                        },
+                        ..ClientSettings::default()
+                    },
+                })
+                .unwrap();
+                let mut q = query_for(&[".github/x.yml", ".github/new/y.yml", "gone.txt"], None);
+                q.lock_path = ".distributor/lock.json".into();
+                gh.observe(&[q]).await.remove(0).unwrap();
+                let write = |path: &str, content: &str| crate::forge::FileWrite {
+                    path: path.into(),
+                    content: Some(content.as_bytes().to_vec()),
+                    mode: crate::blob::FileMode::Regular,
+                    mode_unchanged: false,
+                };
+                let request = |branch: &str, parent, expected, files| CommitRequest {
+                    repo: RepoId::new("acme", "web"),
+                    branch: branch.into(),
+                    parent: Some(parent),
+                    expected_tip: expected,
+                    files,
+                    message: "sync\n\nDistributor-Version: 0\n".into(),
+                    author: crate::forge::Signature {
+                        name: "d".into(),
+                        email: "d@example.com".into(),
+                    },
+                };
+                let mut spent = Vec::new();
+                let cost = || {
+                    let total = fake.counters().total;
+                    fake.reset_counters();
+                    total
+                };
+                cost();
+                let gone = crate::forge::FileWrite {
+                    content: None,
+                    ..write("gone.txt", "")
+                };
+                let direct = gh
+                    .commit(&request(
+                        "main",
+                        base,
+                        Some(base),
+                        vec![
+                            write(".github/x.yml", "b\n"),
+                            write(".github/new/y.yml", "y\n"),
+                            gone,
+                            write(".distributor/lock.json", "{}\n"),
+                        ],
+                    ))
+                    .await
+                    .unwrap();
+                spent.push(cost());
+                let files = || {
+                    vec![
+                        write(".github/new/y.yml", "proposed\n"),
+                        write(".distributor/lock.json", "{\"p\":1}\n"),
+                    ]
+                };
+                let p1 = gh
+                    .commit(&request("distributor/sync", direct, None, files()))
+                    .await
+                    .unwrap();
+                spent.push(cost());
+                let p2 = gh
+                    .commit(&request("distributor/sync", direct, Some(p1), files()))
+                    .await
+                    .unwrap();
+                spent.push(cost());
+                gh.delete_branch(&RepoId::new("acme", "web"), "distributor/sync", p2)
+                    .await
+                    .unwrap();
+                spent.push(cost());
+                assert_eq!(spent, costs, "{mode:?}");
+                assert_eq!(
+                    fake.file("acme", "web", "main", ".github/new/y.yml")
+                        .as_deref(),
+                    Some(b"y\n".as_slice())
+                );
+                assert_eq!(fake.tip("acme", "web", "distributor/sync"), None);
+            });
+        }
     }
 }

@@ -10,11 +10,12 @@
 //! `Commit.file(path:)`, so every file of a branch comes from the same
 //! commit as the tip the plan's compare-and-swap uses.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use serde_json::{Map, Value, json};
 
+use super::tree::{self, Entry, Facts};
 use crate::blob::{FileMode, ObjectId};
 use crate::forge::{
     BranchSnapshot, Checks, FileEntry, ForgeError, ProposalSnapshot, PullRequest, RepoId,
@@ -45,6 +46,13 @@ pub fn observe(queries: &[RepoQuery]) -> Document {
             paths.entry(p.as_str()).or_insert_with(|| format!("p{n}"));
         }
     }
+    let mut dirs: BTreeMap<String, String> = BTreeMap::new();
+    for q in queries {
+        for d in dirs_of_query(q) {
+            let n = dirs.len();
+            dirs.entry(d).or_insert_with(|| format!("d{n}"));
+        }
+    }
     let mut heads: BTreeMap<&str, String> = BTreeMap::new();
     for q in queries {
         let n = heads.len();
@@ -56,6 +64,10 @@ pub fn observe(queries: &[RepoQuery]) -> Document {
     for (path, var) in &paths {
         decls.push(format!("${var}: String!"));
         vars.insert(var.clone(), json!(path));
+    }
+    for (dir, var) in &dirs {
+        decls.push(format!("${var}: String!"));
+        vars.insert(var.clone(), json!(dir));
     }
     for (head, var) in &heads {
         decls.push(format!("${var}: String!"));
@@ -90,12 +102,18 @@ pub fn observe(queries: &[RepoQuery]) -> Document {
             files,
             " lock: file(path: ${lock}) {{ oid mode type object {{ ... on Blob {{ text isBinary }} }} }}"
         );
+        // The directories of the paths, on the observed branch only: new
+        // commits are written on its tip (see `tree`).
+        let mut tree = String::new();
+        for (k, d) in dirs_of_query(q).iter().enumerate() {
+            let _ = write!(tree, " d{k}: file(path: ${}) {{ mode type }}", dirs[d]);
+        }
         let head = &heads[q.proposal_branch.as_str()];
         let _ = writeln!(
             body,
             "  r{i}: repository(owner: $o{i}, name: $n{i}) {{\n    id url isArchived\n    \
              defaultBranchRef {{ name }}\n    \
-             branch: {branch} {{ name target {{ ... on Commit {{ oid statusCheckRollup {{ state }}{files} }} }} }}\n    \
+             branch: {branch} {{ name target {{ ... on Commit {{ oid statusCheckRollup {{ state }}{files}{tree} }} }} }}\n    \
              proposal: ref(qualifiedName: ${head}ref) {{ name target {{ ... on Commit {{ oid message statusCheckRollup {{ state }} parents(first: 1) {{ nodes {{ oid{files} }} }}{files} }} }} }}\n    \
              pullRequests(headRefName: ${head}, states: [OPEN], first: 1) {{ nodes {{ id number url title body createdAt isDraft labels(first: 20) {{ nodes {{ name }} }} }} }}\n    \
              closed: pullRequests(headRefName: ${head}, states: [CLOSED], first: 1, orderBy: {{field: CREATED_AT, direction: DESC}}) {{ nodes {{ number url headRefOid }} }}\n  }}"
@@ -105,6 +123,44 @@ pub fn observe(queries: &[RepoQuery]) -> Document {
         query: format!("query Observe({}) {{\n{body}}}", decls.join(", ")),
         variables: Value::Object(vars),
     }
+}
+
+/// The directories of a query's paths and lock file that are not queried
+/// paths themselves, in a stable order.
+fn dirs_of_query(q: &RepoQuery) -> Vec<String> {
+    let queried: BTreeSet<&str> = q
+        .paths
+        .iter()
+        .map(String::as_str)
+        .chain(std::iter::once(q.lock_path.as_str()))
+        .collect();
+    queried
+        .iter()
+        .flat_map(|p| tree::dirs_of(p))
+        .filter(|d| !queried.contains(d))
+        .map(str::to_string)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+/// What the observed branch's tip has at the queried paths, the lock file
+/// and their directories (the fields GitHub answered).
+fn tree_facts(q: &RepoQuery, target: &Value) -> Facts {
+    let mut facts = Facts::new();
+    let mut add = |path: &str, key: &str| {
+        if let Some(v) = target.get(key) {
+            facts.insert(path.to_string(), Entry::from_graphql(Some(v)));
+        }
+    };
+    for (j, p) in q.paths.iter().enumerate() {
+        add(p, &format!("f{j}"));
+    }
+    add(&q.lock_path, "lock");
+    for (k, d) in dirs_of_query(q).iter().enumerate() {
+        add(d, &format!("d{k}"));
+    }
+    facts
 }
 
 /// A GraphQL error as GitHub reports it.
@@ -152,6 +208,15 @@ pub struct Observed {
     /// The lock blob ids whose text GitHub did not return (binary or
     /// large), by branch: `true` for the proposal branch.
     pub lock_blobs_without_text: Vec<(bool, ObjectId)>,
+    /// GitHub's default branch (`None`: the repository is empty).
+    pub default_ref: Option<String>,
+    /// The repository is empty and GitHub's answer does not name its
+    /// default branch: the caller reads it (REST `default_branch`) and
+    /// names the unborn branch.
+    pub unborn: bool,
+    /// What the observed branch's tip has at the queried paths, the lock
+    /// file and their directories.
+    pub tree: Facts,
 }
 
 /// Parses the answer to [`observe`] for the same `queries`.
@@ -194,22 +259,27 @@ fn parse_repo(q: &RepoQuery, repo: &Value) -> Result<Observed, ForgeError> {
     }
     let node_id = str_at(repo, &["id"]).unwrap_or_default();
     let mut missing_text = Vec::new();
+    let default_ref = str_at(repo, &["defaultBranchRef", "name"]);
     let branch_value = repo.get("branch").filter(|v| !v.is_null());
+    let mut unborn = false;
+    let mut tree = Facts::new();
     let default_branch = match branch_value {
-        Some(b) => parse_branch(q, b, false, &mut missing_text)?,
+        Some(b) => {
+            tree = tree_facts(q, b.get("target").unwrap_or(&Value::Null));
+            parse_branch(q, b, false, &mut missing_text)?
+        }
         None => {
-            let name = q
-                .branch
-                .clone()
-                .or_else(|| str_at(repo, &["defaultBranchRef", "name"]))
-                .unwrap_or_else(|| "main".into());
-            if q.branch.is_some() {
-                return Err(ForgeError::Other(format!(
-                    "{}: the registry names `{name}` as the default branch but the repository has no such branch",
-                    q.repo
-                )));
+            // The registry names a branch the repository lacks.
+            if let (Some(configured), Some(head)) = (&q.branch, &default_ref) {
+                return Err(missing_branch(&q.repo, configured, head));
             }
-            // An empty repository: no default branch yet.
+            // An empty repository: no default branch yet, and GitHub's
+            // answer does not name the unborn one (the caller reads it).
+            unborn = default_ref.is_none();
+            let name = default_ref
+                .clone()
+                .or_else(|| q.branch.clone())
+                .unwrap_or_default();
             BranchSnapshot {
                 name,
                 tip: None,
@@ -280,7 +350,16 @@ fn parse_repo(q: &RepoQuery, repo: &Value) -> Result<Observed, ForgeError> {
         },
         node_id,
         lock_blobs_without_text: missing_text,
+        default_ref,
+        unborn,
+        tree,
     })
+}
+
+/// The error for a configured default branch that the repository lacks
+/// (the local forge's wording).
+pub fn missing_branch(repo: &RepoId, branch: &str, head: &str) -> ForgeError {
+    crate::forge::local::missing_branch(repo, branch, head)
 }
 
 fn parse_branch(
@@ -397,11 +476,21 @@ pub fn blobs(repo: &RepoId, oids: &[ObjectId]) -> Document {
     }
 }
 
-/// The repository's node id (when observation did not record it).
+/// The repository's node id and default branch (when observation did not
+/// record them).
 pub fn repo_id(repo: &RepoId) -> Document {
     Document {
-        query: "query RepoId($owner: String!, $name: String!) { repository(owner: $owner, name: $name) { id } }".into(),
+        query: "query RepoId($owner: String!, $name: String!) { repository(owner: $owner, name: $name) { id defaultBranchRef { name } } }".into(),
         variables: json!({ "owner": repo.owner, "name": repo.name }),
+    }
+}
+
+/// The tip of one branch (after a compare-and-swap failure: GitHub's
+/// message does not name it).
+pub fn branch_tip(repo: &RepoId, branch: &str) -> Document {
+    Document {
+        query: "query BranchTip($owner: String!, $name: String!, $ref: String!) { repository(owner: $owner, name: $name) { ref(qualifiedName: $ref) { target { oid } } } }".into(),
+        variables: json!({ "owner": repo.owner, "name": repo.name, "ref": format!("refs/heads/{branch}") }),
     }
 }
 
@@ -447,12 +536,15 @@ pub const UPDATE_REFS: &str = "mutation UpdateRefs($refs: UpdateRefsInput!) {\n 
 /// Auto-merge once checks pass.
 pub const AUTO_MERGE: &str = "mutation AutoMerge($input: EnablePullRequestAutoMergeInput!) {\n  enablePullRequestAutoMerge(input: $input) { pullRequest { number } }\n}";
 
-/// The `updateRefs` input for one branch.
+/// The `updateRefs` input for one branch. `force` allows a move that is
+/// not a fast-forward: only ever for resetting the proposal branch, never
+/// for a default branch.
 pub fn ref_update(
     repo_node_id: &str,
     branch: &str,
     before: Option<ObjectId>,
     after: Option<ObjectId>,
+    force: bool,
 ) -> Value {
     let oid = |o: Option<ObjectId>| o.map(|o| o.to_string()).unwrap_or_else(|| ZERO_OID.into());
     json!({
@@ -461,7 +553,7 @@ pub fn ref_update(
             "name": format!("refs/heads/{branch}"),
             "beforeOid": oid(before),
             "afterOid": oid(after),
-            "force": true,
+            "force": force,
         }],
     })
 }
@@ -491,6 +583,14 @@ pub fn map_message(repo: &RepoId, kind: &str, message: &str) -> ForgeError {
     }
     match kind {
         "NOT_FOUND" if message.contains("Repository") => not_found(repo),
+        // The branch of a compare-and-swap is gone: a conflict whose actual
+        // tip the caller reads.
+        "NOT_FOUND" if message.contains("a Ref") => ForgeError::Conflict {
+            repo: repo.clone(),
+            branch: String::new(),
+            expected: "the observed tip".into(),
+            actual: "no branch".into(),
+        },
         "STALE_DATA" => ForgeError::Conflict {
             repo: repo.clone(),
             branch: String::new(),

@@ -3,19 +3,20 @@
 //! `createCommitOnBranch` is unavailable, and for commits that set the
 //! executable bit (which the mutation cannot). Also reads binary blobs.
 //!
-//! REST ref updates carry no compare-and-swap: the default branch is only
-//! moved fast-forward (GitHub refuses anything else), and a proposal branch
-//! is checked right before it is reset or deleted, which leaves a window of
-//! one request.
+//! REST ref updates carry no compare-and-swap: a default branch is only
+//! moved fast-forward (never with `force`: GitHub refuses anything else, and
+//! the caller refuses resets of a default branch before writing), and a
+//! proposal branch is checked right before it is reset or deleted, which
+//! leaves a window of one request.
 
 use base64::Engine as _;
 use http::Method;
 use serde_json::{Value, json};
 
 use super::client::Client;
-use super::{empty_repo, rest_error, send_error};
+use super::{rest_error, send_error};
 use crate::blob::ObjectId;
-use crate::forge::{CommitRequest, ForgeError, RepoId};
+use crate::forge::{CommitRequest, FileWrite, ForgeError, RepoId};
 
 /// Reads one blob's bytes.
 pub async fn read_blob(
@@ -73,7 +74,9 @@ fn sha_at(v: &Value, pointer: &str, repo: &RepoId) -> Result<ObjectId, ForgeErro
         .ok_or_else(|| ForgeError::Other(format!("{repo}: GitHub's answer has no `{pointer}`")))
 }
 
-/// The current tip of `branch`, `None` when it does not exist.
+/// The current tip of `branch`, `None` when it does not exist. GitHub
+/// answers 404 for a missing branch and for a missing repository alike; a
+/// 404 is told apart by reading the repository (an error path).
 async fn branch_tip(
     client: &Client,
     repo: &RepoId,
@@ -90,20 +93,35 @@ async fn branch_tip(
         .await
         .map_err(send_error)?;
     match r.status.as_u16() {
-        404 => Ok(None),
+        404 => {
+            call(
+                client,
+                repo,
+                Method::GET,
+                format!("/repos/{}/{}", repo.owner, repo.name),
+                None,
+                "GET /repos/{owner}/{repo}",
+                "read the repository",
+            )
+            .await?;
+            Ok(None)
+        }
         s if (200..300).contains(&s) => sha_at(&r.body, "/object/sha", repo).map(Some),
         s => Err(rest_error(repo, s, &r.body, "read a branch")),
     }
 }
 
-/// Writes one commit through the Git Data API.
+/// Writes one commit of `files` (as prepared: deletions first) on
+/// `parent` through the Git Data API. A commit whose expected tip is not
+/// its parent resets the branch (force): the caller allows that only for a
+/// branch that is not a default branch.
 pub async fn commit(
     client: &Client,
     request: &CommitRequest,
-    default_branch: Option<&str>,
+    parent: ObjectId,
+    files: &[&FileWrite],
 ) -> Result<ObjectId, ForgeError> {
     let repo = &request.repo;
-    let parent = request.parent.ok_or_else(|| empty_repo(repo))?;
     let base = format!("/repos/{}/{}", repo.owner, repo.name);
     let parent_commit = call(
         client,
@@ -117,7 +135,7 @@ pub async fn commit(
     .await?;
     let base_tree = sha_at(&parent_commit, "/tree/sha", repo)?;
     let mut entries = Vec::new();
-    for f in &request.files {
+    for f in files {
         let mode = f.mode.as_str();
         entries.push(match &f.content {
             Some(bytes) => match std::str::from_utf8(bytes) {
@@ -186,9 +204,6 @@ pub async fn commit(
         Some(expected) => {
             let reset = expected != parent;
             if reset {
-                if default_branch == Some(branch.as_str()) {
-                    request.check_fast_forward(branch)?;
-                }
                 let actual = branch_tip(client, repo, branch).await?;
                 if actual != Some(expected) {
                     return Err(conflict(actual));
