@@ -294,22 +294,34 @@ impl Log {
     }
 
     fn events(&self) -> Result<Vec<Event>, String> {
-        let text = match std::fs::read_to_string(&self.path) {
-            Ok(t) => t,
+        // Bytes, not a string: a crash mid-append can cut a multi-byte
+        // character in half, and that torn tail must not fail the read.
+        let bytes = match std::fs::read(&self.path) {
+            Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(format!("cannot read {}: {e}", self.path.display())),
         };
-        let torn_tail = !text.is_empty() && !text.ends_with('\n');
-        let lines: Vec<&str> = text.lines().collect();
+        let torn_tail = !bytes.is_empty() && !bytes.ends_with(b"\n");
+        let body = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+        let lines: Vec<&[u8]> = if body.is_empty() {
+            Vec::new()
+        } else {
+            body.split(|b| *b == b'\n').collect()
+        };
         let mut events = Vec::with_capacity(lines.len());
         for (i, line) in lines.iter().enumerate() {
-            if line.trim().is_empty() {
+            if line.trim_ascii().is_empty() {
                 continue;
             }
-            match serde_json::from_str::<Event>(line) {
+            match serde_json::from_slice::<Event>(line) {
                 Ok(e) => events.push(e),
                 Err(_) if torn_tail && i + 1 == lines.len() => {
-                    tracing::warn!(path = %self.path.display(), line = i + 1, "ignoring an incomplete last line of the rollout log");
+                    tracing::warn!(
+                        path = %self.path.display(),
+                        line = i + 1,
+                        bytes = line.len(),
+                        "ignoring an incomplete last line of the rollout log (a crash mid-append); the next append removes it"
+                    );
                 }
                 Err(e) => {
                     return Err(format!(
@@ -321,6 +333,46 @@ impl Log {
             }
         }
         Ok(events)
+    }
+
+    /// Under the lock, before an append: a last line without its newline
+    /// (a crash mid-append) would otherwise be glued to the next record,
+    /// corrupting it too. An unterminated line that is a whole event (the
+    /// crash fell just before its newline; reads already count it) gets its
+    /// newline; anything else is cut back to just after the last newline.
+    fn repair_torn_tail(&self) -> Result<(), String> {
+        use std::io::{Read, Seek, SeekFrom};
+        let where_ = || self.path.display().to_string();
+        let mut f = match OpenOptions::new().read(true).write(true).open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(format!("cannot open {}: {e}", where_())),
+        };
+        let mut bytes = Vec::new();
+        f.read_to_end(&mut bytes)
+            .map_err(|e| format!("cannot read {}: {e}", where_()))?;
+        if bytes.is_empty() || bytes.ends_with(b"\n") {
+            return Ok(());
+        }
+        let keep = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        let tail = &bytes[keep..];
+        if serde_json::from_slice::<Event>(tail).is_ok() {
+            tracing::warn!(path = %where_(), "the rollout log's last event had no newline (a crash mid-append); completing it");
+            f.seek(SeekFrom::End(0))
+                .and_then(|_| f.write_all(b"\n"))
+                .and_then(|()| f.sync_data())
+                .map_err(|e| format!("cannot repair {}: {e}", where_()))?;
+        } else {
+            tracing::warn!(
+                path = %where_(),
+                dropped_bytes = tail.len(),
+                "dropping the torn last line of the rollout log (a crash mid-append)"
+            );
+            f.set_len(keep as u64)
+                .and_then(|()| f.sync_data())
+                .map_err(|e| format!("cannot repair {}: {e}", where_()))?;
+        }
+        Ok(())
     }
 
     /// Appends events (one write, then fsync) under the log's lock;
@@ -335,6 +387,7 @@ impl Log {
                 .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
         let lock = self.lock()?;
+        self.repair_torn_tail()?;
         let mut text = String::new();
         for e in events {
             text.push_str(&serde_json::to_string(e).expect("events serialise"));
@@ -483,6 +536,92 @@ mod tests {
             e.contains("rollout.jsonl:1: not a rollout log event"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn an_append_after_a_torn_tail_drops_it_and_every_line_parses() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Log::in_dir(dir.path());
+        let good = serde_json::to_string(&opened(1, "acme/a", 1)).unwrap();
+        // Torn in the middle of a multi-byte character, too.
+        let mut bytes = format!("{good}\n{{\"event\":\"halted\",\"reason\":\"é").into_bytes();
+        bytes.pop();
+        std::fs::write(log.path(), &bytes).unwrap();
+        assert_eq!(log.read().unwrap().prs_opened.len(), 1);
+        log.append(&[opened(2, "acme/b", 2)], 3).unwrap();
+        let text = std::fs::read_to_string(log.path()).unwrap();
+        assert!(text.ends_with('\n'), "{text}");
+        assert!(!text.contains("halted"), "{text}");
+        for line in text.lines() {
+            serde_json::from_str::<Event>(line).unwrap();
+        }
+        let s = log.read().unwrap();
+        assert_eq!(
+            s.prs_opened,
+            vec![(1, "acme/a".into(), 1), (2, "acme/b".into(), 2)]
+        );
+        assert!(s.halted.is_empty());
+    }
+
+    #[test]
+    fn a_log_of_only_a_torn_line_is_empty_and_repaired_by_an_append() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Log::in_dir(dir.path());
+        std::fs::write(log.path(), "{\"event\":\"pr_op").unwrap();
+        assert_eq!(log.read().unwrap(), State::default());
+        log.append(&[opened(2, "acme/b", 2)], 3).unwrap();
+        let text = std::fs::read_to_string(log.path()).unwrap();
+        assert_eq!(
+            text,
+            format!(
+                "{}\n",
+                serde_json::to_string(&opened(2, "acme/b", 2)).unwrap()
+            )
+        );
+    }
+
+    #[test]
+    fn a_whole_last_event_without_its_newline_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Log::in_dir(dir.path());
+        let good = serde_json::to_string(&opened(1, "acme/a", 1)).unwrap();
+        std::fs::write(log.path(), &good).unwrap();
+        assert_eq!(log.read().unwrap().prs_opened.len(), 1);
+        log.append(&[opened(2, "acme/b", 2)], 3).unwrap();
+        assert_eq!(log.read().unwrap().prs_opened.len(), 2);
+    }
+
+    #[test]
+    fn a_clean_log_is_untouched_by_the_repair() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Log::in_dir(dir.path());
+        log.append(&[opened(1, "acme/a", 1), opened(2, "acme/b", 2)], 3)
+            .unwrap();
+        let before = std::fs::read(log.path()).unwrap();
+        let lock = log.lock().unwrap();
+        log.repair_torn_tail().unwrap();
+        assert_eq!(std::fs::read(log.path()).unwrap(), before);
+        drop(lock);
+        log.append(&[opened(4, "acme/c", 3)], 5).unwrap();
+        let after = std::fs::read(log.path()).unwrap();
+        assert_eq!(after[..before.len()], before[..]);
+    }
+
+    #[test]
+    fn a_torn_line_in_the_middle_stays_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Log::in_dir(dir.path());
+        let good = serde_json::to_string(&opened(1, "acme/a", 1)).unwrap();
+        let broken = format!("{good}\n{{\"event\":\"pr_op{good}\n");
+        std::fs::write(log.path(), &broken).unwrap();
+        let e = log.read().unwrap_err();
+        assert!(
+            e.contains("rollout.jsonl:2: not a rollout log event"),
+            "{e}"
+        );
+        // An append refuses too, and leaves the file as it was.
+        assert!(log.append(&[opened(2, "acme/b", 2)], 3).is_err());
+        assert_eq!(std::fs::read_to_string(log.path()).unwrap(), broken);
     }
 
     #[test]
