@@ -280,10 +280,18 @@ async fn run_inner(cli: Cli) -> Result<u8> {
             // `plan --init` works on a fresh machine; repos only by
             // `apply --init`.
             if init && execute {
+                // A repo that cannot be created fails alone: it is reported
+                // here, and again as that repo's error when it is observed.
                 for t in &run.prepared.targets {
                     let branch = t.repo.default_branch.as_deref().unwrap_or("main");
-                    if forge.ensure_repo(&t.id(), branch)? {
-                        tracing::info!(repo = %t.id(), branch, "created local repository (--init)");
+                    match forge.ensure_repo(&t.id(), branch) {
+                        Ok(true) => {
+                            tracing::info!(repo = %t.id(), branch, "created local repository (--init)");
+                        }
+                        Ok(false) => {}
+                        Err(e) => {
+                            tracing::error!(repo = %t.id(), error = %e, "cannot create local repository (--init)");
+                        }
                     }
                 }
             }

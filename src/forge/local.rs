@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
 use gix::refs::{FullName, Target};
@@ -22,6 +23,18 @@ use crate::blob::{FileMode, ObjectId};
 /// Reflog message of every ref update this forge makes (reflogs are only
 /// written where the repo's `core.logAllRefUpdates` asks for them).
 const REFLOG_MESSAGE: &str = "distributor: commit";
+
+/// How old a ref lock file (`refs/heads/<branch>.lock`, `packed-refs.lock`)
+/// must be before it is taken for a dead writer's and removed, and how old
+/// an abandoned `--init` creation directory must be before it is cleared.
+/// The writers of a local forge repo (this forge, `git push` into it,
+/// `git pack-refs`) hold such a lock for milliseconds, seconds at most on a
+/// loaded disk, and git never removes one itself: a `kill -9` mid-update
+/// would block the branch for good. Ten minutes is far beyond any live
+/// holder, so a working writer's lock is never taken, while a crashed one
+/// repairs itself on the first run after that (until then the repo alone
+/// fails with a clear error and the next run retries).
+const STALE_LOCK_AGE: Duration = Duration::from_secs(10 * 60);
 
 /// A forge over bare git repositories on local disk.
 #[derive(Debug, Clone)]
@@ -78,21 +91,112 @@ impl LocalForge {
     /// bare repo whose `HEAD` is `refs/heads/<default_branch>`, with one
     /// initial commit holding a `README.md`. Returns `true` if the repo was
     /// created, `false` if it already existed (it is left untouched).
+    ///
+    /// The repo is built in a hidden directory next to the target and
+    /// renamed into place, so a crash never leaves a half-made repo at the
+    /// target. A half-made one found there (left by an older version: not a
+    /// valid bare repo, and without objects or refs) is recreated; a broken
+    /// one that holds objects or refs is an error for that repo alone.
     pub fn ensure_repo(&self, repo: &RepoId, default_branch: &str) -> Result<bool, ForgeError> {
         let path = self.repo_path(repo)?;
-        if path.exists() {
-            self.open(repo)?;
-            return Ok(false);
-        }
         let head = branch_ref(repo, default_branch)?;
-        if let Some(owner_dir) = path.parent() {
-            std::fs::create_dir_all(owner_dir)
-                .map_err(|e| other(repo, &format!("cannot create {}", owner_dir.display()), e))?;
+        let owner_dir = path
+            .parent()
+            .expect("a repo path has an owner directory")
+            .to_path_buf();
+        let file_name = path
+            .file_name()
+            .expect("a repo path has a file name")
+            .to_string_lossy()
+            .into_owned();
+        let replace = match std::fs::symlink_metadata(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+            Err(e) => return Err(other(repo, &format!("cannot read {}", path.display()), e)),
+            Ok(meta) if !meta.is_dir() => {
+                return Err(ForgeError::Other(format!(
+                    "{repo}: {} exists and is not a directory; move it away to let --init create the repository",
+                    path.display()
+                )));
+            }
+            Ok(_) => match half_created(&path) {
+                None => {
+                    self.open(repo)?;
+                    return Ok(false);
+                }
+                Some(why) if holds_content(&path) => {
+                    return Err(ForgeError::Other(format!(
+                        "{repo}: {} is not a valid bare repository ({why}) but holds objects or refs; \
+                         repair it (git fsck) or move it away, then run --init again",
+                        path.display()
+                    )));
+                }
+                Some(why) => {
+                    tracing::warn!(
+                        repo = %repo,
+                        path = %path.display(),
+                        problem = why,
+                        "recreating a half-created repository (no objects, no refs)"
+                    );
+                    true
+                }
+            },
+        };
+        std::fs::create_dir_all(&owner_dir)
+            .map_err(|e| other(repo, &format!("cannot create {}", owner_dir.display()), e))?;
+        clear_abandoned_creations(&owner_dir, &file_name);
+        // Never a repo path: those end in `.git`, this ends in digits.
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        let tmp = owner_dir.join(format!(
+            "{}{}-{nanos}",
+            creation_prefix(&file_name),
+            std::process::id()
+        ));
+        let built = self.build_repo(repo, &tmp, &head, default_branch);
+        if let Err(e) = built {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e);
         }
+        if replace {
+            std::fs::remove_dir_all(&path).map_err(|e| {
+                let _ = std::fs::remove_dir_all(&tmp);
+                other(repo, &format!("cannot remove {}", path.display()), e)
+            })?;
+        }
+        match std::fs::rename(&tmp, &path) {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&tmp);
+                // Another `--init` may have won the race: fine if it made a
+                // valid repo.
+                if path.exists() && half_created(&path).is_none() {
+                    self.open(repo)?;
+                    Ok(false)
+                } else {
+                    Err(other(
+                        repo,
+                        &format!("cannot move the new repository into {}", path.display()),
+                        e,
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Creates the bare repo with its initial commit at `dir`.
+    fn build_repo(
+        &self,
+        repo: &RepoId,
+        dir: &Path,
+        head: &FullName,
+        default_branch: &str,
+    ) -> Result<(), ForgeError> {
         let options =
             open_options().config_overrides([format!("init.defaultBranch={default_branch}")]);
         let created = gix::ThreadSafeRepository::init_opts(
-            &path,
+            dir,
             gix::create::Kind::Bare,
             gix::create::Options::default(),
             options,
@@ -100,19 +204,25 @@ impl LocalForge {
         .map_err(|e| {
             other(
                 repo,
-                &format!("cannot create bare repository at {}", path.display()),
+                &format!("cannot create bare repository at {}", dir.display()),
                 e,
             )
         })?;
         drop(created);
-        let git = self.open(repo)?;
+        let git = gix::open_opts(dir, open_options()).map_err(|e| {
+            other(
+                repo,
+                &format!("cannot open the new repository at {}", dir.display()),
+                e,
+            )
+        })?;
         let head_name = git
             .head_name()
             .map_err(|e| other(repo, "cannot read HEAD", e))?;
-        if head_name.as_ref() != Some(&head) {
+        if head_name.as_ref() != Some(head) {
             return Err(ForgeError::Other(format!(
                 "{repo}: newly created repository at {} does not point HEAD at {head}",
-                path.display()
+                dir.display()
             )));
         }
         let request = CommitRequest {
@@ -135,7 +245,7 @@ impl LocalForge {
             },
         };
         commit_in(&git, &request)?;
-        Ok(true)
+        Ok(())
     }
 
     /// Opens an existing repo, isolated from the environment.
@@ -164,13 +274,17 @@ impl LocalForge {
             None => default_branch(&git, repo_id)?,
         };
         let tip = read_branch(&git, repo_id, &default_name)?;
-        if tip.is_none() && query.branch.is_some() {
-            // A named branch that does not exist is only acceptable when it
-            // is the unborn HEAD of an empty repository; otherwise a commit
-            // would start a new, unrelated history.
+        if tip.is_none() {
+            // A branch that does not exist is only acceptable when it is the
+            // unborn HEAD of an empty repository; otherwise a commit would
+            // start a new, unrelated history.
             let head = default_branch(&git, repo_id)?;
             if head != default_name {
                 return Err(missing_branch(repo_id, &default_name, &head));
+            }
+            let (branches, others) = list_refs(&git, repo_id)?;
+            if !branches.is_empty() || !others.is_empty() {
+                return Err(head_branch_missing(repo_id, &head, &branches, &others));
             }
         }
         let default_branch = snapshot(&git, repo_id, &default_name, tip, query)?;
@@ -377,6 +491,193 @@ pub(crate) fn missing_branch(repo: &RepoId, branch: &str, head: &str) -> ForgeEr
         hint: format!(
             ": it has no branch `{branch}` (its default branch is `{head}`); fix `default_branch` in the registry"
         ),
+    }
+}
+
+/// The error for a `HEAD` naming a branch that does not exist in a repo
+/// that has commits elsewhere.
+fn head_branch_missing(
+    repo: &RepoId,
+    head: &str,
+    branches: &[String],
+    others: &[String],
+) -> ForgeError {
+    let existing = if branches.is_empty() {
+        format!("no branches, but other refs ({})", others.join(", "))
+    } else {
+        format!(
+            "branches {}",
+            branches
+                .iter()
+                .map(|b| format!("`{b}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    ForgeError::NotFound {
+        repo: repo.clone(),
+        hint: format!(
+            ": HEAD points to `refs/heads/{head}`, which does not exist, and the repository has {existing}; \
+             point HEAD at the default branch (git symbolic-ref HEAD refs/heads/<branch>) or set `default_branch` in the registry"
+        ),
+    }
+}
+
+/// The repo's branch names and its other ref names (tags, notes ...).
+fn list_refs(
+    git: &gix::Repository,
+    repo: &RepoId,
+) -> Result<(Vec<String>, Vec<String>), ForgeError> {
+    let cannot = |e: &dyn std::fmt::Display| {
+        ForgeError::Other(format!("{repo}: cannot list references: {e}"))
+    };
+    let platform = git.references().map_err(|e| cannot(&e))?;
+    let (mut branches, mut others) = (Vec::new(), Vec::new());
+    for reference in platform.all().map_err(|e| cannot(&e))? {
+        let reference = reference.map_err(|e| cannot(&e))?;
+        let name = reference.name().as_bstr().to_string();
+        match name.strip_prefix("refs/heads/") {
+            Some(branch) => branches.push(branch.to_string()),
+            None => others.push(name),
+        }
+    }
+    Ok((branches, others))
+}
+
+/// Why `path` (an existing directory) is not a usable bare repo, `None` if
+/// it is one.
+fn half_created(path: &Path) -> Option<&'static str> {
+    if !path.join("HEAD").is_file() {
+        Some("no HEAD")
+    } else if !path.join("objects").is_dir() {
+        Some("no objects directory")
+    } else if !path.join("refs").is_dir() {
+        Some("no refs directory")
+    } else if gix::open_opts(path, open_options()).is_err() {
+        Some("git cannot open it")
+    } else {
+        None
+    }
+}
+
+/// Whether a directory holds any object or ref: files under `objects/`
+/// or `refs/`, or a non-empty `packed-refs`.
+fn holds_content(path: &Path) -> bool {
+    fn any_file(dir: &Path) -> bool {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return false;
+        };
+        entries.flatten().any(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => any_file(&e.path()),
+            Ok(_) => true,
+            Err(_) => true,
+        })
+    }
+    any_file(&path.join("objects"))
+        || any_file(&path.join("refs"))
+        || std::fs::metadata(path.join("packed-refs")).is_ok_and(|m| m.len() > 0)
+}
+
+/// The name prefix of the hidden directories `ensure_repo` builds
+/// `<file_name>` in (a leading `.` and no `.git` ending: never a repo).
+fn creation_prefix(file_name: &str) -> String {
+    format!(".{file_name}.init-")
+}
+
+/// Removes creation directories for `file_name` abandoned by a crash
+/// (older than [`STALE_LOCK_AGE`]; a live one takes milliseconds). Best
+/// effort: they hide nothing and only take space.
+fn clear_abandoned_creations(owner_dir: &Path, file_name: &str) {
+    let prefix = creation_prefix(file_name);
+    let Ok(entries) = std::fs::read_dir(owner_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(suffix) = name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
+            continue;
+        };
+        if !suffix.chars().all(|c| c.is_ascii_digit() || c == '-') {
+            continue;
+        }
+        let age = entry
+            .metadata()
+            .ok()
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| SystemTime::now().duration_since(t).ok());
+        if age.is_some_and(|a| a >= STALE_LOCK_AGE) {
+            tracing::warn!(path = %entry.path().display(), "removing a repository creation directory abandoned by a crash");
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// A ref lock file found after a failed ref update.
+struct HeldLock {
+    path: PathBuf,
+    age: Duration,
+    dev: u64,
+    ino: u64,
+}
+
+/// The lock files that block an update of `name`: its own `.lock` and
+/// `packed-refs.lock`.
+fn held_locks(git: &gix::Repository, name: &FullName) -> Vec<HeldLock> {
+    use std::os::unix::fs::MetadataExt;
+    let dir = git.path();
+    [
+        dir.join(format!("{}.lock", name.as_bstr())),
+        dir.join("packed-refs.lock"),
+    ]
+    .into_iter()
+    .filter_map(|path| {
+        let meta = std::fs::symlink_metadata(&path).ok()?;
+        // A timestamp in the future counts as fresh: never steal on doubt.
+        let age = meta
+            .modified()
+            .ok()
+            .and_then(|t| SystemTime::now().duration_since(t).ok())
+            .unwrap_or(Duration::ZERO);
+        Some(HeldLock {
+            path,
+            age,
+            dev: meta.dev(),
+            ino: meta.ino(),
+        })
+    })
+    .collect()
+}
+
+/// Removes a lock judged stale, unless it was replaced since (a writer that
+/// took the lock anew keeps it).
+fn remove_stale_lock(repo: &RepoId, lock: &HeldLock) -> Result<(), ForgeError> {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::symlink_metadata(&lock.path) {
+        Ok(m) if (m.dev(), m.ino()) == (lock.dev, lock.ino) => {}
+        Ok(_) => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(other(
+                repo,
+                &format!("cannot read {}", lock.path.display()),
+                e,
+            ));
+        }
+    }
+    tracing::warn!(
+        repo = %repo,
+        path = %lock.path.display(),
+        age_secs = lock.age.as_secs(),
+        "removing a stale ref lock left by a dead writer"
+    );
+    match std::fs::remove_file(&lock.path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(other(
+            repo,
+            &format!("cannot remove the stale lock {}", lock.path.display()),
+            e,
+        )),
     }
 }
 
@@ -647,7 +948,9 @@ fn removed_files(
 }
 
 /// Applies one ref edit; a failure where the branch turns out not to be at
-/// `expected` is reported as a conflict.
+/// `expected` is reported as a conflict. A lock file older than
+/// [`STALE_LOCK_AGE`] blocking the update is a dead writer's: it is removed
+/// and the update retried once; a younger one is another writer's, an error.
 fn apply_ref_edit(
     git: &gix::Repository,
     repo: &RepoId,
@@ -658,20 +961,39 @@ fn apply_ref_edit(
 ) -> Result<(), ForgeError> {
     let mut time_buf = gix::date::parse::TimeBuf::default();
     let committer = committer.map(|s| s.to_ref(&mut time_buf));
-    match git.edit_references_as(Some(edit), committer) {
-        Ok(_) => Ok(()),
-        Err(err) => {
-            let actual = read_branch(git, repo, branch)?;
-            if actual != expected {
-                Err(ForgeError::conflict(repo, branch, expected, actual))
-            } else {
-                Err(other(
-                    repo,
-                    &format!("cannot update branch `{branch}`"),
-                    err,
-                ))
-            }
+    let mut retried = false;
+    loop {
+        let err = match git.edit_references_as(Some(edit.clone()), committer) {
+            Ok(_) => return Ok(()),
+            Err(err) => err,
+        };
+        let locks = held_locks(git, &edit.name);
+        if let Some(fresh) = locks.iter().find(|l| l.age < STALE_LOCK_AGE) {
+            return Err(ForgeError::Other(format!(
+                "{repo}: cannot update branch `{branch}`: another writer holds {} (taken {}s ago); \
+                 try again later (a lock older than {} minutes is taken for a dead writer's and removed)",
+                fresh.path.display(),
+                fresh.age.as_secs(),
+                STALE_LOCK_AGE.as_secs() / 60
+            )));
         }
+        if !locks.is_empty() && !retried {
+            for lock in &locks {
+                remove_stale_lock(repo, lock)?;
+            }
+            retried = true;
+            continue;
+        }
+        let actual = read_branch(git, repo, branch)?;
+        return if actual != expected {
+            Err(ForgeError::conflict(repo, branch, expected, actual))
+        } else {
+            Err(other(
+                repo,
+                &format!("cannot update branch `{branch}`"),
+                err,
+            ))
+        };
     }
 }
 
@@ -1267,6 +1589,173 @@ pub(crate) mod tests {
         assert_eq!(git(&bare, &["show", "develop:a.txt"]), "first\n");
         assert_eq!(git(&bare, &["rev-list", "--count", "develop"]).trim(), "1");
         fsck(&bare);
+    }
+
+    /// Creates `path` with an mtime `age` in the past.
+    fn old_file(path: &Path, age: Duration) {
+        let f = std::fs::File::create(path).unwrap();
+        f.set_modified(SystemTime::now() - age).unwrap();
+    }
+
+    #[test]
+    fn a_stale_ref_lock_is_removed_and_the_commit_lands() {
+        let s = setup();
+        let base = oid(&tip(&s.bare, "main").unwrap());
+        let lock = s.bare.join("refs/heads/main.lock");
+        old_file(&lock, STALE_LOCK_AGE + Duration::from_secs(60));
+        let id = block_on(s.forge.commit(&request(
+            &s,
+            "main",
+            Some(base),
+            Some(base),
+            vec![write("x", "1\n")],
+            "one\n",
+        )))
+        .unwrap();
+        assert!(!lock.exists());
+        assert_eq!(tip(&s.bare, "main").unwrap(), id.to_string());
+        fsck(&s.bare);
+
+        // A stale packed-refs lock (a `git pack-refs` killed) as well.
+        let packed = s.bare.join("packed-refs.lock");
+        old_file(&packed, STALE_LOCK_AGE * 2);
+        let id2 = block_on(s.forge.commit(&request(
+            &s,
+            "main",
+            Some(id),
+            Some(id),
+            vec![write("x", "2\n")],
+            "two\n",
+        )))
+        .unwrap();
+        assert!(!packed.exists());
+        assert_eq!(tip(&s.bare, "main").unwrap(), id2.to_string());
+        fsck(&s.bare);
+    }
+
+    #[test]
+    fn a_fresh_ref_lock_is_another_writers_and_an_error() {
+        let s = setup();
+        let base = tip(&s.bare, "main").unwrap();
+        let lock = s.bare.join("refs/heads/main.lock");
+        old_file(&lock, Duration::from_secs(5));
+        let err = block_on(s.forge.commit(&request(
+            &s,
+            "main",
+            Some(oid(&base)),
+            Some(oid(&base)),
+            vec![write("x", "1\n")],
+            "one\n",
+        )))
+        .unwrap_err();
+        assert!(
+            matches!(&err, ForgeError::Other(m) if m.contains("another writer holds")
+                && m.contains(&lock.display().to_string())),
+            "{err}"
+        );
+        assert!(lock.exists());
+        assert_eq!(tip(&s.bare, "main").unwrap(), base);
+        std::fs::remove_file(&lock).unwrap();
+        fsck(&s.bare);
+    }
+
+    #[test]
+    fn a_half_created_repo_is_recreated() {
+        let dir = tempfile::tempdir().unwrap();
+        let forge = LocalForge::new(dir.path()).unwrap();
+        let repo = RepoId::new("team", "app");
+        let bare = forge.repo_path(&repo).unwrap();
+        // A `kill -9` during an older `--init`: only `objects/` (empty).
+        std::fs::create_dir_all(bare.join("objects/info")).unwrap();
+        // And a creation directory abandoned by an earlier crash.
+        let abandoned = dir.path().join("team/.app.git.init-1-2");
+        std::fs::create_dir_all(abandoned.join("objects")).unwrap();
+        std::fs::File::open(&abandoned)
+            .unwrap()
+            .set_modified(SystemTime::now() - STALE_LOCK_AGE * 2)
+            .unwrap();
+        assert!(forge.ensure_repo(&repo, "main").unwrap());
+        assert_eq!(
+            git(&bare, &["symbolic-ref", "HEAD"]).trim(),
+            "refs/heads/main"
+        );
+        assert_eq!(
+            git(&bare, &["show", "main:README.md"]),
+            "# app\n\nCreated by distributor --init.\n"
+        );
+        fsck(&bare);
+        let names: Vec<String> = std::fs::read_dir(dir.path().join("team"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, vec!["app.git".to_string()]);
+        assert!(!forge.ensure_repo(&repo, "main").unwrap());
+
+        // An empty directory, too.
+        let empty = RepoId::new("team", "empty");
+        std::fs::create_dir_all(forge.repo_path(&empty).unwrap()).unwrap();
+        assert!(forge.ensure_repo(&empty, "main").unwrap());
+        fsck(&forge.repo_path(&empty).unwrap());
+    }
+
+    #[test]
+    fn a_broken_repo_with_content_fails_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let forge = LocalForge::new(dir.path()).unwrap();
+        let broken = RepoId::new("team", "broken");
+        let bare = forge.repo_path(&broken).unwrap();
+        std::fs::create_dir_all(bare.join("objects/ab")).unwrap();
+        std::fs::write(bare.join("objects/ab/cdef"), "data").unwrap();
+        let err = forge.ensure_repo(&broken, "main").unwrap_err();
+        assert!(
+            matches!(&err, ForgeError::Other(m) if m.contains(&bare.display().to_string())
+                && m.contains("no HEAD") && m.contains("holds objects or refs")),
+            "{err}"
+        );
+        // Left as it was, and its neighbours are created.
+        assert_eq!(
+            std::fs::read(bare.join("objects/ab/cdef")).unwrap(),
+            b"data"
+        );
+        assert!(!bare.join("HEAD").exists());
+        let other = RepoId::new("team", "fine");
+        assert!(forge.ensure_repo(&other, "main").unwrap());
+        fsck(&forge.repo_path(&other).unwrap());
+
+        // A ref but no HEAD is content too.
+        let refs_only = RepoId::new("team", "refs");
+        let bare = forge.repo_path(&refs_only).unwrap();
+        std::fs::create_dir_all(bare.join("refs/heads")).unwrap();
+        std::fs::create_dir_all(bare.join("objects")).unwrap();
+        std::fs::write(
+            bare.join("refs/heads/main"),
+            format!("{}\n", "1".repeat(40)),
+        )
+        .unwrap();
+        assert!(forge.ensure_repo(&refs_only, "main").is_err());
+        assert!(bare.join("refs/heads/main").exists());
+    }
+
+    #[test]
+    fn head_naming_a_missing_branch_beside_others_is_an_error() {
+        let s = setup();
+        let before = git(&s.bare, &["for-each-ref"]);
+        git(&s.bare, &["symbolic-ref", "HEAD", "refs/heads/gone"]);
+        let err = block_on(s.forge.observe(&[query(&s.repo, &["a.txt"])]))
+            .remove(0)
+            .unwrap_err();
+        assert!(
+            matches!(&err, ForgeError::NotFound { hint, .. }
+                if hint.contains("refs/heads/gone") && hint.contains("`main`")),
+            "{err}"
+        );
+        // Naming the branch explicitly is the same error.
+        let mut q = query(&s.repo, &["a.txt"]);
+        q.branch = Some("gone".into());
+        let err = block_on(s.forge.observe(&[q])).remove(0).unwrap_err();
+        assert!(matches!(&err, ForgeError::NotFound { .. }), "{err}");
+        assert_eq!(git(&s.bare, &["for-each-ref"]), before);
+        fsck(&s.bare);
     }
 
     #[test]
