@@ -183,6 +183,43 @@ fn duplicate_team_key() {
 }
 
 #[test]
+fn duplicate_key_in_vars() {
+    // serde_json would keep the last `runner` silently.
+    check(
+        |env| {
+            env.replace_in_registry(
+                "\"runner\": \"ubuntu-24.04\",",
+                "\"runner\": \"ubuntu-24.04\", \"runner\": \"attacker-runner\",",
+            )
+        },
+        &[APPLY, PLAN, VALIDATE],
+        &[
+            "registry.json:25:40: ",
+            "invalid registry: duplicate key `runner` in defaults.vars",
+        ],
+        Some(1),
+    );
+}
+
+#[test]
+fn duplicate_key_deep_in_environment_vars() {
+    check(
+        |env| {
+            env.replace_in_registry(
+                "\"vpc_cidr\": \"10.10.0.0/16\",",
+                "\"vpc_cidr\": \"10.10.0.0/16\", \"vpc_cidr\": \"0.0.0.0/0\",",
+            )
+        },
+        &[APPLY, VALIDATE],
+        &[
+            "registry.json:58:70: ",
+            "duplicate key `vpc_cidr` in teams.mango.environments.dev.vars.tfvars",
+        ],
+        Some(1),
+    );
+}
+
+#[test]
 fn unknown_bundle_in_a_repo() {
     check(
         |env| {
