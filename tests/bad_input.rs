@@ -87,6 +87,35 @@ fn malformed_json_reports_line_and_column() {
     );
 }
 
+/// Prepends a UTF-8 byte order mark to the registry, as editors on Windows do.
+fn add_bom(env: &Env) {
+    let p = env.registry_path();
+    let s = std::fs::read_to_string(&p).unwrap();
+    std::fs::write(&p, format!("\u{feff}{s}")).unwrap();
+}
+
+#[test]
+fn byte_order_mark_is_accepted() {
+    let env = Env::initialised();
+    add_bom(&env);
+    let r = run(&env, "validate", &[]);
+    r.expect_code(0);
+    assert!(!r.stderr.contains("malformed JSON"), "{}", r.stderr);
+}
+
+#[test]
+fn byte_order_mark_does_not_shift_locations() {
+    check(
+        |env| {
+            add_bom(env);
+            env.replace_in_registry("\"version\": 1,", "\"version\": 1,,");
+        },
+        &[APPLY, VALIDATE],
+        &["registry.json:2:16: ", "malformed JSON"],
+        Some(1),
+    );
+}
+
 #[test]
 fn truncated_json_reports_end_of_file() {
     check(

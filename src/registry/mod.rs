@@ -16,8 +16,10 @@ pub use rollout::{BundlePolicy, Rollout, Waiver, WaiverScope, WavePolicy};
 use crate::diag::{Diagnostic, Diagnostics};
 
 /// Parses registry JSON. `origin` names the file in messages. Syntax errors,
-/// unknown keys and wrong types come back with `file:line:column`.
+/// unknown keys and wrong types come back with `file:line:column`. A UTF-8
+/// byte order mark at the start (which editors on Windows add) is skipped.
 pub fn parse(origin: &str, text: &str) -> Result<Registry, Diagnostics> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     // First pass: the whole document, duplicate keys refused at every depth
     // (serde_json keeps the last of two equal keys silently, and the model's
     // free-form `vars` are plain JSON objects). Syntax errors surface here
@@ -202,6 +204,20 @@ mod tests {
                 "{to}"
             );
         }
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        let with_bom = format!("\u{feff}{REGISTRY}");
+        let r = parse("registry.json", &with_bom).expect("a BOM is accepted");
+        assert_eq!(r.defaults.owner, "acme");
+        // Locations are unchanged by the BOM.
+        let bad = with_bom.replacen(r#""version": 1,"#, r#""version": 1,,"#, 1);
+        assert_eq!(
+            error(&bad),
+            "1 problem found; nothing was written:\n  \
+             error: registry.json:2:16: malformed JSON: key must be a string\n"
+        );
     }
 
     #[test]
