@@ -645,6 +645,41 @@ fn template_file_named_in_the_manifest_is_missing() {
 }
 
 #[test]
+fn template_files_no_manifest_names_are_ignored_with_a_warning() {
+    let env = Env::initialised();
+    std::fs::write(env.template_path(".DS_Store"), b"\x00\x01\xff\xfe").unwrap();
+    std::fs::write(env.template_path("baseline/.DS_Store"), b"\xff\xfe").unwrap();
+    std::fs::write(env.template_path("security/security.yml~"), "{{ broken").unwrap();
+    for command in ["validate", "plan"] {
+        let r = run(&env, command, &[]);
+        r.expect_code(0);
+        for file in [".DS_Store", "baseline/.DS_Store", "security/security.yml~"] {
+            let warning = format!("templates/{file}: not named by any bundle manifest; ignored");
+            assert_eq!(
+                r.stderr.matches(&warning).count(),
+                1,
+                "{command}: one warning for {file}:\n{}",
+                r.stderr
+            );
+        }
+        assert!(!r.stderr.contains("error"), "{command}: {}", r.stderr);
+    }
+}
+
+#[test]
+fn template_named_in_the_manifest_that_is_not_text() {
+    check(
+        |env| std::fs::write(env.template_path("baseline/dependabot.yml"), b"\xff\xfe").unwrap(),
+        &[APPLY, VALIDATE],
+        &[
+            "templates/baseline/dependabot.yml: ",
+            "template is not valid UTF-8 text",
+        ],
+        Some(1),
+    );
+}
+
+#[test]
 fn wave_soak_that_is_not_a_duration() {
     check(
         |env| env.edit_registry(|r| r["waves"][1]["soak"] = json!("2hours")),

@@ -87,6 +87,18 @@ pub fn bundles_from_files(
     root_name: &str,
     files: &BTreeMap<String, Vec<u8>>,
 ) -> Result<BTreeMap<String, Bundle>, Diagnostics> {
+    let (bundles, d) = bundles_and_problems(root_name, files);
+    d.into_result(bundles)
+}
+
+/// Like [`bundles_from_files`], but returns every bundle whose manifest
+/// parsed along with the problems found (a bundle with a problem other
+/// than parsing is included too); a manifest that does not parse gives no
+/// bundle.
+pub fn bundles_and_problems(
+    root_name: &str,
+    files: &BTreeMap<String, Vec<u8>>,
+) -> (BTreeMap<String, Bundle>, Diagnostics) {
     let mut d = Diagnostics::default();
     let mut out = BTreeMap::new();
     for (path, bytes) in files {
@@ -162,5 +174,5 @@ pub fn bundles_from_files(
             },
         );
     }
-    d.into_result(out)
+    (out, d)
 }
