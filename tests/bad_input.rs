@@ -679,6 +679,25 @@ fn template_named_in_the_manifest_that_is_not_text() {
     );
 }
 
+#[cfg(unix)]
+#[test]
+fn symlinked_template_is_refused_plainly() {
+    check(
+        |env| {
+            let file = env.template_path("baseline/dependabot.yml");
+            std::fs::rename(&file, env.template_path("dependabot.yml")).unwrap();
+            std::os::unix::fs::symlink("../dependabot.yml", &file).unwrap();
+        },
+        &[APPLY, VALIDATE],
+        &[
+            "templates/baseline/dependabot.yml is a symbolic link; \
+             symlinks under the templates directory are not followed",
+            "replace it with the file itself",
+        ],
+        None,
+    );
+}
+
 #[test]
 fn wave_soak_that_is_not_a_duration() {
     check(
