@@ -68,8 +68,7 @@ fn check_symlinks(
         })
     };
     let root = templates.display();
-    let (named, other): (Vec<&String>, Vec<&String>) =
-        symlinks.iter().partition(|l| referenced(l));
+    let (named, other): (Vec<&String>, Vec<&String>) = symlinks.iter().partition(|l| referenced(l));
     for link in other {
         tracing::warn!(
             "{root}/{link}: a symbolic link no bundle manifest names; ignored (symlinks under the templates directory are not followed)"

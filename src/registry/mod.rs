@@ -29,23 +29,23 @@ pub fn parse(origin: &str, text: &str) -> Result<Registry, Diagnostics> {
         .and_then(|()| de.end())
         .and_then(|()| serde_json::from_str::<Registry>(text))
         .map_err(|e| {
-        let what = match e.classify() {
-            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
-                "malformed JSON"
-            }
-            _ => "invalid registry",
-        };
-        // serde_json appends " at line L column C"; we lead with the location.
-        let msg = e.to_string();
-        let msg = msg
-            .rsplit_once(" at line ")
-            .map(|(m, _)| m.to_string())
-            .unwrap_or(msg);
-        Diagnostic::new(
-            format!("{origin}:{}:{}", e.line(), e.column()),
-            format!("{what}: {msg}"),
-        )
-        .into()
+            let what = match e.classify() {
+                serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                    "malformed JSON"
+                }
+                _ => "invalid registry",
+            };
+            // serde_json appends " at line L column C"; we lead with the location.
+            let msg = e.to_string();
+            let msg = msg
+                .rsplit_once(" at line ")
+                .map(|(m, _)| m.to_string())
+                .unwrap_or(msg);
+            Diagnostic::new(
+                format!("{origin}:{}:{}", e.line(), e.column()),
+                format!("{what}: {msg}"),
+            )
+            .into()
         })
 }
 
@@ -200,7 +200,9 @@ mod tests {
             let text = REGISTRY.replacen(from, to, 1);
             assert_eq!(
                 error(&text),
-                format!("1 problem found; nothing was written:\n  error: {expected} (every key of an object must be unique)\n"),
+                format!(
+                    "1 problem found; nothing was written:\n  error: {expected} (every key of an object must be unique)\n"
+                ),
                 "{to}"
             );
         }
@@ -222,11 +224,7 @@ mod tests {
 
     #[test]
     fn odd_keys_are_quoted_in_the_path() {
-        let text = REGISTRY.replacen(
-            r#""runner": "ubuntu""#,
-            r#""a.b": { "k": 1, "k": 2 }"#,
-            1,
-        );
+        let text = REGISTRY.replacen(r#""runner": "ubuntu""#, r#""a.b": { "k": 1, "k": 2 }"#, 1);
         assert!(
             error(&text).contains(r#"duplicate key `k` in defaults.vars["a.b"]"#),
             "{}",

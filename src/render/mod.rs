@@ -91,9 +91,7 @@ impl TemplateSet {
             }
             if !referenced.contains(path) {
                 if !unparsed(path) {
-                    tracing::warn!(
-                        "{root_name}/{path}: not named by any bundle manifest; ignored"
-                    );
+                    tracing::warn!("{root_name}/{path}: not named by any bundle manifest; ignored");
                     ignored.push(path.clone());
                 }
                 continue;
