@@ -268,6 +268,32 @@ fn unknown_bundle_in_a_repo() {
 }
 
 #[test]
+fn oversized_repo_name_is_cut_in_the_message() {
+    let name = "a".repeat(10 * 1024 * 1024);
+    let stderr = check(
+        |env| {
+            env.edit_registry(|r| {
+                r["teams"]["mango"]["repos"][0]["name"] = json!(format!("{name}!"))
+            })
+        },
+        &[APPLY, VALIDATE],
+        &[
+            "registry.json: teams.mango.repos[0].name: ",
+            &format!(
+                "\"{}\"… (10485761 bytes) is not a valid GitHub repository name",
+                &name[..200]
+            ),
+        ],
+        None,
+    );
+    assert!(
+        stderr.len() < 4096,
+        "the name is not echoed whole ({} bytes)",
+        stderr.len()
+    );
+}
+
+#[test]
 fn bad_aws_account_id() {
     check(
         |env| {

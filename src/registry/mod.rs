@@ -41,9 +41,11 @@ pub fn parse(origin: &str, text: &str) -> Result<Registry, Diagnostics> {
                 .rsplit_once(" at line ")
                 .map(|(m, _)| m.to_string())
                 .unwrap_or(msg);
+            // serde quotes offending keys and values whole (`unknown
+            // field`, `invalid type: string "…"`): cut a huge one.
             Diagnostic::new(
                 format!("{origin}:{}:{}", e.line(), e.column()),
-                format!("{what}: {msg}"),
+                format!("{what}: {}", crate::diag::cut(&msg)),
             )
             .into()
         })
@@ -220,6 +222,19 @@ mod tests {
             "1 problem found; nothing was written:\n  \
              error: registry.json:2:16: malformed JSON: key must be a string\n"
         );
+    }
+
+    #[test]
+    fn a_huge_value_in_a_type_error_is_cut() {
+        let huge = "9".repeat(1_000_000);
+        let text = REGISTRY.replacen(r#""version": 1"#, &format!(r#""version": "{huge}""#), 1);
+        let err = error(&text);
+        assert!(err.len() < 400, "{err}");
+        assert!(
+            err.contains(r#"registry.json:2:1000015: invalid registry: invalid type: string "999"#),
+            "{err}"
+        );
+        assert!(err.ends_with("… (1000037 bytes)\n"), "{err}");
     }
 
     #[test]

@@ -144,11 +144,15 @@ pub fn bundles_and_problems(
                 d.push(
                     at,
                     format!(
-                        "label {label:?} is longer than {MAX_LABEL} characters (GitHub's limit)"
+                        "label {} is longer than {MAX_LABEL} characters (GitHub's limit)",
+                        crate::diag::quote(label)
                     ),
                 );
             } else if seen.contains(&label.to_lowercase()) {
-                d.push(at, format!("label {label:?} is listed twice"));
+                d.push(
+                    at,
+                    format!("label {} is listed twice", crate::diag::quote(label)),
+                );
             } else {
                 seen.push(label.to_lowercase());
             }
