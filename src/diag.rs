@@ -39,6 +39,27 @@ impl Diagnostic {
     }
 }
 
+/// How many characters of a user-supplied value a message quotes.
+pub const QUOTED_CHARS: usize = 200;
+
+/// `value` as given, or its first [`QUOTED_CHARS`] characters followed by
+/// `… (N bytes)` when longer: a message must not echo a 10 MB value whole.
+pub fn cut(value: &str) -> String {
+    match value.char_indices().nth(QUOTED_CHARS) {
+        None => value.to_string(),
+        Some((end, _)) => format!("{}… ({} bytes)", &value[..end], value.len()),
+    }
+}
+
+/// `value` quoted like `{:?}`, cut like [`cut`]: `"abc"`, or
+/// `"abc…"… (N bytes)` when longer than [`QUOTED_CHARS`] characters.
+pub fn quote(value: &str) -> String {
+    match value.char_indices().nth(QUOTED_CHARS) {
+        None => format!("{value:?}"),
+        Some((end, _)) => format!("{:?}… ({} bytes)", &value[..end], value.len()),
+    }
+}
+
 /// How many repos a grouped problem lists by name before "and N more".
 const REPOS_NAMED: usize = 5;
 
@@ -161,6 +182,18 @@ impl From<Diagnostic> for Diagnostics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_values_are_cut_in_messages() {
+        assert_eq!(quote("mango"), "\"mango\"");
+        assert_eq!(cut("mango"), "mango");
+        let long = "é".repeat(300);
+        let q = quote(&long);
+        assert_eq!(q, format!("{:?}… (600 bytes)", "é".repeat(200)));
+        assert_eq!(cut(&long), format!("{}… (600 bytes)", "é".repeat(200)));
+        let exact = "x".repeat(QUOTED_CHARS);
+        assert_eq!(cut(&exact), exact);
+    }
 
     #[test]
     fn the_same_problem_in_many_repos_is_printed_once() {

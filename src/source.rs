@@ -33,7 +33,9 @@ pub fn read_inputs(registry: &Path, templates: &Path) -> Result<Inputs> {
         );
     }
     let mut template_files = BTreeMap::new();
-    read_tree(templates, templates, &mut template_files)?;
+    let mut symlinks = Vec::new();
+    read_tree(templates, templates, &mut template_files, &mut symlinks)?;
+    check_symlinks(templates, &template_files, &symlinks)?;
     Ok(Inputs {
         registry_path: registry.to_path_buf(),
         registry_text,
@@ -42,7 +44,55 @@ pub fn read_inputs(registry: &Path, templates: &Path) -> Result<Inputs> {
     })
 }
 
-fn read_tree(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) -> Result<()> {
+/// Symbolic links under the templates directory are not followed: a link
+/// can point outside the platform repository (a secret would be rendered
+/// into every repo), and git records the link, not the file, so the
+/// revision would not describe what was rendered. A link a manifest names
+/// is an error saying so; any other link is ignored with a warning, like
+/// any file no manifest names.
+fn check_symlinks(
+    templates: &Path,
+    files: &BTreeMap<String, Vec<u8>>,
+    symlinks: &[String],
+) -> Result<()> {
+    if symlinks.is_empty() {
+        return Ok(());
+    }
+    let (bundles, _) = crate::render::bundle::bundles_and_problems("", files);
+    let referenced = |link: &str| {
+        bundles.values().any(|b| {
+            b.manifest
+                .files
+                .iter()
+                .any(|f| format!("{}/{}", b.name, f.template) == link)
+        })
+    };
+    let root = templates.display();
+    let (named, other): (Vec<&String>, Vec<&String>) = symlinks.iter().partition(|l| referenced(l));
+    for link in other {
+        tracing::warn!(
+            "{root}/{link}: a symbolic link no bundle manifest names; ignored (symlinks under the templates directory are not followed)"
+        );
+    }
+    if !named.is_empty() {
+        let paths: Vec<String> = named.iter().map(|l| format!("{root}/{l}")).collect();
+        bail!(
+            "{} {} a symbolic link; symlinks under the templates directory are not followed \
+             (nothing was written): replace {} with the file itself",
+            paths.join(", "),
+            if paths.len() == 1 { "is" } else { "are" },
+            if paths.len() == 1 { "it" } else { "them" },
+        );
+    }
+    Ok(())
+}
+
+fn read_tree(
+    root: &Path,
+    dir: &Path,
+    out: &mut BTreeMap<String, Vec<u8>>,
+    symlinks: &mut Vec<String>,
+) -> Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot list {}", dir.display()))?
         .collect::<Result<_, _>>()
@@ -51,16 +101,20 @@ fn read_tree(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) -> Re
     for entry in entries {
         let path = entry.path();
         let ft = entry.file_type()?;
-        if ft.is_dir() {
-            read_tree(root, &path, out)?;
-        } else if ft.is_file() {
-            let rel = path
-                .strip_prefix(root)
+        let rel = || {
+            path.strip_prefix(root)
                 .expect("walked below root")
                 .components()
                 .map(|c| c.as_os_str().to_string_lossy().into_owned())
                 .collect::<Vec<_>>()
-                .join("/");
+                .join("/")
+        };
+        if ft.is_dir() {
+            read_tree(root, &path, out, symlinks)?;
+        } else if ft.is_symlink() {
+            symlinks.push(rel());
+        } else if ft.is_file() {
+            let rel = rel();
             let bytes =
                 std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
             out.insert(rel, bytes);
@@ -191,5 +245,62 @@ fn collect_blobs(
         } else if e.mode.is_blob() {
             out.insert(name, e.oid.to_owned().into());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A platform directory: `registry.json` and one bundle `b` naming
+    /// `f.txt`, plus what `extra` adds.
+    fn platform(extra: impl FnOnce(&Path)) -> (tempfile::TempDir, PathBuf, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let registry = dir.path().join("registry.json");
+        std::fs::write(&registry, "{}").unwrap();
+        let templates = dir.path().join("templates");
+        std::fs::create_dir_all(templates.join("b")).unwrap();
+        std::fs::write(
+            templates.join("b/bundle.yaml"),
+            "files:\n  - template: f.txt\n    path: f.txt\n",
+        )
+        .unwrap();
+        extra(&templates);
+        (dir, registry, templates)
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlinked_template_is_refused_plainly() {
+        let (_dir, registry, templates) = platform(|t| {
+            std::fs::write(t.join("real.txt"), "x").unwrap();
+            std::os::unix::fs::symlink(t.join("real.txt"), t.join("b/f.txt")).unwrap();
+        });
+        let err = match read_inputs(&registry, &templates) {
+            Ok(_) => panic!("a symlinked template is refused"),
+            Err(e) => format!("{e:#}"),
+        };
+        assert_eq!(
+            err,
+            format!(
+                "{}/b/f.txt is a symbolic link; symlinks under the templates directory are not \
+                 followed (nothing was written): replace it with the file itself",
+                templates.display()
+            )
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_no_manifest_names_is_skipped() {
+        let (_dir, registry, templates) = platform(|t| {
+            std::fs::write(t.join("b/f.txt"), "x").unwrap();
+            std::os::unix::fs::symlink("/etc/hostname", t.join("b/other.txt")).unwrap();
+        });
+        let inputs = read_inputs(&registry, &templates).expect("an unnamed link is ignored");
+        assert_eq!(
+            inputs.template_files.keys().collect::<Vec<_>>(),
+            ["b/bundle.yaml", "b/f.txt"]
+        );
     }
 }

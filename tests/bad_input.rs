@@ -87,6 +87,35 @@ fn malformed_json_reports_line_and_column() {
     );
 }
 
+/// Prepends a UTF-8 byte order mark to the registry, as editors on Windows do.
+fn add_bom(env: &Env) {
+    let p = env.registry_path();
+    let s = std::fs::read_to_string(&p).unwrap();
+    std::fs::write(&p, format!("\u{feff}{s}")).unwrap();
+}
+
+#[test]
+fn byte_order_mark_is_accepted() {
+    let env = Env::initialised();
+    add_bom(&env);
+    let r = run(&env, "validate", &[]);
+    r.expect_code(0);
+    assert!(!r.stderr.contains("malformed JSON"), "{}", r.stderr);
+}
+
+#[test]
+fn byte_order_mark_does_not_shift_locations() {
+    check(
+        |env| {
+            add_bom(env);
+            env.replace_in_registry("\"version\": 1,", "\"version\": 1,,");
+        },
+        &[APPLY, VALIDATE],
+        &["registry.json:2:16: ", "malformed JSON"],
+        Some(1),
+    );
+}
+
 #[test]
 fn truncated_json_reports_end_of_file() {
     check(
@@ -183,6 +212,43 @@ fn duplicate_team_key() {
 }
 
 #[test]
+fn duplicate_key_in_vars() {
+    // serde_json would keep the last `runner` silently.
+    check(
+        |env| {
+            env.replace_in_registry(
+                "\"runner\": \"ubuntu-24.04\",",
+                "\"runner\": \"ubuntu-24.04\", \"runner\": \"attacker-runner\",",
+            )
+        },
+        &[APPLY, PLAN, VALIDATE],
+        &[
+            "registry.json:25:40: ",
+            "invalid registry: duplicate key `runner` in defaults.vars",
+        ],
+        Some(1),
+    );
+}
+
+#[test]
+fn duplicate_key_deep_in_environment_vars() {
+    check(
+        |env| {
+            env.replace_in_registry(
+                "\"vpc_cidr\": \"10.10.0.0/16\",",
+                "\"vpc_cidr\": \"10.10.0.0/16\", \"vpc_cidr\": \"0.0.0.0/0\",",
+            )
+        },
+        &[APPLY, VALIDATE],
+        &[
+            "registry.json:58:70: ",
+            "duplicate key `vpc_cidr` in teams.mango.environments.dev.vars.tfvars",
+        ],
+        Some(1),
+    );
+}
+
+#[test]
 fn unknown_bundle_in_a_repo() {
     check(
         |env| {
@@ -198,6 +264,32 @@ fn unknown_bundle_in_a_repo() {
             "baseline, security, terraform-deploy",
         ],
         Some(1),
+    );
+}
+
+#[test]
+fn oversized_repo_name_is_cut_in_the_message() {
+    let name = "a".repeat(10 * 1024 * 1024);
+    let stderr = check(
+        |env| {
+            env.edit_registry(|r| {
+                r["teams"]["mango"]["repos"][0]["name"] = json!(format!("{name}!"))
+            })
+        },
+        &[APPLY, VALIDATE],
+        &[
+            "registry.json: teams.mango.repos[0].name: ",
+            &format!(
+                "\"{}\"… (10485761 bytes) is not a valid GitHub repository name",
+                &name[..200]
+            ),
+        ],
+        None,
+    );
+    assert!(
+        stderr.len() < 4096,
+        "the name is not echoed whole ({} bytes)",
+        stderr.len()
     );
 }
 
@@ -575,6 +667,60 @@ fn template_file_named_in_the_manifest_is_missing() {
             "template file templates/baseline/dependabot.yml does not exist",
         ],
         Some(1),
+    );
+}
+
+#[test]
+fn template_files_no_manifest_names_are_ignored_with_a_warning() {
+    let env = Env::initialised();
+    std::fs::write(env.template_path(".DS_Store"), b"\x00\x01\xff\xfe").unwrap();
+    std::fs::write(env.template_path("baseline/.DS_Store"), b"\xff\xfe").unwrap();
+    std::fs::write(env.template_path("security/security.yml~"), "{{ broken").unwrap();
+    for command in ["validate", "plan"] {
+        let r = run(&env, command, &[]);
+        r.expect_code(0);
+        for file in [".DS_Store", "baseline/.DS_Store", "security/security.yml~"] {
+            let warning = format!("templates/{file}: not named by any bundle manifest; ignored");
+            assert_eq!(
+                r.stderr.matches(&warning).count(),
+                1,
+                "{command}: one warning for {file}:\n{}",
+                r.stderr
+            );
+        }
+        assert!(!r.stderr.contains("error"), "{command}: {}", r.stderr);
+    }
+}
+
+#[test]
+fn template_named_in_the_manifest_that_is_not_text() {
+    check(
+        |env| std::fs::write(env.template_path("baseline/dependabot.yml"), b"\xff\xfe").unwrap(),
+        &[APPLY, VALIDATE],
+        &[
+            "templates/baseline/dependabot.yml: ",
+            "template is not valid UTF-8 text",
+        ],
+        Some(1),
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn symlinked_template_is_refused_plainly() {
+    check(
+        |env| {
+            let file = env.template_path("baseline/dependabot.yml");
+            std::fs::rename(&file, env.template_path("dependabot.yml")).unwrap();
+            std::os::unix::fs::symlink("../dependabot.yml", &file).unwrap();
+        },
+        &[APPLY, VALIDATE],
+        &[
+            "templates/baseline/dependabot.yml is a symbolic link; \
+             symlinks under the templates directory are not followed",
+            "replace it with the file itself",
+        ],
+        None,
     );
 }
 

@@ -142,7 +142,8 @@ fn count<'de, D: Deserializer<'de>>(d: D, key: &str) -> Result<Option<u32>, D::E
             Ok(n.as_u64().map(|n| n as u32))
         }
         other => Err(de::Error::custom(format_args!(
-            "{key}: {other} is not a whole number (0 or more)"
+            "{key}: {} is not a whole number (0 or more)",
+            crate::diag::cut(&other.to_string())
         ))),
     }
 }

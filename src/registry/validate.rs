@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::model::{Flag, Registry, SCHEMA_VERSION};
-use crate::diag::Diagnostics;
+use crate::diag::{Diagnostics, QUOTED_CHARS, cut, quote};
 use crate::paths::{check_branch_name, check_repo_path};
 use crate::time::{end_of_date, parse_duration};
 
@@ -36,13 +36,16 @@ pub fn validate(origin: &str, registry: &Registry, known_bundles: &[String]) -> 
         if !is_simple_name(s) {
             d.push(
                 at(&format!("stages[{i}]")),
-                format!("{s:?} is not a valid stage name (lowercase letters, digits, `-`)"),
+                format!(
+                    "{} is not a valid stage name (lowercase letters, digits, `-`)",
+                    quote(s)
+                ),
             );
         }
         if !stages.insert(s.as_str()) {
             d.push(
                 at(&format!("stages[{i}]")),
-                format!("stage {s:?} is listed twice"),
+                format!("stage {} is listed twice", quote(s)),
             );
         }
     }
@@ -53,19 +56,19 @@ pub fn validate(origin: &str, registry: &Registry, known_bundles: &[String]) -> 
         if !is_simple_name(&w.name) {
             d.push(
                 at(&format!("waves[{i}].name")),
-                format!("{:?} is not a valid wave name", w.name),
+                format!("{} is not a valid wave name", quote(&w.name)),
             );
         }
         if !waves.insert(w.name.as_str()) {
             d.push(
                 at(&format!("waves[{i}].name")),
-                format!("wave {:?} is declared twice", w.name),
+                format!("wave {} is declared twice", quote(&w.name)),
             );
         }
         if let Some(soak) = &w.soak
             && let Err(e) = parse_duration(soak)
         {
-            d.push(at(&format!("waves[{i}].soak")), e);
+            d.push(at(&format!("waves[{i}].soak")), shorten(e, soak));
         }
     }
     let check_wave = |d: &mut Diagnostics, path: String, wave: &str| {
@@ -74,10 +77,14 @@ pub fn validate(origin: &str, registry: &Registry, known_bundles: &[String]) -> 
             d.push(
                 at(&path),
                 if known.is_empty() {
-                    format!("wave {wave:?} is not declared (the registry declares no `waves`)")
+                    format!(
+                        "wave {} is not declared (the registry declares no `waves`)",
+                        quote(wave)
+                    )
                 } else {
                     format!(
-                        "unknown wave {wave:?}; declared waves: {}",
+                        "unknown wave {}; declared waves: {}",
+                        quote(wave),
                         known.join(", ")
                     )
                 },
@@ -93,7 +100,8 @@ pub fn validate(origin: &str, registry: &Registry, known_bundles: &[String]) -> 
                 d.push(
                     at(&format!("{path}[{i}]")),
                     format!(
-                        "unknown bundle {b:?}; bundles under the templates directory: {}",
+                        "unknown bundle {}; bundles under the templates directory: {}",
+                        quote(b),
                         known_bundles.join(", ")
                     ),
                 );
@@ -101,7 +109,7 @@ pub fn validate(origin: &str, registry: &Registry, known_bundles: &[String]) -> 
             if !seen.insert(b) {
                 d.push(
                     at(&format!("{path}[{i}]")),
-                    format!("bundle {b:?} is listed twice"),
+                    format!("bundle {} is listed twice", quote(b)),
                 );
             }
         }
@@ -110,17 +118,21 @@ pub fn validate(origin: &str, registry: &Registry, known_bundles: &[String]) -> 
         for (name, flag) in flags {
             if !is_identifier(name) {
                 d.push(
-                    at(&format!("{path}.{name}")),
-                    format!("flag name {name:?} must be an identifier (letters, digits, `_`)"),
+                    at(&format!("{path}.{}", cut(name))),
+                    format!(
+                        "flag name {} must be an identifier (letters, digits, `_`)",
+                        quote(name)
+                    ),
                 );
             }
             if let Flag::PerStage(map) = flag {
                 for stage in map.keys() {
                     if !stages.contains(stage.as_str()) {
                         d.push(
-                            at(&format!("{path}.{name}.{stage}")),
+                            at(&format!("{path}.{}.{}", cut(name), cut(stage))),
                             format!(
-                                "unknown stage {stage:?}; declared stages: {}",
+                                "unknown stage {}; declared stages: {}",
+                                quote(stage),
                                 registry.stages.join(", ")
                             ),
                         );
@@ -136,8 +148,8 @@ pub fn validate(origin: &str, registry: &Registry, known_bundles: &[String]) -> 
         d.push(
             at("defaults.owner"),
             format!(
-                "{:?} is not a valid GitHub organisation or user name",
-                defaults.owner
+                "{} is not a valid GitHub organisation or user name",
+                quote(&defaults.owner)
             ),
         );
     }
@@ -146,10 +158,13 @@ pub fn validate(origin: &str, registry: &Registry, known_bundles: &[String]) -> 
         check_wave(&mut d, "defaults.wave".into(), w);
     }
     if let Err(e) = check_branch_name(&defaults.proposal_branch) {
-        d.push(at("defaults.proposal_branch"), e);
+        d.push(
+            at("defaults.proposal_branch"),
+            shorten(e, &defaults.proposal_branch),
+        );
     }
     if let Err(e) = check_repo_path(&defaults.lock_path) {
-        d.push(at("defaults.lock_path"), e);
+        d.push(at("defaults.lock_path"), shorten(e, &defaults.lock_path));
     }
     check_flags(&mut d, "defaults.flags".into(), &defaults.flags);
 
@@ -159,11 +174,14 @@ pub fn validate(origin: &str, registry: &Registry, known_bundles: &[String]) -> 
         d.push(at("teams"), "no teams are defined");
     }
     for (team_name, team) in &registry.teams.0 {
-        let tp = format!("teams.{team_name}");
+        let tp = format!("teams.{}", cut(team_name));
         if !is_simple_name(team_name) {
             d.push(
                 at(&tp),
-                format!("team name {team_name:?} must use lowercase letters, digits and `-`"),
+                format!(
+                    "team name {} must use lowercase letters, digits and `-`",
+                    quote(team_name)
+                ),
             );
         }
         if team.owners.teams.is_empty() && team.owners.users.is_empty() {
@@ -179,7 +197,10 @@ pub fn validate(origin: &str, registry: &Registry, known_bundles: &[String]) -> 
             if !ok {
                 d.push(
                     at(&format!("{tp}.owners.teams[{i}]")),
-                    format!("{slug:?} is not a GitHub team reference of the form `org/team-slug`"),
+                    format!(
+                        "{} is not a GitHub team reference of the form `org/team-slug`",
+                        quote(slug)
+                    ),
                 );
             }
         }
@@ -187,17 +208,18 @@ pub fn validate(origin: &str, registry: &Registry, known_bundles: &[String]) -> 
             if !is_github_login(user) {
                 d.push(
                     at(&format!("{tp}.owners.users[{i}]")),
-                    format!("{user:?} is not a valid GitHub user name"),
+                    format!("{} is not a valid GitHub user name", quote(user)),
                 );
             }
         }
         for (stage, env) in &team.environments.0 {
-            let ep = format!("{tp}.environments.{stage}");
+            let ep = format!("{tp}.environments.{}", cut(stage));
             if !stages.contains(stage.as_str()) {
                 d.push(
                     at(&ep),
                     format!(
-                        "unknown stage {stage:?}; declared stages: {}",
+                        "unknown stage {}; declared stages: {}",
+                        quote(stage),
                         registry.stages.join(", ")
                     ),
                 );
@@ -206,8 +228,8 @@ pub fn validate(origin: &str, registry: &Registry, known_bundles: &[String]) -> 
                 d.push(
                     at(&format!("{ep}.account")),
                     format!(
-                        "{:?} is not an AWS account id (exactly 12 digits)",
-                        env.account
+                        "{} is not an AWS account id (exactly 12 digits)",
+                        quote(&env.account)
                     ),
                 );
             }
@@ -215,8 +237,8 @@ pub fn validate(origin: &str, registry: &Registry, known_bundles: &[String]) -> 
                 d.push(
                     at(&format!("{ep}.region")),
                     format!(
-                        "{:?} is not an AWS region name (like `eu-west-1` or `us-gov-east-1`)",
-                        env.region
+                        "{} is not an AWS region name (like `eu-west-1` or `us-gov-east-1`)",
+                        quote(&env.region)
                     ),
                 );
             }
@@ -233,7 +255,10 @@ pub fn validate(origin: &str, registry: &Registry, known_bundles: &[String]) -> 
             if !is_repo_name(&repo.name) {
                 d.push(
                     at(&format!("{rp}.name")),
-                    format!("{:?} is not a valid GitHub repository name", repo.name),
+                    format!(
+                        "{} is not a valid GitHub repository name",
+                        quote(&repo.name)
+                    ),
                 );
             }
             let owner = repo.owner.as_deref().unwrap_or(&defaults.owner);
@@ -242,7 +267,10 @@ pub fn validate(origin: &str, registry: &Registry, known_bundles: &[String]) -> 
             {
                 d.push(
                     at(&format!("{rp}.owner")),
-                    format!("{o:?} is not a valid GitHub organisation or user name"),
+                    format!(
+                        "{} is not a valid GitHub organisation or user name",
+                        quote(o)
+                    ),
                 );
             }
             // GitHub names are case-insensitive: Foo/Bar and foo/bar are one repo.
@@ -251,8 +279,9 @@ pub fn validate(origin: &str, registry: &Registry, known_bundles: &[String]) -> 
                 d.push(
                     at(&format!("{rp}.name")),
                     format!(
-                        "repository {owner}/{} is already listed at {first}",
-                        repo.name
+                        "repository {}/{} is already listed at {first}",
+                        cut(owner),
+                        cut(&repo.name)
                     ),
                 );
             } else {
@@ -261,7 +290,7 @@ pub fn validate(origin: &str, registry: &Registry, known_bundles: &[String]) -> 
             if let Some(b) = &repo.default_branch
                 && let Err(e) = check_branch_name(b)
             {
-                d.push(at(&format!("{rp}.default_branch")), e);
+                d.push(at(&format!("{rp}.default_branch")), shorten(e, b));
             }
             if let Some(list) = &repo.bundles {
                 check_bundles(&mut d, format!("{rp}.bundles"), list);
@@ -269,7 +298,7 @@ pub fn validate(origin: &str, registry: &Registry, known_bundles: &[String]) -> 
             check_bundles(&mut d, format!("{rp}.skip_bundles"), &repo.skip_bundles);
             for (j, p) in repo.skip_files.iter().enumerate() {
                 if let Err(e) = check_repo_path(p) {
-                    d.push(at(&format!("{rp}.skip_files[{j}]")), e);
+                    d.push(at(&format!("{rp}.skip_files[{j}]")), shorten(e, p));
                 }
             }
             if let Some(w) = &repo.wave {
@@ -288,7 +317,7 @@ pub fn validate(origin: &str, registry: &Registry, known_bundles: &[String]) -> 
         if let Some(text) = value
             && let Err(e) = parse_duration(text)
         {
-            d.push(at(&format!("rollout.{key}")), e);
+            d.push(at(&format!("rollout.{key}")), shorten(e, text));
         }
     }
     if rollout.halt_after_failures == Some(0) {
@@ -308,7 +337,7 @@ pub fn validate(origin: &str, registry: &Registry, known_bundles: &[String]) -> 
         if !seen_repos.contains_key(&format!("{owner}/{name}").to_ascii_lowercase()) {
             d.push(
                 at(&format!("{wp}.repo")),
-                format!("no repo {:?} in the registry", w.repo),
+                format!("no repo {} in the registry", quote(&w.repo)),
             );
         }
         match (&w.file, &w.bundle) {
@@ -317,7 +346,7 @@ pub fn validate(origin: &str, registry: &Registry, known_bundles: &[String]) -> 
             }
             (Some(file), None) => {
                 if let Err(e) = check_repo_path(file) {
-                    d.push(at(&format!("{wp}.file")), e);
+                    d.push(at(&format!("{wp}.file")), shorten(e, file));
                 }
             }
             (None, Some(bundle)) => {
@@ -325,7 +354,8 @@ pub fn validate(origin: &str, registry: &Registry, known_bundles: &[String]) -> 
                     d.push(
                         at(&format!("{wp}.bundle")),
                         format!(
-                            "unknown bundle {bundle:?}; bundles under the templates directory: {}",
+                            "unknown bundle {}; bundles under the templates directory: {}",
+                            quote(bundle),
                             known_bundles.join(", ")
                         ),
                     );
@@ -341,11 +371,22 @@ pub fn validate(origin: &str, registry: &Registry, known_bundles: &[String]) -> 
         if end_of_date(&w.expires).is_none() {
             d.push(
                 at(&format!("{wp}.expires")),
-                format!("{:?} is not a date (YYYY-MM-DD)", w.expires),
+                format!("{} is not a date (YYYY-MM-DD)", quote(&w.expires)),
             );
         }
     }
     d
+}
+
+/// `message` (from a shared check that quotes `value` whole, as `{:?}` or
+/// in backticks) with `value` cut to a readable length.
+fn shorten(message: String, value: &str) -> String {
+    if value.chars().count() <= QUOTED_CHARS {
+        return message;
+    }
+    message
+        .replace(&format!("{value:?}"), &quote(value))
+        .replace(&format!("`{value}`"), &format!("`{}`", cut(value)))
 }
 
 fn is_simple_name(s: &str) -> bool {
@@ -409,6 +450,40 @@ fn is_aws_region(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn oversized_values_are_cut_in_messages() {
+        let name = "x".repeat(10 * 1024 * 1024);
+        let branch = format!("bad {name}");
+        let text = serde_json::json!({
+            "version": 1,
+            "stages": ["dev"],
+            "defaults": { "owner": "acme", "proposal_branch": branch },
+            "teams": { "kiwi": {
+                "owners": { "users": ["kim"] },
+                "repos": [ { "name": format!("{name}!") } ]
+            } }
+        })
+        .to_string();
+        let registry = crate::registry::parse("registry.json", &text).unwrap();
+        let d = validate("registry.json", &registry, &[]);
+        let head = "x".repeat(QUOTED_CHARS);
+        let messages: Vec<String> = d.0.iter().map(|d| d.to_string()).collect();
+        assert_eq!(
+            messages,
+            [
+                format!(
+                    "registry.json: defaults.proposal_branch: \"bad {}\"… (10485764 bytes) \
+                     is not a valid git branch name",
+                    &head[..QUOTED_CHARS - 4]
+                ),
+                format!(
+                    "registry.json: teams.kiwi.repos[0].name: \"{head}\"… (10485761 bytes) \
+                     is not a valid GitHub repository name"
+                ),
+            ]
+        );
+    }
 
     #[test]
     fn region_format() {

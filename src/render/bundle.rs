@@ -87,6 +87,18 @@ pub fn bundles_from_files(
     root_name: &str,
     files: &BTreeMap<String, Vec<u8>>,
 ) -> Result<BTreeMap<String, Bundle>, Diagnostics> {
+    let (bundles, d) = bundles_and_problems(root_name, files);
+    d.into_result(bundles)
+}
+
+/// Like [`bundles_from_files`], but returns every bundle whose manifest
+/// parsed along with the problems found (a bundle with a problem other
+/// than parsing is included too); a manifest that does not parse gives no
+/// bundle.
+pub fn bundles_and_problems(
+    root_name: &str,
+    files: &BTreeMap<String, Vec<u8>>,
+) -> (BTreeMap<String, Bundle>, Diagnostics) {
     let mut d = Diagnostics::default();
     let mut out = BTreeMap::new();
     for (path, bytes) in files {
@@ -132,11 +144,15 @@ pub fn bundles_from_files(
                 d.push(
                     at,
                     format!(
-                        "label {label:?} is longer than {MAX_LABEL} characters (GitHub's limit)"
+                        "label {} is longer than {MAX_LABEL} characters (GitHub's limit)",
+                        crate::diag::quote(label)
                     ),
                 );
             } else if seen.contains(&label.to_lowercase()) {
-                d.push(at, format!("label {label:?} is listed twice"));
+                d.push(
+                    at,
+                    format!("label {} is listed twice", crate::diag::quote(label)),
+                );
             } else {
                 seen.push(label.to_lowercase());
             }
@@ -162,5 +178,5 @@ pub fn bundles_from_files(
             },
         );
     }
-    d.into_result(out)
+    (out, d)
 }

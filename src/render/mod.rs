@@ -40,6 +40,7 @@ pub struct TemplateSet {
     sources: Arc<BTreeMap<String, String>>,
     bundles: BTreeMap<String, Bundle>,
     env: Environment<'static>,
+    ignored: Vec<String>,
 }
 
 impl TemplateSet {
@@ -50,22 +51,49 @@ impl TemplateSet {
         files: &BTreeMap<String, Vec<u8>>,
     ) -> Result<TemplateSet, Diagnostics> {
         let mut d = Diagnostics::default();
-        let bundles = match bundle::bundles_from_files(root_name, files) {
-            Ok(b) => b,
-            Err(e) => {
-                d.extend(e);
-                BTreeMap::new()
-            }
-        };
+        let (bundles, problems) = bundle::bundles_and_problems(root_name, files);
+        d.extend(problems);
         if bundles.is_empty() && d.is_empty() {
             d.push(
                 root_name,
                 format!("no bundles found (expected {root_name}/<bundle>/bundle.yaml)"),
             );
         }
+        // Only the files a manifest names are templates. Anything else (a
+        // stray `.DS_Store`, an editor backup `ci.yml~`, a README) is
+        // ignored with a warning instead of failing the whole fleet. The
+        // files of a bundle whose manifest does not parse are neither
+        // checked nor reported: what it names is unknown, and its error
+        // already fails the run.
+        let referenced: BTreeSet<String> = bundles
+            .values()
+            .flat_map(|b| {
+                b.manifest
+                    .files
+                    .iter()
+                    .map(|f| format!("{}/{}", b.name, f.template))
+            })
+            .collect();
+        let unparsed = |path: &str| {
+            path.split_once('/').is_some_and(|(dir, _)| {
+                !bundles.contains_key(dir)
+                    && files.contains_key(&format!("{dir}/{}", bundle::MANIFEST))
+            })
+        };
         let mut sources = BTreeMap::new();
+        let mut ignored = Vec::new();
         for (path, bytes) in files {
-            if path.ends_with(bundle::MANIFEST) {
+            if path
+                .split_once('/')
+                .is_some_and(|(_, rest)| rest == bundle::MANIFEST)
+            {
+                continue;
+            }
+            if !referenced.contains(path) {
+                if !unparsed(path) {
+                    tracing::warn!("{root_name}/{path}: not named by any bundle manifest; ignored");
+                    ignored.push(path.clone());
+                }
                 continue;
             }
             match String::from_utf8(bytes.clone()) {
@@ -85,7 +113,14 @@ impl TemplateSet {
             sources,
             bundles,
             env,
+            ignored,
         })
+    }
+
+    /// Files of the templates directory that no manifest names (relative
+    /// paths): not templates, ignored with a warning each.
+    pub fn ignored(&self) -> &[String] {
+        &self.ignored
     }
 
     /// Names of all bundles, sorted.

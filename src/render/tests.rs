@@ -465,3 +465,52 @@ fn github_expressions_and_optional_vars() {
         "a: ${{ github.sha }}\nb: ${{ github.ref }}\nc: none\nd: unset\ne: true\n"
     );
 }
+
+#[test]
+fn files_no_manifest_names_are_ignored() {
+    let manifest = "files:\n  - template: f.txt\n    path: out.txt\n";
+    let files: BTreeMap<String, Vec<u8>> = [
+        ("a/bundle.yaml", manifest.as_bytes()),
+        ("a/f.txt", b"hello\n".as_slice()),
+        // Binary junk, an editor backup, a top-level note.
+        ("a/.DS_Store", b"\x00\x01\xff\xfe".as_slice()),
+        ("a/f.txt~", b"{{ broken".as_slice()),
+        (".DS_Store", b"\xff".as_slice()),
+        ("README.md", b"notes".as_slice()),
+    ]
+    .into_iter()
+    .map(|(p, c)| (p.to_string(), c.to_vec()))
+    .collect();
+    let s = TemplateSet::from_files("templates", &files).unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(
+        s.ignored(),
+        [".DS_Store", "README.md", "a/.DS_Store", "a/f.txt~"]
+    );
+    let out = render_ok(&s, &mini_repo(&["a"]));
+    assert_eq!(out.keys().collect::<Vec<_>>(), ["out.txt"]);
+}
+
+#[test]
+fn a_referenced_template_is_still_checked() {
+    let manifest = "files:\n  - template: f.txt\n    path: out.txt\n  - template: gone.txt\n    path: gone.txt\n";
+    let files: BTreeMap<String, Vec<u8>> = [
+        ("a/bundle.yaml", manifest.as_bytes()),
+        ("a/f.txt", b"\xff\xfe".as_slice()),
+    ]
+    .into_iter()
+    .map(|(p, c)| (p.to_string(), c.to_vec()))
+    .collect();
+    let err = match TemplateSet::from_files("templates", &files) {
+        Ok(_) => panic!("a non-UTF-8 template and a missing one are refused"),
+        Err(d) => d.to_string(),
+    };
+    assert_eq!(
+        err,
+        "2 problems found; nothing was written:\n  \
+         error: templates/a/bundle.yaml: files[1].template: template file templates/a/gone.txt does not exist\n  \
+         error: templates/a/f.txt: template is not valid UTF-8 text\n"
+    );
+    // An unparsable referenced template still fails at render time.
+    let s = one_file("out.txt", "{% if %}\n");
+    assert!(render_err(&s, &mini_repo(&["a"])).contains("templates/a/f.txt:1"));
+}
