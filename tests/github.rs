@@ -153,6 +153,33 @@ impl Gh {
     }
 }
 
+/// The team makes by hand, on `main`, exactly the change its pull request
+/// proposes (the rendered files, the lock, the executable script).
+fn same_change_by_hand(gh: &Gh, name: &str) {
+    let same: Vec<(String, Vec<u8>)> = gh
+        .rendered(name)
+        .into_iter()
+        .map(|(p, c)| (p, c.into_bytes()))
+        .chain(std::iter::once((
+            LOCK.to_string(),
+            gh.fake.file(OWNER, name, SYNC, LOCK).unwrap(),
+        )))
+        .collect();
+    let files: Vec<(&str, Option<&[u8]>)> = same
+        .iter()
+        .map(|(p, c)| (p.as_str(), Some(c.as_slice())))
+        .collect();
+    gh.fake.push(
+        OWNER,
+        name,
+        "main",
+        &files,
+        "Apply the platform files by hand",
+    );
+    gh.fake
+        .set_mode(OWNER, name, "main", ".github/scripts/verify-pins.sh", true);
+}
+
 fn unlimited() -> Config {
     Config {
         secondary_limits: vec![(100_000, Duration::from_secs(60))],
@@ -379,33 +406,7 @@ fn a_pull_request_is_closed_once_the_repo_is_in_sync() {
     gh.fake.merge_pull(OWNER, "mango-api", merged);
     // apple-sso: the team makes the same change by hand instead.
     let pr = gh.open_pulls("apple-sso")[0].number;
-    let same: Vec<(String, Vec<u8>)> = gh
-        .rendered("apple-sso")
-        .into_iter()
-        .map(|(p, c)| (p, c.into_bytes()))
-        .chain(std::iter::once((
-            LOCK.to_string(),
-            gh.fake.file(OWNER, "apple-sso", SYNC, LOCK).unwrap(),
-        )))
-        .collect();
-    let files: Vec<(&str, Option<&[u8]>)> = same
-        .iter()
-        .map(|(p, c)| (p.as_str(), Some(c.as_slice())))
-        .collect();
-    gh.fake.push(
-        OWNER,
-        "apple-sso",
-        "main",
-        &files,
-        "Apply the platform files by hand",
-    );
-    gh.fake.set_mode(
-        OWNER,
-        "apple-sso",
-        "main",
-        ".github/scripts/verify-pins.sh",
-        true,
-    );
+    same_change_by_hand(&gh, "apple-sso");
 
     let run = gh.apply();
     run.expect_code(0);
@@ -968,31 +969,7 @@ fn apply_performs_exactly_the_pull_request_actions_the_plan_printed() {
         "A reviewer's fix",
     );
     // apple-sso: the team made the same change by hand: close.
-    let lock = gh.fake.file(OWNER, "apple-sso", SYNC, LOCK).unwrap();
-    let same: Vec<(String, Vec<u8>)> = gh
-        .rendered("apple-sso")
-        .into_iter()
-        .map(|(p, c)| (p, c.into_bytes()))
-        .chain(std::iter::once((LOCK.to_string(), lock)))
-        .collect();
-    let files: Vec<(&str, Option<&[u8]>)> = same
-        .iter()
-        .map(|(p, c)| (p.as_str(), Some(c.as_slice())))
-        .collect();
-    gh.fake.push(
-        OWNER,
-        "apple-sso",
-        "main",
-        &files,
-        "The platform files by hand",
-    );
-    gh.fake.set_mode(
-        OWNER,
-        "apple-sso",
-        "main",
-        ".github/scripts/verify-pins.sh",
-        true,
-    );
+    same_change_by_hand(&gh, "apple-sso");
     // banana-ingest: a managed file made by hand on the default branch:
     // the proposal now overwrites a hand edit, so its description changes.
     gh.fake.push(

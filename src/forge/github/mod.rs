@@ -348,16 +348,17 @@ impl GitHubForge {
             })
     }
 
-    /// The tip of `branch` as GitHub has it now (`None`: no such branch).
-    async fn branch_tip(
+    /// Sends a read about one repository: GraphQL errors mapped, a missing
+    /// repository is `NotFound`.
+    async fn repository_query(
         &self,
         repo: &RepoId,
-        branch: &str,
-    ) -> Result<Option<ObjectId>, ForgeError> {
-        let doc = query::branch_tip(repo, branch);
+        doc: &query::Document,
+        kind: &'static str,
+    ) -> Result<Value, ForgeError> {
         let body = self
             .client
-            .graphql(&doc.query, &doc.variables, "graphql branch tip", false)
+            .graphql(&doc.query, &doc.variables, kind, false)
             .await
             .map_err(send_error)?;
         if let Some(e) = query::errors(&body).first() {
@@ -369,6 +370,19 @@ impl GitHubForge {
                 hint: String::new(),
             });
         }
+        Ok(body)
+    }
+
+    /// The tip of `branch` as GitHub has it now (`None`: no such branch).
+    async fn branch_tip(
+        &self,
+        repo: &RepoId,
+        branch: &str,
+    ) -> Result<Option<ObjectId>, ForgeError> {
+        let doc = query::branch_tip(repo, branch);
+        let body = self
+            .repository_query(repo, &doc, "graphql branch tip")
+            .await?;
         Ok(body
             .pointer("/data/repository/ref/target/oid")
             .and_then(Value::as_str)
@@ -387,19 +401,8 @@ impl GitHubForge {
         for chunk in paths.chunks(100) {
             let doc = tree::facts_query(repo, commit, chunk);
             let body = self
-                .client
-                .graphql(&doc.query, &doc.variables, "graphql tree facts", false)
-                .await
-                .map_err(send_error)?;
-            if let Some(e) = query::errors(&body).first() {
-                return Err(query::map_error(repo, e));
-            }
-            if body.pointer("/data/repository").is_none_or(Value::is_null) {
-                return Err(ForgeError::NotFound {
-                    repo: repo.clone(),
-                    hint: String::new(),
-                });
-            }
+                .repository_query(repo, &doc, "graphql tree facts")
+                .await?;
             facts.extend(tree::parse_facts(chunk, &body).ok_or_else(|| {
                 ForgeError::Other(format!(
                     "{repo}: the parent commit {commit} is not on GitHub"
