@@ -75,6 +75,8 @@ fn use_color(choice: ColorChoice, terminal: bool) -> bool {
 pub async fn run(cli: Cli) -> u8 {
     match run_inner(cli).await {
         Ok(code) => code,
+        // The reader went away (`| head`): it has what it wanted.
+        Err(e) if stdout_closed(&e) => exit::OK,
         Err(e) => {
             // Never panic on a closed stderr (e.g. piped into `head`).
             let mut stderr = std::io::stderr().lock();
@@ -86,6 +88,44 @@ pub async fn run(cli: Cli) -> u8 {
             exit::ERROR
         }
     }
+}
+
+/// Standard output for command results. A reader that goes away (a closed
+/// pipe) ends the command quietly instead of as an error.
+struct Out<W>(W);
+
+impl<W: Write> Write for Out<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf).map_err(closed)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush().map_err(closed)
+    }
+}
+
+/// Marks a broken pipe on standard output (not one of a subprocess or a
+/// socket, which stay errors).
+#[derive(Debug, thiserror::Error)]
+#[error("standard output was closed")]
+struct StdoutClosed;
+
+fn closed(e: std::io::Error) -> std::io::Error {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::io::Error::other(StdoutClosed)
+    } else {
+        e
+    }
+}
+
+/// Whether `e` is standard output being closed under us.
+fn stdout_closed(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .is_some_and(|inner| inner.is::<StdoutClosed>())
+            || c.is::<StdoutClosed>()
+    })
 }
 
 /// `distributor serve`: loads the config (an invalid one is an error at
@@ -172,7 +212,7 @@ async fn run_inner(cli: Cli) -> Result<u8> {
     let style = Style { color };
     // Buffered: a 10,000-repo plan is written in large blocks, not a
     // system call per line. Dropping it flushes what is left.
-    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut stdout = std::io::BufWriter::new(Out(std::io::stdout().lock()));
 
     match &cli.command {
         Command::Validate => {

@@ -1296,3 +1296,37 @@ fn a_hand_chmod_is_drift_and_is_not_overwritten() {
     let on_proposal = env.git(&bare, &["ls-tree", SYNC, script]);
     assert!(on_proposal.starts_with("100755 "), "{on_proposal}");
 }
+
+/// `distributor plan | head`: the reader leaving early ends the command
+/// quietly, not with `error: Broken pipe`.
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    use std::io::Read;
+    let env = Env::new();
+    let forge = env.forge_arg();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_distributor"))
+        .args(["plan", "--init", "--forge", &forge])
+        .current_dir(&env.platform)
+        .env("HOME", &env.scratch)
+        .env("NO_COLOR", "1")
+        .env_remove("DISTRIBUTOR_FORGE")
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 64];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    // The pipe is closed here: the plan (hundreds of KiB of diffs) is not
+    // read any further.
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        String::from_utf8_lossy(&first).starts_with("Platform source"),
+        "{}",
+        String::from_utf8_lossy(&first)
+    );
+    assert!(!stderr.contains("Broken pipe"), "{stderr}");
+    assert!(!stderr.contains("error"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}
