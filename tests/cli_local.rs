@@ -1317,7 +1317,7 @@ fn a_closed_stdout_ends_the_command_quietly() {
         .unwrap();
     let mut first = [0u8; 64];
     child.stdout.take().unwrap().read_exact(&mut first).unwrap();
-    // The pipe is closed here: the plan (hundreds of KiB of diffs) is not
+    // The pipe is closed here: the plan (over 100 KiB of diffs) is not
     // read any further.
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
