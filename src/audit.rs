@@ -54,17 +54,63 @@ pub struct Record {
 }
 
 /// The person running the command: the user behind `sudo` when there is
-/// one, else `$USER`.
-pub fn operator_from(sudo_user: Option<String>, user: Option<String>) -> String {
-    sudo_user
-        .filter(|u| !u.is_empty())
-        .or(user.filter(|u| !u.is_empty()))
+/// one, else `$USER`, else `$LOGNAME`, else the name of the process's uid
+/// (`/etc/passwd`), else `uid N`; `unknown` only where none can be told.
+pub fn operator_from(
+    sudo_user: Option<String>,
+    user: Option<String>,
+    logname: Option<String>,
+    uid: Option<(u32, Option<String>)>,
+) -> String {
+    [sudo_user, user, logname]
+        .into_iter()
+        .flatten()
+        .map(|u| u.trim().to_string())
+        .find(|u| !u.is_empty())
+        .or_else(|| {
+            uid.map(|(n, name)| {
+                name.filter(|s| !s.is_empty())
+                    .unwrap_or_else(|| format!("uid {n}"))
+            })
+        })
         .unwrap_or_else(|| "unknown".into())
 }
 
 /// [`operator_from`] the environment.
 pub fn operator() -> String {
-    operator_from(std::env::var("SUDO_USER").ok(), std::env::var("USER").ok())
+    let env = |k: &str| std::env::var(k).ok();
+    operator_from(
+        env("SUDO_USER"),
+        env("USER"),
+        env("LOGNAME"),
+        process_user(),
+    )
+}
+
+/// The process's uid and its name in `/etc/passwd` (Unix; `None` where
+/// `/proc/self` cannot tell).
+fn process_user() -> Option<(u32, Option<String>)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let uid = std::fs::metadata("/proc/self").ok()?.uid();
+        let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+        Some((uid, user_name(&passwd, uid)))
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+/// The name of `uid` in a passwd file's text.
+fn user_name(passwd: &str, uid: u32) -> Option<String> {
+    passwd.lines().find_map(|l| {
+        let mut f = l.split(':');
+        let name = f.next()?;
+        let id = f.nth(1)?.parse::<u32>().ok()?;
+        (id == uid && !name.is_empty()).then(|| name.to_string())
+    })
 }
 
 /// The records of a forced run, one per repo of the report.
@@ -148,10 +194,32 @@ mod tests {
     #[test]
     fn the_operator_is_the_human_behind_sudo() {
         let s = |v: &str| Some(v.to_string());
-        assert_eq!(operator_from(s("alice"), s("root")), "alice");
-        assert_eq!(operator_from(None, s("bob")), "bob");
-        assert_eq!(operator_from(s(""), s("bob")), "bob");
-        assert_eq!(operator_from(None, None), "unknown");
+        let root = Some((0, s("root")));
+        assert_eq!(
+            operator_from(s("alice"), s("root"), None, root.clone()),
+            "alice"
+        );
+        assert_eq!(
+            operator_from(None, s("bob"), s("carol"), root.clone()),
+            "bob"
+        );
+        assert_eq!(operator_from(s(""), s("bob"), None, None), "bob");
+        // Without $USER (cron, some containers): $LOGNAME, then the uid.
+        assert_eq!(operator_from(None, None, s("carol"), root.clone()), "carol");
+        assert_eq!(operator_from(None, s(" "), None, root), "root");
+        assert_eq!(
+            operator_from(None, None, None, Some((1001, None))),
+            "uid 1001"
+        );
+        assert_eq!(operator_from(None, None, None, None), "unknown");
+    }
+
+    #[test]
+    fn a_uid_is_named_from_the_passwd_file() {
+        let passwd = "root:x:0:0:root:/root:/bin/bash\n# comment\nbroken\nalice:x:1000:1000::/home/alice:/bin/sh\n";
+        assert_eq!(user_name(passwd, 0).as_deref(), Some("root"));
+        assert_eq!(user_name(passwd, 1000).as_deref(), Some("alice"));
+        assert_eq!(user_name(passwd, 4242), None);
     }
 
     #[test]
