@@ -155,6 +155,22 @@ pub fn outcome(r: &crate::apply::RepoReport) -> Outcome {
 
 /// Appends the records (one write, then fsync) and emits each as an
 /// `audit` log event.
+/// Checks, before a forced run writes anything, that its audit log can be
+/// appended to (creating it and its directory if needed, writing nothing):
+/// a forced change must never land without its record.
+pub fn check_writable(path: &Path) -> Result<(), String> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map(drop)
+        .map_err(|e| format!("cannot open the audit log {}: {e}", path.display()))
+}
+
 pub fn append(path: &Path, records: &[Record]) -> Result<(), String> {
     let mut text = String::new();
     for r in records {
@@ -173,12 +189,8 @@ pub fn append(path: &Path, records: &[Record]) -> Result<(), String> {
         text.push_str(&line);
         text.push('\n');
     }
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    }
+    check_writable(path)?;
     let mut f = std::fs::OpenOptions::new()
-        .create(true)
         .append(true)
         .open(path)
         .map_err(|e| format!("cannot open the audit log {}: {e}", path.display()))?;

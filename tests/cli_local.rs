@@ -1330,3 +1330,35 @@ fn a_closed_stdout_ends_the_command_quietly() {
     assert!(!stderr.contains("error"), "{stderr}");
     assert_eq!(out.status.code(), Some(0), "{stderr}");
 }
+
+/// A forced run checks its audit log before its first write: when the log
+/// cannot be written, nothing is forced.
+#[test]
+fn a_forced_run_with_an_unwritable_audit_log_writes_nothing() {
+    let env = Env::initialised();
+    let web = env.bare("mango-web");
+    env.human_commit(&web, "main", ".github/CODEOWNERS", "* @someone-else\n");
+    let before = env.snapshot();
+    // A regular file where the audit log's directory should be: no user,
+    // root included, can create the log below it.
+    let blocker = env.tmp.path().join("not-a-dir");
+    std::fs::write(&blocker, "x").unwrap();
+    let log = blocker.join("audit.jsonl");
+    let run = env.apply(&[
+        "--force",
+        "--reason",
+        "CVE-2026-0002",
+        "--audit-log",
+        log.to_str().unwrap(),
+    ]);
+    run.expect_code(1);
+    assert!(
+        run.stderr.contains("refusing the forced run")
+            && run.stderr.contains("not-a-dir")
+            && run.stderr.contains("nothing was written"),
+        "{}",
+        run.stderr
+    );
+    env.snapshot()
+        .assert_same(&before, "an unauditable forced run");
+}

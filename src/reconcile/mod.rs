@@ -95,6 +95,11 @@ pub enum RunError {
     /// The rollout log in the state directory cannot be read.
     #[error("{0}")]
     State(String),
+    /// A forced run whose audit log cannot be written: nothing was written.
+    #[error(
+        "refusing the forced run: {0}; nothing was written (pass --audit-log FILE or --state-dir DIR where records can be kept)"
+    )]
+    Audit(String),
 }
 
 /// Runs the pipeline for `prepared`'s targets on `forge`.
@@ -115,6 +120,14 @@ pub async fn run<F: Forge>(
         diffs: request.diffs,
         missing_as_empty: request.missing_as_empty,
     };
+    // A forced run must leave a record: its audit log is checked before
+    // the first write, not after the last.
+    if request.execute && request.force_reason.is_some() {
+        match record::audit_path(request) {
+            Some(path) => crate::audit::check_writable(&path).map_err(RunError::Audit)?,
+            None => return Err(RunError::Audit("no audit log".into())),
+        }
+    }
     // The rollout log is read before anything is observed: an unreadable
     // memory stops the run before it could write on a wrong budget.
     let log = request.state_dir.as_deref().map(rollout::Log::in_dir);

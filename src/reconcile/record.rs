@@ -22,6 +22,17 @@ pub struct Recorded {
     pub audit_error: Option<String>,
 }
 
+/// Where a forced run's audit records go: `--audit-log`, else the state
+/// directory's `audit.jsonl`.
+pub fn audit_path(request: &Request) -> Option<std::path::PathBuf> {
+    request.audit_log.clone().or_else(|| {
+        request
+            .state_dir
+            .as_ref()
+            .map(|d| d.join(crate::audit::FILE))
+    })
+}
+
 pub(super) fn record(
     log: Option<&rollout::Log>,
     request: &Request,
@@ -55,13 +66,7 @@ pub(super) fn record(
             &revision,
             request.now,
         );
-        let path = request.audit_log.clone().or_else(|| {
-            request
-                .state_dir
-                .as_ref()
-                .map(|d| d.join(crate::audit::FILE))
-        });
-        out.audit_error = match path {
+        out.audit_error = match audit_path(request) {
             Some(p) => crate::audit::append(&p, &records).err(),
             None => Some("no audit log: pass --audit-log FILE or --state-dir DIR".into()),
         };
