@@ -10,6 +10,7 @@
 //! [`crate::prepare`]; [`prepare_blocking`] runs it off the async workers.
 
 mod record;
+pub mod writer;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -95,6 +96,9 @@ pub enum RunError {
     /// The rollout log in the state directory cannot be read.
     #[error("{0}")]
     State(String),
+    /// Another writer holds this state directory and forge.
+    #[error("{0}")]
+    Busy(String),
     /// A forced run whose audit log cannot be written: nothing was written.
     #[error(
         "refusing the forced run: {0}; nothing was written (pass --audit-log FILE or --state-dir DIR where records can be kept)"
@@ -119,6 +123,21 @@ pub async fn run<F: Forge>(
         ),
         diffs: request.diffs,
         missing_as_empty: request.missing_as_empty,
+    };
+    // One writer at a time per state directory and forge (the rollout
+    // budgets and the audit would otherwise count two runs as one).
+    let _writer = match (&request.state_dir, request.execute) {
+        (Some(dir), true) => {
+            let describe = forge.describe();
+            let dir = dir.clone();
+            Some(
+                tokio::task::spawn_blocking(move || writer::acquire(&dir, &describe, writer::WAIT))
+                    .await
+                    .map_err(|e| RunError::Busy(format!("cannot take the writer lock: {e}")))?
+                    .map_err(RunError::Busy)?,
+            )
+        }
+        _ => None,
     };
     // A forced run must leave a record: its audit log is checked before
     // the first write, not after the last.
