@@ -1362,3 +1362,23 @@ fn a_forced_run_with_an_unwritable_audit_log_writes_nothing() {
     env.snapshot()
         .assert_same(&before, "an unauditable forced run");
 }
+
+/// Concurrent `apply` runs on one fleet take turns (one writer at a time per
+/// state directory and forge): all succeed, and each repo gets the change
+/// exactly once.
+#[test]
+fn concurrent_applies_take_turns_and_all_succeed() {
+    let env = Env::initialised();
+    let web = env.bare("mango-web");
+    let before = commit_count(&env, &web, "main");
+    env.append_to_template("baseline/CODEOWNERS", "# concurrent change\n");
+    let runs: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4).map(|_| s.spawn(|| env.apply(&[]))).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for run in &runs {
+        run.expect_code(0);
+    }
+    assert_eq!(commit_count(&env, &web, "main"), before + 1, "one commit");
+    assert_fsck_clean(&env);
+}
