@@ -1382,3 +1382,23 @@ fn concurrent_applies_take_turns_and_all_succeed() {
     assert_eq!(commit_count(&env, &web, "main"), before + 1, "one commit");
     assert_fsck_clean(&env);
 }
+
+/// A team branch named `distributor` makes `distributor/sync` impossible
+/// (git keeps branches as paths): the repo fails with that said plainly.
+#[test]
+fn a_branch_namespace_clash_is_reported_in_plain_words() {
+    let env = Env::initialised();
+    let web = env.bare("mango-web");
+    env.git(&web, &["branch", "distributor", "main"]);
+    env.human_commit(&web, "main", ".github/CODEOWNERS", "* @someone-else\n");
+    let run = env.apply(&[]);
+    run.expect_code(1);
+    let out = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        out.contains(
+            "branch `distributor/sync` cannot be created because a branch `distributor` exists"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("Another IO error"), "{out}");
+}

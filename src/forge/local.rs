@@ -984,6 +984,9 @@ fn apply_ref_edit(
             retried = true;
             continue;
         }
+        if let Some(clash) = namespace_clash(git, branch) {
+            return Err(ForgeError::Refused(clash));
+        }
         let actual = read_branch(git, repo, branch)?;
         return if actual != expected {
             Err(ForgeError::conflict(repo, branch, expected, actual))
@@ -995,6 +998,41 @@ fn apply_ref_edit(
             ))
         };
     }
+}
+
+/// Git keeps branches as paths: `distributor/sync` cannot exist beside a
+/// branch `distributor`, nor `main` beside `main/x`. Says so in plain
+/// words when that is why a branch cannot be written.
+fn namespace_clash(git: &gix::Repository, branch: &str) -> Option<String> {
+    let exists = |name: &str| {
+        git.try_find_reference(format!("refs/heads/{name}").as_str())
+            .ok()
+            .flatten()
+            .is_some()
+    };
+    let mut prefix = String::new();
+    for part in branch.split('/') {
+        if !prefix.is_empty() {
+            if exists(&prefix) {
+                return Some(format!(
+                    "branch `{branch}` cannot be created because a branch `{prefix}` exists (git keeps branches as paths, so one cannot be a folder of the other): rename that branch, or set another `proposal_branch` in the registry"
+                ));
+            }
+            prefix.push('/');
+        }
+        prefix.push_str(part);
+    }
+    let under = git
+        .references()
+        .ok()?
+        .prefixed(format!("refs/heads/{branch}/").as_str())
+        .ok()?
+        .filter_map(Result::ok)
+        .next()?;
+    Some(format!(
+        "branch `{branch}` cannot be created because branch `{}` exists below it (git keeps branches as paths): rename that branch, or set another `proposal_branch` in the registry",
+        under.name().shorten()
+    ))
 }
 
 #[cfg(test)]
