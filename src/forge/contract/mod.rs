@@ -24,18 +24,18 @@
 //!   commit on a branch that exists), GitHub reports that refusal. A
 //!   missing repository is still `NotFound` on every backend.
 //!
-//! Differences that change no outcome the contract checks: the local and
-//! fake forges refuse malformed paths themselves, the GitHub forge leaves it
-//! to GitHub (both answer [`super::ForgeError::Other`], writing nothing);
-//! "writes nothing" means no branch moves, and a refused REST-mode write on
+//! Differences that change no outcome the contract checks: "writes
+//! nothing" means no branch moves, and a refused REST-mode write on
 //! GitHub may leave unreferenced trees and commits behind (git collects
 //! them).
 //!
 //! A test the GitHub forge fails because the forge (`src/forge/github/`)
 //! is wrong is listed in [`GITHUB_FORGE_DEFECTS`] with the defect: it must
 //! keep failing, with the listed message, until the forge is fixed (then the
-//! runner fails and asks for the entry to be removed). Where the fake GitHub
-//! lacked a behaviour of GitHub's, the fake was fixed instead.
+//! runner fails and asks for the entry to be removed). The list is empty:
+//! the eleven defects the suite found when the GitHub forge joined it are
+//! fixed. Where the fake GitHub lacked a behaviour of GitHub's, the fake was
+//! fixed instead.
 
 mod backends;
 mod suite;
