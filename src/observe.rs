@@ -180,6 +180,14 @@ pub(crate) async fn plan_target<F: Forge>(
     direct_refused: Option<&str>,
 ) -> Result<RepoPlan, String> {
     let obs = obs.map_err(|e| e.to_string())?;
+    // A proposal branch that is the default branch would put unreviewed
+    // commits on it (and fail forever after): refuse the repo.
+    if obs.default_branch.name == target.repo.proposal_branch {
+        return Err(format!(
+            "the default branch of {} is `{}`, which is also the proposal branch (defaults.proposal_branch): choose another proposal branch; nothing was written here",
+            obs.repo, obs.default_branch.name
+        ));
+    }
     let none = BTreeMap::new();
     let input = |contents| PlanInput {
         repo: &target.repo,

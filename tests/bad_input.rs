@@ -1094,3 +1094,29 @@ fn registry_problems_and_undefined_variables_are_reported_in_one_run() {
         "{stderr}"
     );
 }
+
+#[test]
+fn proposal_branch_head_is_refused() {
+    check(
+        |env| env.edit_registry(|r| r["defaults"]["proposal_branch"] = json!("HEAD")),
+        &[APPLY, PLAN, VALIDATE],
+        &[
+            "registry.json: defaults.proposal_branch: ",
+            "\"HEAD\" names whatever branch is checked out",
+        ],
+        Some(1),
+    );
+}
+
+#[test]
+fn proposal_branch_equal_to_a_default_branch_is_refused() {
+    check(
+        |env| env.edit_registry(|r| r["defaults"]["proposal_branch"] = json!("trunk")),
+        &[APPLY, PLAN, VALIDATE],
+        &[
+            ".default_branch: ",
+            "\"trunk\" is also the proposal branch (defaults.proposal_branch)",
+        ],
+        Some(1),
+    );
+}

@@ -1402,3 +1402,42 @@ fn a_branch_namespace_clash_is_reported_in_plain_words() {
     );
     assert!(!out.contains("Another IO error"), "{out}");
 }
+
+/// A proposal branch that turns out (from the forge) to be a repo's default
+/// branch fails that repo, writing nothing there: no unreviewed commit on
+/// main.
+#[test]
+fn a_proposal_branch_that_is_the_default_branch_fails_the_repo() {
+    let env = Env::initialised();
+    env.edit_registry(|r| {
+        r["defaults"]["proposal_branch"] = json!("main");
+        // No repo declares `main`: only the forge can tell.
+        for team in r["teams"].as_object_mut().unwrap().values_mut() {
+            for repo in team["repos"].as_array_mut().unwrap() {
+                if repo["default_branch"] == "main" {
+                    repo.as_object_mut().unwrap().remove("default_branch");
+                }
+            }
+        }
+    });
+    env.append_to_template("baseline/CODEOWNERS", "# reviewed change\n");
+    let repos = ["mango-api", "mango-web", "apple-sso"];
+    let before: Vec<Option<String>> = repos
+        .iter()
+        .map(|n| tip(&env, &env.bare(n), "main"))
+        .collect();
+    let run = env.apply(&[]);
+    run.expect_code(1);
+    let out = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        out.contains(
+            "the default branch of acme/mango-api is `main`, which is also the proposal branch"
+        ),
+        "{out}"
+    );
+    let after: Vec<Option<String>> = repos
+        .iter()
+        .map(|n| tip(&env, &env.bare(n), "main"))
+        .collect();
+    assert_eq!(after, before, "no commit on main");
+}

@@ -162,6 +162,11 @@ pub fn validate(origin: &str, registry: &Registry, known_bundles: &[String]) -> 
             at("defaults.proposal_branch"),
             shorten(e, &defaults.proposal_branch),
         );
+    } else if defaults.proposal_branch == "HEAD" {
+        d.push(
+            at("defaults.proposal_branch"),
+            "\"HEAD\" names whatever branch is checked out, not a branch of its own: choose a branch name such as \"distributor/sync\"",
+        );
     }
     if let Err(e) = check_repo_path(&defaults.lock_path) {
         d.push(at("defaults.lock_path"), shorten(e, &defaults.lock_path));
@@ -287,10 +292,18 @@ pub fn validate(origin: &str, registry: &Registry, known_bundles: &[String]) -> 
             } else {
                 seen_repos.insert(full, rp.clone());
             }
-            if let Some(b) = &repo.default_branch
-                && let Err(e) = check_branch_name(b)
-            {
-                d.push(at(&format!("{rp}.default_branch")), shorten(e, b));
+            if let Some(b) = &repo.default_branch {
+                if let Err(e) = check_branch_name(b) {
+                    d.push(at(&format!("{rp}.default_branch")), shorten(e, b));
+                } else if *b == defaults.proposal_branch {
+                    d.push(
+                        at(&format!("{rp}.default_branch")),
+                        format!(
+                            "{} is also the proposal branch (defaults.proposal_branch): reviewed changes would be committed straight to the default branch; choose another proposal branch",
+                            quote(b)
+                        ),
+                    );
+                }
             }
             if let Some(list) = &repo.bundles {
                 check_bundles(&mut d, format!("{rp}.bundles"), list);
