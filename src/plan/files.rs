@@ -172,7 +172,14 @@ pub(crate) fn find(ctx: &FileContext<'_>, s: &Sides<'_>, bundle: &str) -> Option
         merge_needs: Vec::new(),
     };
     let mut job = None;
-    match merging::earlier_merge(s, state) {
+    // Under --force no merge runs: every file gets exactly the render, a
+    // file merged earlier (hand edits kept) included.
+    let earlier = if ctx.forced {
+        None
+    } else {
+        merging::earlier_merge(s, state)
+    };
+    match earlier {
         Some(Earlier::Unchanged { blob, rendered }) => {
             (found.state, found.reason) = (FileState::InSync, Some(Reason::HandEditsKept));
             found.desired = Some(blob);

@@ -214,6 +214,37 @@ fn find_keeps_an_earlier_merge_in_sync_while_its_render_is_unchanged() {
     assert_eq!(f.rendered, Some(blob_id(b"render\n")));
 }
 
+/// The urgent fix lands: under `--force` a file merged earlier (lock with
+/// `rendered`, hand edits kept) gets exactly the new render, and no merge
+/// is tried or asked for, whether the render changed or not.
+#[test]
+fn a_forced_run_gives_a_file_merged_earlier_exactly_the_render() {
+    let merged = "render\nhand\n";
+    let lock = LockEntry {
+        rendered: Some(blob_id(b"render\n")),
+        rendered_text: Some("render\n".into()),
+        ..lock_entry("a", merged)
+    };
+    let locked: BTreeMap<String, LockEntry> = [("a".to_string(), lock)].into();
+    let observed = [("a".to_string(), entry(merged))].into();
+    for render in ["render\n", "render-fixed\n"] {
+        let want = [desired("a", render)];
+        let f = plan_one(&want, &locked, &observed, &[], true, "a").unwrap();
+        // Outdated: routed as the run's delivery says (direct when forced;
+        // this fixture's routing proposes).
+        assert_eq!(f.state, FileState::Outdated, "{render:?}");
+        assert_eq!(f.desired, Some(blob_id(render.as_bytes())), "{render:?}");
+        assert!(f.merge.is_none() && f.merge_needs.is_empty(), "{render:?}");
+        // Without --force the hand edits are kept: in sync with the merge,
+        // or merged again (the blobs a merge needs are asked for).
+        let f = plan_one(&want, &locked, &observed, &[], false, "a").unwrap();
+        assert!(
+            f.desired != Some(blob_id(render.as_bytes())) || !f.merge_needs.is_empty(),
+            "{render:?}: {f:?}"
+        );
+    }
+}
+
 #[test]
 fn find_merges_drift_once_it_has_the_blobs_and_asks_for_them_before() {
     let (base, hand, new) = ("1\n2\n3\n", "H\n2\n3\n", "1\n2\nN\n");
