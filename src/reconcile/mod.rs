@@ -170,7 +170,6 @@ pub async fn run<F: Forge>(
         history: &history,
         full_fleet: request.full_fleet,
         forced: request.force_reason.is_some(),
-        pull_requests: forge.has_pull_requests(),
     };
     let decided = rollout::attach(&policy, &mut plan);
     if !request.execute {

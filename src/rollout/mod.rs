@@ -41,8 +41,6 @@ pub struct Context<'a> {
     pub full_fleet: bool,
     /// `apply --force`: every gate is skipped.
     pub forced: bool,
-    /// The forge has pull requests (else proposals are branches only).
-    pub pull_requests: bool,
 }
 
 /// The key a revision is known by in the log and on the command line: the

@@ -477,6 +477,8 @@ pub struct Fleet {
     pub history: Vec<(String, Epoch)>,
     pub full_fleet: bool,
     pub forced: bool,
+    /// The forge has pull requests; tests that turn it off give their plans
+    /// no pull request action, as the planner would.
     pub pull_requests: bool,
     /// The platform revision of the plan.
     pub revision: String,
@@ -573,7 +575,6 @@ impl Fleet {
             history: &self.history,
             full_fleet: self.full_fleet,
             forced: self.forced,
-            pull_requests: self.pull_requests,
         };
         let events = attach(&ctx, &mut plan);
         Outcome { plan, events }
