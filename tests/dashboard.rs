@@ -34,9 +34,14 @@ async fn the_dashboard_renders_in_headless_chromium() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(http::serve(listener, shared, async {
-        let _ = stopped.await;
-    }));
+    let server = tokio::spawn(http::serve(
+        listener,
+        shared,
+        http::Limits::default(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
 
     let profile = tempfile::tempdir().unwrap();
     let png = artifacts_dir().join("dashboard.png");

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::server::Limits;
 use crate::forge::ForgeSpec;
 use crate::forge::github::limits::parse_duration;
 
@@ -113,6 +114,14 @@ pub struct Http {
     /// 25 MB; push events of a platform repo are far smaller).
     #[serde(default = "default_body_limit")]
     pub webhook_body_limit: usize,
+    /// A connection that has not sent a request's headers this long after
+    /// opening (or after its previous response) is closed.
+    #[serde(default = "default_header_read_timeout")]
+    pub header_read_timeout: String,
+    /// Open connections at most; at the cap the oldest idle one is closed
+    /// to make room. Keep it well below the descriptor limit.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
 }
 
 impl Default for Http {
@@ -121,6 +130,8 @@ impl Default for Http {
             listen: default_listen(),
             webhook_secret_file: None,
             webhook_body_limit: default_body_limit(),
+            header_read_timeout: default_header_read_timeout(),
+            max_connections: default_max_connections(),
         }
     }
 }
@@ -170,6 +181,12 @@ fn default_listen() -> String {
 fn default_body_limit() -> usize {
     1024 * 1024
 }
+fn default_header_read_timeout() -> String {
+    "5s".into()
+}
+fn default_max_connections() -> usize {
+    Limits::default().max_connections
+}
 
 /// The durations and addresses of a config, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,6 +195,9 @@ pub struct Checked {
     pub jitter: Duration,
     pub stop_timeout: Duration,
     pub listen: SocketAddr,
+    /// The HTTP server's limits (`http.header_read_timeout`,
+    /// `http.max_connections`; the rest are fixed).
+    pub limits: Limits,
 }
 
 impl Config {
@@ -216,6 +236,8 @@ impl Config {
         let interval = duration("reconcile.interval", &self.reconcile.interval);
         let jitter = duration("reconcile.jitter", &self.reconcile.jitter).unwrap_or_default();
         let stop_timeout = duration("reconcile.stop_timeout", &self.reconcile.stop_timeout);
+        let header_read_timeout =
+            duration("http.header_read_timeout", &self.http.header_read_timeout);
         if interval.is_some_and(|i| i < Duration::from_secs(1)) {
             problems.push(format!(
                 "reconcile.interval: `{}` is too short (at least 1s)",
@@ -230,6 +252,18 @@ impl Config {
         }
         if self.http.webhook_body_limit == 0 {
             problems.push("http.webhook_body_limit: must be more than 0 bytes".into());
+        }
+        if header_read_timeout.is_some_and(|t| t < Duration::from_secs(1)) {
+            problems.push(format!(
+                "http.header_read_timeout: `{}` is too short (at least 1s)",
+                self.http.header_read_timeout
+            ));
+        }
+        if self.http.max_connections < 16 {
+            problems.push(format!(
+                "http.max_connections: {} is too few (at least 16: health checks, metrics and webhooks share them)",
+                self.http.max_connections
+            ));
         }
         if let (Some(g), Some(b)) = (&self.platform.git, &self.platform.branch)
             && *b != g.branch
@@ -271,6 +305,11 @@ impl Config {
                 jitter,
                 stop_timeout: stop_timeout.unwrap_or_default(),
                 listen,
+                limits: Limits {
+                    header_read_timeout: header_read_timeout.unwrap_or_default(),
+                    max_connections: self.http.max_connections,
+                    ..Limits::default()
+                },
             })
         } else {
             Err(problems)
@@ -301,6 +340,8 @@ mod tests {
         assert_eq!(checked.interval, Duration::from_secs(600));
         assert_eq!(checked.jitter, Duration::from_secs(60));
         assert_eq!(checked.listen, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(checked.limits.header_read_timeout, Duration::from_secs(5));
+        assert_eq!(checked.limits.max_connections, 256);
         let ForgeSpec::GitHub(g) = &c.forge else {
             panic!("github")
         };
@@ -331,7 +372,7 @@ mod tests {
 
     #[test]
     fn every_bad_value_is_reported_at_once() {
-        let text = "platform:\n  path: /p\n  git: { url: x }\n  repository: acme//platform\n  branch: dev\nforge:\n  github:\n    write_quotas: [\"fast\"]\n    batch_size: 0\nreconcile:\n  interval: 1.5m\n  stop_timeout: 0s\nhttp:\n  listen: everywhere\n  webhook_body_limit: 0\n";
+        let text = "platform:\n  path: /p\n  git: { url: x }\n  repository: acme//platform\n  branch: dev\nforge:\n  github:\n    write_quotas: [\"fast\"]\n    batch_size: 0\nreconcile:\n  interval: 1.5m\n  stop_timeout: 0s\nhttp:\n  listen: everywhere\n  webhook_body_limit: 0\n  header_read_timeout: 0s\n  max_connections: 3\n";
         let e = Config::parse("c.yaml", text).unwrap_err();
         for want in [
             "platform: give either",
@@ -342,6 +383,8 @@ mod tests {
             "reconcile.stop_timeout",
             "http.listen",
             "http.webhook_body_limit",
+            "http.header_read_timeout: `0s` is too short",
+            "http.max_connections: 3 is too few",
             "platform.branch",
         ] {
             assert!(e.contains(want), "missing {want}: {e}");

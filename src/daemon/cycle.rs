@@ -91,11 +91,8 @@ pub async fn run(ctx: Context, request: CycleRequest) -> Outcome {
     let (mut prepared, source) = match reconcile::prepare_blocking(selection).await {
         Ok(p) => p,
         Err(e) => {
-            let text = match e.downcast_ref::<Diagnostics>() {
-                Some(d) => d.to_string(),
-                None => format!("{e:#}"),
-            };
-            return finish_failed(ctx, cycle, started, Outcome::Invalid, "validation", text);
+            let (outcome, kind, text) = prepare_failure(&e);
+            return finish_failed(ctx, cycle, started, outcome, kind, text);
         }
     };
     cycle.revision = Some(source.revision.clone());
@@ -219,6 +216,48 @@ pub fn record_panic(
         ledger.summary()
     };
     notifier.status(&summary);
+}
+
+/// How a cycle whose inputs could not be prepared is recorded: outcome,
+/// error kind for the metrics, and message.
+///
+/// `invalid` (a bad registry or templates; fix the platform) only for a
+/// problem of the input itself: validation problems, a missing file, bytes
+/// that are not text. An operating system error while reading them (out
+/// of file descriptors or memory, an I/O error, a permission) says nothing
+/// about the registry: the cycle `failed`, and the next one retries. So
+/// does a panic while preparing.
+fn prepare_failure(e: &anyhow::Error) -> (Outcome, &'static str, String) {
+    use std::io::ErrorKind;
+    if let Some(d) = e.downcast_ref::<Diagnostics>() {
+        return (Outcome::Invalid, "validation", d.to_string());
+    }
+    let text = format!("{e:#}");
+    for cause in e.chain() {
+        if cause.is::<tokio::task::JoinError>() {
+            return (Outcome::Failed, "platform", text);
+        }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            return match io.kind() {
+                ErrorKind::NotFound
+                | ErrorKind::InvalidData
+                | ErrorKind::NotADirectory
+                | ErrorKind::IsADirectory => (Outcome::Invalid, "validation", text),
+                _ => match io.raw_os_error() {
+                    // EMFILE, ENFILE.
+                    Some(24 | 23) => (
+                        Outcome::Failed,
+                        "platform",
+                        format!(
+                            "{text} (out of file descriptors: raise LimitNOFILE or lower http.max_connections)"
+                        ),
+                    ),
+                    _ => (Outcome::Failed, "platform", text),
+                },
+            };
+        }
+    }
+    (Outcome::Invalid, "validation", text)
 }
 
 /// Records a cycle that did not get to planning.
@@ -379,6 +418,43 @@ mod tests {
             h.expose_secret(),
             "Authorization: Basic eC1hY2Nlc3MtdG9rZW46Z2hzX2FiYw=="
         );
+    }
+
+    #[test]
+    fn running_out_of_descriptors_fails_the_cycle_and_is_not_an_invalid_registry() {
+        use anyhow::Context as _;
+        let read = |e: std::io::Error| -> anyhow::Error {
+            Err::<(), _>(e)
+                .context("cannot read registry /srv/platform/registry.json")
+                .unwrap_err()
+        };
+        let emfile = read(std::io::Error::from_raw_os_error(24));
+        let (outcome, kind, text) = prepare_failure(&emfile);
+        assert_eq!((outcome, kind), (Outcome::Failed, "platform"));
+        assert!(
+            text.starts_with("cannot read registry /srv/platform/registry.json: Too many open files (os error 24) (out of file descriptors: raise LimitNOFILE"),
+            "{text}"
+        );
+        for errno in [23, 12, 5, 13] {
+            // ENFILE, ENOMEM, EIO, EACCES.
+            let e = read(std::io::Error::from_raw_os_error(errno));
+            assert_eq!(prepare_failure(&e).0, Outcome::Failed, "errno {errno}");
+        }
+        // Problems of the input stay invalid.
+        for kind in [
+            std::io::ErrorKind::NotFound,
+            std::io::ErrorKind::InvalidData,
+        ] {
+            let e = read(std::io::Error::from(kind));
+            assert_eq!(prepare_failure(&e).0, Outcome::Invalid, "{kind:?}");
+        }
+        let bail = anyhow::anyhow!("templates directory /t does not exist or is not a directory");
+        assert_eq!(prepare_failure(&bail).0, Outcome::Invalid);
+        let mut d = Diagnostics::default();
+        d.push("registry.json:1:1", "malformed JSON");
+        let (outcome, kind, text) = prepare_failure(&anyhow::Error::from(d));
+        assert_eq!((outcome, kind), (Outcome::Invalid, "validation"));
+        assert!(text.contains("registry.json:1:1: malformed JSON"), "{text}");
     }
 
     #[test]

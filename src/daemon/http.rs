@@ -13,6 +13,13 @@
 //! This module only reads shared state and sends requests on the loop's
 //! channel; it never runs a cycle, and never echoes the webhook secret.
 //!
+//! A webhook is refused before its body is read when it has no
+//! well-formed signature (`401`) or announces a body over the limit
+//! (`413`). At most [`Limits::webhook_bodies`] bodies are read at once
+//! (others wait up to [`Limits::webhook_wait`], then get `503`), each
+//! within [`Limits::body_read_timeout`] (`408`): an unsigned flood keeps
+//! memory bounded. Connection limits are in [`server`].
+//!
 //! [`Metrics::render`]: super::metrics::Metrics::render
 
 use std::future::Future;
@@ -22,11 +29,15 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
+use tokio::sync::Semaphore;
+
+use super::server;
+pub use super::server::Limits;
 use super::webhook::{self, DELIVERY_HEADER, Decision, EVENT_HEADER, SIGNATURE_HEADER};
 use super::{CycleRequest, Health, Shared, dashboard};
 use crate::forge::Forge as _;
@@ -34,8 +45,27 @@ use crate::forge::Forge as _;
 /// Content type of the Prometheus text exposition format.
 pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// The router of every endpoint, over `shared`.
-pub fn router(shared: Arc<Shared>) -> Router {
+/// What the handlers see: the shared state, and the webhook body slots.
+#[derive(Clone)]
+struct App {
+    shared: Arc<Shared>,
+    bodies: Arc<Semaphore>,
+    limits: Limits,
+}
+
+impl FromRef<App> for Arc<Shared> {
+    fn from_ref(app: &App) -> Arc<Shared> {
+        Arc::clone(&app.shared)
+    }
+}
+
+/// The router of every endpoint, over `shared`, within `limits`.
+pub fn router(shared: Arc<Shared>, limits: &Limits) -> Router {
+    let app = App {
+        shared,
+        bodies: Arc::new(Semaphore::new(limits.webhook_bodies.max(1))),
+        limits: limits.clone(),
+    };
     Router::new()
         .route("/", get(dashboard_page))
         .route("/webhook", post(webhook_delivery))
@@ -44,19 +74,18 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/metrics", get(metrics))
         .route("/status", get(status))
         .fallback(not_found)
-        .with_state(shared)
+        .with_state(app)
 }
 
-/// Serves [`router`] on `listener` until `shutdown` completes, then lets
-/// requests in flight finish.
+/// Serves [`router`] on `listener` within `limits` until `shutdown`
+/// completes, then lets requests in flight finish ([`server::serve`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     shared: Arc<Shared>,
+    limits: Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(shared))
-        .with_graceful_shutdown(shutdown)
-        .await
+    server::serve(listener, router(shared, &limits), &limits, shutdown).await
 }
 
 /// Whether the daemon is ready, given the seconds since the epoch and
@@ -179,11 +208,8 @@ async fn not_found() -> Response {
     (StatusCode::NOT_FOUND, "not found").into_response()
 }
 
-async fn webhook_delivery(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
+async fn webhook_delivery(State(app): State<App>, headers: HeaderMap, body: Body) -> Response {
+    let shared = &app.shared;
     // Cloned so no lock is held while the body streams in.
     let settings = read(&shared.webhook).clone();
     let Some(secret) = &settings.secret else {
@@ -195,40 +221,65 @@ async fn webhook_delivery(
     let header_str = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let delivery = header_str(DELIVERY_HEADER).unwrap_or("-").to_string();
     let event = header_str(EVENT_HEADER).unwrap_or("").to_string();
+    let refuse = |status: StatusCode, why: &str, message: &str| {
+        shared.metrics.webhook("rejected");
+        tracing::warn!(delivery, event, "webhook rejected: {why}");
+        error(status, message)
+    };
 
-    let body = match axum::body::to_bytes(body, settings.body_limit).await {
-        Ok(bytes) => bytes,
-        Err(err) => {
-            shared.metrics.webhook("rejected");
-            if is_length_limit(&err) {
-                tracing::warn!(
-                    delivery,
-                    event,
-                    limit = settings.body_limit,
-                    "webhook body too large"
-                );
-                return error(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    &format!(
-                        "body larger than {} bytes (http.webhook_body_limit)",
-                        settings.body_limit
-                    ),
-                );
-            }
-            tracing::warn!(delivery, event, error = %err, "webhook body could not be read");
-            return error(StatusCode::BAD_REQUEST, "the body could not be read");
+    // Refused before a byte of the body is read: no signature worth
+    // checking, or a body announced over the limit.
+    let signature = header_str(SIGNATURE_HEADER);
+    if !signature.is_some_and(webhook::well_formed) {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "invalid or missing signature",
+            "invalid or missing X-Hub-Signature-256",
+        );
+    }
+    let announced = header_str(header::CONTENT_LENGTH.as_str()).and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > settings.body_limit as u64) {
+        return too_large(&refuse, settings.body_limit);
+    }
+    // Bounded memory: only so many bodies are read at once.
+    let wait = app.limits.webhook_wait;
+    let Ok(Ok(_slot)) = tokio::time::timeout(wait, app.bodies.acquire()).await else {
+        let mut answer = refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many webhook bodies at once",
+            "too many webhook deliveries at once: retry later",
+        );
+        answer
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("10"));
+        return answer;
+    };
+    let reading = axum::body::to_bytes(body, settings.body_limit);
+    let body = match tokio::time::timeout(app.limits.body_read_timeout, reading).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(err)) if is_length_limit(&err) => return too_large(&refuse, settings.body_limit),
+        Ok(Err(err)) => {
+            tracing::debug!(error = %err, "webhook body could not be read");
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "the body could not be read",
+                "the body could not be read",
+            );
+        }
+        Err(_) => {
+            let secs = app.limits.body_read_timeout.as_secs();
+            return refuse(
+                StatusCode::REQUEST_TIMEOUT,
+                "the body did not arrive in time",
+                &format!("the body did not arrive within {secs}s"),
+            );
         }
     };
 
-    if !webhook::verify(header_str(SIGNATURE_HEADER), secret, &body) {
-        shared.metrics.webhook("rejected");
-        tracing::warn!(
-            delivery,
-            event,
-            "webhook rejected: invalid or missing signature"
-        );
-        return error(
+    if !webhook::verify(signature, secret, &body) {
+        return refuse(
             StatusCode::UNAUTHORIZED,
+            "invalid or missing signature",
             "invalid or missing X-Hub-Signature-256",
         );
     }
@@ -249,8 +300,17 @@ async fn webhook_delivery(
             tracing::warn!(delivery, event, why, "webhook payload invalid");
             error(StatusCode::BAD_REQUEST, &why)
         }
-        Decision::Cycle(request) => queue(&shared, request, &delivery, &event),
+        Decision::Cycle(request) => queue(shared, request, &delivery, &event),
     }
+}
+
+/// `413` for a body over `limit`.
+fn too_large(refuse: &impl Fn(StatusCode, &str, &str) -> Response, limit: usize) -> Response {
+    refuse(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body too large",
+        &format!("body larger than {limit} bytes (http.webhook_body_limit)"),
+    )
 }
 
 fn queue(shared: &Shared, request: CycleRequest, delivery: &str, event: &str) -> Response {
@@ -344,7 +404,10 @@ mod tests {
     }
 
     async fn call(shared: &Arc<Shared>, request: Request<Body>) -> Answer {
-        let response = router(Arc::clone(shared)).oneshot(request).await.unwrap();
+        let response = router(Arc::clone(shared), &Limits::default())
+            .oneshot(request)
+            .await
+            .unwrap();
         let status = response.status();
         let content_type = response
             .headers()
@@ -516,11 +579,112 @@ mod tests {
         );
         let request = Request::post("/webhook")
             .header("X-GitHub-Event", "push")
+            .header("X-Hub-Signature-256", sign(SECRET, b"x"))
             .body(Body::from_stream(chunks))
             .unwrap();
         let a = call(&h.shared, request).await;
         assert_eq!(a.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", a.body);
+        assert_eq!(
+            a.body,
+            r#"{"error":"body larger than 64 bytes (http.webhook_body_limit)"}"#
+        );
         assert!(h.requests.try_recv().is_err());
+    }
+
+    /// A webhook whose body sends `first` and then never ends.
+    fn endless(signature: Option<String>, length: Option<usize>) -> Request<Body> {
+        let first = futures_util::stream::iter([Ok::<_, std::io::Error>(vec![b'{'])]);
+        let body = futures_util::StreamExt::chain(first, futures_util::stream::pending());
+        let mut r = Request::post("/webhook").header("X-GitHub-Event", "push");
+        if let Some(sig) = signature {
+            r = r.header("X-Hub-Signature-256", sig);
+        }
+        if let Some(n) = length {
+            r = r.header(header::CONTENT_LENGTH, n);
+        }
+        r.body(Body::from_stream(body)).unwrap()
+    }
+
+    #[tokio::test]
+    async fn unsigned_or_oversized_deliveries_are_refused_before_the_body_is_read() {
+        let mut h = harness(settings(Some(SECRET)));
+        let sig = sign(SECRET, b"{}");
+        for (request, status) in [
+            (endless(None, None), StatusCode::UNAUTHORIZED),
+            (
+                endless(Some("sha1=abc".into()), None),
+                StatusCode::UNAUTHORIZED,
+            ),
+            (
+                endless(Some(sig[..40].into()), None),
+                StatusCode::UNAUTHORIZED,
+            ),
+            (
+                endless(Some(sig), Some(4097)),
+                StatusCode::PAYLOAD_TOO_LARGE,
+            ),
+        ] {
+            // The body never ends: an answer at all means it was not read.
+            let a = tokio::time::timeout(Duration::from_secs(5), call(&h.shared, request))
+                .await
+                .expect("answered without reading the body");
+            assert_eq!(a.status, status, "{}", a.body);
+        }
+        assert!(h.requests.try_recv().is_err());
+        assert_eq!(webhook_count(&h.shared, "rejected"), "4");
+    }
+
+    #[tokio::test]
+    async fn bodies_are_read_a_few_at_a_time_and_slowly_sent_ones_time_out() {
+        let mut h = harness(settings(Some(SECRET)));
+        let limits = Limits {
+            webhook_bodies: 2,
+            webhook_wait: Duration::from_millis(200),
+            body_read_timeout: Duration::from_secs(2),
+            ..Limits::default()
+        };
+        let app = router(Arc::clone(&h.shared), &limits);
+        // Two deliveries whose bodies never end hold both slots.
+        let sig = || Some(sign(SECRET, b"{}"));
+        let held: Vec<_> = (0..2)
+            .map(|_| tokio::spawn(app.clone().oneshot(endless(sig(), None))))
+            .collect();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let started = std::time::Instant::now();
+        let body = push_body("acme/platform", "refs/heads/main");
+        let busy = app
+            .clone()
+            .oneshot(signed("push", body.clone()))
+            .await
+            .unwrap();
+        assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(busy.headers()[header::RETRY_AFTER], "10");
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+        let text = axum::body::to_bytes(busy.into_body(), 1024).await.unwrap();
+        assert_eq!(
+            &text[..],
+            br#"{"error":"too many webhook deliveries at once: retry later"}"#
+        );
+        // The slow ones give up after body_read_timeout, freeing the slots.
+        for task in held {
+            let answer = task.await.unwrap().unwrap();
+            assert_eq!(answer.status(), StatusCode::REQUEST_TIMEOUT);
+            let text = axum::body::to_bytes(answer.into_body(), 1024)
+                .await
+                .unwrap();
+            assert_eq!(
+                &text[..],
+                br#"{"error":"the body did not arrive within 2s"}"#
+            );
+        }
+        let ok = app.oneshot(signed("push", body)).await.unwrap();
+        assert_eq!(ok.status(), StatusCode::ACCEPTED);
+        assert!(h.requests.try_recv().is_ok());
+        assert_eq!(webhook_count(&h.shared, "rejected"), "3");
     }
 
     #[tokio::test]

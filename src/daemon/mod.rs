@@ -13,7 +13,8 @@
 //! - [`ledger`] is what the fleet looks like after the last cycle.
 //! - [`metrics`] renders Prometheus text.
 //! - [`notify`] talks to systemd.
-//! - [`http`], [`webhook`] and [`dashboard`] are the HTTP side.
+//! - [`http`], [`webhook`] and [`dashboard`] are the HTTP side;
+//!   [`server`] accepts connections within their limits.
 //! - `cycle` runs one reconcile cycle; [`run`] is the loop.
 
 pub mod config;
@@ -23,6 +24,7 @@ pub mod http;
 pub mod ledger;
 pub mod metrics;
 pub mod notify;
+pub mod server;
 pub mod webhook;
 
 use std::collections::BTreeSet;
@@ -236,7 +238,9 @@ pub async fn run<S: Future<Output = ()> + Send + 'static>(deps: Deps<S>) -> anyh
     // HTTP.
     let addr = listener.local_addr()?;
     let (http_stop_tx, http_stop) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(http::serve(listener, shared.clone(), async {
+    let limits = loaded.checked.limits.clone();
+    warn_if_descriptors_are_short(limits.max_connections);
+    let server = tokio::spawn(http::serve(listener, shared.clone(), limits, async {
         let _ = http_stop.await;
     }));
     tracing::info!(addr = %addr, forge = %loaded.forge.describe(), "listening");
@@ -430,6 +434,17 @@ fn reload(config_path: &Path, loaded: &mut Loaded, shared: &Shared, notifier: &N
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .summary(),
     );
+}
+
+/// Warns at start when the descriptor limit leaves cycles too few
+/// descriptors beside `max_connections` HTTP connections.
+fn warn_if_descriptors_are_short(max_connections: usize) {
+    let Ok(text) = std::fs::read_to_string("/proc/self/limits") else {
+        return;
+    };
+    if let Some(problem) = server::descriptor_shortage(&text, max_connections) {
+        tracing::warn!("{problem}");
+    }
 }
 
 /// Sleeps until `deadline`, or forever without one.

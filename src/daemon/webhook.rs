@@ -28,6 +28,14 @@ pub fn verify(header: Option<&str>, secret: &SecretString, body: &[u8]) -> bool 
     }
 }
 
+/// Whether `header` looks like a signature worth checking: `sha256=`
+/// and 64 hex digits. Anything else is refused before the body is read.
+pub fn well_formed(header: &str) -> bool {
+    header
+        .strip_prefix("sha256=")
+        .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 /// What a verified delivery asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {

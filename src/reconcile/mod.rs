@@ -206,7 +206,7 @@ pub async fn prepare_blocking(selection: Selection) -> anyhow::Result<(Prepared,
         Ok((prepared, source))
     })
     .await
-    .map_err(|e| anyhow::anyhow!("preparing the platform inputs failed: {e}"))?
+    .map_err(|e| anyhow::Error::new(e).context("preparing the platform inputs failed"))?
 }
 
 /// The state directory of a CLI run: `--state-dir`, else systemd's
