@@ -12,6 +12,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use distributor::daemon::config::{Config, LogFormat};
+use distributor::daemon::server::{CYCLE_DESCRIPTORS, descriptor_shortage};
 use distributor::forge::ForgeSpec;
 use distributor::forge::github::limits::parse_duration;
 
@@ -166,6 +167,22 @@ fn the_example_config_parses_and_matches_the_unit() {
     );
     let watchdog = parse_duration(&unit_value(&unit, "WatchdogSec")).unwrap();
     assert!(watchdog >= Duration::from_secs(60), "{watchdog:?}");
+
+    // Descriptors for every HTTP connection the config allows and a cycle
+    // beside them, with room to spare (the daemon's own check agrees).
+    let nofile: u64 = unit_value(&unit, "LimitNOFILE").parse().unwrap();
+    assert!(nofile >= 65536, "LimitNOFILE={nofile}");
+    let limits = format!(
+        "Max open files            {nofile}                 {nofile}                 files\n"
+    );
+    assert_eq!(
+        descriptor_shortage(&limits, checked.limits.max_connections),
+        None
+    );
+    assert!(
+        nofile >= 16 * (checked.limits.max_connections as u64 + CYCLE_DESCRIPTORS),
+        "LimitNOFILE={nofile} leaves little room"
+    );
 }
 
 /// The keys a section of the config accepts, as `Config::parse` says when
