@@ -1,7 +1,8 @@
 //! The systemd integration in `systemd/`: the example config is accepted by
 //! the daemon's parser and agrees with the unit (credential names, stop
-//! timeout, config path); the unit passes `systemd-analyze verify` and its
-//! `systemd-analyze security` exposure is 2.0 or lower.
+//! timeout, config path, a `LimitNOFILE` with room for
+//! `http.max_connections` and a cycle); the unit passes `systemd-analyze
+//! verify` and its `systemd-analyze security` exposure is 2.0 or lower.
 //!
 //! `systemd-analyze` comes with Debian's `systemd` package, which `.ci/run`
 //! installs. Without it these tests fail with a message saying so: they
