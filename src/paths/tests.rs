@@ -134,7 +134,11 @@ fn names_windows_refuses() {
     }
     let chars =
         "contains one of < > : \" | ? *, which Windows forbids in names; a checkout there fails";
-    for (p, seg) in [("what?.md", "what?.md"), ("a/b|c", "b|c"), ("x/ab:c", "ab:c")] {
+    for (p, seg) in [
+        ("what?.md", "what?.md"),
+        ("a/b|c", "b|c"),
+        ("x/ab:c", "ab:c"),
+    ] {
         assert_eq!(check_repo_path(p), Err(refused(p, seg, chars)), "{p}");
     }
     let drive =
