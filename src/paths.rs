@@ -34,6 +34,42 @@ pub const MAX_PATH_BYTES: usize = 4096;
 /// over [`MAX_SEGMENT_BYTES`] and no path over [`MAX_PATH_BYTES`]. Returns a
 /// message saying what is wrong.
 pub fn check_repo_path(path: &str) -> Result<(), String> {
+    check_shape(path)?;
+    let p = quote(path);
+    if path.len() > MAX_PATH_BYTES {
+        return Err(format!(
+            "path {p} is longer than {MAX_PATH_BYTES} bytes, the most a checkout can take"
+        ));
+    }
+    let segments: Vec<&str> = path.split('/').collect();
+    for (i, segment) in segments.iter().enumerate() {
+        if i == 0 && segments.len() > 1 && segment.eq_ignore_ascii_case(".git") {
+            return Err(format!(
+                "path {p} is inside `.git/`; git's own directory cannot be managed"
+            ));
+        }
+        check_segment(segment)
+            .map_err(|why| format!("path {p}: the segment {} {why}", quote(segment)))?;
+    }
+    Ok(())
+}
+
+/// The check a forge runs on a path before a commit: every rule of
+/// [`check_repo_path`] for a file it creates or changes, only the shape
+/// (relative, normalised, no NUL or control character) for a file it
+/// removes, so a file committed under fewer rules (by an older
+/// distributor) can still be removed once no template renders it.
+pub fn check_write_path(path: &str, removing: bool) -> Result<(), String> {
+    if removing {
+        check_shape(path)
+    } else {
+        check_repo_path(path)
+    }
+}
+
+/// The shape of a repo-relative file path: not empty, relative,
+/// normalised, `/`-separated, free of NUL and control characters.
+fn check_shape(path: &str) -> Result<(), String> {
     let p = quote(path);
     if path.is_empty() {
         return Err("path is empty".into());
@@ -57,14 +93,8 @@ pub fn check_repo_path(path: &str) -> Result<(), String> {
     if path.ends_with('/') {
         return Err(format!("path {p} ends with `/`; it must name a file"));
     }
-    if path.len() > MAX_PATH_BYTES {
-        return Err(format!(
-            "path {p} is longer than {MAX_PATH_BYTES} bytes, the most a checkout can take"
-        ));
-    }
-    let segments: Vec<&str> = path.split('/').collect();
-    for (i, segment) in segments.iter().enumerate() {
-        match *segment {
+    for segment in path.split('/') {
+        match segment {
             "" => return Err(format!("path {p} has an empty segment (`//`)")),
             "." => return Err(format!("path {p} is not normalised (`.` segment)")),
             ".." => {
@@ -74,13 +104,6 @@ pub fn check_repo_path(path: &str) -> Result<(), String> {
             }
             _ => {}
         }
-        if i == 0 && segments.len() > 1 && segment.eq_ignore_ascii_case(".git") {
-            return Err(format!(
-                "path {p} is inside `.git/`; git's own directory cannot be managed"
-            ));
-        }
-        check_segment(segment)
-            .map_err(|why| format!("path {p}: the segment {} {why}", quote(segment)))?;
     }
     Ok(())
 }

@@ -353,3 +353,16 @@ fn branch_names() {
         );
     }
 }
+
+#[test]
+fn forges_remove_what_they_would_not_create() {
+    // A file committed under fewer rules can be removed, not written.
+    for p in [".github/scripts/aux.sh", "docs/x.", "sub/.git/x", "GIT~1/x"] {
+        assert!(check_write_path(p, false).is_err(), "{p}");
+        assert_eq!(check_write_path(p, true), Ok(()), "{p}");
+    }
+    // The shape is checked either way.
+    for p in ["../x", "/x", "a//b", "a\0b", ""] {
+        assert!(check_write_path(p, true).is_err(), "{p:?}");
+    }
+}
