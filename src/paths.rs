@@ -19,8 +19,8 @@ use gix_validate::path::component;
 
 use crate::diag::quote;
 
-/// The longest file or directory name most file systems take (ext4, APFS,
-/// NTFS count 255 bytes or UTF-16 units).
+/// The longest file or directory name distributor writes: ext4 takes 255
+/// bytes, APFS and NTFS 255 characters, so 255 bytes fits all of them.
 pub const MAX_SEGMENT_BYTES: usize = 255;
 
 /// The longest path distributor writes: Linux's `PATH_MAX`. A checkout adds
