@@ -48,8 +48,8 @@ pub fn read_inputs(registry: &Path, templates: &Path) -> Result<Inputs> {
 /// can point outside the platform repository (a secret would be rendered
 /// into every repo), and git records the link, not the file, so the
 /// revision would not describe what was rendered. A link a manifest names
-/// is an error saying so; any other link is ignored with a warning, like
-/// any file no manifest names.
+/// (or a bundle's `bundle.yaml`) is an error saying so; any other link is
+/// ignored with a warning, like any file no manifest names.
 fn check_symlinks(
     templates: &Path,
     files: &BTreeMap<String, Vec<u8>>,
@@ -59,13 +59,17 @@ fn check_symlinks(
         return Ok(());
     }
     let (bundles, _) = crate::render::bundle::bundles_and_problems("", files);
+    // A bundle's own manifest counts as named: ignoring it would drop the
+    // bundle and report "unknown bundle" everywhere it is used.
     let referenced = |link: &str| {
-        bundles.values().any(|b| {
-            b.manifest
-                .files
-                .iter()
-                .any(|f| format!("{}/{}", b.name, f.template) == link)
-        })
+        link.split_once('/')
+            .is_some_and(|(_, rest)| rest == crate::render::bundle::MANIFEST)
+            || bundles.values().any(|b| {
+                b.manifest
+                    .files
+                    .iter()
+                    .any(|f| format!("{}/{}", b.name, f.template) == link)
+            })
     };
     let root = templates.display();
     let (named, other): (Vec<&String>, Vec<&String>) = symlinks.iter().partition(|l| referenced(l));
@@ -285,6 +289,27 @@ mod tests {
             format!(
                 "{}/b/f.txt is a symbolic link; symlinks under the templates directory are not \
                  followed (nothing was written): replace it with the file itself",
+                templates.display()
+            )
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlinked_manifest_is_refused_plainly() {
+        let (_dir, registry, templates) = platform(|t| {
+            std::fs::create_dir_all(t.join("c")).unwrap();
+            std::os::unix::fs::symlink("../b/bundle.yaml", t.join("c/bundle.yaml")).unwrap();
+        });
+        let err = match read_inputs(&registry, &templates) {
+            Ok(_) => panic!("a symlinked manifest is refused"),
+            Err(e) => format!("{e:#}"),
+        };
+        assert_eq!(
+            err,
+            format!(
+                "{}/c/bundle.yaml is a symbolic link; symlinks under the templates directory are \
+                 not followed (nothing was written): replace it with the file itself",
                 templates.display()
             )
         );

@@ -4,6 +4,11 @@
 //! is byte-for-byte unchanged.
 
 mod common;
+mod bad_input {
+    //! The corpus continued, by subject.
+    pub mod names;
+    pub mod paths;
+}
 
 use common::{Env, Run, replace_in_file};
 use serde_json::json;

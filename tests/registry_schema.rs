@@ -122,6 +122,21 @@ fn broken_variants() -> Vec<(&'static str, Value)> {
         ("/defaults/lock_path", json!("/lock.json")),
         ("/defaults/lock_path", json!("a//lock.json")),
         ("/defaults/lock_path", json!("a/./lock.json")),
+        // git's own rules (`git fsck --strict`, NTFS) and length limits
+        ("/defaults/lock_path", json!("sub/.git/lock.json")),
+        ("/defaults/lock_path", json!("a/.GIT/lock.json")),
+        ("/defaults/lock_path", json!(".git./lock.json")),
+        ("/defaults/lock_path", json!("GIT~1/lock.json")),
+        (
+            "/defaults/lock_path",
+            json!(format!("{}.json", "l".repeat(256))),
+        ),
+        (
+            "/defaults/lock_path",
+            json!(vec!["d".repeat(99); 42].join("/")),
+        ),
+        ("/defaults/proposal_branch", json!("-sync")),
+        ("/defaults/proposal_branch", json!("sync@{1}")),
         ("/defaults/commit_author", json!({"name": "bot"})),
         ("/teams/mango/owners", json!({})),
         ("/teams/mango/owners", json!({"teams": [], "users": []})),
@@ -250,6 +265,11 @@ fn valid_variants_are_accepted_by_schema_and_loader() {
             json!("release-1.2/distributor"),
         ),
         ("/defaults/lock_path", json!(".distributor/lock.json")),
+        ("/defaults/lock_path", json!(".git-meta/git~2/lock.json")),
+        (
+            "/defaults/lock_path",
+            json!(format!("{}.json", "l".repeat(250))),
+        ),
         (
             "/defaults/commit_author",
             json!({"name": "bot", "email": "bot@acme.example"}),

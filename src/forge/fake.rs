@@ -251,7 +251,7 @@ impl State {
         let r = self.repo(repo)?;
         check_branch(repo, branch)?;
         for write in &request.files {
-            crate::paths::check_repo_path(&write.path)
+            crate::paths::check_write_path(&write.path, write.content.is_none())
                 .map_err(|e| ForgeError::Other(format!("{repo}: {e}")))?;
         }
         if self.protected.contains(&(repo.clone(), branch.to_string())) {

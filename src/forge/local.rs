@@ -782,7 +782,7 @@ fn commit_in(git: &gix::Repository, request: &CommitRequest) -> Result<ObjectId,
     let branch = request.branch.as_str();
     let name = branch_ref(repo, branch)?;
     for write in &request.files {
-        crate::paths::check_repo_path(&write.path)
+        crate::paths::check_write_path(&write.path, write.content.is_none())
             .map_err(|e| ForgeError::Other(format!("{repo}: {e}")))?;
     }
     request.check_fast_forward(&default_branch(git, repo)?)?;
@@ -1800,7 +1800,17 @@ pub(crate) mod tests {
     fn invalid_paths_are_rejected_before_writing() {
         let s = setup();
         let base = oid(&tip(&s.bare, "main").unwrap());
-        for bad in ["../x", ".git/config", "a//b", "/abs"] {
+        for bad in [
+            "../x",
+            ".git/config",
+            "a//b",
+            "/abs",
+            "sub/.git/config",
+            ".g\u{200c}it/config",
+            "GIT~1/config",
+            ".git./config",
+            "docs/aux.sh",
+        ] {
             let err = block_on(s.forge.commit(&request(
                 &s,
                 "main",
@@ -1813,5 +1823,42 @@ pub(crate) mod tests {
             assert!(matches!(err, ForgeError::Other(_)), "{bad}: {err}");
         }
         assert_eq!(tip(&s.bare, "main").unwrap(), base.to_string());
+    }
+
+    #[test]
+    fn a_file_committed_under_fewer_rules_can_be_removed() {
+        // Names an older distributor (or a human) committed that today's
+        // rules refuse to write: removing them must still work.
+        let s = setup();
+        let blob = git(&s.bare, &["hash-object", "-w", "/dev/null"]);
+        let blob = blob.trim();
+        git(&s.bare, &["read-tree", "main"]);
+        for path in ["docs/aux.sh", "docs/x."] {
+            let info = format!("100644,{blob},{path}");
+            git(&s.bare, &["update-index", "--add", "--cacheinfo", &info]);
+        }
+        let tree = git(&s.bare, &["write-tree"]);
+        let base = tip(&s.bare, "main").unwrap();
+        let commit = git(
+            &s.bare,
+            &["commit-tree", tree.trim(), "-p", &base, "-m", "old names"],
+        );
+        git(
+            &s.bare,
+            &["update-ref", "refs/heads/main", commit.trim(), &base],
+        );
+        let old = oid(commit.trim());
+        let id = block_on(s.forge.commit(&request(
+            &s,
+            "main",
+            Some(old),
+            Some(old),
+            vec![delete("docs/aux.sh"), delete("docs/x.")],
+            "remove\n",
+        )))
+        .unwrap();
+        let ls = git(&s.bare, &["ls-tree", "-r", "--name-only", &id.to_string()]);
+        assert!(!ls.contains("docs/"), "{ls}");
+        fsck(&s.bare);
     }
 }

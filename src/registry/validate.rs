@@ -157,15 +157,15 @@ pub fn validate(origin: &str, registry: &Registry, known_bundles: &[String]) -> 
     if let Some(w) = &defaults.wave {
         check_wave(&mut d, "defaults.wave".into(), w);
     }
-    if let Err(e) = check_branch_name(&defaults.proposal_branch) {
-        d.push(
-            at("defaults.proposal_branch"),
-            shorten(e, &defaults.proposal_branch),
-        );
-    } else if defaults.proposal_branch == "HEAD" {
+    if defaults.proposal_branch == "HEAD" {
         d.push(
             at("defaults.proposal_branch"),
             "\"HEAD\" names whatever branch is checked out, not a branch of its own: choose a branch name such as \"distributor/sync\"",
+        );
+    } else if let Err(e) = check_branch_name(&defaults.proposal_branch) {
+        d.push(
+            at("defaults.proposal_branch"),
+            shorten(e, &defaults.proposal_branch),
         );
     }
     if let Err(e) = check_repo_path(&defaults.lock_path) {
@@ -303,6 +303,8 @@ pub fn validate(origin: &str, registry: &Registry, known_bundles: &[String]) -> 
                             quote(b)
                         ),
                     );
+                } else if let Some(message) = branch_namespace_clash(b, &defaults.proposal_branch) {
+                    d.push(at(&format!("{rp}.default_branch")), message);
                 }
             }
             if let Some(list) = &repo.bundles {
@@ -389,6 +391,26 @@ pub fn validate(origin: &str, registry: &Registry, known_bundles: &[String]) -> 
         }
     }
     d
+}
+
+/// A default branch and the proposal branch where one is a folder of the
+/// other (`trunk` and `trunk/sync`): git keeps a branch as a file under
+/// `refs/heads/`, so both cannot exist in one repository.
+fn branch_namespace_clash(default: &str, proposal: &str) -> Option<String> {
+    let (folder, inside) = if proposal.starts_with(&format!("{default}/")) {
+        (default, proposal)
+    } else if default.starts_with(&format!("{proposal}/")) {
+        (proposal, default)
+    } else {
+        return None;
+    };
+    Some(format!(
+        "the default branch {} and the proposal branch {} (defaults.proposal_branch) cannot both exist: git cannot hold a branch {} and a branch inside it ({}); choose another proposal branch",
+        quote(default),
+        quote(proposal),
+        quote(folder),
+        quote(inside)
+    ))
 }
 
 /// `message` (from a shared check that quotes `value` whole, as `{:?}` or
@@ -487,7 +509,7 @@ mod tests {
             [
                 format!(
                     "registry.json: defaults.proposal_branch: \"bad {}\"… (10485764 bytes) \
-                     is not a valid git branch name",
+                     is not a valid git branch name: it contains a space",
                     &head[..QUOTED_CHARS - 4]
                 ),
                 format!(

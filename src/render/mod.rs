@@ -255,6 +255,18 @@ impl TemplateSet {
                 );
             }
         }
+        // Targets that cannot share one tree or one checkout (`conf` and
+        // `conf/inner`, a target inside the lock file, names differing
+        // only in case).
+        for problem in crate::paths::check_layout(&repo.lock_path, out.keys().map(String::as_str)) {
+            if let Some(f) = out.get(&problem.target) {
+                let at = format!(
+                    "{}/{} (target path of bundle `{}`)",
+                    self.root_name, f.template, f.bundle
+                );
+                d.push_in_repo(at, problem.message, &full);
+            }
+        }
         d.into_result(out.into_values().collect())
     }
 }

@@ -601,7 +601,7 @@ fn check_names(repo: &RepoId, branch: &str, files: &[FileWrite]) -> Result<(), F
     crate::paths::check_branch_name(branch)
         .map_err(|e| ForgeError::Other(format!("{repo}: {e}")))?;
     for f in files {
-        crate::paths::check_repo_path(&f.path)
+        crate::paths::check_write_path(&f.path, f.content.is_none())
             .map_err(|e| ForgeError::Other(format!("{repo}: {e}")))?;
     }
     Ok(())
