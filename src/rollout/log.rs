@@ -393,9 +393,10 @@ impl Log {
             text.push_str(&serde_json::to_string(e).expect("events serialise"));
             text.push('\n');
         }
-        let existing = self.events()?;
-        if existing.len() + events.len() > COMPACT_AFTER {
-            let mut state = State::fold(&existing);
+        // Counting lines is enough to decide; events are parsed only to
+        // compact (a run appends after every repo).
+        if self.line_count()? + events.len() > COMPACT_AFTER {
+            let mut state = State::fold(&self.events()?);
             for e in events {
                 state.apply(e);
             }
@@ -439,6 +440,15 @@ impl Log {
             && (d.uid(), d.gid()) != (f.uid(), f.gid())
         {
             let _ = std::os::unix::fs::chown(file, Some(d.uid()), Some(d.gid()));
+        }
+    }
+
+    /// The number of lines in the log (0 when it does not exist).
+    fn line_count(&self) -> Result<usize, String> {
+        match std::fs::read(&self.path) {
+            Ok(b) => Ok(b.iter().filter(|c| **c == b'\n').count()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+            Err(e) => Err(format!("cannot read {}: {e}", self.path.display())),
         }
     }
 
