@@ -629,9 +629,13 @@ mod tests {
             e.contains("rollout.jsonl:2: not a rollout log event"),
             "{e}"
         );
-        // An append refuses too, and leaves the file as it was.
-        assert!(log.append(&[opened(2, "acme/b", 2)], 3).is_err());
-        assert_eq!(std::fs::read_to_string(log.path()).unwrap(), broken);
+        // A run stops at that read, before any write. An append (which
+        // does not parse the log, it runs after every repo) never touches
+        // the earlier lines: the error stays for a human to see.
+        log.append(&[opened(2, "acme/b", 2)], 3).unwrap();
+        let after = std::fs::read_to_string(log.path()).unwrap();
+        assert!(after.starts_with(&broken), "{after}");
+        assert!(log.read().unwrap_err().contains("rollout.jsonl:2"));
     }
 
     #[test]
