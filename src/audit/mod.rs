@@ -278,6 +278,8 @@ pub fn append(path: &Path, records: &[Record]) -> Result<(), String> {
         // Records hold strings, numbers and maps of strings only.
         let line =
             serde_json::to_string(r).map_err(|e| format!("cannot encode an audit record: {e}"))?;
+        // An error a server echoed a secret into is kept, masked.
+        let line = crate::redact::redact(&line);
         log_event(r);
         text.push_str(&line);
         text.push('\n');
