@@ -52,7 +52,8 @@ fn init_logging_as(g: &Global, format: LogFormat) {
     });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        // Every log line passes through the redactor.
+        .with_writer(crate::redact::stderr)
         .with_target(false);
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
@@ -78,13 +79,15 @@ pub async fn run(cli: Cli) -> u8 {
         // The reader went away (`| head`): it has what it wanted.
         Err(e) if stdout_closed(&e) => exit::OK,
         Err(e) => {
-            // Never panic on a closed stderr (e.g. piped into `head`).
-            let mut stderr = std::io::stderr().lock();
+            // Never panic on a closed stderr (e.g. piped into `head`); a
+            // secret a server echoed into an error is masked.
+            let mut stderr = crate::redact::stderr();
             let _ = if let Some(d) = e.downcast_ref::<Diagnostics>() {
                 write!(stderr, "{d}")
             } else {
                 writeln!(stderr, "error: {e:#}")
             };
+            let _ = stderr.flush();
             exit::ERROR
         }
     }
@@ -212,7 +215,8 @@ async fn run_inner(cli: Cli) -> Result<u8> {
     let style = Style { color };
     // Buffered: a 10,000-repo plan is written in large blocks, not a
     // system call per line. Dropping it flushes what is left.
-    let mut stdout = std::io::BufWriter::new(Out(std::io::stdout().lock()));
+    let mut stdout =
+        crate::redact::Redacting::new(std::io::BufWriter::new(Out(std::io::stdout().lock())));
 
     match &cli.command {
         Command::Validate => {

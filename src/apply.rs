@@ -98,6 +98,25 @@ impl ApplyReport {
     }
 }
 
+/// What the caller does around each repo while applying: write ahead
+/// (the audit intent of a forced write) and record what landed.
+pub trait Watcher: Send {
+    /// Called before a repo's writes; an error leaves the repo unwritten
+    /// and reported failed with it.
+    fn before_writes(&mut self, plan: &RepoPlan) -> Result<(), String> {
+        let _ = plan;
+        Ok(())
+    }
+    /// Called after each repo, written or not.
+    fn done(&mut self, report: &RepoReport);
+}
+
+impl<F: FnMut(&RepoReport) + Send> Watcher for F {
+    fn done(&mut self, report: &RepoReport) {
+        self(report)
+    }
+}
+
 /// Applies `plan`. `on_done` is called after each repo (progress display).
 pub async fn apply<F: Forge>(
     forge: &F,
@@ -121,7 +140,7 @@ pub async fn apply_until<F: Forge>(
     plan: &Plan,
     opts: &Options,
     stop: &std::sync::atomic::AtomicBool,
-    on_done: &mut (dyn FnMut(&RepoReport) + Send),
+    watcher: &mut dyn Watcher,
 ) -> ApplyReport {
     let by_id: BTreeMap<RepoId, &Target> = targets.iter().map(|t| (t.id(), t)).collect();
     let mut reports = Vec::new();
@@ -141,7 +160,7 @@ pub async fn apply_until<F: Forge>(
             duration_ms: 0,
         };
         tracing::error!(repo = %report.repo, error = report.error.as_deref().unwrap_or_default(), "repo not planned");
-        on_done(&report);
+        watcher.done(&report);
         reports.push(report);
     }
     for repo_plan in &plan.repos {
@@ -161,7 +180,10 @@ pub async fn apply_until<F: Forge>(
             .zip(repo_plan.open_pull_request.clone());
         let mut report = match repo_plan.policy.as_ref().map(|v| &v.decision) {
             Some(d) if !d.allows_writes() => deferred(repo_plan, d.clone()),
-            _ => apply_repo(forge, target, repo_plan, opts).await,
+            _ => match refused_by(watcher, repo_plan) {
+                None => apply_repo(forge, target, repo_plan, opts).await,
+                Some(report) => report,
+            },
         };
         if let Some((esc, pull)) = escalation
             && report.error.is_none()
@@ -190,46 +212,31 @@ pub async fn apply_until<F: Forge>(
                     .push(format!("could not post the escalation comment: {e}")),
             }
         }
-        on_done(&report);
+        watcher.done(&report);
         reports.push(report);
     }
     reports.sort_by(|a, b| a.repo.cmp(&b.repo));
     ApplyReport { repos: reports }
 }
 
-/// The report of a repo the rollout policy left for later.
-fn deferred(plan: &RepoPlan, decision: Decision) -> RepoReport {
-    tracing::info!(repo = %plan.repo, action = "apply", outcome = decision.key(), reason = %decision.line(), "repo left for later by the rollout policy");
-    RepoReport {
-        repo: plan.repo.clone(),
-        commit: None,
-        proposal: ProposalOutcome::None,
-        files_changed: 0,
-        replanned: false,
-        pull_request: plan.open_pull_request.as_ref().map(|p| PullRequestReport {
-            number: p.number,
-            url: p.url.clone(),
-            action: PullRequestOutcome::Unchanged,
-        }),
-        fallback: None,
-        warnings: Vec::new(),
-        deferred: Some(decision),
-        escalated: false,
-        error: None,
-        duration_ms: 0,
+/// The report of a repo with writes left unwritten because the watcher
+/// refused to go ahead; `None` to go ahead.
+fn refused_by(watcher: &mut dyn Watcher, plan: &RepoPlan) -> Option<RepoReport> {
+    if !plan.has_writes() {
+        return None;
     }
+    let e = watcher.before_writes(plan).err()?;
+    tracing::error!(repo = %plan.repo, error = %e, "repo not written");
+    Some(RepoReport {
+        error: Some(format!("nothing written: {e}")),
+        ..empty_report(plan)
+    })
 }
 
-/// Applies one repo's plan, re-planning once if a branch moved.
-async fn apply_repo<F: Forge>(
-    forge: &F,
-    target: &Target,
-    first: &RepoPlan,
-    opts: &Options,
-) -> RepoReport {
-    let started = Instant::now();
-    let mut report = RepoReport {
-        repo: first.repo.clone(),
+/// A report of nothing done yet.
+fn empty_report(plan: &RepoPlan) -> RepoReport {
+    RepoReport {
+        repo: plan.repo.clone(),
         commit: None,
         proposal: ProposalOutcome::None,
         files_changed: 0,
@@ -241,7 +248,32 @@ async fn apply_repo<F: Forge>(
         escalated: false,
         error: None,
         duration_ms: 0,
-    };
+    }
+}
+
+/// The report of a repo the rollout policy left for later.
+fn deferred(plan: &RepoPlan, decision: Decision) -> RepoReport {
+    tracing::info!(repo = %plan.repo, action = "apply", outcome = decision.key(), reason = %decision.line(), "repo left for later by the rollout policy");
+    RepoReport {
+        pull_request: plan.open_pull_request.as_ref().map(|p| PullRequestReport {
+            number: p.number,
+            url: p.url.clone(),
+            action: PullRequestOutcome::Unchanged,
+        }),
+        deferred: Some(decision),
+        ..empty_report(plan)
+    }
+}
+
+/// Applies one repo's plan, re-planning once if a branch moved.
+async fn apply_repo<F: Forge>(
+    forge: &F,
+    target: &Target,
+    first: &RepoPlan,
+    opts: &Options,
+) -> RepoReport {
+    let started = Instant::now();
+    let mut report = empty_report(first);
     // The plan made for this repo, or after a conflict its re-plan.
     let mut replanned: Option<RepoPlan> = None;
     let mut conflicts = 0;

@@ -52,6 +52,7 @@ pub mod paths;
 pub mod plan;
 pub mod prepare;
 pub mod reconcile;
+pub mod redact;
 pub mod registry;
 pub mod render;
 pub mod rollout;

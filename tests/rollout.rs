@@ -777,12 +777,24 @@ fn a_forced_run_commits_everywhere_closes_superseded_prs_and_audits_each_repo() 
         failed.contains("--force does not bypass branch protection"),
         "{failed}"
     );
-    let lines: Vec<Value> = std::fs::read_to_string(&audit)
+    let all: Vec<Value> = std::fs::read_to_string(&audit)
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    // Written ahead: an intent before each of the 50 forced commits tried,
+    // then one outcome per repo, paired by id.
+    let (intents, lines): (Vec<Value>, Vec<Value>) =
+        all.into_iter().partition(|l| l["phase"] == "intent");
+    assert_eq!(intents.len(), 50);
     assert_eq!(lines.len(), 50);
+    for l in &lines {
+        assert_eq!(l["phase"], "outcome");
+        assert!(intents.iter().any(|i| i["id"] == l["id"]), "{l}");
+    }
+    let intent = intents.iter().find(|l| l["repo"] == "acme/svc-00").unwrap();
+    assert!(intent["parent"].as_str().is_some(), "{intent}");
+    assert!(intent["files"][CI].as_str().is_some(), "{intent}");
     for l in &lines {
         assert_eq!(l["operator"], "oncall-olivia");
         assert_eq!(l["reason"], "CVE-2026-0001: pin actions");
@@ -854,4 +866,244 @@ fn failed_checks_on_a_wave_pull_request_halt_the_revision() {
     w.fake
         .set_check_state(OWNER, "canary-pr", &head, Some("SUCCESS"));
     w.run(120, "status", &[]).expect_code(3);
+}
+
+#[test]
+fn forced_writes_left_without_an_outcome_are_reconciled_by_the_next_run() {
+    let repos = [
+        repo("svc-a", None, "direct"),
+        repo("svc-b", None, "direct"),
+        repo("svc-c", None, "direct"),
+    ];
+    let w = World::new(&repos, json!({}));
+    w.run(0, "apply", &[]).expect_code(0);
+    w.change_template("make test", "make test-pinned");
+    w.run(60, "apply", &["--force", "--reason", "CVE-2026-0002"])
+        .expect_code(0);
+    let audit = w.state.join("audit.jsonl");
+    let read = || -> Vec<Value> {
+        std::fs::read_to_string(&audit)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    // As if killed after each commit, before its outcome line: svc-a's
+    // commit landed; svc-b's never did (its intent names the tip it still
+    // has); svc-c's landed but a human has moved the branch on since.
+    let tip_b = w.fake.tip(OWNER, "svc-b", "main").unwrap();
+    let doctored: Vec<String> = read()
+        .into_iter()
+        .filter(|l| l["phase"] == "intent")
+        .map(|mut l| {
+            if l["repo"] == "acme/svc-b" {
+                l["parent"] = json!(tip_b);
+            }
+            l.to_string()
+        })
+        .collect();
+    std::fs::write(&audit, doctored.join("\n") + "\n").unwrap();
+    w.fake.push(
+        OWNER,
+        "svc-c",
+        "main",
+        &[(CI, Some(b"name: hand made\n".as_slice()))],
+        "by hand",
+    );
+    let tip_a = w.fake.tip(OWNER, "svc-a", "main").unwrap();
+
+    w.run(120, "apply", &[]).expect_code(0);
+    let lines = read();
+    let found = |repo: &str| -> Value {
+        let all: Vec<&Value> = lines
+            .iter()
+            .filter(|l| l["phase"] == "reconciled" && l["repo"] == repo)
+            .collect();
+        assert_eq!(all.len(), 1, "{repo}: {lines:?}");
+        all[0].clone()
+    };
+    let a = found("acme/svc-a");
+    assert_eq!(a["outcome"], "changed");
+    assert_eq!(a["tip"], tip_a);
+    assert_eq!(a["operator"], "oncall-olivia");
+    assert_eq!(a["reason"], "CVE-2026-0002");
+    assert!(a["error"].as_str().unwrap().starts_with("landed:"), "{a}");
+    let b = found("acme/svc-b");
+    assert_eq!(b["outcome"], "failed");
+    assert!(
+        b["error"].as_str().unwrap().starts_with("not landed:"),
+        "{b}"
+    );
+    let c = found("acme/svc-c");
+    assert_eq!(c["outcome"], "unknown");
+    for r in [&a, &b, &c] {
+        let intent = lines
+            .iter()
+            .find(|l| l["phase"] == "intent" && l["id"] == r["id"]);
+        assert!(intent.is_some(), "paired with its intent: {r}");
+    }
+
+    // Reconciled once: the next run finds nothing pending.
+    w.run(180, "apply", &[]).expect_code(0);
+    assert_eq!(read().len(), lines.len());
+}
+
+/// Under `--force` every file gets exactly the render, whatever state it
+/// is in: no merge runs, no waiver holds, and the table and the audit say
+/// `changed` only with the commit that landed.
+#[test]
+fn force_writes_exactly_the_render_from_every_file_state() {
+    let r = |name, delivery, bundles| Repo {
+        name,
+        wave: None,
+        delivery,
+        bundles,
+    };
+    let base: &[&str] = &["base"];
+    let repos = [
+        r("r-sync", "direct", &["sec"]),
+        r("r-missing", "pr", base),
+        r("r-outdated", "direct", base),
+        r("r-drifted", "direct", base),
+        r("r-merged", "direct", base),
+        r("r-conflicted", "direct", base),
+        r("r-waived", "direct", base),
+        r("r-orphan", "direct", &["base", "sec"]),
+    ];
+    let w = World::new(
+        &repos,
+        json!({"waivers": [{"repo": "r-waived", "file": CI, "owner": "alice", "expires": "2030-01-31", "reason": "own runner"}]}),
+    );
+    const SEC: &str = ".github/security.yml";
+    let edit = |name: &str, from: &str, to: &str| {
+        let text = w.file(name, "main", CI).unwrap();
+        assert!(text.contains(from), "{name}: {text}");
+        w.fake.push(
+            OWNER,
+            name,
+            "main",
+            &[(CI, Some(text.replace(from, to).as_bytes()))],
+            "by hand",
+        );
+    };
+    w.run(0, "apply", &[]).expect_code(0);
+    assert!(w.file("r-missing", "main", CI).is_none());
+    // Merged before: a hand edit kept by a clean merge (lock `rendered`).
+    edit("r-merged", "name: ci", "name: ci (by hand)");
+    w.change_template("make publish", "make publish-signed");
+    w.run(60, "apply", &[]).expect_code(0);
+    let lock = w
+        .file("r-merged", "main", ".github/distributor.lock.json")
+        .unwrap();
+    assert!(lock.contains("\"rendered\""), "{lock}");
+    // Drifted elsewhere, conflicting with the fix, waived; an orphan.
+    edit("r-drifted", "make package", "make package --all");
+    edit("r-conflicted", "make test", "make test -v");
+    edit("r-waived", "ubuntu-22.04", "self-hosted");
+    let mut registry: Value =
+        serde_json::from_str(&std::fs::read_to_string(w.platform.join("registry.json")).unwrap())
+            .unwrap();
+    for entry in registry["teams"]["payments"]["repos"]
+        .as_array_mut()
+        .unwrap()
+    {
+        if entry["name"] == "r-orphan" {
+            entry["bundles"] = json!(["base"]);
+        }
+    }
+    w.write("registry.json", &registry.to_string());
+    w.change_template("make test", "make test-pinned");
+    let sync_tip = w.fake.tip(OWNER, "r-sync", "main");
+    // Without force, the states the forced run has to override.
+    let plan = w.run(90, "plan", &["--format", "json"]);
+    let plan: Value = serde_json::from_str(&plan.stdout).expect("plan JSON");
+    let state = |name: &str, path: &str| -> String {
+        let repo = plan["repos"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["repo"]["name"] == name)
+            .unwrap();
+        let file = repo["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["path"] == path);
+        file.map(|f| f["state"].as_str().unwrap().to_string())
+            .unwrap_or_default()
+    };
+    for (name, path, want) in [
+        ("r-sync", SEC, "in_sync"),
+        ("r-missing", CI, "missing"),
+        ("r-outdated", CI, "outdated"),
+        ("r-drifted", CI, "merged"),
+        ("r-merged", CI, "merged"),
+        ("r-conflicted", CI, "conflicted"),
+        ("r-waived", CI, "waived"),
+        ("r-orphan", SEC, "orphaned"),
+    ] {
+        assert_eq!(state(name, path), want, "{name} {path}");
+    }
+
+    let audit = w.tmp.path().join("forced.jsonl");
+    let forced = w.run(
+        120,
+        "apply",
+        &[
+            "--force",
+            "--reason",
+            "CVE-2026-0003",
+            "--audit-log",
+            audit.to_str().unwrap(),
+        ],
+    );
+    forced.expect_code(0);
+    let render = CI_TEMPLATE
+        .replace("{{ vars.runner }}", "ubuntu-22.04")
+        .replace("make publish", "make publish-signed")
+        .replace("make test", "make test-pinned");
+    let outcomes: Vec<Value> = std::fs::read_to_string(&audit)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|l| l["phase"] == "outcome")
+        .collect();
+    assert_eq!(outcomes.len(), repos.len());
+    for repo in &repos[1..] {
+        let name = repo.name;
+        assert_eq!(
+            w.file(name, "main", CI).as_deref(),
+            Some(render.as_str()),
+            "{name}"
+        );
+        let tip = w.fake.tip(OWNER, name, "main").unwrap();
+        let line = line_of(&forced.stdout, &format!("CHANGED  acme/{name} "));
+        assert!(line.contains(&format!("commit {tip}")), "{line}");
+        let record = outcomes
+            .iter()
+            .find(|l| l["repo"] == format!("acme/{name}"))
+            .unwrap();
+        assert_eq!(record["outcome"], "changed", "{record}");
+        assert_eq!(record["commit"], tip, "{record}");
+        w.fsck(name);
+    }
+    assert!(w.file("r-orphan", "main", SEC).is_none(), "orphan deleted");
+    assert!(
+        w.open_pulls("r-missing").is_empty(),
+        "superseded pull request closed"
+    );
+    assert_eq!(w.fake.tip(OWNER, "r-sync", "main"), sync_tip);
+    let skipped = outcomes
+        .iter()
+        .find(|l| l["repo"] == "acme/r-sync")
+        .unwrap();
+    assert_eq!(skipped["outcome"], "skipped");
+    assert!(skipped.get("commit").is_none());
+    assert!(
+        forced
+            .stdout
+            .contains("7 changed, 1 skipped (already fixed), 0 failed"),
+        "{}",
+        forced.stdout
+    );
 }

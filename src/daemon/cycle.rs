@@ -201,7 +201,8 @@ pub fn record_panic(
 ) {
     cycle.outcome = Outcome::Failed;
     cycle.duration_ms = started.elapsed().as_millis() as u64;
-    cycle.error = Some(format!("internal error (panic): {message}"));
+    cycle.error =
+        Some(crate::redact::redact(&format!("internal error (panic): {message}")).into_owned());
     tracing::error!(cycle = cycle.number, panic = %message, "cycle panicked; the service keeps running and the next cycle starts afresh");
     shared
         .metrics
@@ -271,7 +272,7 @@ fn finish_failed(
 ) -> Outcome {
     cycle.outcome = outcome;
     cycle.duration_ms = started.elapsed().as_millis() as u64;
-    cycle.error = Some(error.clone());
+    cycle.error = Some(crate::redact::redact(&error).into_owned());
     tracing::error!(cycle = ctx.number, outcome = super::ledger::outcome_key(outcome), error = %error, "cycle wrote nothing");
     ctx.shared
         .metrics

@@ -189,7 +189,7 @@ impl Ledger {
                 pull_request: previous.as_ref().and_then(|p| p.pull_request.clone()),
                 last_commit: previous.as_ref().and_then(|p| p.last_commit.clone()),
                 url: previous.as_ref().and_then(|p| p.url.clone()),
-                last_error: Some(error),
+                last_error: Some(crate::redact::redact(&error).into_owned()),
                 seen_at: now,
                 rollout: None,
                 stale: previous.as_ref().is_some_and(|p| p.stale),
@@ -340,7 +340,9 @@ fn repo_entry(
             .map(|c| c.to_string())
             .or_else(|| previous.and_then(|e| e.last_commit.clone())),
         url: p.web_url.clone(),
-        last_error: report.and_then(|r| r.error.clone()),
+        last_error: report
+            .and_then(|r| r.error.as_deref())
+            .map(|e| crate::redact::redact(e).into_owned()),
         seen_at: now,
         rollout: p
             .policy

@@ -424,7 +424,7 @@ fn reload(config_path: &Path, loaded: &mut Loaded, shared: &Shared, notifier: &N
                 .ledger
                 .write()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .config_error = Some(e);
+                .config_error = Some(crate::redact::redact(&e).into_owned());
         }
     }
     notifier.ready(

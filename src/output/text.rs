@@ -422,7 +422,12 @@ pub fn forced_table(report: &ApplyReport, reason: &str, st: Style) -> String {
         .map(|r| r.repo.to_string().len())
         .max()
         .unwrap_or(0);
-    for want in [Outcome::Changed, Outcome::Skipped, Outcome::Failed] {
+    for want in [
+        Outcome::Changed,
+        Outcome::Skipped,
+        Outcome::Unknown,
+        Outcome::Failed,
+    ] {
         for r in report.repos.iter().filter(|r| outcome(r) == want) {
             let (word, detail) = match want {
                 Outcome::Changed => (
@@ -441,6 +446,11 @@ pub fn forced_table(report: &ApplyReport, reason: &str, st: Style) -> String {
                     st.dim("SKIPPED"),
                     "already fixed: nothing to change".to_string(),
                 ),
+                Outcome::Unknown => (
+                    st.red("UNKNOWN"),
+                    "files were written but no default-branch commit was reported: check the repo"
+                        .to_string(),
+                ),
                 Outcome::Failed => (
                     st.red("FAILED "),
                     r.error
@@ -455,13 +465,17 @@ pub fn forced_table(report: &ApplyReport, reason: &str, st: Style) -> String {
         }
     }
     let count = |o: Outcome| report.repos.iter().filter(|r| outcome(r) == o).count();
+    let unknown = match count(Outcome::Unknown) {
+        0 => String::new(),
+        n => format!(", {n} unknown"),
+    };
     let _ = writeln!(
         out,
-        "\n{} changed, {} skipped (already fixed), {} failed{}",
+        "\n{} changed, {} skipped (already fixed){unknown}, {} failed{}",
         count(Outcome::Changed),
         count(Outcome::Skipped),
         count(Outcome::Failed),
-        if count(Outcome::Failed) > 0 {
+        if count(Outcome::Failed) + count(Outcome::Unknown) > 0 {
             ": the failed repos still need hands"
         } else {
             ""

@@ -104,7 +104,9 @@ pub(crate) fn file_route(
     match (state, reason) {
         (FileState::InSync | FileState::Waived, _) => Route::None,
         (FileState::Missing | FileState::Outdated | FileState::Merged, _) => safe,
-        (FileState::Drifted, _) if forced => Route::Direct,
+        // Under force nothing is merged, so nothing is conflicted either;
+        // were it so, the render still goes direct.
+        (FileState::Drifted | FileState::Conflicted, _) if forced => Route::Direct,
         (FileState::Drifted | FileState::Conflicted, _) => Route::Proposal,
         (FileState::Orphaned, Some(Reason::NoLongerRendered)) => safe,
         (FileState::Orphaned, _) => Route::Release,

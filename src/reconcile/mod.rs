@@ -25,7 +25,7 @@ use crate::prepare::{Prepared, Selection};
 use crate::rollout;
 use crate::time::Epoch;
 
-pub use record::{Recorded, applied_events};
+pub use record::{Recorded, repo_events};
 
 /// Platform commits read for staleness (how many revisions behind).
 pub const HISTORY: usize = 1000;
@@ -179,16 +179,18 @@ pub async fn run<F: Forge>(
             recorded: Recorded::default(),
         });
     }
+    let mut recorder = record::Recorder::new(log.as_ref(), request, &plan, hooks.on_repo);
+    recorder.start(request, decided, &plan);
     let report = apply::apply_until(
         forge,
         &prepared.targets,
         &plan,
         &opts,
         hooks.stop,
-        hooks.on_repo,
+        &mut recorder,
     )
     .await;
-    let recorded = record::record(log.as_ref(), request, decided, &report, &plan.source);
+    let recorded = recorder.recorded;
     Ok(Outcome {
         plan,
         report: Some(report),

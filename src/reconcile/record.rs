@@ -1,10 +1,18 @@
-//! The last stage of a run that applied: what landed is written down for
-//! the next run and for auditors. The rollout log gets the facts the
-//! policy saw (waves in sync, halts) and every pull request opened, direct
-//! commit and escalation; a forced run appends one audit record per repo.
+//! The last stage of a run that applies: what lands is written down for
+//! the next run and for auditors, as it lands. Before the first repo, the
+//! facts the policy saw (waves in sync, halts) go to the rollout log, and
+//! forced writes an earlier run left without an outcome are reconciled in
+//! the audit log. Then, per repo, a forced write gets its audit intent
+//! (synced) before it is made; after each repo its pull request opened,
+//! direct commit and escalation go to the rollout log, and a forced run's
+//! outcome to the audit log. A run killed at any point leaves every write
+//! it made either recorded or covered by an intent the next run reconciles.
 
-use crate::apply::{ApplyReport, PullRequestOutcome};
-use crate::lock::Source;
+use std::path::PathBuf;
+
+use crate::apply::{PullRequestOutcome, RepoReport, Watcher};
+use crate::audit;
+use crate::plan::{Plan, RepoPlan};
 use crate::rollout::{self, Event};
 use crate::time::Epoch;
 
@@ -24,7 +32,7 @@ pub struct Recorded {
 
 /// Where a forced run's audit records go: `--audit-log`, else the state
 /// directory's `audit.jsonl`.
-pub fn audit_path(request: &Request) -> Option<std::path::PathBuf> {
+pub fn audit_path(request: &Request) -> Option<PathBuf> {
     request.audit_log.clone().or_else(|| {
         request
             .state_dir
@@ -33,85 +41,149 @@ pub fn audit_path(request: &Request) -> Option<std::path::PathBuf> {
     })
 }
 
-pub(super) fn record(
-    log: Option<&rollout::Log>,
-    request: &Request,
-    decided: Vec<Event>,
-    report: &ApplyReport,
-    source: &Source,
-) -> Recorded {
-    let mut out = Recorded::default();
-    let revision = rollout::revision_key(source);
-    let events = applied_events(decided, report, &revision, request.now);
-    match log {
-        Some(l) => {
-            if let Err(e) = l.append(&events, request.now) {
-                tracing::error!(error = %e, "cannot record the run in the rollout log; budgets and soak times may be off next run");
-                out.log_error = Some(e);
-            }
-        }
-        None if !events.is_empty() => {
-            tracing::warn!(
-                "no state directory (--state-dir): pull requests opened and wave soak are not recorded for the next run"
-            );
-            out.unrecorded = true;
-        }
-        None => {}
-    }
-    if let Some(reason) = &request.force_reason {
-        let records = crate::audit::records(
-            report,
-            &crate::audit::operator(),
-            reason,
-            &revision,
-            request.now,
-        );
-        out.audit_error = match audit_path(request) {
-            Some(p) => crate::audit::append(&p, &records).err(),
-            None => Some("no audit log: pass --audit-log FILE or --state-dir DIR".into()),
-        };
-    }
-    out
+/// Records a run that applies, before, around and after each repo.
+pub(super) struct Recorder<'a> {
+    log: Option<&'a rollout::Log>,
+    /// The forced run's audit log and what its lines share.
+    audit: Option<(PathBuf, audit::Run)>,
+    revision: String,
+    now: Epoch,
+    on_repo: &'a mut (dyn FnMut(&RepoReport) + Send),
+    pub(super) recorded: Recorded,
 }
 
-/// What a finished apply appends to the rollout log: the facts the policy
-/// saw (`decided`: waves in sync, halts), then pull requests opened, direct
-/// commits and escalations.
-pub fn applied_events(
-    decided: Vec<Event>,
-    report: &ApplyReport,
-    revision: &str,
-    now: Epoch,
-) -> Vec<Event> {
-    let mut out = decided;
-    for r in &report.repos {
-        if let Some(c) = r.commit {
-            out.push(Event::DirectCommit {
-                at: now,
-                repo: r.repo.to_string(),
-                commit: c.to_string(),
-                revision: revision.to_string(),
-            });
+impl<'a> Recorder<'a> {
+    pub(super) fn new(
+        log: Option<&'a rollout::Log>,
+        request: &Request,
+        plan: &Plan,
+        on_repo: &'a mut (dyn FnMut(&RepoReport) + Send),
+    ) -> Recorder<'a> {
+        let revision = rollout::revision_key(&plan.source);
+        let audit = request.force_reason.as_ref().and_then(|reason| {
+            audit_path(request).map(|p| {
+                let run = audit::Run::new(
+                    audit::operator(),
+                    reason.clone(),
+                    revision.clone(),
+                    request.now,
+                );
+                (p, run)
+            })
+        });
+        Recorder {
+            log,
+            audit,
+            revision,
+            now: request.now,
+            on_repo,
+            recorded: Recorded::default(),
         }
-        if let Some(pr) = &r.pull_request
-            && pr.action == PullRequestOutcome::Opened
+    }
+
+    /// Before the first repo: the policy's facts, and the reconciliation
+    /// of forced writes an interrupted run left without an outcome.
+    pub(super) fn start(&mut self, request: &Request, decided: Vec<Event>, plan: &Plan) {
+        self.append_events(&decided);
+        let Some(path) = audit_path(request) else {
+            return;
+        };
+        let found = match audit::pending(&path) {
+            Ok(p) => audit::reconcile(&p, plan, request.now),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the audit log for interrupted forced writes");
+                self.recorded.audit_error = Some(e);
+                return;
+            }
+        };
+        if !found.is_empty() {
+            tracing::warn!(
+                count = found.len(),
+                path = %path.display(),
+                "reconciling forced writes an interrupted run left without an outcome"
+            );
+        }
+        if let Err(e) = audit::append(&path, &found) {
+            self.recorded.audit_error = Some(e);
+        }
+    }
+
+    fn append_events(&mut self, events: &[Event]) {
+        match self.log {
+            Some(l) => {
+                if let Err(e) = l.append(events, self.now) {
+                    tracing::error!(error = %e, "cannot record the run in the rollout log; budgets and soak times may be off next run");
+                    self.recorded.log_error = Some(e);
+                }
+            }
+            None if !events.is_empty() && !self.recorded.unrecorded => {
+                tracing::warn!(
+                    "no state directory (--state-dir): pull requests opened and wave soak are not recorded for the next run"
+                );
+                self.recorded.unrecorded = true;
+            }
+            None => {}
+        }
+    }
+}
+
+impl Watcher for Recorder<'_> {
+    /// A forced write is announced (and synced) in the audit log before it
+    /// is made; if it cannot be, it is not made.
+    fn before_writes(&mut self, plan: &RepoPlan) -> Result<(), String> {
+        let Some((path, run)) = &self.audit else {
+            return Ok(());
+        };
+        match run.intent(plan) {
+            Some(intent) => audit::append(path, &[intent]).map_err(|e| {
+                format!("the forced write could not be recorded in the audit log first: {e}")
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn done(&mut self, report: &RepoReport) {
+        let events = repo_events(report, &self.revision, self.now);
+        self.append_events(&events);
+        if let Some((path, run)) = &self.audit
+            && let Err(e) = audit::append(path, &[run.outcome(report)])
         {
-            out.push(Event::PrOpened {
-                at: now,
-                repo: r.repo.to_string(),
-                number: pr.number,
-                revision: revision.to_string(),
-            });
+            self.recorded.audit_error = Some(e);
         }
-        if r.escalated
-            && let Some(pr) = &r.pull_request
-        {
-            out.push(Event::Escalated {
-                at: now,
-                repo: r.repo.to_string(),
-                number: pr.number,
-            });
-        }
+        (self.on_repo)(report);
+    }
+}
+
+/// What a finished repo adds to the rollout log: the pull request opened,
+/// the direct commit, the escalation.
+pub fn repo_events(r: &RepoReport, revision: &str, now: Epoch) -> Vec<Event> {
+    let mut out = Vec::new();
+    if let Some(c) = r.commit {
+        out.push(Event::DirectCommit {
+            at: now,
+            repo: r.repo.to_string(),
+            commit: c.to_string(),
+            revision: revision.to_string(),
+        });
+    }
+    if let Some(pr) = &r.pull_request
+        && pr.action == PullRequestOutcome::Opened
+    {
+        out.push(Event::PrOpened {
+            at: now,
+            repo: r.repo.to_string(),
+            number: pr.number,
+            revision: revision.to_string(),
+        });
+    }
+    if r.escalated
+        && let Some(pr) = &r.pull_request
+    {
+        out.push(Event::Escalated {
+            at: now,
+            repo: r.repo.to_string(),
+            number: pr.number,
+        });
     }
     out
 }

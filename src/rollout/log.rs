@@ -393,9 +393,10 @@ impl Log {
             text.push_str(&serde_json::to_string(e).expect("events serialise"));
             text.push('\n');
         }
-        let existing = self.events()?;
-        if existing.len() + events.len() > COMPACT_AFTER {
-            let mut state = State::fold(&existing);
+        // Counting lines is enough to decide; events are parsed only to
+        // compact (a run appends after every repo).
+        if self.line_count()? + events.len() > COMPACT_AFTER {
+            let mut state = State::fold(&self.events()?);
             for e in events {
                 state.apply(e);
             }
@@ -439,6 +440,15 @@ impl Log {
             && (d.uid(), d.gid()) != (f.uid(), f.gid())
         {
             let _ = std::os::unix::fs::chown(file, Some(d.uid()), Some(d.gid()));
+        }
+    }
+
+    /// The number of lines in the log (0 when it does not exist).
+    fn line_count(&self) -> Result<usize, String> {
+        match std::fs::read(&self.path) {
+            Ok(b) => Ok(b.iter().filter(|c| **c == b'\n').count()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+            Err(e) => Err(format!("cannot read {}: {e}", self.path.display())),
         }
     }
 
@@ -619,9 +629,13 @@ mod tests {
             e.contains("rollout.jsonl:2: not a rollout log event"),
             "{e}"
         );
-        // An append refuses too, and leaves the file as it was.
-        assert!(log.append(&[opened(2, "acme/b", 2)], 3).is_err());
-        assert_eq!(std::fs::read_to_string(log.path()).unwrap(), broken);
+        // A run stops at that read, before any write. An append (which
+        // does not parse the log, it runs after every repo) never touches
+        // the earlier lines: the error stays for a human to see.
+        log.append(&[opened(2, "acme/b", 2)], 3).unwrap();
+        let after = std::fs::read_to_string(log.path()).unwrap();
+        assert!(after.starts_with(&broken), "{after}");
+        assert!(log.read().unwrap_err().contains("rollout.jsonl:2"));
     }
 
     #[test]

@@ -97,8 +97,22 @@ impl Env {
 
     /// Runs the binary in the platform directory with exactly `args`.
     pub fn run_raw(&self, args: &[&str]) -> Run {
-        let out = Command::new(env!("CARGO_BIN_EXE_distributor"))
-            .args(args)
+        let out = self
+            .command(args)
+            .output()
+            .expect("the distributor binary runs");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// The binary, to run in the platform directory with exactly `args`,
+    /// isolated from the caller's environment.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_distributor"));
+        cmd.args(args)
             .current_dir(&self.platform)
             .env_remove("DISTRIBUTOR_REGISTRY")
             .env_remove("DISTRIBUTOR_TEMPLATES")
@@ -117,14 +131,8 @@ impl Env {
             .env("NO_COLOR", "1")
             .env("HOME", &self.scratch)
             .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .output()
-            .expect("the distributor binary runs");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+            .env("GIT_CONFIG_GLOBAL", "/dev/null");
+        cmd
     }
 
     /// Runs `distributor <command> --forge local:<root> <args...>`.

@@ -77,7 +77,10 @@ pub fn resolve(
         .as_deref()
         .map(str::trim)
         .filter(|t| !t.is_empty())
-        .map(|t| Auth::Token(SecretString::from(t.to_string())))
+        .map(|t| {
+            crate::redact::register(t);
+            Auth::Token(SecretString::from(t.to_string()))
+        })
         .ok_or(Failure::Missing)
 }
 
@@ -100,7 +103,8 @@ pub fn credential_path(file: &Path, credentials_dir: Option<&Path>) -> PathBuf {
     file.to_path_buf()
 }
 
-/// Reads a secret file (trimmed); errors name the file, never the content.
+/// Reads a secret file (trimmed) and registers it with the redactor;
+/// errors name the file, never the content.
 pub fn read_secret(path: &Path, what: &str) -> Result<SecretString, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read the {what} from {}: {e}", path.display()))?;
@@ -108,6 +112,8 @@ pub fn read_secret(path: &Path, what: &str) -> Result<SecretString, String> {
     if text.is_empty() {
         return Err(format!("the {what} file {} is empty", path.display()));
     }
+    // From now on masked wherever it would be printed.
+    crate::redact::register(text);
     Ok(SecretString::from(text.to_string()))
 }
 

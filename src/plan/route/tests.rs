@@ -131,9 +131,12 @@ fn each_state_has_its_route() {
         (
             Conflicted,
             Some(Reason::EditedByHand),
-            true,
+            false,
             Route::Proposal,
         ),
+        // Force never merges, so never conflicts; were it so, the render
+        // still goes direct.
+        (Conflicted, Some(Reason::EditedByHand), true, Route::Direct),
         (
             Orphaned,
             Some(Reason::NoLongerRendered),
