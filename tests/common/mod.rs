@@ -83,10 +83,26 @@ impl Env {
         }
     }
 
-    /// A fresh copy, with the forge initialised by one `apply --init`.
+    /// A fresh copy, with the forge initialised by one `apply --init`
+    /// (run once per test process; each call gets its own copy of that
+    /// forge: a bad-input case costs a directory copy, not a fleet
+    /// initialisation).
     pub fn initialised() -> Env {
+        static TEMPLATE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+        let template = TEMPLATE.get_or_init(|| {
+            let env = Env::new();
+            env.apply(&["--init"]).expect_code(0);
+            // Kept for the whole process, under the target directory.
+            let keep = tempfile::Builder::new()
+                .prefix("initialised-forge-")
+                .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+                .expect("temp dir")
+                .keep();
+            copy_dir(&env.forge, &keep);
+            keep
+        });
         let env = Env::new();
-        env.apply(&["--init"]).expect_code(0);
+        copy_dir(template, &env.forge);
         env
     }
 
@@ -421,26 +437,55 @@ pub struct Snapshot {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RepoSnapshot {
-    /// `git for-each-ref` output: `<id> <type> <ref>` lines.
+    /// `HEAD`, `packed-refs` and loose refs, with their contents.
     pub refs: String,
-    /// `git count-objects -v`.
+    /// How many files `objects/` holds.
     pub objects: String,
 }
 
 impl Snapshot {
     pub fn of(root: &Path, home: &Path) -> Snapshot {
-        let repos = bare_repos(root)
-            .into_iter()
-            .map(|(name, path)| {
-                let refs = git_in(&path, home, &["for-each-ref"], &[]);
-                let objects = git_in(&path, home, &["count-objects", "-v"], &[]);
-                (name, RepoSnapshot { refs, objects })
-            })
-            .collect();
+        // Every byte under the root is compared; the per-repo summary
+        // (refs, object count) is read from those bytes for the message,
+        // without a git process per repo (this runs twice per bad-input
+        // case).
+        let _ = home;
         let mut files = BTreeMap::new();
         if root.exists() {
             collect_files(root, root, &mut files);
         }
+        let repos = bare_repos(root)
+            .into_iter()
+            .map(|(name, path)| {
+                let rel = path
+                    .strip_prefix(root)
+                    .unwrap_or(&path)
+                    .display()
+                    .to_string();
+                let in_repo = |sub: &str| format!("{rel}/{sub}");
+                let refs = files
+                    .iter()
+                    .filter(|(p, _)| {
+                        p.starts_with(&in_repo("refs/"))
+                            || **p == in_repo("packed-refs")
+                            || **p == in_repo("HEAD")
+                    })
+                    .map(|(p, b)| format!("{p}: {}", String::from_utf8_lossy(b).trim()))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                let objects = files
+                    .keys()
+                    .filter(|p| p.starts_with(&in_repo("objects/")))
+                    .count();
+                (
+                    name,
+                    RepoSnapshot {
+                        refs,
+                        objects: format!("{objects} object files"),
+                    },
+                )
+            })
+            .collect();
         Snapshot { repos, files }
     }
 
