@@ -1,14 +1,16 @@
 //! Rendering: templates directory -> bundles -> the desired files of each
 //! repo. Owns the minijinja environment (strict undefined, no auto-escape,
 //! a loader over in-memory sources because `path_loader` refuses dot-files),
-//! the template helpers, target-path rules and output syntax checks. Pure:
+//! the template helpers, target-path rules, render budgets (fuel, output
+//! size) and output syntax checks. Pure:
 //! it takes the template files as bytes and returns values.
 
+pub mod budget;
 pub mod bundle;
 pub mod check;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use minijinja::syntax::SyntaxConfig;
 use minijinja::value::Value as JValue;
@@ -41,6 +43,8 @@ pub struct TemplateSet {
     bundles: BTreeMap<String, Bundle>,
     env: Environment<'static>,
     ignored: Vec<String>,
+    /// Templates that ran out of fuel in some repo (see [`Self::exhausted`]).
+    exhausted: Mutex<BTreeSet<String>>,
 }
 
 impl TemplateSet {
@@ -114,6 +118,7 @@ impl TemplateSet {
             bundles,
             env,
             ignored,
+            exhausted: Mutex::default(),
         })
     }
 
@@ -200,15 +205,13 @@ impl TemplateSet {
                         skipped_used.insert(path);
                         continue;
                     }
-                    let rendered = self
-                        .env
-                        .get_template(&template)
-                        .and_then(|t| t.render(ctx.clone()));
-                    let content = match rendered {
+                    if self.exhausted(&template) {
+                        continue;
+                    }
+                    let content = match self.render_file(&template, ctx.clone(), bundle) {
                         Ok(c) => c,
-                        Err(e) => {
-                            let src = self.sources.get(&template).map(String::as_str);
-                            d.push_in_repo(where_("template", e.line()), describe(&e, src), &full);
+                        Err((line, message)) => {
+                            d.push_in_repo(where_("template", line), message, &full);
                             continue;
                         }
                     };
@@ -259,11 +262,70 @@ impl TemplateSet {
     }
 }
 
+impl TemplateSet {
+    /// Renders one template file within its budgets: [`budget::FUEL`] steps
+    /// and the bundle's `max_file_size` bytes. On failure returns the line
+    /// (when minijinja knows it) and the message.
+    fn render_file(
+        &self,
+        template: &str,
+        ctx: JValue,
+        bundle: &Bundle,
+    ) -> Result<String, (Option<usize>, String)> {
+        let mut buf = budget::CappedBuffer::new(bundle.max_file_size);
+        let rendered = self
+            .env
+            .get_template(template)
+            .and_then(|t| t.render_captured_to(ctx, &mut buf).map(drop));
+        if buf.exceeded {
+            return Err((
+                None,
+                format!(
+                    "rendered output is larger than {}, the bundle's max_file_size (raise it in {}/{}/{}, up to {})",
+                    budget::human(bundle.max_file_size),
+                    self.root_name,
+                    bundle.name,
+                    bundle::MANIFEST,
+                    budget::human(budget::MAX_MAX_FILE_SIZE)
+                ),
+            ));
+        }
+        if let Err(e) = rendered {
+            let src = self.sources.get(template).map(String::as_str);
+            let mut message = describe(&e, src);
+            if e.kind() == ErrorKind::OutOfFuel {
+                self.exhausted
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(template.to_string());
+                message.push_str("; not rendered for the other repos");
+            }
+            return Err((e.line(), message));
+        }
+        String::from_utf8(buf.bytes)
+            .map_err(|_| (None, "rendered output is not valid UTF-8".to_string()))
+    }
+
+    /// Whether `template` already ran out of fuel in another repo: once is
+    /// enough to fail the run, and a runaway loop must not cost its budget
+    /// once per repo.
+    fn exhausted(&self, template: &str) -> bool {
+        self.exhausted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(template)
+    }
+}
+
 /// A one-line description of a template error, with the offending source
 /// line when known.
 fn describe(e: &Error, source: Option<&str>) -> String {
     let mut msg = match e.kind() {
         ErrorKind::UndefinedError => "undefined variable or attribute".to_string(),
+        ErrorKind::OutOfFuel => format!(
+            "render budget exhausted: more than {} steps (an endless or very long loop?)",
+            budget::FUEL
+        ),
         _ => e.kind().to_string(),
     };
     if let Some(detail) = e.detail() {
@@ -281,6 +343,8 @@ fn describe(e: &Error, source: Option<&str>) -> String {
 /// The shared minijinja environment.
 fn environment(sources: Arc<BTreeMap<String, String>>) -> Environment<'static> {
     let mut env = Environment::new();
+    // Per render: a runaway template fails instead of hanging the run.
+    env.set_fuel(Some(budget::FUEL));
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     // Generated files are YAML, JSON, HCL, CODEOWNERS: never HTML.
     env.set_auto_escape_callback(|_| AutoEscape::None);
