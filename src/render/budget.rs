@@ -175,6 +175,28 @@ mod tests {
     }
 
     #[test]
+    fn an_endless_loop_in_a_target_path_fails_once() {
+        let manifest = "files:\n  - template: f.txt\n    path: \"{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}x\"\n";
+        let files: BTreeMap<String, Vec<u8>> = [
+            ("a/bundle.yaml".to_string(), manifest.as_bytes().to_vec()),
+            ("a/f.txt".to_string(), b"x".to_vec()),
+        ]
+        .into();
+        let s = TemplateSet::from_files("templates", &files).unwrap();
+        let err = render_all(&s);
+        assert!(
+            err.starts_with("1 problem found; nothing was written:\n  error: templates/a/f.txt (target path of bundle `a`, repo acme/r): path template \"{% for i"),
+            "{err}"
+        );
+        assert!(
+            err.ends_with(&format!(
+                "render budget exhausted: more than {FUEL} steps (an endless or very long loop?); not rendered for the other repos\n"
+            )),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn output_over_the_default_cap_is_refused_without_building_it() {
         // 100 MB if it were built: 10,000 x 10,000 bytes.
         let s = set(

@@ -18,7 +18,7 @@ use minijinja::{AutoEscape, Environment, Error, ErrorKind, State, UndefinedBehav
 use serde::Serialize;
 
 use crate::blob::{FileMode, ObjectId, blob_id};
-use crate::diag::Diagnostics;
+use crate::diag::{self, Diagnostics};
 use crate::paths::check_repo_path;
 use crate::registry::ResolvedRepo;
 use bundle::{Bundle, ForEach};
@@ -178,12 +178,17 @@ impl TemplateSet {
                             self.root_name
                         )
                     };
+                    let path_key = format!("{template} (target path)");
+                    if self.exhausted(&path_key) {
+                        continue;
+                    }
                     let path = match self.env.render_str(&spec.path, ctx.clone()) {
                         Ok(p) => p,
                         Err(e) => {
+                            let message = self.note_fuel(&path_key, &e, describe(&e, None));
                             d.push_in_repo(
                                 where_("target path", None),
-                                format!("path template {:?}: {}", spec.path, describe(&e, None)),
+                                format!("path template {}: {message}", diag::quote(&spec.path)),
                                 &full,
                             );
                             continue;
@@ -292,18 +297,24 @@ impl TemplateSet {
         }
         if let Err(e) = rendered {
             let src = self.sources.get(template).map(String::as_str);
-            let mut message = describe(&e, src);
-            if e.kind() == ErrorKind::OutOfFuel {
-                self.exhausted
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .insert(template.to_string());
-                message.push_str("; not rendered for the other repos");
-            }
+            let message = self.note_fuel(template, &e, describe(&e, src));
             return Err((e.line(), message));
         }
         String::from_utf8(buf.bytes)
             .map_err(|_| (None, "rendered output is not valid UTF-8".to_string()))
+    }
+
+    /// When `e` is running out of fuel: remembers `key` (see
+    /// [`Self::exhausted`]) and says so in `message`.
+    fn note_fuel(&self, key: &str, e: &Error, mut message: String) -> String {
+        if e.kind() == ErrorKind::OutOfFuel {
+            self.exhausted
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(key.to_string());
+            message.push_str("; not rendered for the other repos");
+        }
+        message
     }
 
     /// Whether `template` already ran out of fuel in another repo: once is
