@@ -158,7 +158,9 @@ impl TemplateSet {
             };
             for spec in &bundle.manifest.files {
                 let template = format!("{bundle_name}/{}", spec.template);
-                let contexts: Vec<serde_json::Value> = match spec.for_each {
+                // Template values sharing the repo's variables: building a
+                // context copies no variable.
+                let contexts = match spec.for_each {
                     None => vec![repo.repo_context()],
                     Some(ForEach::Environment) => repo
                         .environments
@@ -167,10 +169,9 @@ impl TemplateSet {
                         .collect(),
                 };
                 for mut ctx in contexts {
-                    let obj = ctx.as_object_mut().expect("context is an object");
-                    obj.insert("bundle".into(), bundle_name.clone().into());
-                    obj.insert("template".into(), template.clone().into());
-                    let ctx = JValue::from(minijinja::value::Serde(&ctx));
+                    ctx.insert("bundle".into(), JValue::from(bundle_name.as_str()));
+                    ctx.insert("template".into(), JValue::from(template.as_str()));
+                    let ctx = JValue::from(ctx);
                     let where_ = |what: &str, line: Option<usize>| {
                         let line = line.map(|l| format!(":{l}")).unwrap_or_default();
                         format!(
