@@ -147,7 +147,8 @@ impl TemplateSet {
     /// duplicate targets) are collected.
     pub fn render_repo(&self, repo: &ResolvedRepo) -> Result<Vec<DesiredFile>, Diagnostics> {
         let mut d = Diagnostics::default();
-        let full = repo.full_name();
+        // Cut: an oversized (invalid) name must not be echoed whole.
+        let full = diag::cut(&repo.full_name());
         let mut out: BTreeMap<String, DesiredFile> = BTreeMap::new();
         let mut skipped_used = BTreeSet::new();
         for bundle_name in &repo.bundles {
