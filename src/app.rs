@@ -246,7 +246,8 @@ async fn run_inner(cli: Cli) -> Result<u8> {
                 .iter()
                 .map(|e| {
                     let c = target.repo.env_context(e);
-                    let narrowed = serde_json::json!({"vars": c.get("vars"), "flags": c.get("flags")});
+                    let narrowed =
+                        serde_json::json!({"vars": c.get("vars"), "flags": c.get("flags")});
                     (e.name.clone(), narrowed)
                 })
                 .collect();

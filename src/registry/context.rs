@@ -318,10 +318,19 @@ mod tests {
         assert_eq!(json_of(&a.vars)["runner"], json!("self-hosted"));
         // environment layer on top, environments in stage order (dev before prd)
         assert_eq!(a.environments[0].name, "dev");
-        assert_eq!(json_of(&a.environments[0].vars)["runner"], json!("self-hosted"));
+        assert_eq!(
+            json_of(&a.environments[0].vars)["runner"],
+            json!("self-hosted")
+        );
         assert_eq!(a.environments[1].name, "prd");
-        assert_eq!(json_of(&a.environments[1].vars)["runner"], json!("prod-runner"));
-        assert_eq!(json_of(&a.environments[1].vars)["terraform"]["dir"], json!("tf"));
+        assert_eq!(
+            json_of(&a.environments[1].vars)["runner"],
+            json!("prod-runner")
+        );
+        assert_eq!(
+            json_of(&a.environments[1].vars)["terraform"]["dir"],
+            json!("tf")
+        );
     }
 
     #[test]

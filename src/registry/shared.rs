@@ -78,7 +78,9 @@ mod tests {
         let base = layer(&vars(json!({
             "tf": {"version": "1.9", "dir": "infra"}, "list": [1, 2], "keep": "k"
         })));
-        let upper = layer(&vars(json!({"tf": {"dir": "tf"}, "list": [3], "new": null})));
+        let upper = layer(&vars(
+            json!({"tf": {"dir": "tf"}, "list": [3], "new": null}),
+        ));
         let merged = serde_json::to_value(merge(&base, &upper)).unwrap();
         assert_eq!(
             merged,
@@ -100,10 +102,7 @@ mod tests {
         // Same string allocation: shared.
         let a = base.get_attr("big").unwrap();
         let b = merged.get_attr("big").unwrap();
-        assert_eq!(
-            a.as_str().unwrap().as_ptr(),
-            b.as_str().unwrap().as_ptr()
-        );
+        assert_eq!(a.as_str().unwrap().as_ptr(), b.as_str().unwrap().as_ptr());
         let nested = |v: &Value| v.get_attr("nested").unwrap().get_attr("big").unwrap();
         assert_eq!(
             nested(&base).as_str().unwrap().as_ptr(),
