@@ -9,7 +9,9 @@
 //! (default `1000,10000`; empty to skip): `apply --init` of a generated
 //! registry, a template change, then `validate`, `plan` and
 //! `plan --format json`, each with its wall time and the process's peak
-//! RSS (the memory target: a 10,000-repo plan under 300 MiB).
+//! RSS (the memory target: a 10,000-repo plan under 300 MiB). Before
+//! those, the same commands on `DISTRIBUTOR_BENCH_BIG_VAR` repos (default
+//! 200) sharing a 1 MB variable (target: under 150 MiB).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -220,6 +222,7 @@ fn main() {
         }
     }
 
+    big_var_table(root);
     let sizes = std::env::var("DISTRIBUTOR_BENCH_RSS").unwrap_or_else(|_| "1000,10000".into());
     let sizes: Vec<usize> = sizes
         .split(',')
@@ -240,15 +243,83 @@ fn main() {
     }
 }
 
+/// The shared-context case: `DISTRIBUTOR_BENCH_BIG_VAR` repos (default
+/// 200; 0 to skip) with a 1 MB variable in `defaults.vars`, read by a
+/// template in every repo. Prints each command's peak RSS (target: under
+/// 150 MiB, the context is shared, not copied per repo).
+fn big_var_table(root: &Path) {
+    let n: usize = std::env::var("DISTRIBUTOR_BENCH_BIG_VAR")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    if n == 0 {
+        return;
+    }
+    println!("\n{n} repos with a 1 MB variable, peak RSS per command (local forge)\n");
+    println!(
+        "{:<28} {:>10} {:>14}",
+        "command", "wall (s)", "peak RSS (MiB)"
+    );
+    for (command, secs, mib) in binary_fleet_with(n, root, true) {
+        println!("{command:<28} {secs:>10.2} {mib:>14.1}");
+    }
+}
+
+/// A registry of `n` repos whose defaults carry `allowlist`, 1 MB of
+/// strings (20,000 CIDR-like entries), and whose repos also get the
+/// `allowlist` bundle that reads it.
+fn big_var_registry(n: usize) -> String {
+    let entries: Vec<String> = (0..20_000)
+        .map(|i| {
+            format!(
+                "\"10.{}.{}.0/24 allowed-by-the-platform-team-{i:05}\"",
+                i / 256 % 256,
+                i % 256
+            )
+        })
+        .collect();
+    registry_json(n)
+        .replace(
+            r#""tfvars": {}"#,
+            &format!(r#""tfvars": {{}}, "allowlist": [{}]"#, entries.join(",")),
+        )
+        .replace(
+            r#""bundles": ["baseline", "security", "terraform-deploy"]"#,
+            r#""bundles": ["baseline", "security", "terraform-deploy", "allowlist"]"#,
+        )
+}
+
 /// Runs the binary on a generated fleet of `n` repos: the first rollout,
 /// then after a template change `validate`, `plan` and `plan --format json`.
 /// Returns (command, wall seconds, peak RSS MiB) per measured command.
 fn binary_fleet(n: usize, project: &Path) -> Vec<(String, f64, f64)> {
+    binary_fleet_with(n, project, false)
+}
+
+/// [`binary_fleet`], with the 1 MB variable of [`big_var_registry`] when
+/// `big_var`.
+fn binary_fleet_with(n: usize, project: &Path, big_var: bool) -> Vec<(String, f64, f64)> {
     let dir = tempfile::tempdir().unwrap();
     let platform = dir.path().join("platform");
     std::fs::create_dir_all(&platform).unwrap();
-    std::fs::write(platform.join("registry.json"), registry_json(n)).unwrap();
     copy_dir(&project.join("templates"), &platform.join("templates"));
+    if big_var {
+        std::fs::write(platform.join("registry.json"), big_var_registry(n)).unwrap();
+        let bundle = platform.join("templates/allowlist");
+        std::fs::create_dir_all(&bundle).unwrap();
+        std::fs::write(
+            bundle.join("bundle.yaml"),
+            "files:\n  - template: allowlist.txt\n    path: .github/allowlist.txt\n",
+        )
+        .unwrap();
+        std::fs::write(
+            bundle.join("allowlist.txt"),
+            "{{ repo.full_name }}: {{ vars.allowlist | length }} ranges, first {{ vars.allowlist[0] }}\n",
+        )
+        .unwrap();
+    } else {
+        std::fs::write(platform.join("registry.json"), registry_json(n)).unwrap();
+    }
     let forge = format!("local:{}", dir.path().join("forge").display());
     let state = dir.path().join("state");
     let run = |args: &[&str]| -> (f64, f64, i32) {

@@ -243,17 +243,16 @@ async fn run_inner(cli: Cli) -> Result<u8> {
                         args.repo
                     )
                 })?;
-            let mut ctx = target.repo.repo_context();
+            let mut ctx = serde_json::to_value(target.repo.repo_context())?;
             let envs: serde_json::Map<String, serde_json::Value> = target
                 .repo
                 .environments
                 .iter()
                 .map(|e| {
                     let c = target.repo.env_context(e);
-                    (
-                        e.name.clone(),
-                        serde_json::json!({"vars": c["vars"], "flags": c["flags"]}),
-                    )
+                    let narrowed =
+                        serde_json::json!({"vars": c.get("vars"), "flags": c.get("flags")});
+                    (e.name.clone(), narrowed)
                 })
                 .collect();
             if let Some(obj) = ctx.as_object_mut() {

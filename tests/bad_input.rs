@@ -886,6 +886,143 @@ fn bundle_manifest_with_a_label_twice() {
     );
 }
 
+/// A loop of 10^10 steps that writes nothing: only the render budget
+/// stops it.
+const ENDLESS_LOOP: &str = "{% for i in range(100000) %}{% for j in range(100000) %}{% if j < 0 %}x{% endif %}{% endfor %}{% endfor %}\n";
+
+/// The line an appended text starts on in a shipped template.
+fn next_line_of(env: &Env, rel: &str) -> usize {
+    std::fs::read_to_string(env.template_path(rel))
+        .unwrap()
+        .lines()
+        .count()
+        + 1
+}
+
+#[test]
+fn template_with_an_endless_loop_runs_out_of_its_budget() {
+    let mut line = 0;
+    check(
+        |env| {
+            line = next_line_of(env, "baseline/CODEOWNERS");
+            env.append_to_template("baseline/CODEOWNERS", ENDLESS_LOOP);
+        },
+        &[APPLY, PLAN, VALIDATE],
+        &[
+            "templates/baseline/CODEOWNERS:19 (template of bundle `baseline`, repo acme/",
+            "render budget exhausted: more than 10000000 steps (an endless or very long loop?) (in `{% for i in range(100000) %}",
+            "; not rendered for the other repos",
+        ],
+        Some(1),
+    );
+    assert_eq!(line, 19, "the expected location above");
+}
+
+#[test]
+fn target_path_with_an_endless_loop_runs_out_of_its_budget() {
+    check(
+        |env| {
+            replace_in_file(
+                &env.template_path("baseline/bundle.yaml"),
+                "path: .github/CODEOWNERS",
+                &format!(
+                    "path: {:?}",
+                    ENDLESS_LOOP.trim_end().to_string() + "CODEOWNERS"
+                ),
+            )
+        },
+        &[APPLY, VALIDATE],
+        &[
+            "templates/baseline/CODEOWNERS (target path of bundle `baseline`, repo acme/",
+            "render budget exhausted: more than 10000000 steps",
+        ],
+        Some(1),
+    );
+}
+
+#[test]
+fn rendered_file_over_the_default_size_cap() {
+    let started = std::time::Instant::now();
+    check(
+        // 100 MB if it were built.
+        |env| {
+            env.append_to_template(
+                "baseline/CODEOWNERS",
+                "{% for i in range(10000) %}{{ 'x' * 10000 }}{% endfor %}\n",
+            )
+        },
+        &[APPLY, PLAN, VALIDATE],
+        &[
+            "templates/baseline/CODEOWNERS (template of bundle `baseline`, ",
+            ": rendered output is larger than 1 MiB, the bundle's max_file_size (raise it in templates/baseline/bundle.yaml, up to 50 MiB)",
+        ],
+        Some(1),
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "three runs refusing 100 MB: {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn rendered_file_over_a_configured_size_cap() {
+    check(
+        |env| {
+            replace_in_file(
+                &env.template_path("baseline/bundle.yaml"),
+                "files:",
+                "max_file_size: 100B\nfiles:",
+            )
+        },
+        &[APPLY, VALIDATE],
+        &[
+            "templates/baseline/CODEOWNERS (template of bundle `baseline`, ",
+            ": rendered output is larger than 100 B, the bundle's max_file_size (raise it in templates/baseline/bundle.yaml, up to 50 MiB)",
+        ],
+        // CODEOWNERS, dependabot.yml and .editorconfig.
+        Some(3),
+    );
+}
+
+#[test]
+fn max_file_size_over_the_limit() {
+    check(
+        |env| {
+            replace_in_file(
+                &env.template_path("baseline/bundle.yaml"),
+                "files:",
+                "max_file_size: 100MiB\nfiles:",
+            )
+        },
+        &[APPLY, VALIDATE],
+        &[
+            "templates/baseline/bundle.yaml: max_file_size: ",
+            "\"100MiB\" is out of range: between 1 B and 50 MiB (GitHub refuses files over 100 MiB)",
+        ],
+        Some(1),
+    );
+}
+
+#[test]
+fn max_file_size_in_decimal_units() {
+    check(
+        |env| {
+            replace_in_file(
+                &env.template_path("baseline/bundle.yaml"),
+                "files:",
+                "max_file_size: 2MB\nfiles:",
+            )
+        },
+        &[APPLY, VALIDATE],
+        &[
+            "templates/baseline/bundle.yaml: max_file_size: ",
+            "\"2MB\" is not a size: use bytes or a number with B, KiB or MiB (`2MiB`); unknown unit \"MB\"",
+        ],
+        Some(1),
+    );
+}
+
 #[test]
 fn unsupported_registry_version() {
     check(

@@ -497,6 +497,38 @@ fn template_change_is_one_commit_per_direct_repo_and_updates_proposals_in_place(
 }
 
 #[test]
+fn a_template_with_an_endless_loop_fails_validate_within_10_s_with_its_file_and_line() {
+    let env = Env::new();
+    env.append_to_template(
+        "security/security.yml",
+        "{% for i in range(100000) %}{% for j in range(100000) %}{% if j < 0 %}x{% endif %}{% endfor %}{% endfor %}\n",
+    );
+    let line = std::fs::read_to_string(env.template_path("security/security.yml"))
+        .unwrap()
+        .lines()
+        .count();
+    let started = std::time::Instant::now();
+    let r = env.run_raw(&["validate"]);
+    let took = started.elapsed();
+    r.expect_code(1);
+    assert!(
+        took < std::time::Duration::from_secs(10),
+        "validate took {took:?}"
+    );
+    // The first repo in registry order (teams sorted) with `security`.
+    let first_repo = "acme/apple-auth";
+    assert_eq!(
+        r.stderr,
+        format!(
+            "1 problem found; nothing was written:\n  error: templates/security/security.yml:{line} \
+             (template of bundle `security`, repo {first_repo}): render budget exhausted: more than 10000000 steps \
+             (an endless or very long loop?) (in `{{% for i in range(100000) %}}{{% for j in range(100000) %}}\
+             {{% if j < 0 %}}x{{% endif %}}{{% endfor %}}{{% endfor %}}`); not rendered for the other repos\n"
+        )
+    );
+}
+
+#[test]
 fn platform_change_without_output_change_commits_nothing() {
     let env = Env::initialised();
     let before = env.snapshot();

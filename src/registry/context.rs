@@ -2,15 +2,18 @@
 //! per target repository, with variables merged defaults < team < repo
 //! (< environment, for files rendered once per environment) and flags
 //! resolved per stage. The template context (what templates see, and what
-//! `distributor context` prints) is built here too.
+//! `distributor context` prints) is built here too. Variables are layered
+//! as shared template values ([`super::shared`]): a large variable is held
+//! once for the whole fleet, not once per repo.
 
 use std::collections::BTreeMap;
 
+use minijinja::value::Value as JValue;
 use serde::Serialize;
-use serde_json::{Value, json};
 
-use super::model::{Delivery, Flag, Registry, Vars};
+use super::model::{Delivery, Flag, Registry};
 use super::rollout::{Waiver, names_repo};
+use super::shared;
 
 /// A target repository with everything inherited resolved.
 #[derive(Debug, Clone, Serialize)]
@@ -29,8 +32,9 @@ pub struct ResolvedRepo {
     pub skip_files: Vec<String>,
     pub proposal_branch: String,
     pub lock_path: String,
-    /// defaults < team < repo, deep-merged.
-    pub vars: Vars,
+    /// defaults < team < repo, deep-merged; a map sharing what the layers
+    /// did not change.
+    pub vars: JValue,
     /// Every flag, normalised to one value per declared stage.
     pub flags_by_stage: BTreeMap<String, BTreeMap<String, bool>>,
     /// Flags that have one value for all stages.
@@ -56,8 +60,8 @@ pub struct ResolvedEnv {
     pub account: String,
     pub region: String,
     pub description: Option<String>,
-    /// repo vars < environment vars.
-    pub vars: Vars,
+    /// repo vars < environment vars (shared like [`ResolvedRepo::vars`]).
+    pub vars: JValue,
     /// Every flag's value for this stage.
     pub flags: BTreeMap<String, bool>,
 }
@@ -66,7 +70,7 @@ impl ResolvedRepo {
     /// Drops what only rendering reads (variables, environments, flags):
     /// after rendering, a target keeps what planning and output need.
     pub fn release_render_context(&mut self) {
-        self.vars = Vars::new();
+        self.vars = shared::empty();
         self.flags_by_stage = BTreeMap::new();
         self.uniform_flags = BTreeMap::new();
         self.environments = Vec::new();
@@ -77,52 +81,73 @@ impl ResolvedRepo {
         format!("{}/{}", self.owner, self.name)
     }
 
-    /// The context of files rendered once per repo.
-    pub fn repo_context(&self) -> Value {
-        let flags: BTreeMap<&String, Value> = self
+    /// The context of files rendered once per repo, as template values:
+    /// the variables are shared, not copied.
+    pub fn repo_context(&self) -> BTreeMap<String, JValue> {
+        let flags: BTreeMap<&String, JValue> = self
             .flags_by_stage
             .iter()
             .map(|(name, per_stage)| {
                 let v = match self.uniform_flags.get(name) {
-                    Some(b) => Value::Bool(*b),
-                    None => json!(per_stage),
+                    Some(b) => JValue::from(*b),
+                    None => shared::value(per_stage),
                 };
                 (name, v)
             })
             .collect();
-        json!({
-            "repo": {
-                "owner": self.owner,
-                "name": self.name,
-                "full_name": self.full_name(),
-                "default_branch": self.default_branch,
-                "delivery": self.delivery,
-                "wave": self.wave,
-                "bundles": self.bundles,
-                "lock_path": self.lock_path,
-            },
-            "team": {
-                "name": self.team,
-                "description": self.team_description,
-                "owners": { "teams": self.owners_teams, "users": self.owners_users },
-            },
-            "environments": self.environments,
-            "vars": self.vars,
-            "flags": flags,
-            "flags_by_stage": self.flags_by_stage,
-        })
+        let repo = RepoFacts {
+            owner: &self.owner,
+            name: &self.name,
+            full_name: self.full_name(),
+            default_branch: self.default_branch.as_deref(),
+            delivery: self.delivery,
+            wave: self.wave.as_deref(),
+            bundles: &self.bundles,
+            lock_path: &self.lock_path,
+        };
+        let team = serde_json::json!({
+            "name": self.team,
+            "description": self.team_description,
+            "owners": { "teams": self.owners_teams, "users": self.owners_users },
+        });
+        BTreeMap::from([
+            ("repo".to_string(), shared::value(&repo)),
+            ("team".to_string(), shared::value(&team)),
+            (
+                "environments".to_string(),
+                shared::value(&self.environments),
+            ),
+            ("vars".to_string(), self.vars.clone()),
+            ("flags".to_string(), shared::value(&flags)),
+            (
+                "flags_by_stage".to_string(),
+                shared::value(&self.flags_by_stage),
+            ),
+        ])
     }
 
     /// The context of a file rendered for one environment: the repo context
     /// plus `env`, with `vars` and `flags` narrowed to that environment.
-    pub fn env_context(&self, env: &ResolvedEnv) -> Value {
+    pub fn env_context(&self, env: &ResolvedEnv) -> BTreeMap<String, JValue> {
         let mut ctx = self.repo_context();
-        let obj = ctx.as_object_mut().expect("context is an object");
-        obj.insert("env".into(), json!(env));
-        obj.insert("vars".into(), Value::Object(env.vars.clone()));
-        obj.insert("flags".into(), json!(env.flags));
+        ctx.insert("env".into(), shared::value(env));
+        ctx.insert("vars".into(), env.vars.clone());
+        ctx.insert("flags".into(), shared::value(&env.flags));
         ctx
     }
+}
+
+/// `repo` in the template context.
+#[derive(Serialize)]
+struct RepoFacts<'a> {
+    owner: &'a str,
+    name: &'a str,
+    full_name: String,
+    default_branch: Option<&'a str>,
+    delivery: Delivery,
+    wave: Option<&'a str>,
+    bundles: &'a [String],
+    lock_path: &'a str,
 }
 
 /// Resolves every repo of the registry, in registry order (teams sorted by
@@ -130,11 +155,18 @@ impl ResolvedRepo {
 pub fn resolve(registry: &Registry) -> Vec<ResolvedRepo> {
     let d = &registry.defaults;
     let mut out = Vec::new();
+    // Each layer is converted once; repos share what they do not override.
+    let default_vars = shared::layer(&d.vars);
     for (team_name, team) in &registry.teams.0 {
+        let team_vars = shared::merge(&default_vars, &shared::layer(&team.vars));
+        let env_layers: BTreeMap<&String, JValue> = team
+            .environments
+            .0
+            .iter()
+            .map(|(stage, e)| (stage, shared::layer(&e.vars)))
+            .collect();
         for repo in &team.repos {
-            let mut vars = d.vars.clone();
-            merge(&mut vars, &team.vars);
-            merge(&mut vars, &repo.vars);
+            let vars = shared::merge(&team_vars, &shared::layer(&repo.vars));
 
             let mut flags: BTreeMap<String, Flag> = d.flags.clone();
             flags.extend(team.flags.clone());
@@ -158,8 +190,10 @@ pub fn resolve(registry: &Registry) -> Vec<ResolvedRepo> {
                 .iter()
                 .filter_map(|stage| team.environments.0.get(stage).map(|e| (stage, e)))
                 .map(|(stage, e)| {
-                    let mut env_vars = vars.clone();
-                    merge(&mut env_vars, &e.vars);
+                    let env_vars = match env_layers.get(stage) {
+                        Some(layer) => shared::merge(&vars, layer),
+                        None => vars.clone(),
+                    };
                     ResolvedEnv {
                         name: stage.clone(),
                         account: e.account.clone(),
@@ -229,23 +263,16 @@ fn flag_value(flag: &Flag, stage: &str) -> bool {
     }
 }
 
-/// Deep merge: objects merge key by key, anything else (arrays included) is
-/// replaced by the upper layer.
-pub fn merge(base: &mut Vars, upper: &Vars) {
-    for (k, v) in upper {
-        match (base.get_mut(k), v) {
-            (Some(Value::Object(b)), Value::Object(u)) => merge(b, u),
-            _ => {
-                base.insert(k.clone(), v.clone());
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::registry::parse;
+    use serde_json::json;
+
+    /// A template value (or context) as JSON, for comparisons.
+    fn json_of<T: Serialize>(v: &T) -> serde_json::Value {
+        serde_json::to_value(v).unwrap()
+    }
 
     fn registry() -> Registry {
         parse(
@@ -285,16 +312,25 @@ mod tests {
         let a = &repos[0];
         // repo overrides dir, team overrides version, defaults-only keys survive deep merge
         assert_eq!(
-            a.vars["terraform"],
+            json_of(&a.vars)["terraform"],
             json!({"version": "1.10.0", "dir": "tf"})
         );
-        assert_eq!(a.vars["runner"], json!("self-hosted"));
+        assert_eq!(json_of(&a.vars)["runner"], json!("self-hosted"));
         // environment layer on top, environments in stage order (dev before prd)
         assert_eq!(a.environments[0].name, "dev");
-        assert_eq!(a.environments[0].vars["runner"], json!("self-hosted"));
+        assert_eq!(
+            json_of(&a.environments[0].vars)["runner"],
+            json!("self-hosted")
+        );
         assert_eq!(a.environments[1].name, "prd");
-        assert_eq!(a.environments[1].vars["runner"], json!("prod-runner"));
-        assert_eq!(a.environments[1].vars["terraform"]["dir"], json!("tf"));
+        assert_eq!(
+            json_of(&a.environments[1].vars)["runner"],
+            json!("prod-runner")
+        );
+        assert_eq!(
+            json_of(&a.environments[1].vars)["terraform"]["dir"],
+            json!("tf")
+        );
     }
 
     #[test]
@@ -361,11 +397,37 @@ mod tests {
         let repos = resolve(&registry());
         let a = &repos[0];
         let ctx = a.env_context(&a.environments[1]);
-        assert_eq!(ctx["env"]["account"], json!("222222222222"));
-        assert_eq!(ctx["vars"]["runner"], json!("prod-runner"));
-        assert_eq!(ctx["flags"]["new_db"], json!(false));
+        assert_eq!(json_of(&ctx)["env"]["account"], json!("222222222222"));
+        assert_eq!(json_of(&ctx)["vars"]["runner"], json!("prod-runner"));
+        assert_eq!(json_of(&ctx)["flags"]["new_db"], json!(false));
         let rc = a.repo_context();
-        assert_eq!(rc["flags"]["audit"], json!(false));
-        assert_eq!(rc["flags"]["new_db"]["dev"], json!(true));
+        assert_eq!(json_of(&rc)["flags"]["audit"], json!(false));
+        assert_eq!(json_of(&rc)["flags"]["new_db"]["dev"], json!(true));
+    }
+
+    #[test]
+    fn a_large_variable_is_held_once_for_every_repo_and_context() {
+        let big = "x".repeat(1 << 20);
+        let text = format!(
+            r#"{{"version": 1, "stages": ["dev", "prd"],
+                "defaults": {{"owner": "acme", "vars": {{"big": "{big}", "tf": {{"v": 1}}}}}},
+                "teams": {{"t": {{"owners": {{"users": ["u"]}},
+                  "environments": {{"dev": {{"account": "1", "region": "r", "vars": {{"tf": {{"v": 2}}}}}}}},
+                  "repos": [{{"name": "a", "vars": {{"tf": {{"w": 3}}}}}}, {{"name": "b"}}]}}}}}}"#
+        );
+        let repos = resolve(&parse("t.json", &text).unwrap());
+        let ptr = |v: &JValue| v.get_attr("big").unwrap().as_str().unwrap().as_ptr();
+        let first = ptr(&repos[0].vars);
+        assert_eq!(ptr(&repos[1].vars), first);
+        assert_eq!(ptr(&repos[0].environments[0].vars), first);
+        let ctx = repos[0].env_context(&repos[0].environments[0]);
+        assert_eq!(ptr(&ctx["vars"]), first);
+        let env = ctx["environments"].get_item_by_index(0).unwrap();
+        assert_eq!(ptr(&env.get_attr("vars").unwrap()), first);
+        assert_eq!(
+            json_of(&ctx["vars"])["tf"],
+            json!({"v": 2, "w": 3}),
+            "defaults < team < repo < environment"
+        );
     }
 }

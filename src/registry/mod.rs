@@ -7,6 +7,7 @@
 pub mod context;
 pub mod model;
 pub mod rollout;
+pub mod shared;
 pub mod validate;
 
 pub use context::{ResolvedEnv, ResolvedRepo, resolve};

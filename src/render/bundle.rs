@@ -1,13 +1,15 @@
 //! Bundle manifests (`templates/<bundle>/bundle.yaml`): which files a bundle
 //! renders, to which target path, once per repo or once per environment,
-//! with which mode, and the bundle's rollout policy (`labels`,
-//! `direct_after`). Parsed with YAML 1.2 semantics; unknown keys and
+//! with which mode, the bundle's rollout policy (`labels`,
+//! `direct_after`) and the size cap of its rendered files
+//! (`max_file_size`). Parsed with YAML 1.2 semantics; unknown keys and
 //! duplicate keys are errors.
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use super::budget::{DEFAULT_MAX_FILE_SIZE, parse_size};
 use crate::blob::FileMode;
 use crate::diag::Diagnostics;
 use crate::registry::BundlePolicy;
@@ -31,6 +33,10 @@ pub struct Manifest {
     /// longer than this (`3d`) falls back to a direct commit.
     #[serde(default)]
     pub direct_after: Option<String>,
+    /// Cap on each rendered file of this bundle (`2MiB`, `512KiB`, bytes);
+    /// default 1 MiB, at most 50 MiB.
+    #[serde(default)]
+    pub max_file_size: Option<String>,
 }
 
 /// GitHub's limit on the length of a label name.
@@ -69,6 +75,8 @@ pub struct Bundle {
     pub manifest: Manifest,
     /// `labels` and `direct_after`, parsed.
     pub policy: BundlePolicy,
+    /// `max_file_size`, parsed (bytes).
+    pub max_file_size: usize,
 }
 
 /// YAML parsing options used everywhere: YAML 1.2 booleans (`on:` stays a
@@ -165,6 +173,14 @@ pub fn bundles_and_problems(
             Some(Ok(t)) => Some(t),
             None => None,
         };
+        let max_file_size = match manifest.max_file_size.as_deref().map(parse_size) {
+            Some(Err(e)) => {
+                d.push(format!("{origin}: max_file_size"), e);
+                DEFAULT_MAX_FILE_SIZE
+            }
+            Some(Ok(n)) => n,
+            None => DEFAULT_MAX_FILE_SIZE,
+        };
         let policy = BundlePolicy {
             labels: manifest.labels.clone(),
             direct_after,
@@ -175,6 +191,7 @@ pub fn bundles_and_problems(
                 name: name.to_string(),
                 manifest,
                 policy,
+                max_file_size,
             },
         );
     }

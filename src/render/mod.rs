@@ -1,14 +1,16 @@
 //! Rendering: templates directory -> bundles -> the desired files of each
 //! repo. Owns the minijinja environment (strict undefined, no auto-escape,
 //! a loader over in-memory sources because `path_loader` refuses dot-files),
-//! the template helpers, target-path rules and output syntax checks. Pure:
+//! the template helpers, target-path rules, render budgets (fuel, output
+//! size) and output syntax checks. Pure:
 //! it takes the template files as bytes and returns values.
 
+pub mod budget;
 pub mod bundle;
 pub mod check;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use minijinja::syntax::SyntaxConfig;
 use minijinja::value::Value as JValue;
@@ -16,7 +18,7 @@ use minijinja::{AutoEscape, Environment, Error, ErrorKind, State, UndefinedBehav
 use serde::Serialize;
 
 use crate::blob::{FileMode, ObjectId, blob_id};
-use crate::diag::Diagnostics;
+use crate::diag::{self, Diagnostics};
 use crate::paths::check_repo_path;
 use crate::registry::ResolvedRepo;
 use bundle::{Bundle, ForEach};
@@ -41,6 +43,8 @@ pub struct TemplateSet {
     bundles: BTreeMap<String, Bundle>,
     env: Environment<'static>,
     ignored: Vec<String>,
+    /// Templates that ran out of fuel in some repo (see [`Self::exhausted`]).
+    exhausted: Mutex<BTreeSet<String>>,
 }
 
 impl TemplateSet {
@@ -114,6 +118,7 @@ impl TemplateSet {
             bundles,
             env,
             ignored,
+            exhausted: Mutex::default(),
         })
     }
 
@@ -142,7 +147,8 @@ impl TemplateSet {
     /// duplicate targets) are collected.
     pub fn render_repo(&self, repo: &ResolvedRepo) -> Result<Vec<DesiredFile>, Diagnostics> {
         let mut d = Diagnostics::default();
-        let full = repo.full_name();
+        // Cut: an oversized (invalid) name must not be echoed whole.
+        let full = diag::cut(&repo.full_name());
         let mut out: BTreeMap<String, DesiredFile> = BTreeMap::new();
         let mut skipped_used = BTreeSet::new();
         for bundle_name in &repo.bundles {
@@ -153,7 +159,9 @@ impl TemplateSet {
             };
             for spec in &bundle.manifest.files {
                 let template = format!("{bundle_name}/{}", spec.template);
-                let contexts: Vec<serde_json::Value> = match spec.for_each {
+                // Template values sharing the repo's variables: building a
+                // context copies no variable.
+                let contexts = match spec.for_each {
                     None => vec![repo.repo_context()],
                     Some(ForEach::Environment) => repo
                         .environments
@@ -162,10 +170,9 @@ impl TemplateSet {
                         .collect(),
                 };
                 for mut ctx in contexts {
-                    let obj = ctx.as_object_mut().expect("context is an object");
-                    obj.insert("bundle".into(), bundle_name.clone().into());
-                    obj.insert("template".into(), template.clone().into());
-                    let ctx = JValue::from(minijinja::value::Serde(&ctx));
+                    ctx.insert("bundle".into(), JValue::from(bundle_name.as_str()));
+                    ctx.insert("template".into(), JValue::from(template.as_str()));
+                    let ctx = JValue::from(ctx);
                     let where_ = |what: &str, line: Option<usize>| {
                         let line = line.map(|l| format!(":{l}")).unwrap_or_default();
                         format!(
@@ -173,12 +180,17 @@ impl TemplateSet {
                             self.root_name
                         )
                     };
+                    let path_key = format!("{template} (target path)");
+                    if self.exhausted(&path_key) {
+                        continue;
+                    }
                     let path = match self.env.render_str(&spec.path, ctx.clone()) {
                         Ok(p) => p,
                         Err(e) => {
+                            let message = self.note_fuel(&path_key, &e, describe(&e, None));
                             d.push_in_repo(
                                 where_("target path", None),
-                                format!("path template {:?}: {}", spec.path, describe(&e, None)),
+                                format!("path template {}: {message}", diag::quote(&spec.path)),
                                 &full,
                             );
                             continue;
@@ -200,15 +212,13 @@ impl TemplateSet {
                         skipped_used.insert(path);
                         continue;
                     }
-                    let rendered = self
-                        .env
-                        .get_template(&template)
-                        .and_then(|t| t.render(ctx.clone()));
-                    let content = match rendered {
+                    if self.exhausted(&template) {
+                        continue;
+                    }
+                    let content = match self.render_file(&template, ctx.clone(), bundle) {
                         Ok(c) => c,
-                        Err(e) => {
-                            let src = self.sources.get(&template).map(String::as_str);
-                            d.push_in_repo(where_("template", e.line()), describe(&e, src), &full);
+                        Err((line, message)) => {
+                            d.push_in_repo(where_("template", line), message, &full);
                             continue;
                         }
                     };
@@ -271,11 +281,76 @@ impl TemplateSet {
     }
 }
 
+impl TemplateSet {
+    /// Renders one template file within its budgets: [`budget::FUEL`] steps
+    /// and the bundle's `max_file_size` bytes. On failure returns the line
+    /// (when minijinja knows it) and the message.
+    fn render_file(
+        &self,
+        template: &str,
+        ctx: JValue,
+        bundle: &Bundle,
+    ) -> Result<String, (Option<usize>, String)> {
+        let mut buf = budget::CappedBuffer::new(bundle.max_file_size);
+        let rendered = self
+            .env
+            .get_template(template)
+            .and_then(|t| t.render_captured_to(ctx, &mut buf).map(drop));
+        if buf.exceeded {
+            return Err((
+                None,
+                format!(
+                    "rendered output is larger than {}, the bundle's max_file_size (raise it in {}/{}/{}, up to {})",
+                    budget::human(bundle.max_file_size),
+                    self.root_name,
+                    bundle.name,
+                    bundle::MANIFEST,
+                    budget::human(budget::MAX_MAX_FILE_SIZE)
+                ),
+            ));
+        }
+        if let Err(e) = rendered {
+            let src = self.sources.get(template).map(String::as_str);
+            let message = self.note_fuel(template, &e, describe(&e, src));
+            return Err((e.line(), message));
+        }
+        String::from_utf8(buf.bytes)
+            .map_err(|_| (None, "rendered output is not valid UTF-8".to_string()))
+    }
+
+    /// When `e` is running out of fuel: remembers `key` (see
+    /// [`Self::exhausted`]) and says so in `message`.
+    fn note_fuel(&self, key: &str, e: &Error, mut message: String) -> String {
+        if e.kind() == ErrorKind::OutOfFuel {
+            self.exhausted
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(key.to_string());
+            message.push_str("; not rendered for the other repos");
+        }
+        message
+    }
+
+    /// Whether `template` already ran out of fuel in another repo: once is
+    /// enough to fail the run, and a runaway loop must not cost its budget
+    /// once per repo.
+    fn exhausted(&self, template: &str) -> bool {
+        self.exhausted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(template)
+    }
+}
+
 /// A one-line description of a template error, with the offending source
 /// line when known.
 fn describe(e: &Error, source: Option<&str>) -> String {
     let mut msg = match e.kind() {
         ErrorKind::UndefinedError => "undefined variable or attribute".to_string(),
+        ErrorKind::OutOfFuel => format!(
+            "render budget exhausted: more than {} steps (an endless or very long loop?)",
+            budget::FUEL
+        ),
         _ => e.kind().to_string(),
     };
     if let Some(detail) = e.detail() {
@@ -293,6 +368,8 @@ fn describe(e: &Error, source: Option<&str>) -> String {
 /// The shared minijinja environment.
 fn environment(sources: Arc<BTreeMap<String, String>>) -> Environment<'static> {
     let mut env = Environment::new();
+    // Per render: a runaway template fails instead of hanging the run.
+    env.set_fuel(Some(budget::FUEL));
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     // Generated files are YAML, JSON, HCL, CODEOWNERS: never HTML.
     env.set_auto_escape_callback(|_| AutoEscape::None);
