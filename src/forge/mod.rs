@@ -11,6 +11,7 @@
 pub mod any;
 pub mod github;
 pub mod local;
+pub mod ownership;
 pub mod spec;
 
 #[cfg(test)]

@@ -139,6 +139,18 @@ impl ObjectValue for CommitObj<'_> {
                     total,
                 }))
             }
+            "changedFilesIfAvailable" | "changedFiles" => {
+                let count = self.ctx.git(&self.key).map(|git| {
+                    let parent_tree = self
+                        .info
+                        .parents
+                        .first()
+                        .and_then(|p| git::commit(&git, *p))
+                        .map(|c| c.tree);
+                    git::changed_paths(&git, parent_tree, self.info.tree).len()
+                });
+                leaf(count.unwrap_or_default())
+            }
             "statusCheckRollup" => Ok(ResolvedValue::nullable_object(StatusCheckRollupObj::find(
                 self.ctx, &self.key, self.oid,
             ))),
