@@ -74,6 +74,7 @@ pub(crate) fn decide(
         Some(commit) => ProposalPlan::Update {
             previous_tip: tip,
             commit,
+            stacked: false,
         },
     }
 }
