@@ -227,6 +227,7 @@ impl State {
                 base: commit.parent,
                 base_snapshot: commit.parent.map(|b| snapshot(r, name, Some(b), query)),
                 by_distributor: owned(r, name, *tip, query),
+                contains_default: contains(r, *tip, r.branches.get(name).copied()),
             }
         });
         Ok(RepoObservation {
@@ -542,6 +543,18 @@ fn owned(r: &FakeRepo, name: &str, tip: ObjectId, query: &RepoQuery) -> bool {
         current = parent;
     }
     true
+}
+
+/// Whether `tip`'s history contains `default`.
+fn contains(r: &FakeRepo, tip: ObjectId, default: Option<ObjectId>) -> bool {
+    let mut at = Some(tip);
+    while let Some(id) = at {
+        if Some(id) == default {
+            return true;
+        }
+        at = r.commits.get(&id).and_then(|c| c.parent);
+    }
+    false
 }
 
 fn check_branch(repo: &RepoId, branch: &str) -> Result<(), ForgeError> {

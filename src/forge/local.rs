@@ -300,7 +300,7 @@ impl LocalForge {
                     .find_commit(tip.0)
                     .map_err(|e| other(repo_id, &format!("cannot read commit {tip}"), e))?;
                 let base = commit.parent_ids().next().map(|id| ObjectId(id.detach()));
-                let by_distributor = owner::owned(&git, repo_id, query, tip_default, tip)?;
+                let (by_distributor, fork) = owner::owned(&git, repo_id, query, tip_default, tip)?;
                 let base_snapshot = match base {
                     Some(b) => Some(snapshot(&git, repo_id, &default_name, Some(b), query)?),
                     None => None,
@@ -310,6 +310,7 @@ impl LocalForge {
                     base,
                     base_snapshot,
                     by_distributor,
+                    contains_default: fork.is_some() && fork == tip_default,
                 })
             }
         };

@@ -113,9 +113,14 @@ pub struct ProposalSnapshot {
     /// default branch has moved on but none of them changed since, the
     /// proposal still merges cleanly and is not rebuilt.
     pub base_snapshot: Option<BranchSnapshot>,
-    /// Whether the tip was written by distributor. `false` means a human
-    /// pushed to the branch; distributor then leaves it alone.
+    /// Whether the branch is distributor's by content (see [`ownership`]).
+    /// `false` means someone else's commits are on it; distributor then
+    /// leaves it alone.
     pub by_distributor: bool,
+    /// The branch contains the default branch's tip: it is built on it,
+    /// directly or through distributor's earlier proposal commits stacked
+    /// on it.
+    pub contains_default: bool,
 }
 
 /// A repo as observed.

@@ -300,6 +300,31 @@ impl FakeGitHub {
             .to_string()
     }
 
+    /// A reviewer's `git commit --amend --no-edit` on `branch` and a
+    /// force-push: the tip replaced by a commit on the same parent with the
+    /// same author and message, `files` changed (`None` deletes). Returns
+    /// the new tip.
+    pub fn amend(
+        &self,
+        owner: &str,
+        name: &str,
+        branch: &str,
+        files: &[(&str, Option<&[u8]>)],
+    ) -> String {
+        let writes: Vec<FileWrite> = files
+            .iter()
+            .map(|(path, content)| FileWrite {
+                path: path.to_string(),
+                content: content.map(<[u8]>::to_vec),
+                executable: None,
+            })
+            .collect();
+        self.state()
+            .amend(&state::key(owner, name), branch, &writes)
+            .unwrap_or_else(|e| panic!("amend {owner}/{name} {branch}: {e}"))
+            .to_string()
+    }
+
     /// A human commit changing only the executable bit of `path`.
     pub fn set_mode(
         &self,

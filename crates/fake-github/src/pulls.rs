@@ -331,6 +331,49 @@ impl State {
         }
     }
 
+    /// A reviewer's `git commit --amend --no-edit` and force-push: the tip
+    /// of `branch` replaced by a commit on the same parent, with the same
+    /// author and message, and `writes` applied to its tree (by a human).
+    pub(crate) fn amend(
+        &mut self,
+        repo_key: &str,
+        branch: &str,
+        writes: &[FileWrite],
+    ) -> Result<Oid, String> {
+        let repo = self.repos.get(repo_key).ok_or("no such repo")?;
+        let git = repo.git();
+        let full = format!("refs/heads/{branch}");
+        let tip = git::read_ref(&git, &full).ok_or("no such branch")?;
+        let old = git::commit(&git, tip).ok_or("tip is not a commit")?;
+        let mut changes = Vec::new();
+        for w in writes {
+            let entry = match &w.content {
+                Some(c) => Some((gix::objs::tree::EntryKind::Blob, git::write_blob(&git, c)?)),
+                None => None,
+            };
+            changes.push((w.path.clone(), entry));
+        }
+        let tree = git::edit_tree(&git, Some(old.tree), &changes)?;
+        let id = git::write_commit(
+            &git,
+            tree,
+            &old.parents,
+            &old.author,
+            &human(),
+            &old.message,
+        )?;
+        git::update_refs(
+            &git,
+            &[git::RefChange {
+                name: full,
+                expected: Some(tip),
+                new: Some(id),
+            }],
+        )?;
+        self.refresh_pulls(repo_key);
+        Ok(id)
+    }
+
     /// The commits a pull request proposes (on its head, not on its base),
     /// oldest first, each with whether GitHub signed it.
     pub(crate) fn pull_commits(

@@ -113,7 +113,7 @@ pub fn observe(queries: &[RepoQuery]) -> Document {
             body,
             "  r{i}: repository(owner: $o{i}, name: $n{i}) {{\n    id url isArchived\n    \
              defaultBranchRef {{ name }}\n    \
-             branch: {branch} {{ name target {{ ... on Commit {{ oid statusCheckRollup {{ state }}{files}{tree} }} }} }}\n    \
+             branch: {branch} {{ name compare(headRef: ${head}) {{ behindBy }} target {{ ... on Commit {{ oid statusCheckRollup {{ state }}{files}{tree} }} }} }}\n    \
              proposal: ref(qualifiedName: ${head}ref) {{ name target {{ ... on Commit {{ oid changedFilesIfAvailable statusCheckRollup {{ state }} parents(first: 2) {{ totalCount nodes {{ oid{files} }} }}{files}{tree} }} }} }}\n    \
              pullRequests(headRefName: ${head}, states: [OPEN], first: 1) {{ nodes {{ id number url title body createdAt isDraft labels(first: 20) {{ nodes {{ name }} }} }} }}\n    \
              closed: pullRequests(headRefName: ${head}, states: [CLOSED], first: 1, orderBy: {{field: CREATED_AT, direction: DESC}}) {{ nodes {{ number url headRefOid }} }}\n  }}"
@@ -310,6 +310,9 @@ fn parse_repo(q: &RepoQuery, repo: &Value) -> Result<Observed, ForgeError> {
             let changed = target
                 .get("changedFilesIfAvailable")
                 .and_then(Value::as_u64);
+            let behind = branch_value
+                .and_then(|b| b.pointer("/compare/behindBy"))
+                .and_then(Value::as_u64);
             let base = parent
                 .and_then(|n| str_at(n, &["oid"]))
                 .and_then(|o| o.parse().ok());
@@ -335,6 +338,7 @@ fn parse_repo(q: &RepoQuery, repo: &Value) -> Result<Observed, ForgeError> {
                     .is_some_and(|b| ownership::by_content(&branch, b, changed));
             Some(ProposalSnapshot {
                 by_distributor: empty || ours,
+                contains_default: behind == Some(0),
                 branch,
                 base,
                 base_snapshot,

@@ -22,7 +22,8 @@ const MAX_STACK: usize = 100;
 const MAX_DEFAULT_HISTORY: usize = 100_000;
 
 /// Whether every commit from `tip` down to the default branch (`default`)
-/// is distributor's by content. A branch whose tip the default branch
+/// is distributor's by content, and the default-branch commit the branch
+/// leaves it at (when found). A branch whose tip the default branch
 /// contains carries no one's commits: distributor's to reuse.
 pub(super) fn owned(
     git: &gix::Repository,
@@ -30,7 +31,7 @@ pub(super) fn owned(
     query: &RepoQuery,
     default: Option<ObjectId>,
     tip: ObjectId,
-) -> Result<bool, ForgeError> {
+) -> Result<(bool, Option<ObjectId>), ForgeError> {
     let on_default: HashSet<gix::ObjectId> = match default {
         Some(d) => git
             .rev_walk([d.0])
@@ -45,14 +46,14 @@ pub(super) fn owned(
     let mut current = tip;
     for _ in 0..MAX_STACK {
         if on_default.contains(&current.0) {
-            return Ok(true);
+            return Ok((true, Some(current)));
         }
         let commit = git
             .find_commit(current.0)
             .map_err(|e| other(repo, &format!("cannot read commit {current}"), e))?;
         let parents: Vec<gix::ObjectId> = commit.parent_ids().map(|p| p.detach()).collect();
         let [parent] = parents[..] else {
-            return Ok(false);
+            return Ok((false, None));
         };
         let parent = ObjectId(parent);
         let name = &query.proposal_branch;
@@ -65,11 +66,11 @@ pub(super) fn owned(
             tree_of(git, repo, current)?,
         )?;
         if !ownership::by_content(&this, &before, Some(changed)) {
-            return Ok(false);
+            return Ok((false, None));
         }
         current = parent;
     }
-    Ok(false)
+    Ok((false, None))
 }
 
 fn tree_of(
