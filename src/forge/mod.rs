@@ -107,7 +107,8 @@ pub enum Checks {
 pub struct ProposalSnapshot {
     pub branch: BranchSnapshot,
     /// The first parent of the branch tip: the default-branch commit the
-    /// proposal was built on.
+    /// proposal was built on, or for a stacked proposal distributor's
+    /// previous proposal commit.
     pub base: Option<ObjectId>,
     /// The queried paths and the lock file as they are in `base`: when the
     /// default branch has moved on but none of them changed since, the
@@ -452,6 +453,7 @@ fn no_pull_requests(repo: &RepoId) -> ForgeError {
     ))
 }
 
-/// The trailer every distributor commit carries; its presence on a branch
-/// tip marks the commit as distributor's own.
+/// The trailer every distributor commit carries. It names the version that
+/// wrote the commit; it does not decide ownership (a reviewer's amend keeps
+/// it): that is judged by content, see [`ownership`].
 pub const VERSION_TRAILER: &str = "Distributor-Version:";

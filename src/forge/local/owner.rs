@@ -79,7 +79,7 @@ fn tree_of(
     commit: ObjectId,
 ) -> Result<gix::ObjectId, ForgeError> {
     git.find_commit(commit.0)
-        .and_then(|c| c.tree_id().map_err(Into::into))
+        .and_then(|c| c.tree_id())
         .map(|t| t.detach())
         .map_err(|e| other(repo, &format!("cannot read the tree of {commit}"), e))
 }
