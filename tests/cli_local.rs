@@ -1000,7 +1000,7 @@ fn proposal_is_rebuilt_only_when_a_managed_path_changes_on_the_default_branch() 
     plan.expect_code(2);
     assert!(
         plan.stdout
-            .contains("update branch distributor/sync in place"),
+            .contains("rebuild branch distributor/sync on the default branch"),
         "{}",
         plan.stdout
     );
