@@ -413,9 +413,20 @@ async fn execute<F: Forge>(
         ProposalPlan::Update {
             previous_tip,
             commit,
+            stacked,
         } => {
-            let request =
-                commit_request(plan, commit, &contents, &author, base, Some(*previous_tip))?;
+            // Stacked: on the proposal's tip, a fast-forward of the branch;
+            // else rebuilt on the default branch, the branch moving from
+            // its old tip straight to the new commit.
+            let parent = if *stacked { Some(*previous_tip) } else { base };
+            let request = commit_request(
+                plan,
+                commit,
+                &contents,
+                &author,
+                parent,
+                Some(*previous_tip),
+            )?;
             let id = forge.commit(&request).await?;
             report.files_changed += commit.writes.len();
             ProposalOutcome::Updated { branch, commit: id }
@@ -614,7 +625,14 @@ fn commit_request(
         .direct
         .as_ref()
         .is_some_and(|d| d.branch == commit.branch);
-    let modes = parent_modes(plan, !on_direct && parent != plan.tip);
+    // The modes of a parent on the default branch are known; a stacked
+    // commit's parent (the proposal's tip) the forge checks itself.
+    let stacked = matches!(&plan.proposal, ProposalPlan::Update { stacked: true, previous_tip, .. } if parent == Some(*previous_tip));
+    let modes = if stacked {
+        BTreeMap::new()
+    } else {
+        parent_modes(plan, !on_direct && parent != plan.tip)
+    };
     let mut files: Vec<FileWrite> = commit
         .writes
         .iter()

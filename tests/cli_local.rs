@@ -450,15 +450,6 @@ fn template_change_is_one_commit_per_direct_repo_and_updates_proposals_in_place(
             2,
             "{id}: only the default branch and the proposal"
         );
-        assert_eq!(
-            commit_count(&env, &bare, &format!("{main}..{SYNC}")),
-            1,
-            "{id}"
-        );
-        assert_eq!(
-            env.git(&bare, &["rev-parse", &format!("{SYNC}^")]),
-            before[&id][main]
-        );
         let lock = lock_on(&env, &bare, SYNC);
         if r.name == "apple-sso" {
             // Skips .editorconfig: its proposal is already final.
@@ -470,6 +461,21 @@ fn template_change_is_one_commit_per_direct_repo_and_updates_proposals_in_place(
             tip(&env, &bare, SYNC).as_ref(),
             Some(&before[&id][SYNC]),
             "{id}"
+        );
+        // One new commit stacked on the proposal's (the branch moves from
+        // one proposal commit to the next, never through the base).
+        assert_eq!(
+            commit_count(&env, &bare, &format!("{main}..{SYNC}")),
+            2,
+            "{id}"
+        );
+        assert_eq!(
+            env.git(&bare, &["rev-parse", &format!("{SYNC}^")]),
+            before[&id][SYNC]
+        );
+        assert_eq!(
+            env.git(&bare, &["rev-parse", &format!("{SYNC}^^")]),
+            before[&id][main]
         );
         assert_eq!(
             show(&env, &bare, SYNC, ".editorconfig") + "\n",
@@ -1026,7 +1032,7 @@ fn proposal_is_rebuilt_only_when_a_managed_path_changes_on_the_default_branch() 
     plan.expect_code(2);
     assert!(
         plan.stdout
-            .contains("update branch distributor/sync in place"),
+            .contains("rebuild branch distributor/sync on the default branch"),
         "{}",
         plan.stdout
     );

@@ -326,16 +326,18 @@ fn a_template_change_updates_the_open_pull_requests_in_place() {
         let tip = gh
             .tip(name, SYNC)
             .unwrap_or_else(|| panic!("{name}: no branch\n{}\n{}", run.stdout, run.stderr));
-        assert_ne!(tip, old_tip, "{name}: branch rebuilt");
+        assert_ne!(tip, old_tip, "{name}: branch moved on");
         assert!(
             gh.file(name, SYNC, ".github/CODEOWNERS")
                 .unwrap()
                 .ends_with("# reviewed by the platform team\n"),
             "{name}"
         );
-        // Rebuilt on the default branch: one distributor commit on it.
+        // Stacked on the proposal's commit (the head moved from it to the
+        // new one in one push, never through the base).
         let log = gh.fake.log(OWNER, name, SYNC);
-        assert_eq!(log.len(), 2, "{name}: one commit on the base");
+        assert_eq!(log.len(), 3, "{name}: one new commit on the proposal's");
+        assert_eq!(log[1], old_tip, "{name}");
         gh.fsck(name);
     }
     for name in DIRECT {

@@ -135,8 +135,8 @@ async fn proposal_lifecycle_create_keep_update_close() {
     ));
     assert_eq!(forge.write_count(), writes);
 
-    // A template change updates the same branch in place: still one commit
-    // on top of main.
+    // A template change updates the same branch: one commit on top of the
+    // proposal's (the branch moves from one proposal commit to the next).
     let v2 = [target("p", "pr", &[("x.yml", "x: 2\n")])];
     let report = run(&forge, &v2).await;
     assert!(matches!(
@@ -147,7 +147,7 @@ async fn proposal_lifecycle_create_keep_update_close() {
         forge.file(&id("p"), "distributor/sync", "x.yml").unwrap(),
         b"x: 2\n"
     );
-    assert_eq!(forge.log(&id("p"), "distributor/sync").len(), 2);
+    assert_eq!(forge.log(&id("p"), "distributor/sync").len(), 3);
 
     // The team merges it (main takes the proposal's files): branch closed.
     let merged: Vec<(String, Option<Vec<u8>>)> = ["x.yml", LOCK]

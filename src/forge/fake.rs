@@ -15,7 +15,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use super::{
     BranchSnapshot, CommitRequest, FileEntry, FileWrite, Forge, ForgeError, ProposalSnapshot,
-    RepoId, RepoObservation, RepoQuery, Signature, VERSION_TRAILER, describe_tip,
+    RepoId, RepoObservation, RepoQuery, Signature, describe_tip, ownership,
 };
 use crate::blob::{FileMode, ObjectId, blob_id};
 
@@ -226,10 +226,8 @@ impl State {
                 branch: snapshot(r, &query.proposal_branch, Some(*tip), query),
                 base: commit.parent,
                 base_snapshot: commit.parent.map(|b| snapshot(r, name, Some(b), query)),
-                by_distributor: commit
-                    .message
-                    .lines()
-                    .any(|l| l.starts_with(VERSION_TRAILER)),
+                by_distributor: owned(r, name, *tip, query),
+                contains_default: contains(r, *tip, r.branches.get(name).copied()),
             }
         });
         Ok(RepoObservation {
@@ -513,6 +511,50 @@ impl Forge for FakeForge {
     ) -> Result<(), ForgeError> {
         self.state().delete_branch(repo, branch, expected_tip)
     }
+}
+
+/// Whether every commit from `tip` down to the default branch `name` is
+/// distributor's by content (see [`ownership`]).
+fn owned(r: &FakeRepo, name: &str, tip: ObjectId, query: &RepoQuery) -> bool {
+    let mut on_default = BTreeSet::new();
+    let mut at = r.branches.get(name).copied();
+    while let Some(id) = at {
+        on_default.insert(id);
+        at = r.commits.get(&id).and_then(|c| c.parent);
+    }
+    let mut current = tip;
+    while !on_default.contains(&current) {
+        let Some(parent) = r.commits.get(&current).and_then(|c| c.parent) else {
+            return false;
+        };
+        let (new, old) = (&r.commits[&current].files, &r.commits[&parent].files);
+        let changed = new
+            .keys()
+            .chain(old.keys())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .filter(|p| new.get(*p) != old.get(*p))
+            .count() as u64;
+        let this = snapshot(r, name, Some(current), query);
+        let before = snapshot(r, name, Some(parent), query);
+        if !ownership::by_content(&this, &before, Some(changed)) {
+            return false;
+        }
+        current = parent;
+    }
+    true
+}
+
+/// Whether `tip`'s history contains `default`.
+fn contains(r: &FakeRepo, tip: ObjectId, default: Option<ObjectId>) -> bool {
+    let mut at = Some(tip);
+    while let Some(id) = at {
+        if Some(id) == default {
+            return true;
+        }
+        at = r.commits.get(&id).and_then(|c| c.parent);
+    }
+    false
 }
 
 fn check_branch(repo: &RepoId, branch: &str) -> Result<(), ForgeError> {

@@ -16,9 +16,11 @@ use gix::refs::{FullName, Target};
 
 use super::{
     BranchSnapshot, CommitRequest, FileEntry, FileWrite, Forge, ForgeError, ProposalSnapshot,
-    RepoId, RepoObservation, RepoQuery, Signature, VERSION_TRAILER,
+    RepoId, RepoObservation, RepoQuery, Signature,
 };
 use crate::blob::{FileMode, ObjectId};
+
+mod owner;
 
 /// Reflog message of every ref update this forge makes (reflogs are only
 /// written where the repo's `core.logAllRefUpdates` asks for them).
@@ -288,6 +290,7 @@ impl LocalForge {
             }
         }
         let default_branch = snapshot(&git, repo_id, &default_name, tip, query)?;
+        let tip_default = tip;
 
         let proposal = match read_branch(&git, repo_id, &query.proposal_branch)? {
             None => None,
@@ -297,10 +300,7 @@ impl LocalForge {
                     .find_commit(tip.0)
                     .map_err(|e| other(repo_id, &format!("cannot read commit {tip}"), e))?;
                 let base = commit.parent_ids().next().map(|id| ObjectId(id.detach()));
-                let message = commit
-                    .message_raw()
-                    .map_err(|e| other(repo_id, &format!("cannot decode commit {tip}"), e))?;
-                let by_distributor = has_version_trailer(message);
+                let (by_distributor, fork) = owner::owned(&git, repo_id, query, tip_default, tip)?;
                 let base_snapshot = match base {
                     Some(b) => Some(snapshot(&git, repo_id, &default_name, Some(b), query)?),
                     None => None,
@@ -310,6 +310,7 @@ impl LocalForge {
                     base,
                     base_snapshot,
                     by_distributor,
+                    contains_default: fork.is_some() && fork == tip_default,
                 })
             }
         };
@@ -767,13 +768,6 @@ fn entry_kind(mode: FileMode) -> gix::objs::tree::EntryKind {
         FileMode::Regular => gix::objs::tree::EntryKind::Blob,
         FileMode::Executable => gix::objs::tree::EntryKind::BlobExecutable,
     }
-}
-
-/// Whether a commit message has a line starting with [`VERSION_TRAILER`].
-fn has_version_trailer(message: &[u8]) -> bool {
-    message
-        .split(|b| *b == b'\n')
-        .any(|line| line.starts_with(VERSION_TRAILER.as_bytes()))
 }
 
 /// Writes the commit `request` describes into `git` and moves the branch.
@@ -1538,7 +1532,7 @@ pub(crate) mod tests {
             "distributor/update",
             Some(main),
             None,
-            vec![write("a.txt", "b\n")],
+            vec![write("a.txt", "b\n"), lock_recording("a.txt", "b\n")],
             "update\n\nDistributor-Version: 1.2.3\n",
         )))
         .unwrap();
@@ -1594,6 +1588,38 @@ pub(crate) mod tests {
             obs.default_branch.files["a.txt"].unwrap().blob,
             hash("human\n")
         );
+    }
+
+    /// The lock file (at the tests' lock path) recording one file, as
+    /// distributor writes it with that file.
+    fn lock_recording(path: &str, content: &str) -> FileWrite {
+        let lock = crate::lock::Lock {
+            version: crate::lock::LOCK_VERSION,
+            source: crate::lock::Source {
+                revision: "r1".into(),
+                dirty: false,
+                digest: None,
+            },
+            generator: "test".into(),
+            files: [(
+                path.to_string(),
+                crate::lock::LockEntry {
+                    bundle: "b".into(),
+                    template: "t".into(),
+                    blob: crate::blob::blob_id(content.as_bytes()),
+                    mode: FileMode::Regular,
+                    rendered: None,
+                    rendered_text: None,
+                },
+            )]
+            .into(),
+        };
+        FileWrite {
+            path: ".distributor.lock".into(),
+            content: Some(lock.to_bytes()),
+            mode: FileMode::Regular,
+            mode_unchanged: false,
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@
 pub mod any;
 pub mod github;
 pub mod local;
+pub mod ownership;
 pub mod spec;
 
 #[cfg(test)]
@@ -106,15 +107,21 @@ pub enum Checks {
 pub struct ProposalSnapshot {
     pub branch: BranchSnapshot,
     /// The first parent of the branch tip: the default-branch commit the
-    /// proposal was built on.
+    /// proposal was built on, or for a stacked proposal distributor's
+    /// previous proposal commit.
     pub base: Option<ObjectId>,
     /// The queried paths and the lock file as they are in `base`: when the
     /// default branch has moved on but none of them changed since, the
     /// proposal still merges cleanly and is not rebuilt.
     pub base_snapshot: Option<BranchSnapshot>,
-    /// Whether the tip was written by distributor. `false` means a human
-    /// pushed to the branch; distributor then leaves it alone.
+    /// Whether the branch is distributor's by content (see [`ownership`]).
+    /// `false` means someone else's commits are on it; distributor then
+    /// leaves it alone.
     pub by_distributor: bool,
+    /// The branch contains the default branch's tip: it is built on it,
+    /// directly or through distributor's earlier proposal commits stacked
+    /// on it.
+    pub contains_default: bool,
 }
 
 /// A repo as observed.
@@ -446,6 +453,7 @@ fn no_pull_requests(repo: &RepoId) -> ForgeError {
     ))
 }
 
-/// The trailer every distributor commit carries; its presence on a branch
-/// tip marks the commit as distributor's own.
+/// The trailer every distributor commit carries. It names the version that
+/// wrote the commit; it does not decide ownership (a reviewer's amend keeps
+/// it): that is judged by content, see [`ownership`].
 pub const VERSION_TRAILER: &str = "Distributor-Version:";

@@ -119,8 +119,17 @@ fn describe_branch(repo: &RepoPlan, b: &str) -> Option<String> {
             commit.writes.len(),
             plural(commit.writes.len())
         ),
+        ProposalPlan::Update {
+            commit,
+            stacked: true,
+            ..
+        } => format!(
+            "update branch {b} with a commit on its tip, writing {} file{}",
+            commit.writes.len(),
+            plural(commit.writes.len())
+        ),
         ProposalPlan::Update { commit, .. } => format!(
-            "update branch {b} in place, proposing {} file{}",
+            "rebuild branch {b} on the default branch, proposing {} file{}",
             commit.writes.len(),
             plural(commit.writes.len())
         ),

@@ -159,6 +159,7 @@ pub(super) fn proposal(
         base: Some(base),
         base_snapshot: None,
         by_distributor: ours,
+        contains_default: false,
     }
 }
 

@@ -18,6 +18,7 @@ mod proposal;
 mod request;
 mod route;
 mod run;
+mod stack;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -175,10 +176,15 @@ pub enum ProposalPlan {
     None,
     /// Create the branch with one commit on the default branch.
     Create { commit: CommitPlan },
-    /// Reset the branch to the default branch and commit the new content.
+    /// Move the branch from `previous_tip` to a new commit, in one push (a
+    /// pull request's head never passes through its base).
     Update {
         previous_tip: ObjectId,
         commit: CommitPlan,
+        /// The commit goes on top of `previous_tip` and its writes are
+        /// against the proposal's tree (the common case, see `stack`);
+        /// otherwise it is rebuilt on the default branch's tip.
+        stacked: bool,
     },
     /// The branch already proposes exactly the desired content.
     UpToDate { tip: ObjectId },

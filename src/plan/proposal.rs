@@ -74,6 +74,7 @@ pub(crate) fn decide(
         Some(commit) => ProposalPlan::Update {
             previous_tip: tip,
             commit,
+            stacked: false,
         },
     }
 }
@@ -103,12 +104,16 @@ pub(crate) fn is_current(p: &Observed<'_>, want: &Wanted<'_>) -> bool {
         && !carries_stale(p.lock.as_ref(), branch, want)
 }
 
-/// Whether the proposal is built on the default branch's tip, or on an
+/// Whether the proposal is built on the default branch's tip (directly, or
+/// through distributor's commits stacked on it), or its one commit on an
 /// older one where none of the managed paths nor the lock has changed
 /// since: it still merges cleanly, so a busy default branch does not make
-/// distributor rewrite the proposal (one write per run).
+/// distributor rewrite the proposal (one write per run). A stacked
+/// proposal behind the default branch is rebuilt once, into one commit on
+/// the new tip (the base of a stack is not observed).
 pub(crate) fn base_current(p: &ProposalSnapshot, default: &BranchSnapshot) -> bool {
     p.base == default.tip
+        || (p.contains_default && default.tip.is_some())
         || p.base_snapshot
             .as_ref()
             .is_some_and(|b| b.files == default.files && b.lock == default.lock)

@@ -2,14 +2,15 @@
 //! from the input and the default branch's lock, and each step called with
 //! exactly what it needs. No decisions of its own.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::files::{self, FileContext, Scope};
 use super::proposal::{self, Observed};
 use super::pull_request::{PullRequestAction, PullRequestPlan};
 use super::request::{self, RequestContext};
 use super::route::{self, Routing};
-use super::{CommitPlan, FilePlan, PlanInput, ProposalPlan, carry, commits, locks};
+use super::{CommitPlan, FilePlan, PlanInput, ProposalPlan, carry, commits, locks, stack};
+use crate::blob::ObjectId;
 use crate::lock::LockEntry;
 use crate::render::DesiredFile;
 
@@ -129,9 +130,53 @@ impl<'a> Run<'a> {
             desired: &self.desired,
             locked: self.locked,
         };
-        proposal::decide(observed, commit, self.scope.filtered(), |p| {
+        let plan = proposal::decide(observed, commit, self.scope.filtered(), |p| {
             proposal::is_current(p, &wanted)
-        })
+        });
+        match (plan, observed) {
+            (
+                ProposalPlan::Update {
+                    previous_tip,
+                    commit,
+                    ..
+                },
+                Some(p),
+            ) => self.stack(p, files, direct, previous_tip, commit),
+            (plan, _) => plan,
+        }
+    }
+
+    /// The update as a commit on the proposal's tip when its base is
+    /// still current and no direct commit moves the default branch (see
+    /// [`stack`]); else rebuilt on the default branch.
+    fn stack(
+        &self,
+        observed: &Observed<'_>,
+        files: &[FilePlan],
+        direct: bool,
+        previous_tip: ObjectId,
+        mut commit: CommitPlan,
+    ) -> ProposalPlan {
+        let default = &self.input.observation.default_branch;
+        let mut at_hand: BTreeSet<ObjectId> = self.desired.values().map(|d| d.blob).collect();
+        at_hand.extend(files::merged_contents(files).into_keys());
+        let tips = stack::Tips {
+            proposal: &observed.snapshot.branch,
+            default,
+            at_hand: &at_hand,
+        };
+        let on_tip = (!direct && proposal::base_current(observed.snapshot, default))
+            .then(|| stack::writes_on_tip(&commit, &tips))
+            .flatten();
+        let stacked = on_tip.is_some();
+        if let Some(writes) = on_tip {
+            commit.writes = writes;
+        }
+        ProposalPlan::Update {
+            previous_tip,
+            commit,
+            stacked,
+        }
     }
 
     /// The pull request wanted for the proposal, and what happens to it.

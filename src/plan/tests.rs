@@ -362,11 +362,17 @@ fn a_bundle_filtered_run_keeps_other_bundles_changes_on_the_proposal() {
     let mut s = settings();
     s.bundles = Some(["b".to_string()].into());
     let plan = plan_with(&r, &want, &observe(main, Some(p)), &s);
-    let ProposalPlan::Update { commit, .. } = &plan.proposal else {
+    let ProposalPlan::Update {
+        commit, stacked, ..
+    } = &plan.proposal
+    else {
         panic!("{:?}", plan.proposal)
     };
+    // On the proposal's tip, which already has x: only a is written, x
+    // stays (neither rewritten nor deleted) and its lock entry is kept.
+    assert!(stacked);
     let paths: Vec<_> = commit.writes.iter().map(|w| w.path.as_str()).collect();
-    assert_eq!(paths, ["a", "x"], "x is carried over, not dropped");
+    assert_eq!(paths, ["a"], "x is carried over, not dropped");
     assert_eq!(commit.lock.files["x"].bundle, "other");
     assert_eq!(commit.writes[0].blob, Some(blob_id(b"newer a")));
 }

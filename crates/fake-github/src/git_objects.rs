@@ -58,6 +58,56 @@ impl ObjectValue for RefObj<'_> {
                 ctx: self.ctx,
                 key: self.key.clone(),
             })),
+            "compare" => Ok(ResolvedValue::nullable_object(self.compare(info))),
+            _ => Err(unsupported(info, self.type_name())),
+        }
+    }
+}
+
+impl RefObj<'_> {
+    /// `compare(headRef:)`: this ref as the base, the branch `headRef` as
+    /// the head; `null` when that branch does not exist.
+    fn compare(&self, info: &ResolveInfo<'_>) -> Option<ComparisonObj> {
+        let head_name = arg_str(info, "headRef")?;
+        let full = if head_name.starts_with("refs/") {
+            head_name.to_string()
+        } else {
+            format!("refs/heads/{head_name}")
+        };
+        let git = self.ctx.git(&self.key)?;
+        let head = git::read_ref(&git, &full)?;
+        let on_base: std::collections::HashSet<Oid> =
+            git::ancestors(&git, self.oid).into_iter().collect();
+        let on_head: std::collections::HashSet<Oid> =
+            git::ancestors(&git, head).into_iter().collect();
+        Some(ComparisonObj {
+            ahead: on_head.difference(&on_base).count(),
+            behind: on_base.difference(&on_head).count(),
+        })
+    }
+}
+
+/// A `Comparison` of two refs (counts only).
+pub(crate) struct ComparisonObj {
+    ahead: usize,
+    behind: usize,
+}
+
+impl ObjectValue for ComparisonObj {
+    fn type_name(&self) -> &str {
+        "Comparison"
+    }
+
+    fn resolve_field<'a>(&'a self, info: &'a ResolveInfo<'a>) -> Resolved<'a> {
+        match info.field_name() {
+            "aheadBy" => leaf(self.ahead),
+            "behindBy" => leaf(self.behind),
+            "status" => leaf(match (self.ahead, self.behind) {
+                (0, 0) => "IDENTICAL",
+                (_, 0) => "AHEAD",
+                (0, _) => "BEHIND",
+                _ => "DIVERGED",
+            }),
             _ => Err(unsupported(info, self.type_name())),
         }
     }
@@ -138,6 +188,18 @@ impl ObjectValue for CommitObj<'_> {
                     oids,
                     total,
                 }))
+            }
+            "changedFilesIfAvailable" | "changedFiles" => {
+                let count = self.ctx.git(&self.key).map(|git| {
+                    let parent_tree = self
+                        .info
+                        .parents
+                        .first()
+                        .and_then(|p| git::commit(&git, *p))
+                        .map(|c| c.tree);
+                    git::changed_paths(&git, parent_tree, self.info.tree).len()
+                });
+                leaf(count.unwrap_or_default())
             }
             "statusCheckRollup" => Ok(ResolvedValue::nullable_object(StatusCheckRollupObj::find(
                 self.ctx, &self.key, self.oid,

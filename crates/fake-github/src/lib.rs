@@ -75,6 +75,11 @@ pub struct Config {
     pub rate_limit: u32,
     /// Login of every token's user.
     pub token_owner: String,
+    /// GitHub's undocumented rule (on by default): an open pull request
+    /// whose head is moved onto a commit its base contains is closed, and
+    /// cannot be reopened until its head moves on from there. Every ref
+    /// update is a push, even two in one GraphQL document.
+    pub close_empty_pulls: bool,
 }
 
 impl Default for Config {
@@ -88,6 +93,7 @@ impl Default for Config {
             max_concurrent: 100,
             rate_limit: 5000,
             token_owner: "distributor-bot".into(),
+            close_empty_pulls: true,
         }
     }
 }
@@ -111,6 +117,17 @@ pub struct Pull {
     pub comments: Vec<String>,
     pub created_at: String,
     pub author: String,
+}
+
+/// A commit of a pull request as the test sees it (what `GET
+/// /pulls/{n}/commits` lists).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullCommit {
+    pub sha: String,
+    pub message: String,
+    pub parents: Vec<String>,
+    /// GitHub signed it (`createCommitOnBranch`): shown as verified.
+    pub verified: bool,
 }
 
 /// What the fake has seen.
@@ -162,7 +179,10 @@ impl FakeGitHub {
             .expect("non-blocking listener");
         let url = format!("http://{}", listener.local_addr().expect("local addr"));
         let shared = Arc::new(Shared {
-            state: Mutex::new(State::new(root.path().to_path_buf())),
+            state: Mutex::new(State {
+                close_empty_pulls: config.close_empty_pulls,
+                ..State::new(root.path().to_path_buf())
+            }),
             limits: Mutex::new(limits::Limits::new(&config)),
             auth: Mutex::new(auth::Auth::new(config.token_owner.clone())),
             schema,
@@ -277,6 +297,31 @@ impl FakeGitHub {
                 None,
             )
             .unwrap_or_else(|e| panic!("push to {owner}/{name} {branch}: {e:?}"))
+            .to_string()
+    }
+
+    /// A reviewer's `git commit --amend --no-edit` on `branch` and a
+    /// force-push: the tip replaced by a commit on the same parent with the
+    /// same author and message, `files` changed (`None` deletes). Returns
+    /// the new tip.
+    pub fn amend(
+        &self,
+        owner: &str,
+        name: &str,
+        branch: &str,
+        files: &[(&str, Option<&[u8]>)],
+    ) -> String {
+        let writes: Vec<FileWrite> = files
+            .iter()
+            .map(|(path, content)| FileWrite {
+                path: path.to_string(),
+                content: content.map(<[u8]>::to_vec),
+                executable: None,
+            })
+            .collect();
+        self.state()
+            .amend(&state::key(owner, name), branch, &writes)
+            .unwrap_or_else(|e| panic!("amend {owner}/{name} {branch}: {e}"))
             .to_string()
     }
 
@@ -412,6 +457,22 @@ impl FakeGitHub {
         let mut out: Vec<Pull> = repo.pulls.iter().map(pulls::snapshot).collect();
         out.sort_by_key(|p| p.number);
         out
+    }
+
+    /// The commits pull request `number` proposes (on its head, not on its
+    /// base), oldest first; empty when it proposes nothing.
+    pub fn pull_commits(&self, owner: &str, name: &str, number: u64) -> Vec<PullCommit> {
+        self.state()
+            .pull_commits(&state::key(owner, name), number)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(id, info, verified)| PullCommit {
+                sha: id.to_string(),
+                message: info.message,
+                parents: info.parents.iter().map(ToString::to_string).collect(),
+                verified,
+            })
+            .collect()
     }
 
     /// Squash-merges pull request `number` as a human; returns the commit.

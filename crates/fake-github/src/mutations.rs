@@ -153,6 +153,9 @@ impl<'c> MutationRoot<'c> {
                 Some(&ctx.caller),
             )
             .map_err(refused)?;
+        if let Some(repo) = state.repos.get_mut(&key) {
+            repo.signed.insert(oid);
+        }
         Ok(ResolvedValue::object(CommitPayload {
             ctx,
             key,

@@ -304,8 +304,124 @@ impl State {
         pull.head_sha = head.to_string();
         set_open(pull, false);
         self.branch_deleted(repo_key, &head_branch, Some(head));
+        self.refresh_pulls(repo_key);
         Ok(id)
     }
+
+    /// GitHub's rule after every push to `repo_key`: an open pull request
+    /// whose head is now a commit its base contains (the base tip or an
+    /// ancestor of it: no commits left to merge) is closed, and remembers
+    /// that head (see [`may_reopen`]). Every write re-evaluates this, so
+    /// two ref moves in one request are two pushes, as on GitHub.
+    pub(crate) fn refresh_pulls(&mut self, repo_key: &str) {
+        let close = self.close_empty_pulls;
+        let Some(repo) = self.repos.get_mut(repo_key) else {
+            return;
+        };
+        let git = repo.git();
+        for pull in repo.pulls.iter_mut().filter(|p| p.open) {
+            let tip = |b: &str| git::read_ref(&git, &format!("refs/heads/{b}"));
+            let (Some(head), Some(base)) = (tip(&pull.head), tip(&pull.base)) else {
+                continue;
+            };
+            pull.head_sha = head.to_string();
+            if close && git::is_ancestor(&git, head, base) {
+                set_open(pull, false);
+            }
+        }
+    }
+
+    /// A reviewer's `git commit --amend --no-edit` and force-push: the tip
+    /// of `branch` replaced by a commit on the same parent, with the same
+    /// author and message, and `writes` applied to its tree (by a human).
+    pub(crate) fn amend(
+        &mut self,
+        repo_key: &str,
+        branch: &str,
+        writes: &[FileWrite],
+    ) -> Result<Oid, String> {
+        let repo = self.repos.get(repo_key).ok_or("no such repo")?;
+        let git = repo.git();
+        let full = format!("refs/heads/{branch}");
+        let tip = git::read_ref(&git, &full).ok_or("no such branch")?;
+        let old = git::commit(&git, tip).ok_or("tip is not a commit")?;
+        let mut changes = Vec::new();
+        for w in writes {
+            let entry = match &w.content {
+                Some(c) => Some((gix::objs::tree::EntryKind::Blob, git::write_blob(&git, c)?)),
+                None => None,
+            };
+            changes.push((w.path.clone(), entry));
+        }
+        let tree = git::edit_tree(&git, Some(old.tree), &changes)?;
+        let id = git::write_commit(
+            &git,
+            tree,
+            &old.parents,
+            &old.author,
+            &human(),
+            &old.message,
+        )?;
+        git::update_refs(
+            &git,
+            &[git::RefChange {
+                name: full,
+                expected: Some(tip),
+                new: Some(id),
+            }],
+        )?;
+        self.refresh_pulls(repo_key);
+        Ok(id)
+    }
+
+    /// The commits a pull request proposes (on its head, not on its base),
+    /// oldest first, each with whether GitHub signed it.
+    pub(crate) fn pull_commits(
+        &self,
+        repo_key: &str,
+        number: u64,
+    ) -> Option<Vec<(Oid, git::CommitInfo, bool)>> {
+        let repo = self.repos.get(repo_key)?;
+        let pull = repo.pulls.iter().find(|p| p.number == number)?;
+        let git = repo.git();
+        let head = git::parse_oid(&head_sha(&git, pull))?;
+        let on_base: std::collections::HashSet<Oid> =
+            git::read_ref(&git, &format!("refs/heads/{}", pull.base))
+                .map(|b| git::ancestors(&git, b).into_iter().collect())
+                .unwrap_or_default();
+        let mut out: Vec<(Oid, git::CommitInfo, bool)> = git::ancestors(&git, head)
+            .into_iter()
+            .filter(|id| !on_base.contains(id))
+            .filter_map(|id| Some((id, git::commit(&git, id)?, repo.signed.contains(&id))))
+            .collect();
+        out.reverse();
+        Some(out)
+    }
+}
+
+/// Whether a closed pull request may be reopened, as GitHub decides: its
+/// head branch exists, descends from the head it had when closed, and
+/// still has commits its base lacks. `Err` has GitHub's message.
+pub(crate) fn may_reopen(git: &gix::Repository, pull: &PullState) -> Result<(), String> {
+    let tip = |b: &str| git::read_ref(git, &format!("refs/heads/{b}"));
+    let gone =
+        "state cannot be changed. The head branch was deleted or the pull request was merged.";
+    let (Some(head), Some(base), false) = (tip(&pull.head), tip(&pull.base), pull.merged) else {
+        return Err(gone.into());
+    };
+    if git::parse_oid(&pull.head_sha).is_some_and(|old| !git::is_ancestor(git, old, head)) {
+        return Err(format!(
+            "state cannot be changed. The {} branch was force-pushed or recreated.",
+            pull.head
+        ));
+    }
+    if git::is_ancestor(git, head, base) {
+        return Err(format!(
+            "state cannot be changed. There are no new commits on the {} branch.",
+            pull.head
+        ));
+    }
+    Ok(())
 }
 
 /// A label's REST JSON.

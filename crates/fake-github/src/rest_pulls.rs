@@ -10,7 +10,6 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use crate::auth::Caller;
-use crate::git;
 use crate::pulls::{self, NewPull};
 use crate::rest::{body_json, reply};
 use crate::shapes::{self, RestError};
@@ -143,11 +142,9 @@ pub(crate) async fn update(
                 pulls::set_open(pull, false);
             }
             Some("open") if !pull.open => {
-                if pull.merged
-                    || git::read_ref(&git, &format!("refs/heads/{}", pull.head)).is_none()
-                {
+                if let Err(message) = pulls::may_reopen(&git, pull) {
                     return Err(shapes::validation(
-                        json!([{"resource": "PullRequest", "code": "custom", "message": "state cannot be changed. The head branch was deleted or the pull request was merged."}]),
+                        json!([{"resource": "PullRequest", "code": "custom", "message": message}]),
                     ));
                 }
                 pulls::set_open(pull, true);
@@ -256,5 +253,27 @@ pub(crate) async fn add_labels(
             .map(|l| pulls::label_json(&shared.base_url, repo, l))
             .collect();
         Ok((200, Value::Array(list)))
+    })())
+}
+
+/// `GET /pulls/{number}/commits`: the commits the pull request proposes,
+/// oldest first, in GitHub's shape (with `commit.verification`).
+pub(crate) async fn commits(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, name, number)): NumberPath,
+) -> Response {
+    reply((|| {
+        let state = lock(&shared.state);
+        let repo = state.repo(&owner, &name).ok_or_else(shapes::not_found)?;
+        let list = state
+            .pull_commits(&state::key(&owner, &name), number)
+            .ok_or_else(shapes::not_found)?;
+        let items: Vec<Value> = list
+            .iter()
+            .map(|(id, info, signed)| {
+                shapes::pull_commit_json(&shared.base_url, repo, *id, info, *signed)
+            })
+            .collect();
+        Ok((200, Value::Array(items)))
     })())
 }

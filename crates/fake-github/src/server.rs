@@ -79,6 +79,10 @@ fn router(shared: Arc<Shared>) -> Router {
             get(rest_pulls::get).patch(rest_pulls::update),
         )
         .route(
+            &format!("{repo}/pulls/{{number}}/commits"),
+            get(rest_pulls::commits),
+        )
+        .route(
             &format!("{repo}/pulls/{{number}}/requested_reviewers"),
             post(rest_pulls::request_reviewers),
         )

@@ -152,6 +152,35 @@ pub(crate) fn commit_json(base: &str, repo: &Repo, id: Oid, c: &CommitInfo) -> V
     })
 }
 
+/// A commit of a pull request (`/pulls/{n}/commits`): the git commit
+/// under `commit`, verified when GitHub signed it.
+pub(crate) fn pull_commit_json(
+    base: &str,
+    repo: &Repo,
+    id: Oid,
+    c: &CommitInfo,
+    signed: bool,
+) -> Value {
+    let api = format!("{base}/repos/{}", repo.full_name());
+    let mut git_commit = commit_json(base, repo, id, c);
+    let parents = git_commit["parents"].clone();
+    git_commit["verification"] = if signed {
+        json!({"verified": true, "reason": "valid", "signature": "-----BEGIN PGP SIGNATURE-----\n(fake)\n-----END PGP SIGNATURE-----\n", "payload": null, "verified_at": util::rfc3339(c.commit_time)})
+    } else {
+        json!({"verified": false, "reason": "unsigned", "signature": null, "payload": null, "verified_at": null})
+    };
+    json!({
+        "sha": id.to_string(),
+        "node_id": format!("C_kwDO{id}"),
+        "url": format!("{api}/commits/{id}"),
+        "html_url": format!("{base}/{}/commit/{id}", repo.full_name()),
+        "commit": git_commit,
+        "author": null,
+        "committer": null,
+        "parents": parents,
+    })
+}
+
 /// A git ref (`/git/refs/...`).
 pub(crate) fn ref_json(base: &str, repo: &Repo, full: &str, id: Oid) -> Value {
     let api = format!("{base}/repos/{}", repo.full_name());

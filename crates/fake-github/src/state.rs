@@ -122,6 +122,9 @@ pub(crate) struct Repo {
     /// sha; commits without one have no status check rollup.
     pub check_states: BTreeMap<String, String>,
     pub created_at: String,
+    /// Commits GitHub signed (written by `createCommitOnBranch`): shown
+    /// as verified.
+    pub signed: BTreeSet<Oid>,
 }
 
 impl Repo {
@@ -199,6 +202,9 @@ pub(crate) struct State {
     pub root: PathBuf,
     pub repos: BTreeMap<String, Repo>,
     pub next_id: u64,
+    /// GitHub's rule: an open pull request whose head is moved onto a
+    /// commit its base contains is closed (see [`State::refresh_pulls`]).
+    pub close_empty_pulls: bool,
 }
 
 impl State {
@@ -207,6 +213,7 @@ impl State {
             root,
             repos: BTreeMap::new(),
             next_id: 1000,
+            close_empty_pulls: true,
         }
     }
 
@@ -253,6 +260,7 @@ impl State {
                 labels: BTreeMap::new(),
                 check_states: BTreeMap::new(),
                 created_at: util::now_rfc3339(),
+                signed: BTreeSet::new(),
             },
         );
     }
@@ -365,10 +373,11 @@ impl State {
                 expected.or(tip).map(|t| t.to_string()).unwrap_or_default()
             ))
         })?;
+        self.refresh_pulls(repo_key);
         Ok(id)
     }
 
-    /// Moves refs atomically after GitHub's checks: each `(name, before,
+    /// Moves refs atomically (one push) after GitHub's checks: each `(name, before,
     /// after, force)`; `before` None skips the check, `Some(None)` requires
     /// the ref to be absent; `after` None deletes.
     pub(crate) fn update_refs(
@@ -473,6 +482,7 @@ impl State {
         for (branch, tip) in deleted {
             self.branch_deleted(repo_key, &branch, tip);
         }
+        self.refresh_pulls(repo_key);
         Ok(())
     }
 

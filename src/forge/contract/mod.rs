@@ -195,6 +195,8 @@ contract!(
     default_branch_cannot_be_deleted,
     proposal_lifecycle,
     human_commit_on_proposal_is_not_by_distributor,
+    amended_proposal_is_not_by_distributor,
+    stacked_proposal_commits_are_by_distributor,
     unborn_repo_is_observed_empty,
     unborn_repo_takes_a_first_commit,
     files_and_directories_never_swap_implicitly,

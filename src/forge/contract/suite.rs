@@ -82,6 +82,46 @@ pub(super) fn request(
 
 const BY_DISTRIBUTOR: &str = "chore: update integrations\n\nDistributor-Version: 0.1.0\n";
 
+/// A lock file recording `files` (path, content) as distributor wrote them.
+fn lock_of(files: &[(&str, &str)]) -> FileWrite {
+    let lock = crate::lock::Lock {
+        version: crate::lock::LOCK_VERSION,
+        source: crate::lock::Source {
+            revision: "r1".into(),
+            dirty: false,
+            digest: None,
+        },
+        generator: "contract".into(),
+        files: files
+            .iter()
+            .map(|(path, content)| {
+                let entry = crate::lock::LockEntry {
+                    bundle: "b".into(),
+                    template: "t".into(),
+                    blob: blob_id(content.as_bytes()),
+                    mode: FileMode::Regular,
+                    rendered: None,
+                    rendered_text: None,
+                };
+                (path.to_string(), entry)
+            })
+            .collect(),
+    };
+    FileWrite {
+        path: LOCK.into(),
+        content: Some(lock.to_bytes()),
+        mode: FileMode::Regular,
+        mode_unchanged: false,
+    }
+}
+
+/// Distributor's writes: `files` and the lock recording them.
+fn ours(files: &[(&str, &str)]) -> Vec<FileWrite> {
+    let mut writes: Vec<FileWrite> = files.iter().map(|(p, c)| put(p, c)).collect();
+    writes.push(lock_of(files));
+    writes
+}
+
 fn regular(content: &str) -> Option<FileEntry> {
     Some(FileEntry {
         blob: blob_id(content.as_bytes()),
@@ -495,7 +535,7 @@ pub(super) async fn proposal_lifecycle<B: Backend>(b: &B) {
             PROPOSAL,
             Some(base),
             None,
-            vec![put("a.txt", "p1\n")],
+            ours(&[("a.txt", "p1\n")]),
             BY_DISTRIBUTOR,
         ))
         .await
@@ -533,7 +573,7 @@ pub(super) async fn proposal_lifecycle<B: Backend>(b: &B) {
             PROPOSAL,
             Some(main2),
             Some(p1),
-            vec![put("a.txt", "p2\n")],
+            ours(&[("a.txt", "p2\n")]),
             BY_DISTRIBUTOR,
         ))
         .await
@@ -591,7 +631,7 @@ pub(super) async fn human_commit_on_proposal_is_not_by_distributor<B: Backend>(b
             PROPOSAL,
             Some(base),
             None,
-            vec![put("a.txt", "p1\n")],
+            ours(&[("a.txt", "p1\n")]),
             BY_DISTRIBUTOR,
         ))
         .await
@@ -607,22 +647,103 @@ pub(super) async fn human_commit_on_proposal_is_not_by_distributor<B: Backend>(b
     assert_eq!(proposal.branch.tip, Some(human));
     assert_eq!(proposal.base, Some(p1));
     assert!(!proposal.by_distributor);
+}
 
-    // The trailer must start a line; mentioning it mid-line is not enough.
-    let mid = b
+/// Ownership is by content, not by the message: a commit that carries
+/// distributor's trailer but whose managed file is not what its lock
+/// records (a reviewer's `git commit --amend --no-edit`), or that also
+/// changes a file distributor does not manage, is a human's.
+pub(super) async fn amended_proposal_is_not_by_distributor<B: Backend>(b: &B) {
+    let base = b.create_repo(&repo(), "main", &[("a.txt", "a\n"), ("README", "r\n")]);
+    let q = query(&repo(), &["a.txt"]);
+    let p1 = b
         .forge()
         .commit(&request(
             PROPOSAL,
             Some(base),
-            Some(human),
-            vec![],
-            "see the Distributor-Version: trailer docs\n",
+            None,
+            ours(&[("a.txt", "p1\n")]),
+            BY_DISTRIBUTOR,
         ))
         .await
         .unwrap();
-    let proposal = observe_one(b, &query(&repo(), &[])).await.proposal.unwrap();
-    assert_eq!(proposal.branch.tip, Some(mid));
+    assert!(observe_one(b, &q).await.proposal.unwrap().by_distributor);
+    // The amend: same parent, same message and lock, another content.
+    let mut amended = ours(&[("a.txt", "p1\n")]);
+    amended[0] = put("a.txt", "p1 tweaked by a reviewer\n");
+    let amend = b
+        .forge()
+        .commit(&request(
+            PROPOSAL,
+            Some(base),
+            Some(p1),
+            amended,
+            BY_DISTRIBUTOR,
+        ))
+        .await
+        .unwrap();
+    let proposal = observe_one(b, &q).await.proposal.unwrap();
+    assert_eq!(proposal.branch.tip, Some(amend));
     assert!(!proposal.by_distributor);
+    // Distributor's content plus a file it does not manage.
+    let mut extra = ours(&[("a.txt", "p1\n")]);
+    extra.push(put("notes/review.md", "looks good\n"));
+    let extra = b
+        .forge()
+        .commit(&request(
+            PROPOSAL,
+            Some(base),
+            Some(amend),
+            extra,
+            BY_DISTRIBUTOR,
+        ))
+        .await
+        .unwrap();
+    let proposal = observe_one(b, &q).await.proposal.unwrap();
+    assert_eq!(proposal.branch.tip, Some(extra));
+    assert!(!proposal.by_distributor);
+    // A human's branch: no lock at all.
+    b.human_commit(&repo(), "feature", &[("README", Some("mine\n"))], "docs");
+    let mut q = q;
+    q.proposal_branch = "feature".into();
+    assert!(!observe_one(b, &q).await.proposal.unwrap().by_distributor);
+}
+
+/// Distributor's commits stacked on its own proposal commit (each on the
+/// tip it replaces) keep the branch distributor's; the branch's head moves
+/// from one proposal commit to the next, never through the base.
+pub(super) async fn stacked_proposal_commits_are_by_distributor<B: Backend>(b: &B) {
+    let base = b.create_repo(&repo(), "main", &[("a.txt", "a\n"), ("c.txt", "c\n")]);
+    let q = query(&repo(), &["a.txt", "c.txt"]);
+    let p1 = b
+        .forge()
+        .commit(&request(
+            PROPOSAL,
+            Some(base),
+            None,
+            ours(&[("a.txt", "p1\n"), ("c.txt", "c1\n")]),
+            BY_DISTRIBUTOR,
+        ))
+        .await
+        .unwrap();
+    // c.txt goes back to the base's content, recorded as such.
+    let p2 = b
+        .forge()
+        .commit(&request(
+            PROPOSAL,
+            Some(p1),
+            Some(p1),
+            ours(&[("a.txt", "p2\n"), ("c.txt", "c\n")]),
+            BY_DISTRIBUTOR,
+        ))
+        .await
+        .unwrap();
+    let proposal = observe_one(b, &q).await.proposal.unwrap();
+    assert_eq!(proposal.branch.tip, Some(p2));
+    assert_eq!(proposal.base, Some(p1));
+    assert_eq!(proposal.branch.files["a.txt"], regular("p2\n"));
+    assert_eq!(proposal.branch.files["c.txt"], regular("c\n"));
+    assert!(proposal.by_distributor);
 }
 
 /// An empty repository is observed with its (unborn) default branch named.

@@ -219,6 +219,7 @@ impl GitHubForge {
             },
             observed.observation.default_branch.tip,
             std::mem::take(&mut observed.tree),
+            observed.proposal_tree.take(),
         );
         // Lock files GitHub returned no text for (binary/large).
         for (proposal, oid) in std::mem::take(&mut observed.lock_blobs_without_text) {
@@ -246,23 +247,27 @@ impl GitHubForge {
     }
 
     /// Records an observation: what it says of the repository, and the
-    /// facts of the observed tip (merged with what is known of that
-    /// commit; facts of other commits are dropped).
+    /// facts of the observed tip and of the proposal's tip (merged with
+    /// what is known of those commits; facts of other commits are
+    /// dropped).
     fn remember_observed(
         &self,
         repo: &RepoId,
         mut known: Known,
         tip: Option<ObjectId>,
         facts: Facts,
+        proposal: Option<(ObjectId, Facts)>,
     ) {
         let mut repos = self.known();
-        let old = repos.remove(repo);
-        if let Some(tip) = tip {
+        let mut old = repos.remove(repo);
+        let tips = tip.map(|t| (t, facts)).into_iter().chain(proposal);
+        for (tip, facts) in tips {
             let mut merged = old
-                .and_then(|mut k| k.trees.remove(&tip))
+                .as_mut()
+                .and_then(|k| k.trees.remove(&tip))
                 .unwrap_or_default();
             merged.extend(facts);
-            known.trees.insert(tip, merged);
+            known.trees.entry(tip).or_default().extend(merged);
         }
         repos.insert(repo.clone(), known);
     }
@@ -520,16 +525,129 @@ impl GitHubForge {
         }
     }
 
-    /// One commit through `createCommitOnBranch`: alone when it moves the
-    /// branch fast-forward from its tip (the only move a default branch
-    /// gets), after `updateRefs` creating or resetting the branch
-    /// otherwise.
+    /// One commit through `createCommitOnBranch` (GitHub signs it). A
+    /// branch's head only ever moves from its old tip to the new commit in
+    /// one push, never through the base, so a pull request from it stays
+    /// open (GitHub closes one whose head sits on its base even for an
+    /// instant):
+    /// - on the tip (`expected_tip == parent`): the commit alone, 1 unit;
+    /// - a new branch: created at `parent` and committed on, 2 units;
+    /// - a rebuild onto another base: the commit is written on a
+    ///   short-lived branch from `parent`, then one `updateRefs` moves the
+    ///   branch from its old tip to it (compare-and-swap) and deletes the
+    ///   short-lived branch, 3 units.
     async fn commit_graphql(
         &self,
         request: &CommitRequest,
         parent: ObjectId,
         files: &[&FileWrite],
     ) -> Result<ObjectId, ForgeError> {
+        let repo = &request.repo;
+        let on_branch = |branch: &str| self.commit_input(request, branch, parent, files);
+        let data = match request.expected_tip {
+            Some(tip) if tip == parent => {
+                let input = on_branch(&request.branch);
+                self.mutate(
+                    repo,
+                    query::COMMIT,
+                    json!({ "commit": input }),
+                    "graphql commit",
+                )
+                .await
+            }
+            None => {
+                let (node, _) = self.repo_info(repo).await?;
+                let refs = query::ref_update(&node, &request.branch, None, Some(parent), false);
+                let input = on_branch(&request.branch);
+                self.mutate(
+                    repo,
+                    query::PROPOSE,
+                    json!({ "refs": refs, "commit": input }),
+                    "graphql propose",
+                )
+                .await
+            }
+            Some(old) => return self.rebuild(request, parent, old, files).await,
+        };
+        let data = match data {
+            Ok(data) => data,
+            Err(ForgeError::Conflict { .. }) => {
+                return Err(self
+                    .conflict(repo, &request.branch, request.expected_tip)
+                    .await);
+            }
+            Err(e) => return Err(e),
+        };
+        commit_oid(request, &request.branch, &data)
+    }
+
+    /// The rebuild of [`Self::commit_graphql`]: the new commit on a
+    /// short-lived branch, then one compare-and-swap push of the proposal
+    /// branch from `old` to it that also deletes the short-lived branch.
+    async fn rebuild(
+        &self,
+        request: &CommitRequest,
+        parent: ObjectId,
+        old: ObjectId,
+        files: &[&FileWrite],
+    ) -> Result<ObjectId, ForgeError> {
+        let repo = &request.repo;
+        let branch = &request.branch;
+        let (node, _) = self.repo_info(repo).await?;
+        let temp = query::temp_branch_name(branch, old);
+        crate::paths::check_branch_name(&temp)
+            .map_err(|e| ForgeError::Other(format!("{repo}: {e}")))?;
+        let input = self.commit_input(request, &temp, parent, files);
+        let data = self
+            .mutate(
+                repo,
+                query::PROPOSE,
+                json!({ "refs": query::temp_branch(&node, &temp, parent), "commit": input }),
+                "graphql rebuild commit",
+            )
+            .await?;
+        let new = commit_oid(request, &temp, &data)?;
+        let swap = query::swap_in(&node, branch, old, &temp, new);
+        match self
+            .mutate(
+                repo,
+                query::UPDATE_REFS,
+                json!({ "refs": swap }),
+                "graphql rebuild swap",
+            )
+            .await
+        {
+            Ok(_) => Ok(new),
+            Err(e) => {
+                // Best effort: the short-lived branch goes; the proposal
+                // branch was not touched.
+                let clean = query::ref_update(&node, &temp, Some(new), None, false);
+                let _ = self
+                    .mutate(
+                        repo,
+                        query::UPDATE_REFS,
+                        json!({ "refs": clean }),
+                        "graphql rebuild cleanup",
+                    )
+                    .await;
+                match e {
+                    ForgeError::Conflict { .. } => {
+                        Err(self.conflict(repo, branch, Some(old)).await)
+                    }
+                    e => Err(e),
+                }
+            }
+        }
+    }
+
+    /// The `createCommitOnBranch` input of `request` on `branch`.
+    fn commit_input(
+        &self,
+        request: &CommitRequest,
+        branch: &str,
+        parent: ObjectId,
+        files: &[&FileWrite],
+    ) -> Value {
         let mut additions = Vec::new();
         let mut deletions = Vec::new();
         for f in files {
@@ -538,60 +656,28 @@ impl GitHubForge {
                 None => deletions.push(f.path.clone()),
             }
         }
-        let input = query::commit_input(
+        query::commit_input(
             &request.repo,
-            &request.branch,
+            branch,
             parent,
             &request.message,
             &additions,
             &deletions,
-        );
-        let result = if request.expected_tip == Some(parent) {
-            self.mutate(
-                &request.repo,
-                query::COMMIT,
-                json!({ "commit": input }),
-                "graphql commit",
-            )
-            .await
-        } else {
-            // Not a default branch (checked by the caller): created, or
-            // reset with force onto the new base.
-            let (node, _) = self.repo_info(&request.repo).await?;
-            let refs = query::ref_update(
-                &node,
-                &request.branch,
-                request.expected_tip,
-                Some(parent),
-                request.expected_tip.is_some(),
-            );
-            self.mutate(
-                &request.repo,
-                query::PROPOSE,
-                json!({ "refs": refs, "commit": input }),
-                "graphql propose",
-            )
-            .await
-        };
-        let data = match result {
-            Ok(data) => data,
-            Err(ForgeError::Conflict { .. }) => {
-                return Err(self
-                    .conflict(&request.repo, &request.branch, request.expected_tip)
-                    .await);
-            }
-            Err(e) => return Err(e),
-        };
-        data.pointer("/createCommitOnBranch/commit/oid")
-            .and_then(Value::as_str)
-            .and_then(|o| o.parse().ok())
-            .ok_or_else(|| {
-                ForgeError::Other(format!(
-                    "GitHub answered the commit to {} `{}` without a commit id",
-                    request.repo, request.branch
-                ))
-            })
+        )
     }
+}
+
+/// The commit id GitHub answered `createCommitOnBranch` with.
+fn commit_oid(request: &CommitRequest, branch: &str, data: &Value) -> Result<ObjectId, ForgeError> {
+    data.pointer("/createCommitOnBranch/commit/oid")
+        .and_then(Value::as_str)
+        .and_then(|o| o.parse().ok())
+        .ok_or_else(|| {
+            ForgeError::Other(format!(
+                "GitHub answered the commit to {} `{branch}` without a commit id",
+                request.repo
+            ))
+        })
 }
 
 /// Names the forge writes must be valid before anything is sent: the
@@ -1021,17 +1107,19 @@ mod tests {
         }
     }
 
-    /// After observation, a direct commit is one request, creating or
-    /// resetting the proposal one, deleting it one (GraphQL writes); the
-    /// Git Data API's counts stay what they were. Checking the writes
-    /// against the parent (a missing path's deletion dropped, a file in a
-    /// new directory) reads nothing more: observation told, and each
+    /// After observation, a direct commit is one request, creating the
+    /// proposal one, rebuilding it two (the commit on a short-lived
+    /// branch, then the swap), a commit stacked on it one, deleting it one
+    /// (GraphQL writes); the Git Data API's counts stay what they were.
+    /// Checking the writes against the parent (a missing path's deletion
+    /// dropped, a file in a new directory) reads nothing more: observation
+    /// told (of the default branch's tip and the proposal's), and each
     /// commit knows its own tree.
     #[test]
     fn writes_after_observation_read_nothing_more() {
         for (mode, costs) in [
-            (WriteMode::Graphql, [1, 1, 1, 1]),
-            (WriteMode::Rest, [4, 4, 5, 2]),
+            (WriteMode::Graphql, [1, 1, 2, 1, 1, 1]),
+            (WriteMode::Rest, [4, 4, 5, 4, 4, 2]),
         ] {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -1129,7 +1217,37 @@ mod tests {
                     .await
                     .unwrap();
                 spent.push(cost());
-                gh.delete_branch(&RepoId::new("acme", "web"), "distributor/sync", p2)
+                let p3 = gh
+                    .commit(&request("distributor/sync", p2, Some(p2), files()))
+                    .await
+                    .unwrap();
+                spent.push(cost());
+                // A fresh forge (the next run) knows the proposal's tip
+                // from observation.
+                let next = GitHubForge::new(GitHubConfig {
+                    api_url: fake.url(),
+                    auth: Auth::Token("ghp_forge_unit".to_string().into()),
+                    write_mode: mode,
+                    batch_size: 50,
+                    client: ClientSettings {
+                        pacing: limits::Pacing {
+                            quotas: Vec::new(),
+                            spacing: std::time::Duration::ZERO,
+                        },
+                        ..ClientSettings::default()
+                    },
+                })
+                .unwrap();
+                let mut q = query_for(&[".github/x.yml", ".github/new/y.yml", "gone.txt"], None);
+                q.lock_path = ".distributor/lock.json".into();
+                next.observe(&[q]).await.remove(0).unwrap();
+                cost();
+                let p4 = next
+                    .commit(&request("distributor/sync", p3, Some(p3), files()))
+                    .await
+                    .unwrap();
+                spent.push(cost());
+                next.delete_branch(&RepoId::new("acme", "web"), "distributor/sync", p4)
                     .await
                     .unwrap();
                 spent.push(cost());

@@ -19,7 +19,7 @@ use super::tree::{self, Entry, Facts};
 use crate::blob::{FileMode, ObjectId};
 use crate::forge::{
     BranchSnapshot, Checks, FileEntry, ForgeError, ProposalSnapshot, PullRequest, RepoId,
-    RepoObservation, RepoQuery, VERSION_TRAILER,
+    RepoObservation, RepoQuery, ownership,
 };
 
 /// A GraphQL document and its variables.
@@ -102,8 +102,8 @@ pub fn observe(queries: &[RepoQuery]) -> Document {
             files,
             " lock: file(path: ${lock}) {{ oid mode type object {{ ... on Blob {{ text isBinary }} }} }}"
         );
-        // The directories of the paths, on the observed branch only: new
-        // commits are written on its tip (see `tree`).
+        // The directories of the paths, on both branches' tips: new
+        // commits are written on them (see `tree`).
         let mut tree = String::new();
         for (k, d) in dirs_of_query(q).iter().enumerate() {
             let _ = write!(tree, " d{k}: file(path: ${}) {{ mode type }}", dirs[d]);
@@ -113,8 +113,8 @@ pub fn observe(queries: &[RepoQuery]) -> Document {
             body,
             "  r{i}: repository(owner: $o{i}, name: $n{i}) {{\n    id url isArchived\n    \
              defaultBranchRef {{ name }}\n    \
-             branch: {branch} {{ name target {{ ... on Commit {{ oid statusCheckRollup {{ state }}{files}{tree} }} }} }}\n    \
-             proposal: ref(qualifiedName: ${head}ref) {{ name target {{ ... on Commit {{ oid message statusCheckRollup {{ state }} parents(first: 1) {{ nodes {{ oid{files} }} }}{files} }} }} }}\n    \
+             branch: {branch} {{ name compare(headRef: ${head}) {{ behindBy }} target {{ ... on Commit {{ oid statusCheckRollup {{ state }}{files}{tree} }} }} }}\n    \
+             proposal: ref(qualifiedName: ${head}ref) {{ name target {{ ... on Commit {{ oid changedFilesIfAvailable statusCheckRollup {{ state }} parents(first: 2) {{ totalCount nodes {{ oid{files} }} }}{files}{tree} }} }} }}\n    \
              pullRequests(headRefName: ${head}, states: [OPEN], first: 1) {{ nodes {{ id number url title body createdAt isDraft labels(first: 20) {{ nodes {{ name }} }} }} }}\n    \
              closed: pullRequests(headRefName: ${head}, states: [CLOSED], first: 1, orderBy: {{field: CREATED_AT, direction: DESC}}) {{ nodes {{ number url headRefOid }} }}\n  }}"
         );
@@ -217,6 +217,9 @@ pub struct Observed {
     /// What the observed branch's tip has at the queried paths, the lock
     /// file and their directories.
     pub tree: Facts,
+    /// The same of the proposal branch's tip, when there is one (a
+    /// proposal update commits on it).
+    pub proposal_tree: Option<(ObjectId, Facts)>,
 }
 
 /// Parses the answer to [`observe`] for the same `queries`.
@@ -263,6 +266,7 @@ fn parse_repo(q: &RepoQuery, repo: &Value) -> Result<Observed, ForgeError> {
     let branch_value = repo.get("branch").filter(|v| !v.is_null());
     let mut unborn = false;
     let mut tree = Facts::new();
+    let mut proposal_tree = None;
     let default_branch = match branch_value {
         Some(b) => {
             tree = tree_facts(q, b.get("target").unwrap_or(&Value::Null));
@@ -293,12 +297,22 @@ fn parse_repo(q: &RepoQuery, repo: &Value) -> Result<Observed, ForgeError> {
         Some(p) => {
             let branch = parse_branch(q, p, true, &mut missing_text)?;
             let target = p.get("target").unwrap_or(&Value::Null);
-            let message = str_at(target, &["message"]).unwrap_or_default();
-            let parent = target
-                .get("parents")
+            proposal_tree = branch.tip.map(|tip| (tip, tree_facts(q, target)));
+            let parents = target.get("parents");
+            let parent = parents
                 .and_then(|p| p.get("nodes"))
                 .and_then(Value::as_array)
                 .and_then(|n| n.first());
+            let single_parent = parents
+                .and_then(|p| p.get("totalCount"))
+                .and_then(Value::as_u64)
+                == Some(1);
+            let changed = target
+                .get("changedFilesIfAvailable")
+                .and_then(Value::as_u64);
+            let behind = branch_value
+                .and_then(|b| b.pointer("/compare/behindBy"))
+                .and_then(Value::as_u64);
             let base = parent
                 .and_then(|n| str_at(n, &["oid"]))
                 .and_then(|o| o.parse().ok());
@@ -315,8 +329,16 @@ fn parse_repo(q: &RepoQuery, repo: &Value) -> Result<Observed, ForgeError> {
             // A branch that still points at the default branch's tip has no
             // commit of anyone's: distributor may reuse it.
             let empty = branch.tip.is_some() && branch.tip == default_branch.tip;
+            // Distributor's by content (see `ownership`): a commit with one
+            // parent, changing only managed paths and the lock, to what
+            // the lock records.
+            let ours = single_parent
+                && base_snapshot
+                    .as_ref()
+                    .is_some_and(|b| ownership::by_content(&branch, b, changed));
             Some(ProposalSnapshot {
-                by_distributor: empty || message.lines().any(|l| l.starts_with(VERSION_TRAILER)),
+                by_distributor: empty || ours,
+                contains_default: behind == Some(0),
                 branch,
                 base,
                 base_snapshot,
@@ -353,6 +375,7 @@ fn parse_repo(q: &RepoQuery, repo: &Value) -> Result<Observed, ForgeError> {
         default_ref,
         unborn,
         tree,
+        proposal_tree,
     })
 }
 
@@ -525,9 +548,11 @@ pub fn commit_input(
 /// One commit on an existing branch: `createCommitOnBranch`, GitHub signs it.
 pub const COMMIT: &str = "mutation Commit($commit: CreateCommitOnBranchInput!) {\n  createCommitOnBranch(input: $commit) { commit { oid } }\n}";
 
-/// Points a branch at a base commit (creating it, or resetting it with a
-/// compare-and-swap on its old tip) and commits on it, in one request: the
-/// branch never sits at the base between two requests.
+/// Points a branch at a base commit and commits on it, in one request:
+/// creates a new proposal branch, or the short-lived branch a rebuilt
+/// proposal is written on. Never used on a branch a pull request may have
+/// as its head: GitHub takes the two mutations as two pushes, and a head
+/// moved onto its base closes the pull request.
 pub const PROPOSE: &str = "mutation Propose($refs: UpdateRefsInput!, $commit: CreateCommitOnBranchInput!) {\n  updateRefs(input: $refs) { clientMutationId }\n  createCommitOnBranch(input: $commit) { commit { oid } }\n}";
 
 /// Ref updates with compare-and-swap (used to delete a branch).
@@ -556,6 +581,55 @@ pub fn ref_update(
             "force": force,
         }],
     })
+}
+
+/// The `updateRefs` input pointing the short-lived branch `temp` at `base`
+/// whatever it held (a leftover of an interrupted rebuild is reused).
+pub fn temp_branch(repo_node_id: &str, temp: &str, base: ObjectId) -> Value {
+    json!({
+        "repositoryId": repo_node_id,
+        "refUpdates": [{
+            "name": format!("refs/heads/{temp}"),
+            "afterOid": base.to_string(),
+            "force": true,
+        }],
+    })
+}
+
+/// The `updateRefs` input that moves a rebuilt proposal into place in one
+/// push: `branch` from `old` straight to `new` (compare-and-swap, force:
+/// `new` does not descend from `old`) and the short-lived `temp` deleted.
+pub fn swap_in(
+    repo_node_id: &str,
+    branch: &str,
+    old: ObjectId,
+    temp: &str,
+    new: ObjectId,
+) -> Value {
+    json!({
+        "repositoryId": repo_node_id,
+        "refUpdates": [
+            {
+                "name": format!("refs/heads/{branch}"),
+                "beforeOid": old.to_string(),
+                "afterOid": new.to_string(),
+                "force": true,
+            },
+            {
+                "name": format!("refs/heads/{temp}"),
+                "beforeOid": new.to_string(),
+                "afterOid": ZERO_OID,
+                "force": false,
+            },
+        ],
+    })
+}
+
+/// The short-lived branch a rebuild of `branch` replacing `old` is written
+/// on: beside it (not below it: a ref cannot be a file and a folder), and
+/// named after the proposal it replaces so a retry reuses it.
+pub fn temp_branch_name(branch: &str, old: ObjectId) -> String {
+    format!("{branch}-rebuild-{}", &old.to_string()[..12])
 }
 
 /// Maps a GraphQL error about `repo` to a forge error callers branch on.

@@ -105,6 +105,7 @@ fn observe(main: BranchSnapshot, pr: Option<PullRequest>) -> RepoObservation {
         base: Some(oid(1)),
         base_snapshot: None,
         by_distributor: true,
+        contains_default: false,
     });
     RepoObservation {
         repo: id("kiwi-app"),
@@ -391,6 +392,7 @@ fn a_pull_request_opened_for_an_existing_proposal_branch_counts_as_new() {
         base: Some(oid(1)),
         base_snapshot: None,
         by_distributor: true,
+        contains_default: false,
     };
     let mut obs = observe(outdated_main(), None);
     obs.proposal = Some(proposal);

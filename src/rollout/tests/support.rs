@@ -252,6 +252,7 @@ impl Repo {
         self.0.proposal = ProposalPlan::Update {
             previous_tip: proposal_tip(),
             commit: commit("distributor/sync"),
+            stacked: false,
         };
         self.0.pull_request = Some(wanted_pull_request());
         self.0.pull_request_action = PullRequestAction::Update {
@@ -269,6 +270,7 @@ impl Repo {
         self.0.proposal = ProposalPlan::Update {
             previous_tip: proposal_tip(),
             commit: commit("distributor/sync"),
+            stacked: false,
         };
         self.0.pull_request = Some(wanted_pull_request());
         self.0.pull_request_action = PullRequestAction::Open {

@@ -114,7 +114,8 @@ fn answers_parse_into_observations() {
         Some(&b"{\"version\":1}"[..])
     );
     let p = obs.proposal.as_ref().unwrap();
-    assert!(p.by_distributor);
+    // No lock on the tip: not distributor's by content.
+    assert!(!p.by_distributor);
     assert_eq!(p.base, Some(oid(9)));
     // A symlink is present but not a regular file.
     assert_eq!(
@@ -167,6 +168,66 @@ fn a_proposal_branch_at_the_default_tip_is_reusable_and_a_human_commit_is_not() 
             .unwrap()
             .by_distributor
     );
+}
+
+/// A proposal tip is distributor's when it has one parent and changes,
+/// against it, only queried paths and the lock (as many paths as GitHub's
+/// `changedFilesIfAvailable` counts), with the contents its lock records.
+#[test]
+fn ownership_is_judged_by_content_and_the_changed_file_count() {
+    let qs = [query("acme", "web", None)];
+    let content = b"on: push\n";
+    let lock = crate::lock::Lock {
+        version: crate::lock::LOCK_VERSION,
+        source: crate::lock::Source {
+            revision: "r1".into(),
+            dirty: false,
+            digest: None,
+        },
+        generator: "test".into(),
+        files: [(
+            ".github/workflows/ci.yml".to_string(),
+            crate::lock::LockEntry {
+                bundle: "b".into(),
+                template: "t".into(),
+                blob: crate::blob::blob_id(content),
+                mode: FileMode::Regular,
+                rendered: None,
+                rendered_text: None,
+            },
+        )]
+        .into(),
+    };
+    let lock_text = String::from_utf8(lock.to_bytes()).unwrap();
+    let answer = |blob: ObjectId, changed: u64, parents: u64| {
+        json!({ "data": { "r0": {
+            "id": "R_1", "isArchived": false, "defaultBranchRef": { "name": "main" },
+            "branch": { "name": "main", "target": { "oid": oid(9).to_string(), "f0": null, "f1": null, "lock": null } },
+            "proposal": { "name": "distributor/sync", "target": {
+                "oid": oid(7).to_string(), "changedFilesIfAvailable": changed,
+                "parents": { "totalCount": parents, "nodes": [ { "oid": oid(9).to_string(), "f0": null, "f1": null, "lock": null } ] },
+                "f0": { "oid": blob.to_string(), "mode": 33188, "type": "blob" }, "f1": null,
+                "lock": { "oid": oid(3).to_string(), "mode": 33188, "type": "blob",
+                          "object": { "text": lock_text, "isBinary": false } } } },
+            "pullRequests": { "nodes": [] }
+        }}})
+    };
+    let ours = |body: &Value| {
+        parse_observe(&qs, body)[0]
+            .as_ref()
+            .unwrap()
+            .observation
+            .proposal
+            .as_ref()
+            .unwrap()
+            .by_distributor
+    };
+    let recorded = crate::blob::blob_id(content);
+    assert!(ours(&answer(recorded, 2, 1)));
+    // Amended content, a path the query did not ask for, a merge commit.
+    assert!(!ours(&answer(crate::blob::blob_id(b"edited\n"), 2, 1)));
+    assert!(!ours(&answer(recorded, 3, 1)));
+    assert!(!ours(&answer(recorded, 2, 2)));
 }
 
 #[test]
