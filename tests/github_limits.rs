@@ -77,7 +77,12 @@ fn fleet(fake: &FakeGitHub, n: usize) -> Vec<RepoId> {
     (0..n)
         .map(|i| {
             let name = format!("svc-{i:04}");
-            fake.add_repo(OWNER, &name, "main", &[("README.md", b"# svc\n".as_slice())]);
+            fake.add_repo(
+                OWNER,
+                &name,
+                "main",
+                &[("README.md", b"# svc\n".as_slice())],
+            );
             RepoId::new(OWNER, &name)
         })
         .collect()
@@ -168,7 +173,9 @@ fn three_hundred_pull_requests_opened_then_updated_meet_no_secondary_limit() {
         fake.reset_counters();
         let updated = join_all(repos.iter().zip(&tips).zip(&opened).map(
             |((repo, tip), (head, _))| async {
-                gh.commit(&proposal(repo, *tip, Some(*head), 2)).await.unwrap()
+                gh.commit(&proposal(repo, *tip, Some(*head), 2))
+                    .await
+                    .unwrap()
             },
         ))
         .await;
@@ -242,10 +249,7 @@ fn batches_over_the_node_budget_are_split_and_the_sizes_reported() {
     assert_eq!(c.resource_limit_refusals, 2);
     assert_eq!(c.total, 7, "{:?}", c.by_kind);
     assert_eq!(batches.splits, 2);
-    assert_eq!(
-        batches.answered,
-        [(20, 1), (25, 4)].into_iter().collect()
-    );
+    assert_eq!(batches.answered, [(20, 1), (25, 4)].into_iter().collect());
     // Four batches answered at 25: the size grows back by a quarter.
     assert_eq!(batches.current, 31);
 }
@@ -267,7 +271,10 @@ fn batches_past_the_timeout_are_split_and_a_repo_too_big_alone_fails_alone() {
     assert!(results.iter().all(Result::is_ok));
     assert!(c.graphql_timeouts >= 1, "{c:?}");
     assert!(batches.splits >= 1);
-    assert!(batches.answered.keys().all(|size| *size <= 25), "{batches:?}");
+    assert!(
+        batches.answered.keys().all(|size| *size <= 25),
+        "{batches:?}"
+    );
     assert_eq!(c.by_kind.get("graphql query"), Some(&c.total));
 
     // One repo alone is over the budget.

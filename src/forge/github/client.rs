@@ -608,6 +608,153 @@ mod tests {
         assert!(!format!("{b:?}").contains("secret"));
     }
 
+    /// A 127.0.0.1 server that records each request's raw head (request
+    /// line and headers, as bytes on the wire) and answers 200 with `{}`,
+    /// or an installation token for the token exchange.
+    fn raw_recorder() -> (String, std::sync::Arc<Mutex<Vec<String>>>) {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let heads = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let seen = heads.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut head = String::new();
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    head.push_str(&line);
+                }
+                let length = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                    })
+                    .unwrap_or(0);
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                let answer = if head.contains("/access_tokens") {
+                    r#"{"token":"ghs_recorded","expires_at":"2099-01-01T00:00:00Z","permissions":{}}"#
+                } else {
+                    "{}"
+                };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+                    answer.len()
+                );
+                seen.lock().unwrap().push(head);
+            }
+        });
+        (url, heads)
+    }
+
+    /// Header names of a raw request head, lower case, repeats kept.
+    fn header_names(head: &str) -> Vec<String> {
+        head.lines()
+            .skip(1)
+            .filter_map(|l| l.split_once(':'))
+            .map(|(name, _)| name.trim().to_ascii_lowercase())
+            .collect()
+    }
+
+    fn unpaced() -> ClientSettings {
+        ClientSettings {
+            pacing: Pacing {
+                quotas: Vec::new(),
+                spacing: Duration::ZERO,
+            },
+            ..ClientSettings::default()
+        }
+    }
+
+    /// Every kind of request the GitHub forge sends (REST GET, POST,
+    /// PATCH, PUT, DELETE; a GraphQL query and a mutation; the GitHub App
+    /// token exchange) carries each header exactly once on the wire, with
+    /// distributor's User-Agent.
+    #[tokio::test]
+    async fn every_request_carries_each_header_once() {
+        let (url, heads) = raw_recorder();
+        let endpoint = Endpoint::from_api_url(&url).unwrap();
+        let token = Auth::Token(SecretString::from("ghp_raw".to_string()));
+        let client = Client::new(endpoint.clone(), token, unpaced()).unwrap();
+        let body = serde_json::json!({"a": 1});
+        for method in [Method::GET, Method::DELETE] {
+            client
+                .rest(method, "/repos/o/r", None, "rest")
+                .await
+                .unwrap();
+        }
+        for method in [Method::POST, Method::PATCH, Method::PUT] {
+            client
+                .rest(method, "/repos/o/r/x", Some(&body), "rest")
+                .await
+                .unwrap();
+        }
+        let vars = serde_json::json!({});
+        client
+            .graphql("query { viewer { login } }", &vars, "query", false)
+            .await
+            .unwrap();
+        client
+            .graphql(super::super::query::COMMIT, &vars, "commit", true)
+            .await
+            .unwrap();
+        let key = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/data/github-app-test-key.pem"),
+        )
+        .unwrap();
+        let app = Auth::App {
+            app_id: 1,
+            key_pem: SecretString::from(key),
+            installation_id: 2,
+        };
+        let app = Client::new(endpoint, app, unpaced()).unwrap();
+        app.rest(Method::GET, "/repos/o/r", None, "rest")
+            .await
+            .unwrap();
+
+        let heads = heads.lock().unwrap().clone();
+        let lines: Vec<&str> = heads.iter().filter_map(|h| h.lines().next()).collect();
+        assert_eq!(heads.len(), 9, "{lines:?}");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("POST /app/installations/2/access_tokens"))
+        );
+        for head in &heads {
+            let names = header_names(head);
+            for name in &names {
+                let n = names.iter().filter(|m| *m == name).count();
+                assert_eq!(n, 1, "`{name}` {n} times in:\n{head}");
+            }
+            for needed in [
+                "user-agent",
+                "accept",
+                "x-github-api-version",
+                "authorization",
+                "host",
+            ] {
+                assert!(
+                    names.iter().any(|n| n == needed),
+                    "no `{needed}` in:\n{head}"
+                );
+            }
+            assert!(
+                head.to_ascii_lowercase()
+                    .contains(&format!("user-agent: {}", transport::USER_AGENT)),
+                "{head}"
+            );
+        }
+    }
+
     #[test]
     fn secondary_refusals_are_told_apart_from_exhaustion() {
         let mut h = http::HeaderMap::new();
