@@ -178,12 +178,7 @@ impl GitHubForge {
     /// Observes `chunk` in one query; when GitHub cannot answer it (too
     /// slow or too big), splits it in halves and observes those, down to
     /// single repositories (see [`batches`]).
-    fn observe_adaptive<'a>(
-        &'a self,
-        chunk: &'a [RepoQuery],
-    ) -> std::pin::Pin<
-        Box<dyn std::future::Future<Output = Vec<Result<RepoObservation, ForgeError>>> + Send + 'a>,
-    > {
+    fn observe_adaptive<'a>(&'a self, chunk: &'a [RepoQuery]) -> Observing<'a> {
         Box::pin(async move {
             let why = match self.observe_chunk(chunk).await {
                 Ok(results) => {
@@ -649,6 +644,11 @@ impl GitHubForge {
             })
     }
 }
+
+/// The observation of a batch, boxed (it splits recursively).
+type Observing<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Vec<Result<RepoObservation, ForgeError>>> + Send + 'a>,
+>;
 
 /// Names the forge writes must be valid before anything is sent: the
 /// branch (`git check-ref-format` would take some names no branch may
