@@ -215,11 +215,22 @@ impl GitHubForge {
         chunk: &[RepoQuery],
     ) -> Result<Vec<Result<RepoObservation, ForgeError>>, String> {
         let doc = query::observe(chunk);
-        let body = match self
-            .client
-            .graphql_batch(&doc.query, &doc.variables, "graphql observe")
-            .await
-        {
+        // A batch that times out is split rather than asked again whole; a
+        // single repository cannot be split, so its query is retried like
+        // any other (a 502 may be a passing fault).
+        let sent = match chunk {
+            [_] => {
+                self.client
+                    .graphql(&doc.query, &doc.variables, "graphql observe", false)
+                    .await
+            }
+            _ => {
+                self.client
+                    .graphql_batch(&doc.query, &doc.variables, "graphql observe")
+                    .await
+            }
+        };
+        let body = match sent {
             Ok(b) => b,
             Err(e @ SendError::TooBig { .. }) => return Err(e.to_string()),
             Err(e) => {
