@@ -149,9 +149,9 @@ fn lex(text: &str) -> Vec<Token<'_>> {
             while i < bytes.len() && bytes[i] != b'\n' {
                 i += 1;
             }
-        } else if text[i..].starts_with("\"\"\"") {
+        } else if bytes[i..].starts_with(b"\"\"\"") {
             i += 3;
-            while i < bytes.len() && !text[i..].starts_with("\"\"\"") {
+            while i < bytes.len() && !bytes[i..].starts_with(b"\"\"\"") {
                 i += if bytes[i] == b'\\' { 2 } else { 1 };
             }
             i += 3;
@@ -163,7 +163,7 @@ fn lex(text: &str) -> Vec<Token<'_>> {
             }
             i += 1;
             out.push(Token::Value);
-        } else if text[i..].starts_with("...") {
+        } else if bytes[i..].starts_with(b"...") {
             i += 3;
             out.push(Token::Spread);
         } else if c.is_ascii_alphabetic() || c == b'_' {
@@ -556,7 +556,7 @@ mod tests {
         assert_eq!(post(query::AUTO_MERGE), 1);
         assert_eq!(post("query { viewer { login } }"), 0);
         assert_eq!(post("{ viewer { login } }"), 0);
-        let tricky = "# mutation { fake }\nmutation M($a: String = \"} {x}\") {\n  one: addStar(input: {starrableId: \"{\"}) { clientMutationId }\n  removeStar(input: {starrableId: \"\"\"}\"\"\"}) @skip(if: false) { clientMutationId }\n  ...Frag\n  three: addStar(input: {starrableId: -1.5e3}) { starrable { id } }\n}";
+        let tricky = "# mutation { fäke }\nmutation M($a: String = \"} {x}\") {\n  one: addStar(input: {starrableId: \"{\"}) { clientMutationId }\n  removeStar(input: {starrableId: \"\"\"é}\"\"\"}) @skip(if: false) { clientMutationId }\n  ...Frag\n  three: addStar(input: {starrableId: -1.5e3}) { starrable { id } }\n}";
         assert_eq!(post(tricky), 3);
         for method in [
             http::Method::POST,
