@@ -8,7 +8,10 @@
 //! `delivery: direct`, a no-op `plan`, a template change delivered as pull
 //! requests, and a second template change updating those pull requests in
 //! place. Per step it prints wall time, requests (total and by kind),
-//! content-creating requests, GraphQL points, secondary-limit refusals, the
+//! content-creating requests and their units (each top-level GraphQL
+//! mutation field or mutating REST request is one unit: what GitHub's
+//! secondary limits and distributor's pacer count), GraphQL points,
+//! secondary-limit refusals, the
 //! peak RSS of the distributor process (wait4), and the projected real time
 //! of the step's writes under distributor's default pacing and the floor
 //! under GitHub's secondary limits. Then it checks the targets (PASS/FAIL,
@@ -17,8 +20,8 @@
 //! missing commit or pull request).
 //!
 //! Time is compressed on both sides by K (`--time-scale`, default 1000):
-//! the fake refuses more than 80 writes per 60 s/K and 500 per 3600 s/K, and
-//! distributor paces at 60 per 60 s/K, 450 per 3600 s/K, 1 s/K apart (its
+//! the fake refuses more than 80 units per 60 s/K and 500 per 3600 s/K, and
+//! distributor paces at 60 units per 60 s/K, 450 per 3600 s/K, 1 s/K apart (its
 //! defaults, compressed the same way). Latency is not compressed: writes are
 //! serialised, so at the default 20 ms (20 s of compressed time) neither the
 //! pacing nor the fake's windows are reached (the output says so); run with
@@ -340,6 +343,11 @@ struct StepResult {
 impl StepResult {
     fn writes(&self) -> u64 {
         self.counters.content_creating
+    }
+
+    /// Content-creating units: what the secondary limits count.
+    fn units(&self) -> u64 {
+        self.counters.content_units
     }
 }
 
@@ -869,12 +877,13 @@ fn report(args: &Args, steps: &[StepResult], functional: &[Functional], r: &Repo
 
     // ---- table
     println!(
-        "\n{:<22} {:>5} {:>8} {:>8} {:>7} {:>7} {:>8} {:>8} {:>14} {:>14}",
+        "\n{:<22} {:>5} {:>8} {:>8} {:>7} {:>6} {:>7} {:>8} {:>8} {:>14} {:>14}",
         "step",
         "exit",
         "wall s",
         "requests",
         "writes",
+        "units",
         "gql pts",
         "2nd-lim",
         "RSS MiB",
@@ -882,14 +891,15 @@ fn report(args: &Args, steps: &[StepResult], functional: &[Functional], r: &Repo
         "floor 80m/500h"
     );
     for s in steps {
-        let p = project(s.writes());
+        let p = project(s.units());
         println!(
-            "{:<22} {:>5} {:>8.2} {:>8} {:>7} {:>7} {:>8} {:>8.1} {:>14} {:>14}",
+            "{:<22} {:>5} {:>8.2} {:>8} {:>7} {:>6} {:>7} {:>8} {:>8.1} {:>14} {:>14}",
             format!("{} {}", s.key, s.title),
             format!("{}/{}", s.exit, s.expected_exit),
             s.wall_s,
             s.counters.total,
             s.writes(),
+            s.units(),
             s.counters.graphql_points,
             s.counters.secondary_refusals,
             s.rss_mib,
@@ -897,7 +907,9 @@ fn report(args: &Args, steps: &[StepResult], functional: &[Functional], r: &Repo
             human(p.floor_s),
         );
     }
-    println!("\nrequests by kind (writes = content-creating requests admitted by the fake):");
+    println!(
+        "\nrequests by kind (writes = content-creating requests admitted by the fake; units = their mutation fields / mutating REST requests):"
+    );
     for s in steps {
         println!(
             "  {} {:<20} {}",
@@ -910,33 +922,37 @@ fn report(args: &Args, steps: &[StepResult], functional: &[Functional], r: &Repo
     for s in steps {
         let u = &s.usage;
         println!(
-            "  {} {:<20} requests {}, writes {}, retries {}, warnings logged {}; max in flight {}, primary refusals {}",
+            "  {} {:<20} requests {}, writes {} ({} units), retries {}, observe batches {} ({} splits), warnings logged {}; max in flight {}, primary refusals {}",
             s.key,
             s.title,
             u["requests"],
             u["writes"],
+            u["write_units"],
             u["retries"],
+            u["observe_batches"],
+            u["observe_splits"],
             s.warnings,
             s.counters.max_in_flight,
             s.counters.primary_refusals,
         );
     }
     println!(
-        "\nprojected real time of each step's writes (first to last write, latency not included):"
+        "\nprojected real time of each step's writes in units (first to last unit, latency not included):"
     );
     println!(
-        "  @ default pace: distributor's defaults as sliding windows (<= 60 per minute, <= 450 per hour, >= 1 s apart)"
+        "  @ default pace: distributor's defaults as sliding windows (<= 60 units per minute, <= 450 per hour, >= 1 s apart)"
     );
-    println!("  floor: GitHub's secondary limits alone (<= 80 per minute, <= 500 per hour)");
+    println!("  floor: GitHub's secondary limits alone (<= 80 units per minute, <= 500 per hour)");
     println!(
-        "  over: writes of the default-pace schedule GitHub's limits would refuse (distributor's pacer is these sliding windows)"
+        "  over: units of the default-pace schedule GitHub's limits would refuse (distributor's pacer is these sliding windows)"
     );
-    for s in steps.iter().filter(|s| s.writes() > 0) {
-        let p = project(s.writes());
+    for s in steps.iter().filter(|s| s.units() > 0) {
+        let p = project(s.units());
         println!(
-            "  {} {:<20} {} writes: default pace {}, floor {}, {} over GitHub's limits{}",
+            "  {} {:<20} {} units ({} requests): default pace {}, floor {}, {} over GitHub's limits{}",
             s.key,
             s.title,
+            s.units(),
             s.writes(),
             human(p.default_s),
             human(p.floor_s),
@@ -1046,12 +1062,15 @@ fn report(args: &Args, steps: &[StepResult], functional: &[Functional], r: &Repo
                 "requests": s.counters.total,
                 "by_kind": s.counters.by_kind,
                 "content_creating": s.counters.content_creating,
+                "content_units": s.counters.content_units,
                 "graphql_points": s.counters.graphql_points,
                 "secondary_refusals": s.counters.secondary_refusals,
                 "primary_refusals": s.counters.primary_refusals,
                 "max_in_flight": s.counters.max_in_flight,
                 "distributor_usage": {
-                    "requests": s.usage["requests"], "writes": s.usage["writes"], "retries": s.usage["retries"],
+                    "requests": s.usage["requests"], "writes": s.usage["writes"],
+                    "write_units": s.usage["write_units"], "retries": s.usage["retries"],
+                    "observe_batches": s.usage["observe_batches"],
                 },
                 "warnings_logged": s.warnings,
                 "summary": s.output.get("summary").cloned().unwrap_or(Value::Null),

@@ -110,9 +110,10 @@ pub struct GitHubArgs {
     /// servers without the mutation).
     #[arg(long, global = true, value_enum, default_value_t = WriteMode::Graphql)]
     pub github_writes: WriteMode,
-    /// Pacing of content-creating requests, COUNT/DURATION, repeatable; all
-    /// must admit a write. Default: 60/1m and 450/1h (under GitHub's
-    /// 80/minute and 500/hour secondary limits).
+    /// Pacing of content-creating units (one per GraphQL mutation field or
+    /// mutating REST request), COUNT/DURATION, repeatable; all must admit a
+    /// write. Default: 60/1m and 450/1h (under GitHub's 80/minute and
+    /// 500/hour secondary limits).
     #[arg(long, global = true, value_name = "COUNT/DURATION")]
     pub github_write_quota: Vec<String>,
     /// Minimum time between two content-creating requests.

@@ -1068,3 +1068,47 @@ fn apply_performs_exactly_the_pull_request_actions_the_plan_printed() {
     assert_eq!(gh.open_pulls("kiwi-gateway").len(), 1);
     assert_eq!(gh.open_pulls("banana-ingest").len(), 1);
 }
+
+/// Every kind of request the binary sends (the App token exchange, GraphQL
+/// queries and mutations, REST reads and writes of both write modes)
+/// carries each header once, as the fake's header log shows; the fake
+/// refuses a repeated single-valued header with 400, so nothing was
+/// refused either.
+#[test]
+fn every_request_the_binary_sends_carries_each_header_once() {
+    let gh = Gh::new();
+    gh.fake.add_app(4242, 77, true);
+    let key = common::project_dir().join("tests/data/github-app-test-key.pem");
+    let args = [
+        "--github-app-id",
+        "4242",
+        "--github-app-key",
+        key.to_str().unwrap(),
+        "--github-installation-id",
+        "77",
+    ];
+    gh.run_with("apply", &args, "", true).expect_code(0);
+    gh.env
+        .append_to_template("baseline/CODEOWNERS", "# headers\n");
+    gh.run("apply", &["--github-writes", "rest"]).expect_code(0);
+    assert_eq!(gh.fake.counters().duplicate_header_refusals, 0);
+    let log = gh.fake.request_headers();
+    let kinds: std::collections::BTreeSet<&str> = log.iter().map(|r| r.kind.as_str()).collect();
+    for needed in [
+        "POST /app/installations/{installation_id}/access_tokens",
+        "graphql query",
+        "graphql mutation",
+        "POST /repos/{owner}/{repo}/pulls",
+        "POST /repos/{owner}/{repo}/git/trees",
+        "PATCH /repos/{owner}/{repo}/git/refs/heads/{branch}",
+    ] {
+        assert!(kinds.contains(needed), "no {needed} in {kinds:?}");
+    }
+    for r in &log {
+        for name in &r.names {
+            let n = r.names.iter().filter(|m| *m == name).count();
+            assert_eq!(n, 1, "{}: `{name}` {n} times: {:?}", r.kind, r.names);
+        }
+        assert!(r.names.iter().any(|n| n == "user-agent"), "{r:?}");
+    }
+}

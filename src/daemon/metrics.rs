@@ -223,6 +223,17 @@ impl Metrics {
             let _ = writeln!(out, "distributor_github_writes_total {}", u.writes);
             family(
                 &mut out,
+                "distributor_github_write_units_total",
+                "counter",
+                "Content-creating units sent (one per top-level GraphQL mutation field or mutating REST request): what the write pacer and GitHub's secondary limits count.",
+            );
+            let _ = writeln!(
+                out,
+                "distributor_github_write_units_total {}",
+                u.write_units
+            );
+            family(
+                &mut out,
                 "distributor_github_retries_total",
                 "counter",
                 "GitHub requests retried.",
@@ -254,6 +265,40 @@ impl Metrics {
                     escape(resource)
                 );
             }
+            family(
+                &mut out,
+                "distributor_github_observe_batches_total",
+                "counter",
+                "Observation queries GitHub answered, by batch size (repositories per query).",
+            );
+            for (size, n) in &u.observe_batches.answered {
+                let _ = writeln!(
+                    out,
+                    "distributor_github_observe_batches_total{{size=\"{size}\"}} {n}"
+                );
+            }
+            family(
+                &mut out,
+                "distributor_github_observe_batch_splits_total",
+                "counter",
+                "Observation batches split in halves because GitHub could not answer them (timeout, resource limits).",
+            );
+            let _ = writeln!(
+                out,
+                "distributor_github_observe_batch_splits_total {}",
+                u.observe_batches.splits
+            );
+            family(
+                &mut out,
+                "distributor_github_observe_batch_size",
+                "gauge",
+                "Repositories per observation query the next batch starts from (the configured size unless GitHub pushed back).",
+            );
+            let _ = writeln!(
+                out,
+                "distributor_github_observe_batch_size {}",
+                u.observe_batches.current
+            );
             family(
                 &mut out,
                 "distributor_write_pacer_waiting",
@@ -324,6 +369,11 @@ mod tests {
             .budgets
             .push(("graphql".into(), 4980, 5000, 1_700_000_000));
         usage.pacer_waiting = 3;
+        usage.writes = 4;
+        usage.observe_batches.answered.insert(25, 6);
+        usage.observe_batches.splits = 2;
+        usage.observe_batches.current = 25;
+        usage.write_units = 7;
         let text = Metrics::default().render(&Ledger::default(), Some(&usage));
         assert!(text.contains(
             "distributor_github_requests_total{kind=\"graphql observe\",status=\"200\"} 20\n"
@@ -332,6 +382,11 @@ mod tests {
             text.contains("distributor_github_rate_limit_remaining{resource=\"graphql\"} 4980\n")
         );
         assert!(text.contains("distributor_write_pacer_waiting 3\n"));
+        assert!(text.contains("distributor_github_writes_total 4\n"));
+        assert!(text.contains("distributor_github_write_units_total 7\n"));
+        assert!(text.contains("distributor_github_observe_batches_total{size=\"25\"} 6\n"));
+        assert!(text.contains("distributor_github_observe_batch_splits_total 2\n"));
+        assert!(text.contains("distributor_github_observe_batch_size 25\n"));
         assert_eq!(escape("a\"b"), "a\\\"b");
     }
 }

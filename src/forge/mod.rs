@@ -440,11 +440,28 @@ pub struct ForgeUsage {
     pub requests: BTreeMap<(String, u16), u64>,
     /// Content-creating requests sent.
     pub writes: u64,
+    /// Their content-creating units (one per top-level GraphQL mutation
+    /// field or mutating REST request): what write pacing counts.
+    pub write_units: u64,
+    /// Observation batches (repositories per query) and how they adapted.
+    pub observe_batches: BatchUsage,
     pub retries: u64,
     /// Per budget (`core`, `graphql`): remaining, limit, reset (epoch s).
     pub budgets: Vec<(String, u64, u64, u64)>,
     /// Writes waiting for the pacer right now.
     pub pacer_waiting: usize,
+}
+
+/// Observation batch sizes: configured, current, used, and splits after
+/// GitHub could not answer a batch (too slow or too big).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchUsage {
+    pub configured: usize,
+    /// The size the next batch starts from.
+    pub current: usize,
+    /// Batches GitHub answered, by size.
+    pub answered: BTreeMap<usize, u64>,
+    pub splits: u64,
 }
 
 fn no_pull_requests(repo: &RepoId) -> ForgeError {

@@ -38,7 +38,9 @@ use crate::cli::GitHubArgs;
 
 /// The REST API of github.com.
 pub const DEFAULT_API_URL: &str = "https://api.github.com";
-/// Under GitHub's secondary limits (80 per minute, 500 per hour).
+/// Content-creating units (one per top-level mutation field or mutating
+/// REST request) under GitHub's secondary limits (80 per minute, 500 per
+/// hour), with margin.
 pub const DEFAULT_WRITE_QUOTAS: [&str; 2] = ["60/1m", "450/1h"];
 /// GitHub asks for at least a second between content-creating requests.
 pub const DEFAULT_WRITE_SPACING: &str = "1s";

@@ -22,7 +22,7 @@ use crate::mutations::MutationRoot;
 use crate::objects::QueryRoot;
 use crate::server::json_response;
 use crate::state::Repo;
-use crate::{Shared, git, lock};
+use crate::{Shared, cost, git, lock};
 
 /// Separates an error's GitHub `type` from its message inside a
 /// `FieldError` (which only carries a message).
@@ -72,14 +72,16 @@ impl Ctx {
     }
 }
 
-/// Whether the request body's operation is a mutation (for counting and
-/// secondary limits before it runs).
-pub(crate) fn is_mutation(body: &[u8]) -> bool {
+/// The content-creating units of a request body: the top-level fields of
+/// its operation when that is a mutation, else 0 (for counting and
+/// secondary limits before it runs). Fragments and inline fragments at the
+/// top level count their fields.
+pub(crate) fn mutation_units(body: &[u8]) -> u32 {
     let Ok(request) = serde_json::from_slice::<Value>(body) else {
-        return false;
+        return 0;
     };
     let Some(query) = request.get("query").and_then(Value::as_str) else {
-        return false;
+        return 0;
     };
     let name = request.get("operationName").and_then(Value::as_str);
     let document = match apollo_compiler::ast::Document::parse(query, "query.graphql") {
@@ -94,7 +96,47 @@ pub(crate) fn is_mutation(body: &[u8]) -> bool {
         Some(name) => operations.find(|op| op.name.as_ref().is_some_and(|n| n.as_str() == name)),
         None => operations.next(),
     };
-    op.is_some_and(|op| op.operation_type == OperationType::Mutation)
+    match op {
+        Some(op) if op.operation_type == OperationType::Mutation => {
+            top_level_fields(&document, &op.selection_set, 0)
+        }
+        _ => 0,
+    }
+}
+
+fn top_level_fields(
+    document: &apollo_compiler::ast::Document,
+    selections: &[apollo_compiler::ast::Selection],
+    depth: usize,
+) -> u32 {
+    use apollo_compiler::ast::{Definition, Selection};
+    if depth > 16 {
+        return 0;
+    }
+    selections
+        .iter()
+        .map(|s| match s {
+            Selection::Field(_) => 1,
+            Selection::InlineFragment(f) => top_level_fields(document, &f.selection_set, depth + 1),
+            Selection::FragmentSpread(spread) => document
+                .definitions
+                .iter()
+                .find_map(|d| match d {
+                    Definition::FragmentDefinition(f) if f.name == spread.fragment_name => {
+                        Some(top_level_fields(document, &f.selection_set, depth + 1))
+                    }
+                    _ => None,
+                })
+                .unwrap_or(0),
+        })
+        .sum()
+}
+
+/// A request parsed and validated, ready to run.
+struct Prepared {
+    document: apollo_compiler::validation::Valid<ExecutableDocument>,
+    variables: JsonMap,
+    name: Option<String>,
 }
 
 pub(crate) async fn handle(
@@ -102,47 +144,101 @@ pub(crate) async fn handle(
     Extension(caller): Extension<Caller>,
     body: Bytes,
 ) -> Response {
-    json_response(200, execute(&shared, caller, &body))
+    let prepared = match prepare(&shared, &body) {
+        Ok(p) => p,
+        Err(errors) => return json_response(200, errors),
+    };
+    if let Some(refusal) = resource_limits(&shared, &prepared).await {
+        return refusal;
+    }
+    json_response(200, execute(&shared, caller, &prepared))
 }
 
 fn errors_only(errors: Vec<Value>) -> Value {
     json!({ "errors": errors })
 }
 
-fn execute(shared: &Arc<Shared>, caller: Caller, body: &[u8]) -> Value {
-    let request: Value = match serde_json::from_slice(body) {
-        Ok(v) => v,
-        Err(e) => {
-            return errors_only(vec![
-                json!({"message": format!("Problems parsing JSON: {e}")}),
-            ]);
-        }
-    };
+fn prepare(shared: &Arc<Shared>, body: &[u8]) -> Result<Prepared, Value> {
+    let request: Value = serde_json::from_slice(body).map_err(|e| {
+        errors_only(vec![
+            json!({"message": format!("Problems parsing JSON: {e}")}),
+        ])
+    })?;
     let Some(query) = request.get("query").and_then(Value::as_str) else {
-        return errors_only(vec![
+        return Err(errors_only(vec![
             json!({"message": "A query attribute must be specified and must be a string."}),
-        ]);
+        ]));
     };
-    let document =
-        match ExecutableDocument::parse_and_validate(shared.schema, query, "query.graphql") {
-            Ok(d) => d,
-            Err(with_errors) => {
-                let errors = with_errors
+    let document = ExecutableDocument::parse_and_validate(shared.schema, query, "query.graphql")
+        .map_err(|with_errors| {
+            errors_only(
+                with_errors
                     .errors
                     .iter()
                     .map(|d| serde_json::to_value(d.to_json()).unwrap_or(Value::Null))
-                    .collect();
-                return errors_only(errors);
-            }
-        };
+                    .collect(),
+            )
+        })?;
     let variables: JsonMap = match request.get("variables") {
         Some(Value::Object(map)) => {
             serde_json::from_value(Value::Object(map.clone())).unwrap_or_default()
         }
         _ => JsonMap::new(),
     };
-    let name = request.get("operationName").and_then(Value::as_str);
-    let operation = match document.operations.get(name) {
+    let name = request
+        .get("operationName")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    Ok(Prepared {
+        document,
+        variables,
+        name,
+    })
+}
+
+/// Applies the cost model to a query (see [`cost`]): refuses it, delays it,
+/// or makes it time out.
+async fn resource_limits(shared: &Arc<Shared>, prepared: &Prepared) -> Option<Response> {
+    let operation = prepared
+        .document
+        .operations
+        .get(prepared.name.as_deref())
+        .ok()?;
+    if operation.operation_type == OperationType::Mutation {
+        return None;
+    }
+    let size = cost::size(&prepared.document, operation, &prepared.variables);
+    let verdict = {
+        let mut limits = lock(&shared.limits);
+        limits.counters.max_query_nodes = limits.counters.max_query_nodes.max(size.nodes);
+        limits.cost.judge(size)
+    };
+    match verdict {
+        cost::Verdict::Run(delay) => {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            None
+        }
+        cost::Verdict::Refuse(body) => {
+            lock(&shared.limits).counters.resource_limit_refusals += 1;
+            Some(json_response(200, body))
+        }
+        cost::Verdict::TimeOut(after) => {
+            tokio::time::sleep(after).await;
+            let id = {
+                let mut limits = lock(&shared.limits);
+                limits.counters.graphql_timeouts += 1;
+                limits.request_id()
+            };
+            Some(json_response(502, cost::timeout_body(&id)))
+        }
+    }
+}
+
+fn execute(shared: &Arc<Shared>, caller: Caller, prepared: &Prepared) -> Value {
+    let document = &prepared.document;
+    let operation = match document.operations.get(prepared.name.as_deref()) {
         Ok(op) => op,
         Err(e) => {
             let error = e.to_graphql_error(&document.sources);
@@ -155,9 +251,9 @@ fn execute(shared: &Arc<Shared>, caller: Caller, body: &[u8]) -> Value {
         caller,
         gits: RefCell::new(HashMap::new()),
     };
-    let execution = Execution::new(shared.schema, &document)
+    let execution = Execution::new(shared.schema, document)
         .operation(operation)
-        .raw_variable_values(&variables);
+        .raw_variable_values(&prepared.variables);
     let result = match operation.operation_type {
         OperationType::Mutation => execution.execute_sync(&MutationRoot { ctx: &ctx }),
         _ => execution.execute_sync(&QueryRoot { ctx: &ctx, rate }),

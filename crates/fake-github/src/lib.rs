@@ -7,9 +7,11 @@
 //! handle talks to the shared state directly.
 
 mod auth;
+mod cost;
 mod git;
 mod git_objects;
 mod graphql;
+mod headers;
 mod limits;
 mod mutations;
 mod objects;
@@ -30,6 +32,7 @@ use std::time::Duration;
 use apollo_compiler::Schema;
 use apollo_compiler::validation::Valid;
 
+pub use crate::headers::RequestHeaders;
 use crate::state::{FileWrite, State};
 
 /// The values of the schema's `StatusState` enum.
@@ -67,7 +70,9 @@ fn build_schema() -> Valid<Schema> {
 pub struct Config {
     /// Added to every request.
     pub latency: Duration,
-    /// Content-creating requests allowed per sliding window.
+    /// Content-creating units allowed per sliding window: each top-level
+    /// GraphQL mutation field is one unit, each mutating REST request one
+    /// (GitHub: 80 per minute, 500 per hour).
     pub secondary_limits: Vec<(u32, Duration)>,
     /// More requests in flight get the secondary-limit refusal.
     pub max_concurrent: usize,
@@ -80,6 +85,23 @@ pub struct Config {
     /// cannot be reopened until its head moves on from there. Every ref
     /// update is a push, even two in one GraphQL document.
     pub close_empty_pulls: bool,
+    /// Answer 400 to a request that repeats a single-valued header
+    /// (`User-Agent`, `Authorization`, `Accept`, `Content-Type`,
+    /// `Content-Length`, `X-GitHub-Api-Version`, `Host`), as strict proxies
+    /// in front of GitHub Enterprise do.
+    pub refuse_duplicate_headers: bool,
+    /// A GraphQL query selecting more nodes than this is refused with
+    /// `RESOURCE_LIMITS_EXCEEDED` (a connection's `first: n` multiplies
+    /// what it selects by n).
+    pub graphql_node_budget: Option<u64>,
+    /// A GraphQL query with more aliased fields than this is refused the
+    /// same way.
+    pub graphql_alias_budget: Option<u64>,
+    /// Time a GraphQL query takes per node it selects (zero: none).
+    pub graphql_latency_per_node: Duration,
+    /// A query that would take this long or longer answers 502 "Something
+    /// went wrong while executing your query" after this long (GitHub: 10 s).
+    pub graphql_timeout: Duration,
 }
 
 impl Default for Config {
@@ -94,6 +116,11 @@ impl Default for Config {
             rate_limit: 5000,
             token_owner: "distributor-bot".into(),
             close_empty_pulls: true,
+            refuse_duplicate_headers: true,
+            graphql_node_budget: None,
+            graphql_alias_budget: None,
+            graphql_latency_per_node: Duration::ZERO,
+            graphql_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -139,7 +166,18 @@ pub struct Counters {
     pub total: u64,
     /// Admitted content-creating requests.
     pub content_creating: u64,
+    /// Their units (one per top-level mutation field or mutating REST
+    /// request): what the secondary limits count.
+    pub content_units: u64,
     pub secondary_refusals: u64,
+    /// Requests refused for a repeated single-valued header.
+    pub duplicate_header_refusals: u64,
+    /// GraphQL queries refused over the node or alias budget.
+    pub resource_limit_refusals: u64,
+    /// GraphQL queries that timed out (502).
+    pub graphql_timeouts: u64,
+    /// Nodes of the biggest GraphQL query seen.
+    pub max_query_nodes: u64,
     pub primary_refusals: u64,
     pub graphql_points: u64,
     pub max_in_flight: usize,
@@ -567,6 +605,31 @@ impl FakeGitHub {
     /// Latency added to every request from now on.
     pub fn set_latency(&self, d: Duration) {
         lock(&self.shared.limits).latency = d;
+    }
+
+    /// The header names of recent requests, oldest first (at most the last
+    /// 10,000).
+    pub fn request_headers(&self) -> Vec<RequestHeaders> {
+        lock(&self.shared.limits)
+            .header_log
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    /// Sets the GraphQL budgets (see [`Config::graphql_node_budget`]).
+    pub fn set_graphql_budgets(&self, nodes: Option<u64>, aliases: Option<u64>) {
+        let mut limits = lock(&self.shared.limits);
+        limits.cost.node_budget = nodes;
+        limits.cost.alias_budget = aliases;
+    }
+
+    /// Sets the GraphQL time per node and timeout (see
+    /// [`Config::graphql_latency_per_node`]).
+    pub fn set_graphql_latency(&self, per_node: Duration, timeout: Duration) {
+        let mut limits = lock(&self.shared.limits);
+        limits.cost.latency_per_node = per_node;
+        limits.cost.timeout = timeout;
     }
 }
 

@@ -1,8 +1,9 @@
 //! Rate limits, secondary limits, injected faults and request counters.
 //!
 //! Primary budgets are per token per resource ("core", "graphql");
-//! secondary limits are sliding windows over content-creating requests plus
-//! a cap on requests in flight. Faults (`fail_next`, `refuse_next_writes`)
+//! secondary limits are sliding windows over content-creating units (each
+//! top-level GraphQL mutation field, each mutating REST request) plus a cap
+//! on requests in flight. Faults (`fail_next`, `refuse_next_writes`)
 //! and latency are set by tests through the handle.
 
 use std::collections::{HashMap, VecDeque};
@@ -36,6 +37,7 @@ pub(crate) struct Limits {
     refuse_writes: usize,
     refuse_retry_after: u64,
     windows: Vec<(u32, Duration)>,
+    /// When each admitted unit was admitted (one entry per unit).
     admitted: VecDeque<Instant>,
     pub max_concurrent: usize,
     pub in_flight: usize,
@@ -45,6 +47,11 @@ pub(crate) struct Limits {
     template: Option<Bucket>,
     pub counters: Counters,
     next_request: u64,
+    /// Header names of recent requests (see [`crate::headers`]).
+    pub header_log: VecDeque<crate::headers::RequestHeaders>,
+    pub refuse_duplicate_headers: bool,
+    /// GraphQL query budgets and timing (see [`crate::cost`]).
+    pub cost: crate::cost::Model,
 }
 
 impl Limits {
@@ -64,6 +71,14 @@ impl Limits {
             template: None,
             counters: Counters::default(),
             next_request: 0,
+            header_log: VecDeque::new(),
+            refuse_duplicate_headers: config.refuse_duplicate_headers,
+            cost: crate::cost::Model {
+                node_budget: config.graphql_node_budget,
+                alias_budget: config.graphql_alias_budget,
+                latency_per_node: config.graphql_latency_per_node,
+                timeout: config.graphql_timeout,
+            },
         }
     }
 
@@ -178,14 +193,15 @@ impl Limits {
         self.template = Some(bucket);
     }
 
-    /// Admits a request under the secondary limits. `in_flight` includes
-    /// this request. Err carries retry-after seconds.
-    pub(crate) fn admit(&mut self, content_creating: bool, in_flight: usize) -> Result<(), u64> {
+    /// Admits a request of `units` content-creating units under the
+    /// secondary limits: every window must have room for all of them.
+    /// `in_flight` includes this request. Err carries retry-after seconds.
+    pub(crate) fn admit(&mut self, units: u32, in_flight: usize) -> Result<(), u64> {
         if in_flight > self.max_concurrent {
             self.counters.secondary_refusals += 1;
             return Err(1);
         }
-        if !content_creating {
+        if units == 0 {
             return Ok(());
         }
         if self.refuse_writes > 0 {
@@ -209,10 +225,14 @@ impl Limits {
                 .iter()
                 .filter(|t| now.duration_since(**t) < *window)
                 .collect();
-            if inside.len() >= *allowed as usize {
-                // The window admits one more once the oldest that must
-                // leave it has aged out.
-                let idx = inside.len() - *allowed as usize;
+            let room = allowed.saturating_sub(units) as usize;
+            if units > *allowed {
+                // Never admitted: more units than the window holds.
+                wait = wait.max(*window);
+            } else if inside.len() > room {
+                // The window admits these units once the oldest that must
+                // leave it have aged out.
+                let idx = inside.len() - room - 1;
                 let until = *inside[idx] + *window;
                 wait = wait.max(until.saturating_duration_since(now));
             }
@@ -222,8 +242,10 @@ impl Limits {
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             return Err(secs.max(1));
         }
-        self.admitted.push_back(now);
+        self.admitted
+            .extend(std::iter::repeat_n(now, units as usize));
         self.counters.content_creating += 1;
+        self.counters.content_units += u64::from(units);
         Ok(())
     }
 }

@@ -1,6 +1,7 @@
 //! The HTTP server: routes, and the pipeline every request goes through
-//! (latency, counting, faults, authentication, primary and secondary rate
-//! limits, GitHub's response headers) before its handler runs.
+//! (latency, counting, the header log and duplicate-header refusal,
+//! faults, authentication, primary and secondary rate limits, GitHub's
+//! response headers) before its handler runs.
 
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ use serde_json::{Value, json};
 
 use crate::limits::RateInfo;
 use crate::shapes::DOCS;
-use crate::{Shared, graphql, lock, rest, rest_pulls};
+use crate::{Shared, graphql, headers, lock, rest, rest_pulls};
 
 /// The route of installation tokens: JWT-authenticated, not content-creating.
 const ACCESS_TOKENS: &str = "/app/installations/{installation_id}/access_tokens";
@@ -155,13 +156,13 @@ async fn pipeline(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
         .get::<MatchedPath>()
         .map(|m| m.as_str().replace("{*", "{"));
     let is_graphql = matched.as_deref() == Some("/graphql") && method == Method::POST;
-    let (req, kind, creating) = if is_graphql {
+    let (req, kind, units) = if is_graphql {
         let (parts, body) = req.into_parts();
         let bytes = axum::body::to_bytes(body, usize::MAX)
             .await
             .unwrap_or_default();
-        let mutation = graphql::is_mutation(&bytes);
-        let kind = if mutation {
+        let units = graphql::mutation_units(&bytes);
+        let kind = if units > 0 {
             "graphql mutation"
         } else {
             "graphql query"
@@ -169,17 +170,18 @@ async fn pipeline(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
         (
             Request::from_parts(parts, Body::from(bytes)),
             kind.to_string(),
-            mutation,
+            units,
         )
     } else {
         match &matched {
             Some(m) => {
                 let creating = ![Method::GET, Method::HEAD].contains(&method) && m != ACCESS_TOKENS;
-                (req, format!("{method} {m}"), creating)
+                (req, format!("{method} {m}"), u32::from(creating))
             }
-            None => (req, format!("unexpected {method} {path}"), false),
+            None => (req, format!("unexpected {method} {path}"), 0),
         }
     };
+    let duplicated = headers::log_and_check(&shared, &kind, req.headers());
     let resource = if is_graphql { "graphql" } else { "core" };
     // The latency is time in flight, like a slow server.
     let flight = InFlight::enter(&shared);
@@ -194,6 +196,9 @@ async fn pipeline(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
     };
     let mut rate: Option<RateInfo> = None;
     let mut response = 'answer: {
+        if let Some(name) = duplicated {
+            break 'answer headers::refusal(&name);
+        }
         if let Some(status) = lock(&shared.limits).take_fault() {
             break 'answer json_response(status, json!({"message": "Server Error"}));
         }
@@ -226,7 +231,7 @@ async fn pipeline(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
                 }
             }
         }
-        let admitted = lock(&shared.limits).admit(creating, flight.count);
+        let admitted = lock(&shared.limits).admit(units, flight.count);
         if let Err(retry_after) = admitted {
             break 'answer secondary_refusal(retry_after, &request_id);
         }

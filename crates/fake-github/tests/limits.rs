@@ -410,3 +410,124 @@ fn responses_match_recorded_github_shapes() {
     same_headers(&recorded, &labels);
     assert_eq!(labels.body[0]["name"], "sync");
 }
+
+/// Two mutation fields in one document are two units: with room for three
+/// units a second, a two-field document, then another, is refused the
+/// second time (4 > 3); a one-unit REST write still fits.
+#[test]
+fn each_top_level_mutation_field_is_one_content_creating_unit() {
+    let fake = fake_with(Config {
+        secondary_limits: vec![(3, Duration::from_secs(1))],
+        ..Config::default()
+    });
+    fake.add_repo("acme", "one", "main", &[("a", b"1")]);
+    let two = "mutation { a: addStar(input: {starrableId: \"x\"}) { clientMutationId } b: removeStar(input: {starrableId: \"x\"}) { clientMutationId } }";
+    assert_ne!(gql_as(&fake, TOKEN, two, json!({})).status, 403);
+    let c = fake.counters();
+    assert_eq!((c.content_creating, c.content_units), (1, 2));
+    let refused = gql_as(&fake, TOKEN, two, json!({}));
+    assert_eq!(refused.status, 403);
+    assert!(
+        refused.body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("You have exceeded a secondary rate limit.")
+    );
+    assert!(refused.headers.contains_key("retry-after"));
+    let pr = rest(
+        &fake,
+        "POST",
+        "/repos/acme/one/git/refs",
+        Some(json!({"ref": "refs/heads/x", "sha": fake.tip("acme", "one", "main").unwrap()})),
+    );
+    assert_eq!(pr.status, 201, "{:?}", pr.body);
+    let c = fake.counters();
+    assert_eq!((c.content_creating, c.content_units), (2, 3));
+    assert_eq!(c.secondary_refusals, 1);
+}
+
+/// Sends raw request bytes; returns the status and body.
+fn raw(fake: &fake_github::FakeGitHub, head: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let addr = fake.url().trim_start_matches("http://").to_string();
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    let head = head.replace("{addr}", &addr);
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut out = String::new();
+    stream.read_to_string(&mut out).unwrap();
+    let status = out.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = out.split("\r\n\r\n").nth(1).unwrap_or_default().to_string();
+    (status, body)
+}
+
+/// A request that repeats a single-valued header is refused with 400
+/// (as strict front ends do), logged with its repeats; with the refusal
+/// off it is answered.
+#[test]
+fn a_repeated_single_valued_header_is_refused_with_400() {
+    let fake = fake();
+    fake.add_repo("acme", "one", "main", &[("a", b"1")]);
+    let twice = format!(
+        "GET /repos/acme/one HTTP/1.1\r\nHost: {{addr}}\r\nConnection: close\r\nUser-Agent: a\r\nUser-Agent: b\r\nAuthorization: Bearer {TOKEN}\r\n\r\n"
+    );
+    let (status, body) = raw(&fake, &twice);
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("`user-agent` appears more than once"),
+        "{body}"
+    );
+    assert_eq!(fake.counters().duplicate_header_refusals, 1);
+    let log = fake.request_headers();
+    let last = log.last().unwrap();
+    assert_eq!(last.kind, "GET /repos/{owner}/{repo}");
+    assert_eq!(last.names.iter().filter(|n| *n == "user-agent").count(), 2);
+    let once = twice.replace("User-Agent: b\r\n", "");
+    assert_eq!(raw(&fake, &once).0, 200);
+
+    let lenient = fake_with(Config {
+        refuse_duplicate_headers: false,
+        ..Config::default()
+    });
+    lenient.add_repo("acme", "one", "main", &[("a", b"1")]);
+    assert_eq!(raw(&lenient, &twice).0, 200);
+}
+
+/// Over the node budget: 200 with GitHub's RESOURCE_LIMITS_EXCEEDED and no
+/// data; past the timeout: 502 "Something went wrong while executing your
+/// query", after the timeout.
+#[test]
+fn queries_over_the_budget_or_past_the_timeout_answer_like_github() {
+    let fake = fake();
+    fake.add_repo("acme", "one", "main", &[("a", b"1")]);
+    let query = "{ a: repository(owner: \"acme\", name: \"one\") { id name } b: repository(owner: \"acme\", name: \"one\") { id } }";
+    fake.set_graphql_budgets(Some(4), None);
+    let resp = gql_as(&fake, TOKEN, query, json!({}));
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.body["data"], Value::Null);
+    assert_eq!(resp.body["errors"][0]["type"], "RESOURCE_LIMITS_EXCEEDED");
+    assert_eq!(
+        resp.body["errors"][0]["message"],
+        "Resource limits for this query exceeded."
+    );
+    fake.set_graphql_budgets(None, Some(1));
+    assert_eq!(
+        gql_as(&fake, TOKEN, query, json!({})).body["errors"][0]["type"],
+        "RESOURCE_LIMITS_EXCEEDED"
+    );
+    fake.set_graphql_budgets(None, None);
+    assert!(gql_as(&fake, TOKEN, query, json!({})).body["data"]["a"]["id"].is_string());
+    fake.set_graphql_latency(Duration::from_millis(60), Duration::from_millis(250));
+    let started = std::time::Instant::now();
+    let resp = gql_as(&fake, TOKEN, query, json!({}));
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    assert_eq!(resp.status, 502);
+    assert!(
+        resp.body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Something went wrong while executing your query. This may be the result of a timeout")
+    );
+    let c = fake.counters();
+    assert_eq!((c.resource_limit_refusals, c.graphql_timeouts), (2, 1));
+    assert_eq!(c.max_query_nodes, 5);
+}

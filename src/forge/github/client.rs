@@ -15,7 +15,8 @@ use octocrab::secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
-use super::limits::{Failure, Pacer, Pacing, RateTracker, Retry, RetryPolicy};
+use super::limits::{Failure, Pacer, Pacing, RateTracker, Retry, RetryPolicy, units_of};
+use super::transport;
 
 /// How distributor authenticates to GitHub.
 pub enum Auth {
@@ -125,6 +126,10 @@ pub enum SendError {
     Unauthorized(String),
     #[error("GitHub request {kind} failed: {message}")]
     Failed { kind: String, message: String },
+    /// GitHub could not run a batch query in time (502/504): asked again
+    /// whole it would likely fail again; a smaller one may pass.
+    #[error("GitHub could not run the {kind} query in time: {message}")]
+    TooBig { kind: String, message: String },
 }
 
 /// Requests made, by kind, for the end-of-run summary and the benchmark.
@@ -133,8 +138,25 @@ pub struct Counts {
     pub by_kind: BTreeMap<String, u64>,
     /// Answers by kind and HTTP status (0: no answer).
     pub by_status: BTreeMap<(String, u16), u64>,
+    /// Content-creating requests sent (retries included).
     pub writes: u64,
+    /// Their content-creating units (see [`units_of`]): what the pacer
+    /// and GitHub's secondary limits count.
+    pub units: u64,
     pub retries: u64,
+}
+
+/// What one request is, for pacing, counting and retrying.
+#[derive(Debug, Clone, Copy)]
+struct Call<'a> {
+    /// Names it in counts and logs.
+    kind: &'a str,
+    /// Its content-creating units (see [`units_of`]).
+    units: u32,
+    /// The primary budget it spends (`core`, `graphql`).
+    resource: &'a str,
+    /// A batched read: a 502/504 is handed back for splitting, not retried.
+    batch: bool,
 }
 
 /// The shared client (one per installation or token).
@@ -154,16 +176,13 @@ pub struct Client {
 
 impl Client {
     pub fn new(endpoint: Endpoint, auth: Auth, settings: ClientSettings) -> Result<Client, String> {
-        let build = |base: &str| -> Result<Octocrab, String> {
-            octocrab::OctocrabBuilder::new()
-                .base_uri(base)
-                .map_err(|e| format!("GitHub API URL `{base}`: {e}"))?
-                .set_connect_timeout(Some(Duration::from_secs(10)))
-                .set_read_timeout(Some(settings.timeout))
-                .build()
-                .map_err(|e| format!("cannot build the GitHub client: {e}"))
-        };
-        let http = build(&endpoint.origin)?;
+        let connect = Duration::from_secs(10);
+        let http = transport::build(
+            &endpoint.origin,
+            octocrab::AuthState::None,
+            connect,
+            settings.timeout,
+        )?;
         let (token, installation) = match auth {
             Auth::Token(t) => (Some(t), None),
             Auth::App {
@@ -176,12 +195,15 @@ impl Client {
                     format!("GitHub App private key is not an RSA PEM key: {e}")
                 })?;
                 let base = format!("{}{}", endpoint.origin, endpoint.rest_prefix);
-                let app = octocrab::OctocrabBuilder::new()
-                    .base_uri(base.as_str())
-                    .map_err(|e| format!("GitHub API URL `{base}`: {e}"))?
-                    .app(octocrab::models::AppId(app_id), key)
-                    .build()
-                    .map_err(|e| format!("cannot build the GitHub App client: {e}"))?;
+                let app = transport::build(
+                    &base,
+                    octocrab::AuthState::App(octocrab::auth::AppAuth {
+                        app_id: octocrab::models::AppId(app_id),
+                        key,
+                    }),
+                    connect,
+                    settings.timeout,
+                )?;
                 let inst = app
                     .installation(octocrab::models::InstallationId(installation_id))
                     .map_err(|e| format!("GitHub App installation {installation_id}: {e}"))?;
@@ -245,11 +267,32 @@ impl Client {
         kind: &str,
     ) -> Result<Response, SendError> {
         let path = format!("{}{}", self.endpoint.rest_prefix, route);
-        let writes = method != Method::GET;
-        self.send(method, &path, body, kind, writes, "core").await
+        let units = units_of(&method, None);
+        let call = Call {
+            kind,
+            units,
+            resource: "core",
+            batch: false,
+        };
+        self.send(method, &path, body, call).await
+    }
+
+    /// A batched GraphQL read: like [`Client::graphql`], but a 502 or 504
+    /// (GitHub's answer to a query past its 10 s) is not retried whole; it
+    /// is [`SendError::TooBig`], for the caller to split the batch.
+    pub async fn graphql_batch(
+        &self,
+        query: &str,
+        variables: &Value,
+        kind: &str,
+    ) -> Result<Value, SendError> {
+        self.graphql_request(query, variables, kind, false, true)
+            .await
     }
 
     /// A GraphQL request. Returns the whole body (`data` and `errors`).
+    /// Its content-creating units are counted from the document itself;
+    /// `mutation` says what the caller expects (checked in debug builds).
     pub async fn graphql(
         &self,
         query: &str,
@@ -257,10 +300,38 @@ impl Client {
         kind: &str,
         mutation: bool,
     ) -> Result<Value, SendError> {
+        self.graphql_request(query, variables, kind, mutation, false)
+            .await
+    }
+
+    async fn graphql_request(
+        &self,
+        query: &str,
+        variables: &Value,
+        kind: &str,
+        mutation: bool,
+        batch: bool,
+    ) -> Result<Value, SendError> {
+        let units = units_of(&Method::POST, Some(query));
+        debug_assert_eq!(
+            mutation,
+            units > 0,
+            "{kind}: mutation flag and document disagree"
+        );
         let body = serde_json::json!({ "query": query, "variables": variables });
         let path = self.endpoint.graphql_path.clone();
         let response = self
-            .send(Method::POST, &path, Some(&body), kind, mutation, "graphql")
+            .send(
+                Method::POST,
+                &path,
+                Some(&body),
+                Call {
+                    kind,
+                    units,
+                    resource: "graphql",
+                    batch,
+                },
+            )
             .await?;
         if !response.status.is_success() {
             return Err(SendError::Failed {
@@ -280,10 +351,15 @@ impl Client {
         method: Method,
         path: &str,
         body: Option<&Value>,
-        kind: &str,
-        writes: bool,
-        resource: &str,
+        call: Call<'_>,
     ) -> Result<Response, SendError> {
+        let Call {
+            kind,
+            units,
+            resource,
+            batch,
+        } = call;
+        let writes = units > 0;
         let mut attempt = 0u32;
         loop {
             // Primary budget: wait for the reset rather than be refused.
@@ -296,7 +372,7 @@ impl Client {
                 tokio::time::sleep(wait).await;
             }
             let _write_slot = if writes {
-                Some(self.pacer.admit().await)
+                Some(self.pacer.admit(units).await)
             } else {
                 None
             };
@@ -309,6 +385,7 @@ impl Client {
                 *c.by_kind.entry(kind.to_string()).or_default() += 1;
                 if writes {
                     c.writes += 1;
+                    c.units += u64::from(units);
                 }
             }
             let outcome = self.attempt(&method, path, body).await;
@@ -331,6 +408,12 @@ impl Client {
                         && graphql_error_types(&body).any(|t| t == "RATE_LIMITED");
                     if status.is_success() && !graphql_limited {
                         return Ok(Response { status, body });
+                    }
+                    if batch && matches!(status.as_u16(), 502 | 504) {
+                        return Err(SendError::TooBig {
+                            kind: kind.into(),
+                            message: format!("HTTP {}: {}", status.as_u16(), message_of(&body)),
+                        });
                     }
                     let failure = classify(status, &headers, &body, graphql_limited);
                     if matches!(failure, Failure::Status { status: s, .. } if (400..500).contains(&s) && s != 403 && s != 429)
@@ -399,16 +482,12 @@ impl Client {
                 "the GitHub token contains characters not allowed in a header".to_string()
             })?;
         auth.set_sensitive(true);
+        // User-Agent, Accept and the API version: set once by the
+        // transport (see [`transport`]).
         let builder = http::Request::builder()
             .method(method.clone())
             .uri(path)
-            .header(http::header::AUTHORIZATION, auth)
-            .header(http::header::ACCEPT, "application/vnd.github+json")
-            .header("x-github-api-version", "2022-11-28")
-            .header(
-                http::header::USER_AGENT,
-                concat!("distributor/", env!("CARGO_PKG_VERSION")),
-            );
+            .header(http::header::AUTHORIZATION, auth);
         let request = self
             .http
             .build_request(builder, body)
@@ -527,6 +606,153 @@ mod tests {
             installation_id: 2,
         };
         assert!(!format!("{b:?}").contains("secret"));
+    }
+
+    /// A 127.0.0.1 server that records each request's raw head (request
+    /// line and headers, as bytes on the wire) and answers 200 with `{}`,
+    /// or an installation token for the token exchange.
+    fn raw_recorder() -> (String, std::sync::Arc<Mutex<Vec<String>>>) {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let heads = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let seen = heads.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut head = String::new();
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    head.push_str(&line);
+                }
+                let length = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                    })
+                    .unwrap_or(0);
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                let answer = if head.contains("/access_tokens") {
+                    r#"{"token":"ghs_recorded","expires_at":"2099-01-01T00:00:00Z","permissions":{}}"#
+                } else {
+                    "{}"
+                };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+                    answer.len()
+                );
+                seen.lock().unwrap().push(head);
+            }
+        });
+        (url, heads)
+    }
+
+    /// Header names of a raw request head, lower case, repeats kept.
+    fn header_names(head: &str) -> Vec<String> {
+        head.lines()
+            .skip(1)
+            .filter_map(|l| l.split_once(':'))
+            .map(|(name, _)| name.trim().to_ascii_lowercase())
+            .collect()
+    }
+
+    fn unpaced() -> ClientSettings {
+        ClientSettings {
+            pacing: Pacing {
+                quotas: Vec::new(),
+                spacing: Duration::ZERO,
+            },
+            ..ClientSettings::default()
+        }
+    }
+
+    /// Every kind of request the GitHub forge sends (REST GET, POST,
+    /// PATCH, PUT, DELETE; a GraphQL query and a mutation; the GitHub App
+    /// token exchange) carries each header exactly once on the wire, with
+    /// distributor's User-Agent.
+    #[tokio::test]
+    async fn every_request_carries_each_header_once() {
+        let (url, heads) = raw_recorder();
+        let endpoint = Endpoint::from_api_url(&url).unwrap();
+        let token = Auth::Token(SecretString::from("ghp_raw".to_string()));
+        let client = Client::new(endpoint.clone(), token, unpaced()).unwrap();
+        let body = serde_json::json!({"a": 1});
+        for method in [Method::GET, Method::DELETE] {
+            client
+                .rest(method, "/repos/o/r", None, "rest")
+                .await
+                .unwrap();
+        }
+        for method in [Method::POST, Method::PATCH, Method::PUT] {
+            client
+                .rest(method, "/repos/o/r/x", Some(&body), "rest")
+                .await
+                .unwrap();
+        }
+        let vars = serde_json::json!({});
+        client
+            .graphql("query { viewer { login } }", &vars, "query", false)
+            .await
+            .unwrap();
+        client
+            .graphql(super::super::query::COMMIT, &vars, "commit", true)
+            .await
+            .unwrap();
+        let key = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/data/github-app-test-key.pem"),
+        )
+        .unwrap();
+        let app = Auth::App {
+            app_id: 1,
+            key_pem: SecretString::from(key),
+            installation_id: 2,
+        };
+        let app = Client::new(endpoint, app, unpaced()).unwrap();
+        app.rest(Method::GET, "/repos/o/r", None, "rest")
+            .await
+            .unwrap();
+
+        let heads = heads.lock().unwrap().clone();
+        let lines: Vec<&str> = heads.iter().filter_map(|h| h.lines().next()).collect();
+        assert_eq!(heads.len(), 9, "{lines:?}");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("POST /app/installations/2/access_tokens"))
+        );
+        for head in &heads {
+            let names = header_names(head);
+            for name in &names {
+                let n = names.iter().filter(|m| *m == name).count();
+                assert_eq!(n, 1, "`{name}` {n} times in:\n{head}");
+            }
+            for needed in [
+                "user-agent",
+                "accept",
+                "x-github-api-version",
+                "authorization",
+                "host",
+            ] {
+                assert!(
+                    names.iter().any(|n| n == needed),
+                    "no `{needed}` in:\n{head}"
+                );
+            }
+            assert!(
+                head.to_ascii_lowercase()
+                    .contains(&format!("user-agent: {}", transport::USER_AGENT)),
+                "{head}"
+            );
+        }
     }
 
     #[test]

@@ -12,7 +12,9 @@ use std::time::Duration;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::time::Instant;
 
-/// One pacing quota: at most `count` content-creating requests per `period`.
+/// One pacing quota: at most `count` content-creating units per `period`
+/// (a unit is one top-level GraphQL mutation field or one mutating REST
+/// request, see [`units_of`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WriteQuota {
     pub count: u32,
@@ -44,15 +46,18 @@ pub use crate::time::parse_duration_or_secs as parse_duration;
 /// How content-creating requests are paced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pacing {
-    /// Every quota must admit a write before it is sent.
+    /// Every quota must admit a write's units before it is sent.
     pub quotas: Vec<WriteQuota>,
-    /// Minimum time between two writes.
+    /// Minimum time between two writes (requests, whatever their units).
     pub spacing: Duration,
 }
 
 impl Default for Pacing {
-    /// Under GitHub's published secondary limits (80/minute, 500/hour),
-    /// with the one second between writes GitHub asks integrators for.
+    /// Under GitHub's published secondary limits (80/minute, 500/hour
+    /// content-creating), counted the conservative way: every top-level
+    /// mutation field is one unit. 60 and 450 leave a quarter and a tenth of
+    /// margin for clock skew between us and GitHub and for writes of another
+    /// process on the same token. One second between writes, as GitHub asks.
     fn default() -> Self {
         Pacing {
             quotas: vec![
@@ -70,17 +75,133 @@ impl Default for Pacing {
     }
 }
 
+/// The content-creating units of one request, as the pacer and GitHub's
+/// secondary limits count them (GitHub does not say whether a document
+/// with several mutations counts once or per mutation; we budget per
+/// mutation): a GraphQL document's top-level mutation fields (0 for a
+/// query), one for a mutating REST request (POST, PATCH, PUT, DELETE), none
+/// for a read.
+pub fn units_of(method: &http::Method, graphql: Option<&str>) -> u32 {
+    match graphql {
+        Some(document) => mutation_fields(document),
+        None => u32::from(!matches!(
+            *method,
+            http::Method::GET | http::Method::HEAD | http::Method::OPTIONS
+        )),
+    }
+}
+
+/// Counts the top-level fields of the first `mutation` operation of a
+/// GraphQL document (0 when it has none). A small lexer: strings, block
+/// strings and comments are skipped; at selection depth 1 outside
+/// arguments, every name that is not an alias (followed by `:`), a
+/// directive (after `@`) or a keyword (`on`, after `...`) starts a field.
+fn mutation_fields(document: &str) -> u32 {
+    let tokens = lex(document);
+    let Some(start) = tokens.iter().position(|t| *t == Token::Name("mutation")) else {
+        return 0;
+    };
+    let (mut braces, mut parens, mut fields) = (0usize, 0usize, 0u32);
+    let mut previous: Option<&Token> = None;
+    for (i, token) in tokens.iter().enumerate().skip(start + 1) {
+        match token {
+            Token::Punct('{') => braces += 1,
+            Token::Punct('}') => {
+                braces = braces.saturating_sub(1);
+                if braces == 0 {
+                    break;
+                }
+            }
+            Token::Punct('(') => parens += 1,
+            Token::Punct(')') => parens = parens.saturating_sub(1),
+            Token::Name(_) if braces == 1 && parens == 0 => {
+                let alias = tokens.get(i + 1) == Some(&Token::Punct(':'));
+                let directive = previous == Some(&Token::Punct('@'));
+                let spread =
+                    previous == Some(&Token::Spread) || previous == Some(&Token::Name("on"));
+                if !alias && !directive && !spread {
+                    fields += 1;
+                }
+            }
+            _ => {}
+        }
+        previous = Some(token);
+    }
+    fields
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Token<'a> {
+    Name(&'a str),
+    Punct(char),
+    Spread,
+    /// A string or number literal.
+    Value,
+}
+
+fn lex(text: &str) -> Vec<Token<'_>> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if c == b'#' {
+            while i < bytes.len() && bytes[i] != b'\n' {
+                i += 1;
+            }
+        } else if bytes[i..].starts_with(b"\"\"\"") {
+            i += 3;
+            while i < bytes.len() && !bytes[i..].starts_with(b"\"\"\"") {
+                i += if bytes[i] == b'\\' { 2 } else { 1 };
+            }
+            i += 3;
+            out.push(Token::Value);
+        } else if c == b'"' {
+            i += 1;
+            while i < bytes.len() && bytes[i] != b'"' {
+                i += if bytes[i] == b'\\' { 2 } else { 1 };
+            }
+            i += 1;
+            out.push(Token::Value);
+        } else if bytes[i..].starts_with(b"...") {
+            i += 3;
+            out.push(Token::Spread);
+        } else if c.is_ascii_alphabetic() || c == b'_' {
+            let begin = i;
+            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+                i += 1;
+            }
+            out.push(Token::Name(&text[begin..i]));
+        } else if c.is_ascii_digit() || c == b'-' {
+            while i < bytes.len()
+                && (bytes[i].is_ascii_alphanumeric() || b"-+.".contains(&bytes[i]))
+            {
+                i += 1;
+            }
+            out.push(Token::Value);
+        } else {
+            if b"{}():@$!=[]|&".contains(&c) {
+                out.push(Token::Punct(char::from(c)));
+            }
+            i += 1;
+        }
+    }
+    out
+}
+
 /// The org-wide write pacer: one per process, shared by every repo.
 ///
-/// Each quota is a sliding window over the times of the last writes: a
-/// write goes out only when fewer than `count` were sent in the last
-/// `period`. That bounds every window GitHub may count in, which a token
+/// Each quota is a sliding window over the units of the last writes: a
+/// write of `n` units goes out only when at most `count - n` were sent in
+/// the last `period` (a write of more units than a quota holds waits for
+/// an empty window). That bounds every window GitHub may count in, which a token
 /// bucket does not (a bucket of 450 per hour admits its full burst and then
 /// keeps refilling, so an hour can see almost twice the quota). The minimum
 /// spacing between writes is governor's GCRA with a burst of one.
 pub struct Pacer {
     quotas: Vec<WriteQuota>,
-    /// Per quota, when the writes still inside its window went out.
+    /// Per quota, when the units still inside its window went out (one
+    /// entry per unit).
     sent: Mutex<Vec<VecDeque<Instant>>>,
     spacing: Option<DefaultDirectRateLimiter>,
     /// Writes are serialised, as GitHub asks.
@@ -109,10 +230,10 @@ impl Pacer {
         self.waiting.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Waits until every quota admits one more write, records it, and holds
+    /// Waits until every quota admits `units` more, records them, and holds
     /// the write slot until the returned guard is dropped (after the
     /// response).
-    pub async fn admit(&self) -> tokio::sync::MutexGuard<'_, ()> {
+    pub async fn admit(&self, units: u32) -> tokio::sync::MutexGuard<'_, ()> {
         let _waiting = Waiting::new(&self.waiting);
         let guard = self.serial.lock().await;
         loop {
@@ -121,7 +242,7 @@ impl Pacer {
                     .sent
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
-                next_slot(&self.quotas, &mut sent, Instant::now())
+                next_slot(&self.quotas, &mut sent, units, Instant::now())
             };
             match wait {
                 Some(at) => tokio::time::sleep_until(at).await,
@@ -138,7 +259,7 @@ impl Pacer {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .iter_mut()
         {
-            window.push_back(now);
+            window.extend(std::iter::repeat_n(now, units as usize));
         }
         guard
     }
@@ -161,11 +282,12 @@ impl Drop for Waiting<'_> {
     }
 }
 
-/// When the next write may go: `None` now, else the instant the fullest
-/// window frees a slot. Drops times that left their window.
+/// When the next write of `units` may go: `None` now, else the instant the
+/// fullest window frees enough room. Drops times that left their window.
 fn next_slot(
     quotas: &[WriteQuota],
     sent: &mut [VecDeque<Instant>],
+    units: u32,
     now: Instant,
 ) -> Option<Instant> {
     let mut wait: Option<Instant> = None;
@@ -173,8 +295,10 @@ fn next_slot(
         while times.front().is_some_and(|t| *t + quota.period <= now) {
             times.pop_front();
         }
-        if times.len() >= quota.count as usize {
-            let free_at = times[times.len() - quota.count as usize] + quota.period;
+        // A write larger than the quota waits for an empty window.
+        let room = quota.count.saturating_sub(units.min(quota.count)) as usize;
+        if times.len() > room {
+            let free_at = times[times.len() - room - 1] + quota.period;
             wait = Some(wait.map_or(free_at, |w| w.max(free_at)));
         }
     }
@@ -420,6 +544,85 @@ mod tests {
         );
     }
 
+    /// Units are counted per top-level mutation field, whatever the
+    /// aliases, arguments, strings or comments; reads cost none.
+    #[test]
+    fn units_count_top_level_mutation_fields() {
+        use super::super::query;
+        let post = |doc: &str| units_of(&http::Method::POST, Some(doc));
+        assert_eq!(post(query::COMMIT), 1);
+        assert_eq!(post(query::PROPOSE), 2);
+        assert_eq!(post(query::UPDATE_REFS), 1);
+        assert_eq!(post(query::AUTO_MERGE), 1);
+        assert_eq!(post("query { viewer { login } }"), 0);
+        assert_eq!(post("{ viewer { login } }"), 0);
+        let tricky = "# mutation { fäke }\nmutation M($a: String = \"} {x}\") {\n  one: addStar(input: {starrableId: \"{\"}) { clientMutationId }\n  removeStar(input: {starrableId: \"\"\"é}\"\"\"}) @skip(if: false) { clientMutationId }\n  ...Frag\n  three: addStar(input: {starrableId: -1.5e3}) { starrable { id } }\n}";
+        assert_eq!(post(tricky), 3);
+        for method in [
+            http::Method::POST,
+            http::Method::PATCH,
+            http::Method::PUT,
+            http::Method::DELETE,
+        ] {
+            assert_eq!(units_of(&method, None), 1);
+        }
+        assert_eq!(units_of(&http::Method::GET, None), 0);
+    }
+
+    /// The counter agrees with a real GraphQL parser on every mutation the
+    /// forge sends.
+    #[test]
+    fn units_agree_with_the_graphql_parser() {
+        use super::super::query;
+        for doc in [
+            query::COMMIT,
+            query::PROPOSE,
+            query::UPDATE_REFS,
+            query::AUTO_MERGE,
+        ] {
+            let parsed = apollo_compiler::ast::Document::parse(doc, "doc.graphql").unwrap();
+            let fields = parsed
+                .definitions
+                .iter()
+                .find_map(|d| match d {
+                    apollo_compiler::ast::Definition::OperationDefinition(op) => {
+                        Some(op.selection_set.len())
+                    }
+                    _ => None,
+                })
+                .unwrap();
+            assert_eq!(
+                units_of(&http::Method::POST, Some(doc)) as usize,
+                fields,
+                "{doc}"
+            );
+        }
+    }
+
+    /// A write of two units takes two of a quota's slots; one larger than
+    /// the quota waits for an empty window instead of waiting forever.
+    #[tokio::test(start_paused = true)]
+    async fn the_pacer_admits_units() {
+        let pacing = Pacing {
+            quotas: vec![WriteQuota {
+                count: 5,
+                period: Duration::from_secs(60),
+            }],
+            spacing: Duration::ZERO,
+        };
+        let pacer = Pacer::new(&pacing);
+        let start = tokio::time::Instant::now();
+        let mut times = Vec::new();
+        for units in [2, 2, 2, 1, 9, 1] {
+            drop(pacer.admit(units).await);
+            times.push(start.elapsed().as_secs());
+        }
+        // 2+2 at once; the third 2 would make 6 > 5: it waits a minute,
+        // the 1 fits beside it, the 9 waits for an empty window (another
+        // minute), and the last 1 for the 9 to leave it.
+        assert_eq!(times, [0, 0, 60, 60, 120, 180]);
+    }
+
     #[test]
     fn retry_after_is_obeyed_and_bounded() {
         let p = RetryPolicy::default();
@@ -514,7 +717,7 @@ mod tests {
         let start = tokio::time::Instant::now();
         let mut times = Vec::new();
         for _ in 0..30 {
-            drop(pacer.admit().await);
+            drop(pacer.admit(1).await);
             times.push(start.elapsed());
         }
         for q in &pacing.quotas {

@@ -17,12 +17,14 @@
 //! This module maps GitHub's answers to [`ForgeError`]s; it does no
 //! planning.
 
+mod batches;
 pub mod client;
 pub mod credentials;
 pub mod limits;
 mod pulls;
 pub mod query;
 mod rest;
+pub mod transport;
 mod tree;
 
 use octocrab::secrecy::SecretString;
@@ -72,6 +74,8 @@ pub struct GitHubForge {
     client: Client,
     write_mode: WriteMode,
     batch_size: usize,
+    /// The observation batch size as GitHub lets it be (see [`batches`]).
+    batches: batches::Batches,
     /// What the forge knows of each repository, from observation or a
     /// small query.
     repos: Mutex<HashMap<RepoId, Known>>,
@@ -99,6 +103,7 @@ impl GitHubForge {
             client: Client::new(endpoint, config.auth, config.client)?,
             write_mode: config.write_mode,
             batch_size: config.batch_size.max(1),
+            batches: batches::Batches::new(config.batch_size),
             repos: Mutex::new(HashMap::new()),
         })
     }
@@ -154,11 +159,15 @@ impl GitHubForge {
             .map(|(r, b)| format!("{r} {}/{}", b.remaining, b.limit))
             .collect::<Vec<_>>()
             .join(", ");
+        let batches = self.batches.report();
         tracing::info!(
             requests = total,
             writes = counts.writes,
+            write_units = counts.units,
             retries = counts.retries,
             remaining = %budgets,
+            observe_batches = %batches::describe(&batches.answered),
+            observe_splits = batches.splits,
             "GitHub API usage"
         );
         for (kind, n) in &counts.by_kind {
@@ -166,19 +175,72 @@ impl GitHubForge {
         }
     }
 
-    async fn observe_chunk(&self, chunk: &[RepoQuery]) -> Vec<Result<RepoObservation, ForgeError>> {
+    /// Observes `chunk` in one query; when GitHub cannot answer it (too
+    /// slow or too big), splits it in halves and observes those, down to
+    /// single repositories (see [`batches`]).
+    fn observe_adaptive<'a>(&'a self, chunk: &'a [RepoQuery]) -> Observing<'a> {
+        Box::pin(async move {
+            let why = match self.observe_chunk(chunk).await {
+                Ok(results) => {
+                    self.batches.answered(chunk.len());
+                    return results;
+                }
+                Err(why) => why,
+            };
+            if let [q] = chunk {
+                return vec![Err(ForgeError::Other(format!(
+                    "{}: GitHub could not answer the observation of this repository even alone ({why}); its managed paths may be too many for one query, or GitHub is overloaded: try again later or with fewer files",
+                    q.repo
+                )))];
+            }
+            self.batches.refused(chunk.len());
+            tracing::warn!(
+                repos = chunk.len(),
+                reason = %why,
+                "GitHub could not answer an observation batch; splitting it in halves"
+            );
+            let (a, b) = chunk.split_at(chunk.len() / 2);
+            let (mut first, second) =
+                futures_util::future::join(self.observe_adaptive(a), self.observe_adaptive(b))
+                    .await;
+            first.extend(second);
+            first
+        })
+    }
+
+    /// One observation query. Err: GitHub could not answer it as a whole
+    /// (a timeout or a resource limit; the reason), so it should be split.
+    async fn observe_chunk(
+        &self,
+        chunk: &[RepoQuery],
+    ) -> Result<Vec<Result<RepoObservation, ForgeError>>, String> {
         let doc = query::observe(chunk);
-        let body = match self
-            .client
-            .graphql(&doc.query, &doc.variables, "graphql observe", false)
-            .await
-        {
-            Ok(b) => b,
-            Err(e) => {
-                let err = send_error(e);
-                return chunk.iter().map(|_| Err(err.clone())).collect();
+        // A batch that times out is split rather than asked again whole; a
+        // single repository cannot be split, so its query is retried like
+        // any other (a 502 may be a passing fault).
+        let sent = match chunk {
+            [_] => {
+                self.client
+                    .graphql(&doc.query, &doc.variables, "graphql observe", false)
+                    .await
+            }
+            _ => {
+                self.client
+                    .graphql_batch(&doc.query, &doc.variables, "graphql observe")
+                    .await
             }
         };
+        let body = match sent {
+            Ok(b) => b,
+            Err(e @ SendError::TooBig { .. }) => return Err(e.to_string()),
+            Err(e) => {
+                let err = send_error(e);
+                return Ok(chunk.iter().map(|_| Err(err.clone())).collect());
+            }
+        };
+        if let Some(why) = batches::too_big(&body) {
+            return Err(why);
+        }
         let parsed = query::parse_observe(chunk, &body);
         let mut out = Vec::with_capacity(parsed.len());
         for (q, r) in chunk.iter().zip(parsed) {
@@ -187,7 +249,7 @@ impl GitHubForge {
                 Err(e) => Err(e),
             });
         }
-        out
+        Ok(out)
     }
 
     /// Completes one repository's observation (the name of an unborn
@@ -679,6 +741,10 @@ fn commit_oid(request: &CommitRequest, branch: &str, data: &Value) -> Result<Obj
             ))
         })
 }
+/// The observation of a batch, boxed (it splits recursively).
+type Observing<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Vec<Result<RepoObservation, ForgeError>>> + Send + 'a>,
+>;
 
 /// Names the forge writes must be valid before anything is sent: the
 /// branch (`git check-ref-format` would take some names no branch may
@@ -727,8 +793,8 @@ impl Forge for GitHubForge {
     }
 
     async fn observe(&self, queries: &[RepoQuery]) -> Vec<Result<RepoObservation, ForgeError>> {
-        let chunks: Vec<&[RepoQuery]> = queries.chunks(self.batch_size).collect();
-        join_all(chunks.into_iter().map(|c| self.observe_chunk(c)))
+        let chunks: Vec<&[RepoQuery]> = queries.chunks(self.batches.size()).collect();
+        join_all(chunks.into_iter().map(|c| self.observe_adaptive(c)))
             .await
             .into_iter()
             .flatten()
@@ -851,6 +917,16 @@ impl Forge for GitHubForge {
         Some(crate::forge::ForgeUsage {
             requests: counts.by_status,
             writes: counts.writes,
+            write_units: counts.units,
+            observe_batches: {
+                let r = self.batches.report();
+                crate::forge::BatchUsage {
+                    configured: r.configured,
+                    current: r.current,
+                    answered: r.answered,
+                    splits: r.splits,
+                }
+            },
             retries: counts.retries,
             budgets: self
                 .client
