@@ -485,22 +485,37 @@ fn promote(
         );
     }
     let log = rollout_log(state_dir)?;
+    let state = log.read().map_err(anyhow::Error::msg)?;
+    // A prefix as printed ("held" messages show 12 characters) resolves
+    // like git's; a revision nobody has seen is refused, not recorded.
+    let history = crate::source::history(&prepared.inputs, reconcile::HISTORY);
+    let current = rollout::revision_key(&crate::source::revision(&prepared.inputs));
+    let known = history
+        .iter()
+        .map(|(r, _)| r.as_str())
+        .chain(std::iter::once(current.as_str()))
+        .chain(state.revisions());
+    let revision = rollout::revision::resolve(
+        &a.revision,
+        known,
+        "the platform history nor the rollout log",
+    )
+    .map_err(anyhow::Error::msg)?;
     let operator = crate::audit::operator();
     log.append(
         &[rollout::Event::Promoted {
             at: now,
-            revision: a.revision.clone(),
+            revision: revision.clone(),
             wave: a.wave.clone(),
             operator: operator.clone(),
         }],
         now,
     )
     .map_err(anyhow::Error::msg)?;
-    tracing::info!(revision = %a.revision, wave = %a.wave, operator = %operator, "revision promoted");
+    tracing::info!(revision = %revision, wave = %a.wave, operator = %operator, "revision promoted");
     writeln!(
         out,
-        "promoted revision {} to wave {} (and the waves before it); recorded in {}",
-        a.revision,
+        "promoted revision {revision} to wave {} (and the waves before it); recorded in {}",
         a.wave,
         log.path().display()
     )?;
@@ -516,32 +531,35 @@ fn resume(
 ) -> Result<u8> {
     let log = rollout_log(state_dir)?;
     let state = log.read().map_err(anyhow::Error::msg)?;
-    if !state.halted.contains_key(&a.revision) {
-        bail!(
-            "revision {} is not halted (halted: {})",
-            a.revision,
+    let revision = match rollout::revision::resolve(
+        &a.revision,
+        state.halted.keys().map(String::as_str),
+        "the halted revisions",
+    ) {
+        Ok(r) => r,
+        Err(e) => bail!(
+            "{e} (halted: {})",
             if state.halted.is_empty() {
                 "none".to_string()
             } else {
                 state.halted.keys().cloned().collect::<Vec<_>>().join(", ")
             }
-        );
-    }
+        ),
+    };
     let operator = crate::audit::operator();
     log.append(
         &[rollout::Event::Resumed {
             at: now,
-            revision: a.revision.clone(),
+            revision: revision.clone(),
             operator: operator.clone(),
         }],
         now,
     )
     .map_err(anyhow::Error::msg)?;
-    tracing::info!(revision = %a.revision, operator = %operator, "rollout resumed");
+    tracing::info!(revision = %revision, operator = %operator, "rollout resumed");
     writeln!(
         out,
-        "resumed the rollout of revision {}; it is not halted again by the failures seen so far",
-        a.revision
+        "resumed the rollout of revision {revision}; it is not halted again by the failures seen so far"
     )?;
     Ok(exit::OK)
 }

@@ -461,8 +461,15 @@ fn waves_soak_then_promote_halt_on_failed_checks_resume_and_manual_promote() {
     // The operator fixes checks and resumes: the rollout continues.
     w.fake
         .set_check_state(OWNER, "canary-a", &tip, Some("SUCCESS"));
-    let r = w.run(t + 2 * HOUR, "resume", &[&rev2]);
+    // Revisions resolve like git: the 12 characters printed are enough.
+    let r = w.run(t + 2 * HOUR, "resume", &[&rev2[..12]]);
     r.expect_code(0);
+    assert!(
+        r.stdout
+            .contains(&format!("resumed the rollout of revision {rev2}")),
+        "{}",
+        r.stdout
+    );
     w.run(t + 3 * HOUR, "apply", &[]).expect_code(0);
     assert!(
         w.file("main-b", "main", CI)
@@ -479,8 +486,37 @@ fn waves_soak_then_promote_halt_on_failed_checks_resume_and_manual_promote() {
             .unwrap()
             .contains("package-all")
     );
-    w.run(t3, "promote", &[&rev3, "--wave", "default"])
-        .expect_code(0);
+    // An unknown revision is refused and nothing is recorded.
+    let log_before = std::fs::read(w.state.join("rollout.jsonl")).unwrap();
+    let unknown = w.run(t3, "promote", &["deadbeef", "--wave", "default"]);
+    unknown.expect_code(1);
+    assert!(
+        unknown.stderr.contains(
+            "unknown revision \"deadbeef\": it is not in the platform history nor the rollout log"
+        ),
+        "{}",
+        unknown.stderr
+    );
+    assert_eq!(
+        std::fs::read(w.state.join("rollout.jsonl")).unwrap(),
+        log_before
+    );
+    let not_halted = w.run(t3, "resume", &[&rev3[..12]]);
+    not_halted.expect_code(1);
+    assert!(
+        not_halted.stderr.contains("unknown revision"),
+        "{}",
+        not_halted.stderr
+    );
+    let promoted = w.run(t3, "promote", &[&rev3[..12], "--wave", "default"]);
+    promoted.expect_code(0);
+    assert!(
+        promoted
+            .stdout
+            .contains(&format!("promoted revision {rev3} to wave default")),
+        "{}",
+        promoted.stdout
+    );
     let promoted = w.run(t3 + 60, "apply", &[]);
     promoted.expect_code(0);
     assert!(

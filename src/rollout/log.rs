@@ -126,6 +126,18 @@ pub struct State {
 }
 
 impl State {
+    /// Every revision the log names (waves in sync, promotions, halts,
+    /// resumes, direct commits).
+    pub fn revisions(&self) -> impl Iterator<Item = &str> {
+        self.waves_in_sync
+            .keys()
+            .map(|(r, _)| r.as_str())
+            .chain(self.promoted.keys().map(String::as_str))
+            .chain(self.halted.keys().map(String::as_str))
+            .chain(self.resumed.keys().map(String::as_str))
+            .chain(self.direct_commits.values().map(|(_, r, _)| r.as_str()))
+    }
+
     /// Folds events in order.
     pub fn fold<'a>(events: impl IntoIterator<Item = &'a Event>) -> State {
         let mut s = State::default();

@@ -8,6 +8,7 @@
 //! `status` print them. The behaviour is described in `docs/rollout.md`.
 
 pub mod log;
+pub mod revision;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
