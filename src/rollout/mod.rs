@@ -335,6 +335,22 @@ fn wave_digest(plans: &[&RepoPlan]) -> String {
     crate::blob::blob_id(listing.as_bytes()).to_string()
 }
 
+/// How many blocking repos a message names before it counts the rest.
+const NAMED: usize = 3;
+
+/// `; waiting for acme/a, acme/b and 3 more`, or nothing.
+fn waiting_for(blocking: &[String]) -> String {
+    match blocking.len() {
+        0 => String::new(),
+        n if n <= NAMED => format!("; waiting for {}", blocking.join(", ")),
+        n => format!(
+            "; waiting for {} and {} more",
+            blocking[..NAMED].join(", "),
+            n - NAMED
+        ),
+    }
+}
+
 /// Why the waves after a gate wait, if they do.
 #[derive(Debug, Clone)]
 enum Wait {
@@ -346,6 +362,8 @@ enum Wait {
         wave: String,
         in_sync: usize,
         repos: usize,
+        /// The repos not in sync yet (sorted), named in the message.
+        blocking: Vec<String>,
     },
     /// In sync, soaking until `until`.
     Soaking {
@@ -365,10 +383,12 @@ impl Wait {
                 wave,
                 in_sync,
                 repos,
+                blocking,
             } => format!(
-                "{who} waits for wave {wave} to take revision {} ({in_sync} of {repos} repo{} in sync)",
+                "{who} waits for wave {wave} to take revision {} ({in_sync} of {repos} repo{} in sync{})",
                 short(revision),
-                if *repos == 1 { "" } else { "s" }
+                if *repos == 1 { "" } else { "s" },
+                waiting_for(blocking)
             ),
             Wait::Soaking { wave, since, soak } => format!(
                 "wave {wave} soaking until {} (in sync since {}, soak {})",
@@ -416,11 +436,18 @@ fn waves_of(
             .iter()
             .filter(|p| wave_of(&p.repo) == i)
             .collect();
-        let failed = errors.iter().filter(|r| wave_of(r) == i).count();
-        let in_sync = members
+        let failed: Vec<&&RepoId> = errors.iter().filter(|r| wave_of(r) == i).collect();
+        let (synced, behind): (Vec<&RepoPlan>, Vec<&RepoPlan>) = members
             .iter()
-            .filter(|p| p.status() == RepoStatus::InSync && !delivers(p))
-            .count();
+            .partition(|p| p.status() == RepoStatus::InSync && !delivers(p));
+        let in_sync = synced.len();
+        let mut blocking: Vec<String> = behind
+            .iter()
+            .map(|p| p.repo.to_string())
+            .chain(failed.iter().map(|r| r.to_string()))
+            .collect();
+        blocking.sort();
+        let failed = failed.len();
         let total = members.len() + failed;
         let key = (revision.to_string(), wave.name.clone());
         let mut record = ctx.state.waves_in_sync.get(&key).cloned();
@@ -478,6 +505,7 @@ fn waves_of(
                 wave: wave.name.clone(),
                 in_sync,
                 repos: total,
+                blocking,
             },
             (false, Some(soak), Some(r)) if r.since + soak.as_secs() as Epoch > ctx.now => {
                 Wait::Soaking {

@@ -82,3 +82,18 @@ fn staleness_says_how_far_behind_and_flags_stale() {
     };
     assert_eq!(one.line().unwrap(), "1 revision behind for 10m");
 }
+
+#[test]
+fn a_held_wave_names_the_repos_it_waits_for_then_counts_the_rest() {
+    let names = |n: usize| -> Vec<String> { (1..=n).map(|i| format!("acme/c{i}")).collect() };
+    assert_eq!(waiting_for(&[]), "");
+    assert_eq!(waiting_for(&names(2)), "; waiting for acme/c1, acme/c2");
+    assert_eq!(
+        waiting_for(&names(3)),
+        "; waiting for acme/c1, acme/c2, acme/c3"
+    );
+    assert_eq!(
+        waiting_for(&names(7)),
+        "; waiting for acme/c1, acme/c2, acme/c3 and 4 more"
+    );
+}

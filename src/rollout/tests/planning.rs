@@ -370,7 +370,7 @@ fn a_direct_after_commit_is_an_ordinary_delivery_for_the_policy() {
     assert_eq!(
         out.decision("kiwi-app"),
         &held(
-            "wave early waits for wave canary to take revision 3f9c2e1a7b5d (0 of 1 repo in sync)",
+            "wave early waits for wave canary to take revision 3f9c2e1a7b5d (0 of 1 repo in sync; waiting for acme/c1)",
             None
         )
     );
@@ -611,7 +611,7 @@ fn a_waived_repo_is_idle_and_in_sync_for_its_wave() {
     assert_eq!(
         out.decision("e1"),
         &held(
-            "wave early waits for wave canary to take revision 3f9c2e1a7b5d (0 of 1 repo in sync)",
+            "wave early waits for wave canary to take revision 3f9c2e1a7b5d (0 of 1 repo in sync; waiting for acme/kiwi-app)",
             None
         )
     );

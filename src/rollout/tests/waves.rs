@@ -35,8 +35,7 @@ fn fleet() -> Fleet {
         .wave("default", &["d1"])
 }
 
-const EARLY_WAITS_0_OF_2: &str =
-    "wave early waits for wave canary to take revision 3f9c2e1a7b5d (0 of 2 repos in sync)";
+const EARLY_WAITS_0_OF_2: &str = "wave early waits for wave canary to take revision 3f9c2e1a7b5d (0 of 2 repos in sync; waiting for acme/c1, acme/c2)";
 const DEFAULT_WAITS: &str = "wave default waits for wave early";
 
 /// The digest recorded with a wave-in-sync event.
@@ -82,8 +81,7 @@ fn later_waves_wait_while_a_soaking_wave_is_not_fully_in_sync() {
             repo("o1").direct("baseline").build(),
         ],
     );
-    let early =
-        "wave early waits for wave canary to take revision 3f9c2e1a7b5d (1 of 2 repos in sync)";
+    let early = "wave early waits for wave canary to take revision 3f9c2e1a7b5d (1 of 2 repos in sync; waiting for acme/c2)";
     assert_eq!(out.decision("c1"), &Decision::Idle);
     assert_eq!(out.decision("c2"), &Decision::Proceed);
     assert_eq!(out.decision("e1"), &held(early, None));
@@ -160,7 +158,7 @@ fn the_next_wave_opens_exactly_when_the_soak_ends() {
         assert_eq!(out.rollout().waves[1], early, "now {now}");
         let d1 = if e1 == Decision::Proceed {
             held(
-                "wave default waits for wave early to take revision 3f9c2e1a7b5d (0 of 1 repo in sync)",
+                "wave default waits for wave early to take revision 3f9c2e1a7b5d (0 of 1 repo in sync; waiting for acme/e1)",
                 None,
             )
         } else {
@@ -314,8 +312,7 @@ fn a_promotion_opens_the_wave_and_every_wave_before_it() {
             repo("d1").direct("baseline").build(),
         ]
     };
-    let default_waits_for_early =
-        "wave default waits for wave early to take revision 3f9c2e1a7b5d (0 of 1 repo in sync)";
+    let default_waits_for_early = "wave default waits for wave early to take revision 3f9c2e1a7b5d (0 of 1 repo in sync; waiting for acme/e1)";
     let proceed = Decision::Proceed;
     // (promotions, e1, d1, promoted waves)
     let cases = [
@@ -411,7 +408,7 @@ fn repos_outside_the_declared_waves_come_after_the_last_wave() {
             Decision::Held { reason, until } => {
                 assert!(
                     reason.ends_with(
-                        " for wave canary to take revision 3f9c2e1a7b5d (0 of 1 repo in sync)"
+                        " for wave canary to take revision 3f9c2e1a7b5d (0 of 1 repo in sync; waiting for acme/c1)"
                     ),
                     "{reason}"
                 );
@@ -462,7 +459,7 @@ fn a_repo_that_could_not_be_planned_keeps_its_wave_from_completing() {
     assert_eq!(
         out.decision("e1"),
         &held(
-            "wave early waits for wave canary to take revision 3f9c2e1a7b5d (1 of 2 repos in sync)",
+            "wave early waits for wave canary to take revision 3f9c2e1a7b5d (1 of 2 repos in sync; waiting for acme/c2)",
             None
         )
     );
@@ -470,8 +467,7 @@ fn a_repo_that_could_not_be_planned_keeps_its_wave_from_completing() {
 
 #[test]
 fn a_pull_request_awaiting_merge_or_a_hand_edit_keeps_its_wave_from_completing() {
-    let early_waits =
-        "wave early waits for wave canary to take revision 3f9c2e1a7b5d (0 of 1 repo in sync)";
+    let early_waits = "wave early waits for wave canary to take revision 3f9c2e1a7b5d (0 of 1 repo in sync; waiting for acme/c1)";
     let cases = [
         (
             "awaiting merge",
