@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
@@ -456,7 +456,19 @@ impl Run<'_> {
 /// The state directory: `--state-dir`, else systemd's `$STATE_DIRECTORY`,
 /// else the XDG state home.
 fn state_dir(g: &Global) -> Option<PathBuf> {
-    reconcile::default_state_dir(g.state_dir.as_deref())
+    let endpoint = ForgeSpec::from_cli(g.forge.as_deref(), &g.github)
+        .map(|spec| spec.endpoint())
+        .unwrap_or_default();
+    let platform = g.registry.parent().unwrap_or(Path::new("."));
+    let platform = if platform.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        platform
+    };
+    reconcile::default_state_dir(
+        g.state_dir.as_deref(),
+        &reconcile::fleet_key(&endpoint, platform),
+    )
 }
 
 /// `distributor promote REV --wave NAME`.

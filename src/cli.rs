@@ -75,8 +75,9 @@ pub struct Global {
     pub quiet: bool,
     /// Where the rollout log (`rollout.jsonl`: pull requests opened, wave
     /// soak, promotions, halts) and the audit log live. Default:
-    /// $STATE_DIRECTORY (systemd), else $XDG_STATE_HOME/distributor, else
-    /// ~/.local/state/distributor. `plan` and `status` only read it.
+    /// $STATE_DIRECTORY (systemd), else a directory per fleet (forge and
+    /// platform) under $XDG_STATE_HOME/distributor/fleets/, else
+    /// ~/.local/state/distributor/fleets/. `plan` and `status` only read it.
     #[arg(long, global = true, env = "DISTRIBUTOR_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
     /// Plan as if it were this time (RFC 3339), to rehearse when soaks end

@@ -1479,3 +1479,34 @@ fn a_proposal_branch_that_is_the_default_branch_fails_the_repo() {
         .collect();
     assert_eq!(after, before, "no commit on main");
 }
+
+/// Two fleets run from one account keep their own rollout memory: the
+/// default state directory is keyed by forge and platform.
+#[test]
+fn two_fleets_on_one_account_do_not_share_state() {
+    let env = Env::new();
+    env.apply(&["--init"]).expect_code(0);
+    let other = env.tmp.path().join("other-forge");
+    let other_arg = format!("local:{}", other.display());
+    env.run_raw(&["apply", "--forge", &other_arg, "--init"])
+        .expect_code(0);
+    let fleets = env.scratch.join(".local/state/distributor/fleets");
+    let dirs: Vec<std::path::PathBuf> = std::fs::read_dir(&fleets)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(dirs.len(), 2, "{dirs:?}");
+    let mut commits = Vec::new();
+    for d in &dirs {
+        let name = d.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.starts_with("platform-local-"), "{name}");
+        let log = std::fs::read_to_string(d.join("rollout.jsonl")).unwrap();
+        commits.push(log.matches("\"event\":\"direct_commit\"").count());
+    }
+    // Each fleet's log holds its own direct commits, not both fleets'.
+    assert!(commits[0] > 0, "{commits:?}");
+    assert_eq!(commits[0], commits[1], "{commits:?}");
+    // The same fleet finds its state again.
+    env.apply(&[]).expect_code(0);
+    assert_eq!(std::fs::read_dir(&fleets).unwrap().count(), 2);
+}

@@ -281,6 +281,19 @@ pub fn config_messages(problems: &[Problem], prefix: &str) -> String {
 }
 
 impl ForgeSpec {
+    /// Where it distributes: the API URL, or the local root made absolute
+    /// (the same before and after `--init` creates it). Part of the fleet's
+    /// state directory name.
+    pub fn endpoint(&self) -> String {
+        match self {
+            ForgeSpec::GitHub(g) => g.api_url.trim_end_matches('/').to_string(),
+            ForgeSpec::Local { root } => std::path::absolute(root)
+                .unwrap_or_else(|_| root.clone())
+                .display()
+                .to_string(),
+        }
+    }
+
     /// The spec the command line asks for: `--forge local:DIR`, `github`
     /// or `github:URL` (a GitHub Enterprise Server API), with the
     /// `--github-*` options. Unchecked: [`ForgeSpec::open`] checks it.

@@ -212,17 +212,96 @@ pub async fn prepare_blocking(selection: Selection) -> anyhow::Result<(Prepared,
 }
 
 /// The state directory of a CLI run: `--state-dir`, else systemd's
-/// `$STATE_DIRECTORY`, else the XDG state home.
-pub fn default_state_dir(explicit: Option<&Path>) -> Option<PathBuf> {
+/// `$STATE_DIRECTORY` (a service runs one fleet), else a directory of the
+/// XDG state home keyed by the fleet ([`fleet_key`]), so two fleets on one
+/// account (a demo and the real organisation, two registries) never share
+/// budgets, soak clocks or halts.
+pub fn default_state_dir(explicit: Option<&Path>, fleet: &str) -> Option<PathBuf> {
     let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
-    explicit
-        .map(Path::to_path_buf)
-        .or_else(|| {
-            env("STATE_DIRECTORY").map(|v| {
-                // systemd may list several, separated by ':'.
-                PathBuf::from(v.to_string_lossy().split(':').next().unwrap_or_default())
+    if let Some(dir) = explicit {
+        return Some(dir.to_path_buf());
+    }
+    if let Some(v) = env("STATE_DIRECTORY") {
+        // systemd may list several, separated by ':'.
+        return Some(PathBuf::from(
+            v.to_string_lossy().split(':').next().unwrap_or_default(),
+        ));
+    }
+    let home = env("XDG_STATE_HOME")
+        .map(|d| PathBuf::from(d).join("distributor"))
+        .or_else(|| env("HOME").map(|h| PathBuf::from(h).join(".local/state/distributor")))?;
+    let keyed = home.join("fleets").join(fleet);
+    if !keyed.exists() && home.join(rollout::log::FILE).exists() {
+        tracing::warn!(
+            old = %home.display(),
+            new = %keyed.display(),
+            "state of an earlier version (one directory for every fleet) found; it is not used: move its files to the new directory if they belong to this fleet"
+        );
+    }
+    Some(keyed)
+}
+
+/// A fleet's name for its state directory: where it is distributed (the
+/// forge endpoint: API URL or local root) and from where (the platform
+/// directory), readable and with a digest of both.
+pub fn fleet_key(forge_endpoint: &str, platform_dir: &Path) -> String {
+    let platform =
+        std::fs::canonicalize(platform_dir).unwrap_or_else(|_| platform_dir.to_path_buf());
+    let digest =
+        crate::blob::blob_id(format!("{forge_endpoint}\n{}", platform.display()).as_bytes());
+    let hex: String = digest.to_string().chars().take(12).collect();
+    let readable = |s: &str| -> String {
+        s.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' {
+                    c
+                } else {
+                    '-'
+                }
             })
-        })
-        .or_else(|| env("XDG_STATE_HOME").map(|d| PathBuf::from(d).join("distributor")))
-        .or_else(|| env("HOME").map(|h| PathBuf::from(h).join(".local/state/distributor")))
+            .collect::<String>()
+            .trim_matches('-')
+            .chars()
+            .take(40)
+            .collect()
+    };
+    let name = platform
+        .file_name()
+        .map(|n| readable(&n.to_string_lossy()))
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "platform".into());
+    let host = forge_endpoint
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .map(readable)
+        .unwrap_or_else(|| "local".into());
+    format!("{name}-{host}-{hex}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fleets_get_their_own_state_directory() {
+        let a = fleet_key("https://api.github.com", Path::new("/srv/platform"));
+        let b = fleet_key(
+            "https://github.example.com/api/v3",
+            Path::new("/srv/platform"),
+        );
+        let c = fleet_key("/tmp/demo-repos", Path::new("/srv/platform"));
+        let d = fleet_key("https://api.github.com", Path::new("/srv/other-platform"));
+        assert!(a.starts_with("platform-api.github.com-"), "{a}");
+        assert!(b.starts_with("platform-github.example.com-"), "{b}");
+        assert!(c.starts_with("platform-local-"), "{c}");
+        assert!(d.starts_with("other-platform-api.github.com-"), "{d}");
+        let all: std::collections::BTreeSet<&String> = [&a, &b, &c, &d].into_iter().collect();
+        assert_eq!(all.len(), 4);
+        // Stable: the same fleet finds its state again.
+        assert_eq!(
+            a,
+            fleet_key("https://api.github.com", Path::new("/srv/platform"))
+        );
+    }
 }
