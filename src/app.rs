@@ -203,6 +203,15 @@ async fn serve_inner(args: &ServeArgs, g: &Global) -> Result<()> {
 
 async fn run_inner(cli: Cli) -> Result<u8> {
     let g = &cli.global;
+    // Commands that read no registry.
+    match &cli.command {
+        Command::Init(a) => return crate::scaffold::init(&a.dir, &mut Out(std::io::stdout())),
+        Command::Completions(a) => {
+            return crate::manual::completions(a.shell, &mut Out(std::io::stdout()));
+        }
+        Command::Man => return crate::manual::man(&mut Out(std::io::stdout())),
+        _ => {}
+    }
     let mut prepared = prepare(&Selection {
         registry: g.registry.clone(),
         templates: g.templates.clone(),
@@ -289,7 +298,10 @@ async fn run_inner(cli: Cli) -> Result<u8> {
         | Command::Context(_)
         | Command::Serve(_)
         | Command::Promote(_)
-        | Command::Resume(_) => {
+        | Command::Resume(_)
+        | Command::Init(_)
+        | Command::Completions(_)
+        | Command::Man => {
             unreachable!("handled above")
         }
     };
@@ -444,7 +456,10 @@ impl Run<'_> {
                 | Command::Context(_)
                 | Command::Serve(_)
                 | Command::Promote(_)
-                | Command::Resume(_),
+                | Command::Resume(_)
+                | Command::Init(_)
+                | Command::Completions(_)
+                | Command::Man,
                 _,
             ) => {
                 unreachable!("handled above")
