@@ -34,14 +34,26 @@ pub fn man(out: &mut impl Write) -> Result<u8> {
         let name = sub.get_name();
         let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
         let usage = sub.clone().bin_name(format!("{BIN} {name}")).render_usage();
-        writeln!(buf, ".SH \"{} {}\"", BIN.to_uppercase(), name.to_uppercase())?;
+        writeln!(
+            buf,
+            ".SH \"{} {}\"",
+            BIN.to_uppercase(),
+            name.to_uppercase()
+        )?;
         writeln!(buf, "{}", roff_text(&about))?;
         writeln!(buf, ".PP")?;
         writeln!(buf, "{}", roff_text(&usage.to_string()))?;
-        for arg in sub.get_arguments().filter(|a| !a.is_hide_set() && !a.is_global_set() && a.get_id() != "help") {
+        for arg in sub
+            .get_arguments()
+            .filter(|a| !a.is_hide_set() && !a.is_global_set() && a.get_id() != "help")
+        {
             writeln!(buf, ".TP\n\\fB{}\\fR", roff_text(&arg_name(arg)))?;
             let help = arg.get_long_help().or(arg.get_help());
-            writeln!(buf, "{}", roff_text(&help.map(|h| h.to_string()).unwrap_or_default()))?;
+            writeln!(
+                buf,
+                "{}",
+                roff_text(&help.map(|h| h.to_string()).unwrap_or_default())
+            )?;
         }
     }
     out.write_all(&buf)?;

@@ -206,15 +206,30 @@ fn completions_are_generated_for_bash_zsh_and_fish() {
     );
     // Every subcommand and the options of `plan`.
     for word in [
-        "validate", "plan", "apply", "status", "promote", "resume", "context", "serve", "init",
-        "completions", "--no-diff", "--forge", "--registry",
+        "validate",
+        "plan",
+        "apply",
+        "status",
+        "promote",
+        "resume",
+        "context",
+        "serve",
+        "init",
+        "completions",
+        "--no-diff",
+        "--forge",
+        "--registry",
     ] {
         assert!(bash.contains(word), "bash completion lacks {word}");
     }
     // bash accepts it.
     let script = tmp.path().join("distributor.bash");
     std::fs::write(&script, &bash).unwrap();
-    let check = Command::new("bash").arg("-n").arg(&script).output().unwrap();
+    let check = Command::new("bash")
+        .arg("-n")
+        .arg(&script)
+        .output()
+        .unwrap();
     assert!(check.status.success(), "{}", text(&check));
 
     let zsh = stdout(&expect(run(tmp.path(), &["completions", "zsh"]), 0));
