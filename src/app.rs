@@ -203,7 +203,20 @@ async fn serve_inner(args: &ServeArgs, g: &Global) -> Result<()> {
 
 async fn run_inner(cli: Cli) -> Result<u8> {
     let g = &cli.global;
-    // Commands that read no registry.
+    // Commands that read no registry, and print text only.
+    if let Some(name) = text_only(&cli.command)
+        && g.format != Format::Text
+    {
+        use clap::ValueEnum;
+        let asked = g
+            .format
+            .to_possible_value()
+            .map(|v| v.get_name().to_string());
+        bail!(
+            "`distributor {name}` prints text only: --format {} is not supported",
+            asked.unwrap_or_default()
+        );
+    }
     match &cli.command {
         Command::Init(a) => return crate::scaffold::init(&a.dir, &mut Out(std::io::stdout())),
         Command::Completions(a) => {
@@ -364,6 +377,17 @@ async fn run_inner(cli: Cli) -> Result<u8> {
         }
         #[cfg(test)]
         AnyForge::Fake(forge) => run.with(&forge, &mut stdout).await,
+    }
+}
+
+/// The name of a command that writes files, a script or roff, never JSON
+/// or markdown.
+fn text_only(command: &Command) -> Option<&'static str> {
+    match command {
+        Command::Init(_) => Some("init"),
+        Command::Completions(_) => Some("completions"),
+        Command::Man => Some("man"),
+        _ => None,
     }
 }
 

@@ -24,22 +24,25 @@ pub fn completions(shell: clap_complete::Shell, out: &mut impl Write) -> Result<
     Ok(exit::OK)
 }
 
-/// Writes the man page, section 1, in roff: the command, its options and
-/// one section per subcommand (hidden ones left out).
+/// Writes the man page, section 1, in roff: name, synopsis, description,
+/// the global options, then a COMMANDS section with each command's usage
+/// and options (hidden ones left out; one page, so no `distributor-plan(1)`
+/// references to pages that do not exist), and the version.
 pub fn man(out: &mut impl Write) -> Result<u8> {
     let cmd = Cli::command();
+    let page = clap_mangen::Man::new(cmd.clone());
     let mut buf = Vec::new();
-    clap_mangen::Man::new(cmd.clone()).render(&mut buf)?;
+    page.render_title(&mut buf)?;
+    page.render_name_section(&mut buf)?;
+    page.render_synopsis_section(&mut buf)?;
+    page.render_description_section(&mut buf)?;
+    page.render_options_section(&mut buf)?;
+    writeln!(buf, ".SH COMMANDS")?;
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
         let name = sub.get_name();
         let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
         let usage = sub.clone().bin_name(format!("{BIN} {name}")).render_usage();
-        writeln!(
-            buf,
-            ".SH \"{} {}\"",
-            BIN.to_uppercase(),
-            name.to_uppercase()
-        )?;
+        writeln!(buf, ".SS \"{BIN} {name}\"")?;
         writeln!(buf, "{}", roff_text(&about))?;
         writeln!(buf, ".PP")?;
         writeln!(buf, "{}", roff_text(&usage.to_string()))?;
@@ -56,6 +59,7 @@ pub fn man(out: &mut impl Write) -> Result<u8> {
             )?;
         }
     }
+    page.render_version_section(&mut buf)?;
     out.write_all(&buf)?;
     out.flush()?;
     Ok(exit::OK)

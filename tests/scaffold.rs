@@ -144,6 +144,29 @@ fn init_writes_a_platform_repository_that_validates_plans_and_applies_locally() 
 }
 
 #[test]
+fn text_only_commands_refuse_other_formats() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = expect(
+        run(tmp.path(), &["init", "platform", "--format", "json"]),
+        1,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: `distributor init` prints text only: --format json is not supported\n"
+    );
+    assert_eq!(files_under(tmp.path()), Vec::<String>::new());
+    let out = expect(
+        run(tmp.path(), &["completions", "bash", "--format", "markdown"]),
+        1,
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--format markdown is not supported"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
 fn init_refuses_a_non_empty_directory_and_writes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("notes.txt"), "mine").unwrap();
@@ -253,16 +276,21 @@ fn man_prints_a_roff_page_with_every_command() {
     for section in [
         ".SH NAME",
         ".SH SYNOPSIS",
-        ".SH \"DISTRIBUTOR PLAN\"",
-        ".SH \"DISTRIBUTOR APPLY\"",
-        ".SH \"DISTRIBUTOR INIT\"",
+        ".SH COMMANDS",
+        ".SS \"distributor plan\"",
+        ".SS \"distributor apply\"",
+        ".SS \"distributor init\"",
         "\\fB--no-diff\\fR",
     ] {
         assert!(man.contains(section), "the man page lacks {section}");
     }
     assert!(
-        !man.contains("DISTRIBUTOR MAN"),
+        !man.contains("distributor man"),
         "the hidden `man` command stays out"
+    );
+    assert!(
+        !man.contains("distributor\\-plan(1)"),
+        "no references to per-command pages that do not exist"
     );
 }
 
