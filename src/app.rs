@@ -203,6 +203,28 @@ async fn serve_inner(args: &ServeArgs, g: &Global) -> Result<()> {
 
 async fn run_inner(cli: Cli) -> Result<u8> {
     let g = &cli.global;
+    // Commands that read no registry, and print text only.
+    if let Some(name) = text_only(&cli.command)
+        && g.format != Format::Text
+    {
+        use clap::ValueEnum;
+        let asked = g
+            .format
+            .to_possible_value()
+            .map(|v| v.get_name().to_string());
+        bail!(
+            "`distributor {name}` prints text only: --format {} is not supported",
+            asked.unwrap_or_default()
+        );
+    }
+    match &cli.command {
+        Command::Init(a) => return crate::scaffold::init(&a.dir, &mut Out(std::io::stdout())),
+        Command::Completions(a) => {
+            return crate::manual::completions(a.shell, &mut Out(std::io::stdout()));
+        }
+        Command::Man => return crate::manual::man(&mut Out(std::io::stdout())),
+        _ => {}
+    }
     let mut prepared = prepare(&Selection {
         registry: g.registry.clone(),
         templates: g.templates.clone(),
@@ -289,7 +311,10 @@ async fn run_inner(cli: Cli) -> Result<u8> {
         | Command::Context(_)
         | Command::Serve(_)
         | Command::Promote(_)
-        | Command::Resume(_) => {
+        | Command::Resume(_)
+        | Command::Init(_)
+        | Command::Completions(_)
+        | Command::Man => {
             unreachable!("handled above")
         }
     };
@@ -352,6 +377,17 @@ async fn run_inner(cli: Cli) -> Result<u8> {
         }
         #[cfg(test)]
         AnyForge::Fake(forge) => run.with(&forge, &mut stdout).await,
+    }
+}
+
+/// The name of a command that writes files, a script or roff, never JSON
+/// or markdown.
+fn text_only(command: &Command) -> Option<&'static str> {
+    match command {
+        Command::Init(_) => Some("init"),
+        Command::Completions(_) => Some("completions"),
+        Command::Man => Some("man"),
+        _ => None,
     }
 }
 
@@ -444,7 +480,10 @@ impl Run<'_> {
                 | Command::Context(_)
                 | Command::Serve(_)
                 | Command::Promote(_)
-                | Command::Resume(_),
+                | Command::Resume(_)
+                | Command::Init(_)
+                | Command::Completions(_)
+                | Command::Man,
                 _,
             ) => {
                 unreachable!("handled above")

@@ -10,11 +10,20 @@ use crate::forge::github::WriteMode;
 use crate::forge::spec;
 use crate::output::Format;
 
+/// `--version`: the package version and the git commit the binary was
+/// built from (`unknown` outside a git checkout; see build.rs).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("DISTRIBUTOR_GIT_COMMIT"),
+    ")"
+);
+
 /// Renders the integration registry into every team repository and
 /// delivers it: direct commits or proposal branches, drift never silently
 /// overwritten.
 #[derive(Debug, Parser)]
-#[command(name = "distributor", version, about, long_about = None)]
+#[command(name = "distributor", version = VERSION, about, long_about = None)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -162,6 +171,30 @@ pub enum Command {
     Promote(PromoteArgs),
     /// Resume the rollout of a halted platform revision.
     Resume(ResumeArgs),
+    /// Create a new platform repository in DIR: a registry with one team and
+    /// one repo, one bundle, a CI workflow and a daemon config; it validates
+    /// and plans against the local forge at once.
+    Init(ScaffoldArgs),
+    /// Print a shell completion script on stdout (bash, zsh, fish, ...).
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) on stdout; the Debian package ships it.
+    #[command(hide = true)]
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct ScaffoldArgs {
+    /// The directory to create (or an empty one).
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell. bash: source it, or put it in
+    /// /usr/share/bash-completion/completions/distributor; zsh: a `_distributor`
+    /// file on $fpath; fish: ~/.config/fish/completions/distributor.fish.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]

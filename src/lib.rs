@@ -33,6 +33,8 @@
 //! - [`output`]: plan and status as text, JSON and markdown.
 //! - [`daemon`]: `serve`: the reconcile loop, HTTP endpoints, systemd.
 //! - [`cli`]: argument definitions; [`app`]: wiring behind `main`.
+//! - [`scaffold`]: `init`, a new platform repository;
+//!   [`manual`]: shell completions and the man page.
 
 #![forbid(unsafe_code)]
 
@@ -45,6 +47,7 @@ pub mod daemon;
 pub mod diag;
 pub mod forge;
 pub mod lock;
+pub mod manual;
 pub mod merge;
 pub mod observe;
 pub mod output;
@@ -56,6 +59,7 @@ pub mod redact;
 pub mod registry;
 pub mod render;
 pub mod rollout;
+pub mod scaffold;
 pub mod source;
 pub mod target;
 pub mod time;
