@@ -1,14 +1,104 @@
-//! Markdown plan for CI step summaries and pull-request comments: a summary
-//! table, then one collapsible section per repo with its diffs.
+//! Markdown plan for CI step summaries and pull-request comments: the
+//! fleet header (this revision's changes, then what was already pending),
+//! a summary table, the rollout (waves, held and queued repos), then one
+//! collapsible section per repo with its diffs, cut with a note before
+//! GitHub's 1 MiB job-summary limit.
 
 use std::fmt::Write;
 
+use super::fleet::PlanView;
 use super::{describe_counts, describe_proposal, summarize};
 use crate::plan::message::verb;
 use crate::plan::{Plan, Route};
 
-/// The plan as GitHub-flavoured markdown.
+/// GitHub refuses a job summary over 1 MiB; the repo sections stop
+/// before this many bytes so the note and errors still fit.
+pub const SUMMARY_LIMIT: usize = 1024 * 1024 - 64 * 1024;
+
+/// The plan as GitHub-flavoured markdown, complete, with a fleet header
+/// made without a previous revision to compare with.
 pub fn plan(plan: &Plan) -> String {
+    let fleet = crate::fleet::summarize(plan, &Default::default());
+    view(&PlanView {
+        plan,
+        fleet: &fleet,
+        detail: true,
+        diffs: true,
+    })
+}
+
+/// The fleet header as a markdown list.
+fn header(out: &mut String, fleet: &crate::fleet::FleetSummary) {
+    for l in super::fleet::lines(fleet) {
+        let body = l.trim_start();
+        let depth = (l.len() - body.len()) / 2;
+        let body = body.strip_prefix("* ").unwrap_or(body);
+        let _ = match depth {
+            0 => writeln!(out, "\n**{body}**\n"),
+            d => writeln!(out, "{}- {body}", "  ".repeat(d - 1)),
+        };
+    }
+    out.push('\n');
+}
+
+/// Waves, halt and the repos that wait, with their reasons.
+fn rollout(out: &mut String, plan: &Plan) {
+    let Some(d) = &plan.rollout else { return };
+    if let Some(h) = &d.halt {
+        let _ = writeln!(
+            out,
+            "> **Rollout halted** since {}: {} (resume with `distributor resume {}`)\n",
+            h.since, h.reason, h.revision
+        );
+    }
+    if !d.waves.is_empty() {
+        let _ = writeln!(
+            out,
+            "| wave | repos | in sync | state |\n|---|---:|---:|---|"
+        );
+        for w in &d.waves {
+            let state = if w.open {
+                "open".to_string()
+            } else {
+                format!("held: {}", w.waiting.as_deref().unwrap_or("waiting"))
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {state} |",
+                w.name, w.repos, w.in_sync
+            );
+        }
+        out.push('\n');
+    }
+    let waiting: Vec<(String, String)> = plan
+        .repos
+        .iter()
+        .filter_map(|r| {
+            let p = r.policy.as_ref()?;
+            (!p.decision.allows_writes()).then(|| (r.repo.to_string(), p.decision.line()))
+        })
+        .collect();
+    if !waiting.is_empty() {
+        let _ = writeln!(
+            out,
+            "Waiting ({} repo{}):\n",
+            waiting.len(),
+            super::plural(waiting.len())
+        );
+        for (repo, line) in waiting.iter().take(50) {
+            let _ = writeln!(out, "- `{repo}`: {line}");
+        }
+        if waiting.len() > 50 {
+            let _ = writeln!(out, "- and {} more", waiting.len() - 50);
+        }
+        out.push('\n');
+    }
+}
+
+/// The plan view as GitHub-flavoured markdown, at most [`SUMMARY_LIMIT`]
+/// bytes of repo sections.
+pub fn view(view: &PlanView<'_>) -> String {
+    let plan = view.plan;
     let s = summarize(plan);
     let mut out = String::new();
     let _ = writeln!(out, "## distributor plan\n");
@@ -17,6 +107,7 @@ pub fn plan(plan: &Plan) -> String {
         "Platform source `{}` ({})\n",
         plan.source, plan.generator
     );
+    header(&mut out, view.fleet);
     if let Some(reason) = &plan.force_reason {
         let _ = writeln!(out, "> **Forced run:** {reason}\n");
     }
@@ -39,7 +130,29 @@ pub fn plan(plan: &Plan) -> String {
     if s.repos_with_changes == 0 && s.errors == 0 {
         let _ = writeln!(out, "No changes: every repository is in sync.");
     }
+    rollout(&mut out, plan);
+    let mut cut = 0;
+    let mut compact_heading = true;
     for r in plan.repos.iter().filter(|r| r.has_writes()) {
+        if cut > 0 || out.len() > SUMMARY_LIMIT {
+            cut += 1;
+            continue;
+        }
+        if !view.detail {
+            if compact_heading {
+                let _ = writeln!(out, "### Repos to write ({})\n", s.repos_with_changes);
+                compact_heading = false;
+            }
+            let _ = writeln!(
+                out,
+                "- **{}** ({}): {} -> {}",
+                r.repo,
+                r.team,
+                super::fleet::repo_files(view.fleet, r),
+                super::delivery_words(r)
+            );
+            continue;
+        }
         let _ = writeln!(
             out,
             "<details><summary><b>{}</b> ({})</summary>\n",
@@ -80,18 +193,35 @@ pub fn plan(plan: &Plan) -> String {
                 e.number, e.label
             );
         }
-        for f in r.changes() {
+        for f in r.changes().filter(|_| view.diffs) {
             if let Some(d) = &f.diff {
                 let _ = writeln!(out, "\n```diff\n{}```", d);
             }
         }
         let _ = writeln!(out, "\n</details>\n");
     }
-    if !plan.errors.is_empty() {
-        let _ = writeln!(out, "### Errors\n");
-        for e in &plan.errors {
-            let _ = writeln!(out, "- `{}`: {}", e.repo, e.error);
+    if cut > 0 {
+        let _ = writeln!(
+            out,
+            "\n> **Cut:** {cut} of {} repo sections left out to stay under GitHub's 1 MiB job-summary limit; `distributor plan --format json` has every repo.\n",
+            s.repos_with_changes
+        );
+    }
+    let mut errors = 0;
+    for e in &plan.errors {
+        if errors == 0 {
+            let _ = writeln!(out, "### Errors\n");
         }
+        if out.len() > SUMMARY_LIMIT + 32 * 1024 {
+            let _ = writeln!(
+                out,
+                "- and {} more errors (cut)",
+                plan.errors.len() - errors
+            );
+            break;
+        }
+        let _ = writeln!(out, "- `{}`: {}", e.repo, e.error);
+        errors += 1;
     }
     out
 }

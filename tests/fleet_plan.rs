@@ -1,0 +1,80 @@
+//! The plan organised for a fleet, on the shipped registry and templates
+//! in a git platform repository: after a first rollout (proposals left
+//! unmerged) the platform team turns one flag on in prd and commits. The
+//! plan names that change, the teams, repos and environments it reaches
+//! and how it is delivered, within 30 lines without `--detail`, and
+//! summarises the earlier, unmerged proposals apart; the markdown has the
+//! same structure and the JSON the same grouping.
+
+mod common;
+
+use common::Env;
+
+/// A platform repository (the shipped inputs, committed), rolled out once
+/// with `apply --init`, then `new_db` turned on in prd and committed.
+fn one_flag_change() -> Env {
+    let env = Env::new();
+    let p = env.platform.clone();
+    env.git(&p, &["init", "--quiet", "-b", "main"]);
+    env.git(&p, &["add", "."]);
+    env.git(&p, &["commit", "--quiet", "-m", "Platform"]);
+    env.apply(&["--init"]).expect_code(0);
+    env.edit_registry(|r| r["defaults"]["flags"]["new_db"]["prd"] = true.into());
+    env.git(&p, &["commit", "--quiet", "-am", "new_db on in prd"]);
+    env
+}
+
+/// Replaces commit ids (40 hex digits, or the 12 a header prints) and
+/// RFC 3339 times.
+fn scrub(s: &str) -> String {
+    let mut out = String::new();
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        let hex = (word.len() == 40 || word.len() == 12)
+            && word
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase());
+        out.push_str(if hex { "<rev>" } else { word });
+        word.clear();
+    };
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
+#[test]
+fn a_one_flag_change_plans_in_thirty_lines_naming_its_reach() {
+    let env = one_flag_change();
+    let run = env.plan(&[]);
+    let text = scrub(&run.stdout);
+    assert!(
+        text.lines().count() <= 30,
+        "{} lines:\n{text}",
+        text.lines().count()
+    );
+    assert!(
+        text.contains("flag new_db (defaults.flags.new_db.prd: false -> true)"),
+        "{text}"
+    );
+    assert!(text.contains("PRODUCTION: prd"), "{text}");
+    assert!(
+        text.contains("Already pending before this revision:"),
+        "{text}"
+    );
+    insta::assert_snapshot!("one_flag_change_text", text);
+
+    let md = scrub(&env.plan(&["--format", "markdown"]).stdout);
+    assert!(md.contains("flag new_db"), "{md}");
+    insta::assert_snapshot!("one_flag_change_markdown", md);
+
+    let detail = env.plan(&["--detail", "--no-diff"]);
+    assert!(detail.stdout.lines().count() > text.lines().count());
+    assert!(detail.stdout.contains("delivery:"), "{}", detail.stdout);
+}
