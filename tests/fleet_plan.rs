@@ -74,6 +74,24 @@ fn a_one_flag_change_plans_in_thirty_lines_naming_its_reach() {
     assert!(md.contains("flag new_db"), "{md}");
     insta::assert_snapshot!("one_flag_change_markdown", md);
 
+    let json: serde_json::Value =
+        serde_json::from_str(&env.plan(&["--format", "json"]).stdout).unwrap();
+    assert_eq!(json["schema"], "distributor.plan/v1");
+    assert_eq!(json["summary"]["repos"], 12, "existing fields kept");
+    let fleet = &json["fleet"];
+    assert_eq!(fleet["schema"], "distributor.fleet/v1");
+    let changes = fleet["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0]["kind"], "flag");
+    assert_eq!(changes[0]["causes"], serde_json::json!(["flag new_db"]));
+    assert_eq!(
+        changes[0]["teams"],
+        serde_json::json!(["banana", "grape", "mango"])
+    );
+    assert_eq!(changes[0]["production"], serde_json::json!(["prd"]));
+    assert_eq!(changes[0]["routes"]["direct_commits"], 2);
+    assert_eq!(fleet["pending_before"]["repos"], 7);
+
     let detail = env.plan(&["--detail", "--no-diff"]);
     assert!(detail.stdout.lines().count() > text.lines().count());
     assert!(detail.stdout.contains("delivery:"), "{}", detail.stdout);

@@ -66,8 +66,9 @@ pub struct ChangeGroup {
     /// `template`, `flag`, `variable`, `registry` (the causes' kinds, the
     /// template first), or `unknown` without a baseline.
     pub kind: String,
-    /// The template source the changed files are rendered from.
-    pub template: String,
+    /// The template sources the changed files are rendered from (groups
+    /// with the same causes and the same reach are one group).
+    pub templates: Vec<String>,
     /// The input changes that make it render differently.
     pub causes: Vec<String>,
     /// Paths written in the target repos.
@@ -165,10 +166,12 @@ pub fn summarize(plan: &Plan, cx: &Context<'_>) -> FleetSummary {
         revision: plan.source.revision.clone(),
         baseline: cx.baseline.map(|b| b.revision.clone()),
         inputs: cx.baseline.map(|b| b.inputs.clone()).unwrap_or_default(),
-        changes: groups
-            .into_iter()
-            .map(|((template, causes), acc)| acc.finish(template, causes, plan, cx))
-            .collect(),
+        changes: merge(
+            groups
+                .into_iter()
+                .map(|((template, causes), acc)| acc.finish(template, causes, plan, cx))
+                .collect(),
+        ),
         pending_before: pending,
         by_repo,
     }
@@ -259,7 +262,7 @@ impl Acc {
         let kind = kind(&causes, cx.baseline.is_some());
         ChangeGroup {
             kind,
-            template,
+            templates: vec![template],
             causes,
             files: self.files.into_iter().collect(),
             teams: self
@@ -283,6 +286,33 @@ impl Acc {
                 .collect(),
         }
     }
+}
+
+/// Groups with the same causes and the same reach (repos, environments,
+/// routes, waits) as one: a new bundle's files, or a first rollout, read as
+/// one change, not one per template.
+fn merge(groups: Vec<ChangeGroup>) -> Vec<ChangeGroup> {
+    let mut out: Vec<ChangeGroup> = Vec::new();
+    for g in groups {
+        let same = out.iter_mut().find(|o| {
+            o.kind == g.kind
+                && o.causes == g.causes
+                && o.repos == g.repos
+                && o.environments == g.environments
+                && o.routes == g.routes
+                && o.waits == g.waits
+        });
+        match same {
+            Some(o) => {
+                o.templates.extend(g.templates);
+                o.files.extend(g.files);
+                o.files.sort();
+                o.files.dedup();
+            }
+            None => out.push(g),
+        }
+    }
+    out
 }
 
 /// Environments a registry cause's path names (`...new_db.prd`): a change

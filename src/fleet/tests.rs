@@ -90,7 +90,7 @@ fn only_files_whose_render_moved_are_this_revisions_change() {
     assert_eq!(got.changes.len(), 1);
     let g = &got.changes[0];
     assert_eq!(g.kind, "flag");
-    assert_eq!(g.template, "b/a.j2");
+    assert_eq!(g.templates, vec!["b/a.j2"]);
     assert_eq!(g.causes, vec!["flag x"]);
     assert_eq!(g.files, vec!["a"]);
     assert_eq!(g.repos, vec!["acme/one", "acme/two"]);
@@ -162,8 +162,11 @@ fn without_a_baseline_every_change_is_counted_as_this_revisions() {
     let plan = fleet(vec![repo_plan("one", "t", "direct")]);
     let got = summarize(&plan, &Context::default());
     assert_eq!(got.baseline, None);
-    assert_eq!(got.changes.len(), 2);
-    assert!(got.changes.iter().all(|g| g.kind == "unknown"));
+    // Two templates with the same reach: one group.
+    assert_eq!(got.changes.len(), 1);
+    assert_eq!(got.changes[0].kind, "unknown");
+    assert_eq!(got.changes[0].templates, vec!["b/a.j2", "b/b.j2"]);
+    assert_eq!(got.changes[0].files, vec!["a", "b"]);
     assert_eq!(got.pending_before, Pending::default());
 }
 

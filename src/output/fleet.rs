@@ -80,9 +80,13 @@ fn group_lines(g: &ChangeGroup, out: &mut Vec<String>) {
     };
     out.push(format!(
         "  * {} {} -> {}{cause}",
-        g.kind,
-        g.template,
-        g.files.join(", ")
+        if g.kind == "unknown" {
+            "change of"
+        } else {
+            &g.kind
+        },
+        counted(&g.templates, "templates"),
+        counted(&g.files, "files")
     ));
     out.push(format!(
         "    reaches {} repo{} of team{} {}: {}",
@@ -115,6 +119,14 @@ fn group_lines(g: &ChangeGroup, out: &mut Vec<String>) {
             w.reason,
             first_few(&w.repos, NAMED)
         ));
+    }
+}
+
+/// `a` or `5 files: a, b, c and 2 more`.
+fn counted(names: &[String], what: &str) -> String {
+    match names.len() {
+        1 => names[0].clone(),
+        n => format!("{n} {what}: {}", first_few(names, 3)),
     }
 }
 

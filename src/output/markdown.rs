@@ -207,21 +207,110 @@ pub fn view(view: &PlanView<'_>) -> String {
             s.repos_with_changes
         );
     }
-    let mut errors = 0;
-    for e in &plan.errors {
-        if errors == 0 {
-            let _ = writeln!(out, "### Errors\n");
-        }
+    if !plan.errors.is_empty() {
+        let _ = writeln!(out, "### Errors\n");
+    }
+    for (i, e) in plan.errors.iter().enumerate() {
         if out.len() > SUMMARY_LIMIT + 32 * 1024 {
-            let _ = writeln!(
-                out,
-                "- and {} more errors (cut)",
-                plan.errors.len() - errors
-            );
+            let _ = writeln!(out, "- and {} more errors (cut)", plan.errors.len() - i);
             break;
         }
         let _ = writeln!(out, "- `{}`: {}", e.repo, e.error);
-        errors += 1;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fleet::{Context, summarize as fleet_summary};
+    use crate::forge::RepoId;
+    use crate::lock::Source;
+    use crate::plan::fixtures::{
+        branch, desired, entry, lock_of, observe, plan as plan_repo, repo,
+    };
+
+    /// 1,000 repos, each with two changed files carrying a 2 KiB diff.
+    fn thousand_repos() -> Plan {
+        let want = [desired("a", "a2"), desired("b", "b2")];
+        let obs = observe(
+            branch(
+                &[("a", entry("a1")), ("b", entry("b1"))],
+                Some(lock_of(&[("a", "a1"), ("b", "b1")])),
+            ),
+            None,
+        );
+        let template = plan_repo(&repo("direct"), &want, &obs);
+        let diff = format!(
+            "--- a/a\n+++ b/a\n@@ -1 +1 @@\n{}",
+            "-old line\n+new line\n".repeat(100)
+        );
+        let repos = (0..1000)
+            .map(|i| {
+                let mut r = template.clone();
+                r.repo = RepoId::new("acme", format!("repo-{i:04}"));
+                for f in &mut r.files {
+                    f.diff = Some(diff.clone());
+                }
+                r
+            })
+            .collect();
+        Plan {
+            source: Source {
+                revision: "rev".into(),
+                dirty: false,
+                digest: None,
+            },
+            generator: "distributor test".into(),
+            force_reason: None,
+            repos,
+            errors: vec![],
+            rollout: None,
+        }
+    }
+
+    /// GitHub refuses a job summary over 1 MiB: a 1,000-repo plan with
+    /// every diff is cut, says what was cut, and keeps the header.
+    #[test]
+    fn a_thousand_repo_plan_stays_under_the_job_summary_limit() {
+        let plan = thousand_repos();
+        let fleet = fleet_summary(&plan, &Context::default());
+        let full = view(&PlanView {
+            plan: &plan,
+            fleet: &fleet,
+            detail: true,
+            diffs: true,
+        });
+        assert!(full.len() < 1024 * 1024, "{} bytes", full.len());
+        assert!(full.starts_with("## distributor plan"));
+        assert!(full.contains("reaches 1000 repos of team t"), "header kept");
+        let cut = full
+            .lines()
+            .find(|l| l.starts_with("> **Cut:**"))
+            .expect("a note says what was cut");
+        assert!(
+            cut.contains("repo sections left out to stay under GitHub's 1 MiB job-summary limit"),
+            "{cut}"
+        );
+        let shown = full.matches("<details>").count();
+        let left_out: usize = cut
+            .trim_start_matches("> **Cut:** ")
+            .split(' ')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap();
+        assert_eq!(shown + left_out, 1000, "{cut}");
+        assert!(cut.contains("of 1000 repo sections"), "{cut}");
+
+        // The compact form (the default for a fleet this size) fits whole.
+        let compact = view(&PlanView {
+            plan: &plan,
+            fleet: &fleet,
+            detail: false,
+            diffs: false,
+        });
+        assert!(compact.len() < 1024 * 1024);
+        assert!(!compact.contains("**Cut:**"));
+        assert_eq!(compact.matches("\n- **acme/repo-").count(), 1000);
+    }
 }

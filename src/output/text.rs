@@ -256,6 +256,19 @@ fn compact_repos(out: &mut impl Write, plan: &Plan, fleet: &FleetSummary, st: St
         }
         let _ = writeln!(out, "{line}");
     }
+    let left_alone: Vec<String> = plan
+        .repos
+        .iter()
+        .filter(|r| matches!(r.proposal, crate::plan::ProposalPlan::HumanEdited { .. }))
+        .map(|r| r.repo.to_string())
+        .collect();
+    if !left_alone.is_empty() {
+        let _ = writeln!(
+            out,
+            "Proposals left alone (someone else's commits on them): {}",
+            crate::fleet::first_few(&left_alone, 6)
+        );
+    }
 }
 
 fn detailed_repos(out: &mut impl Write, plan: &Plan, st: Style, diffs: bool) {
