@@ -96,3 +96,41 @@ fn a_one_flag_change_plans_in_thirty_lines_naming_its_reach() {
     assert!(detail.stdout.lines().count() > text.lines().count());
     assert!(detail.stdout.contains("delivery:"), "{}", detail.stdout);
 }
+
+/// With a soak on the canary wave, the one-flag change waits in the later
+/// waves: the header says which repos are held and why, and the markdown
+/// lists the waves and every waiting repo.
+#[test]
+fn held_repos_are_named_with_their_reason_in_text_and_markdown() {
+    let env = Env::new();
+    env.edit_registry(|r| r["waves"][0]["soak"] = "2h".into());
+    let p = env.platform.clone();
+    env.git(&p, &["init", "--quiet", "-b", "main"]);
+    env.git(&p, &["add", "."]);
+    env.git(&p, &["commit", "--quiet", "-m", "Platform"]);
+    env.apply(&["--init"]).expect_code(0);
+    env.edit_registry(|r| r["defaults"]["flags"]["new_db"]["prd"] = true.into());
+    env.git(&p, &["commit", "--quiet", "-am", "new_db on in prd"]);
+
+    let text = env.plan(&[]).stdout;
+    let held = text
+        .lines()
+        .find(|l| {
+            l.trim_start()
+                .starts_with("held 2 repos (wave early waits for wave canary")
+        })
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        held.ends_with(": acme/banana-ingest, acme/mango-infra"),
+        "{held}"
+    );
+
+    let md = env.plan(&["--format", "markdown"]).stdout;
+    assert!(md.contains("| wave | repos | in sync | state |"), "{md}");
+    assert!(md.contains("| early |"), "{md}");
+    assert!(md.contains("Waiting ("), "{md}");
+    assert!(
+        md.contains("- `acme/mango-infra`: held: wave early waits for wave canary"),
+        "{md}"
+    );
+}
