@@ -434,8 +434,14 @@ impl Run<'_> {
         let plan = &outcome.plan;
         let halted = outcome.halted();
         match (&cli.command, &outcome.report) {
-            (Command::Plan(a), _) => print_plan(stdout, g.format, plan, style, !a.no_diff),
-            (Command::Apply(a), None) => print_plan(stdout, g.format, plan, style, !a.no_diff),
+            (Command::Plan(a), _) => {
+                let shown = Shown::new(a.detail, a.diff, a.no_diff);
+                print_plan(stdout, g.format, plan, self.prepared, style, shown)
+            }
+            (Command::Apply(a), None) => {
+                let shown = Shown::new(a.detail, a.diff, a.no_diff);
+                print_plan(stdout, g.format, plan, self.prepared, style, shown)
+            }
             (Command::Status(_), _) => {
                 match g.format {
                     Format::Json => output::json::write_status(stdout, plan)?,
@@ -622,21 +628,55 @@ fn rollout_log(state_dir: Option<PathBuf>) -> Result<rollout::Log> {
     Ok(rollout::Log::in_dir(&dir))
 }
 
+/// How much of a plan to print: `--detail`, `--diff`, `--no-diff`.
+#[derive(Debug, Clone, Copy)]
+struct Shown {
+    detail: bool,
+    diff: bool,
+    no_diff: bool,
+}
+
+impl Shown {
+    fn new(detail: bool, diff: bool, no_diff: bool) -> Shown {
+        Shown {
+            detail,
+            diff,
+            no_diff,
+        }
+    }
+}
+
 fn print_plan(
     out: &mut impl Write,
     format: Format,
     plan: &Plan,
+    prepared: &crate::prepare::Prepared,
     style: Style,
-    diffs: bool,
+    shown: Shown,
 ) -> Result<u8> {
+    let baseline = crate::fleet::baseline::read(&prepared.inputs);
+    let cx = crate::fleet::Context {
+        baseline: baseline.as_ref(),
+        environments: crate::fleet::baseline::environments(&prepared.inputs),
+    };
+    let fleet = crate::fleet::summarize(plan, &cx);
+    // Complete for small fleets (as before) or on request; diffs shown in
+    // complete output unless --no-diff, always with --diff.
+    let detail = shown.detail || shown.diff || output::fleet::detail_by_default(plan);
+    let view = output::fleet::PlanView {
+        plan,
+        fleet: &fleet,
+        detail,
+        diffs: detail && !shown.no_diff,
+    };
     match format {
         Format::Text => {
             let mut text = output::IoText::new(out);
-            output::text::write_plan(&mut text, plan, style, diffs);
+            output::text::write_view(&mut text, &view, style);
             text.finish()?;
         }
-        Format::Json => output::json::write_plan(out, plan)?,
-        Format::Markdown => write!(out, "{}", output::markdown::plan(plan))?,
+        Format::Json => output::json::write_plan_with(out, plan, &fleet)?,
+        Format::Markdown => write!(out, "{}", output::markdown::view(&view))?,
     }
     Ok(if !plan.errors.is_empty() {
         exit::ERROR

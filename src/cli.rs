@@ -234,8 +234,15 @@ pub struct InitArgs {
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     /// Leave unified diffs out of the output.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "diff")]
     pub no_diff: bool,
+    /// Every repo's files, even for fleets where the plan is compact
+    /// (more than 3 repos to write): one line per repo otherwise.
+    #[arg(long)]
+    pub detail: bool,
+    /// Every repo's files and their unified diffs (implies --detail).
+    #[arg(long)]
+    pub diff: bool,
     #[command(flatten)]
     pub init: InitArgs,
 }
@@ -260,8 +267,14 @@ pub struct ApplyArgs {
     #[arg(long, env = "DISTRIBUTOR_AUDIT_LOG")]
     pub audit_log: Option<PathBuf>,
     /// Leave unified diffs out of --dry-run output.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "diff")]
     pub no_diff: bool,
+    /// --dry-run: every repo's files, even for large fleets.
+    #[arg(long)]
+    pub detail: bool,
+    /// --dry-run: every repo's files and their diffs (implies --detail).
+    #[arg(long)]
+    pub diff: bool,
     #[command(flatten)]
     pub init: InitArgs,
 }

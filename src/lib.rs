@@ -12,6 +12,9 @@
 //! - [`target`]: a resolved repo with its rendered files, the unit of work.
 //! - [`plan`]: desired vs observed -> per-file states -> a [`plan::Plan`]
 //!   holding every action `apply` will take, pull requests included.
+//! - [`fleet`]: a plan organised for a fleet: this revision's changes and
+//!   their reach, apart from what was already pending (reads the previous
+//!   revision through [`source`]).
 //! - [`rollout`]: the rollout policy (budgets, waves, halts, staleness):
 //!   a verdict per repo, with `now` as a parameter.
 //! - [`merge`]: three-way merge of a hand-edited managed file with a new render.
@@ -45,6 +48,7 @@ pub mod blob;
 pub mod cli;
 pub mod daemon;
 pub mod diag;
+pub mod fleet;
 pub mod forge;
 pub mod lock;
 pub mod manual;

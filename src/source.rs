@@ -178,6 +178,64 @@ pub fn history(inputs: &Inputs, limit: usize) -> Vec<(String, crate::time::Epoch
     out
 }
 
+/// The platform inputs as they were at the revision before the one being
+/// planned, with that revision's commit id: HEAD when the inputs on disk
+/// have uncommitted changes (the change is the edit), else HEAD's first
+/// parent (the change is HEAD's commit). `None` when the inputs are not in
+/// a git repository, HEAD has no parent (or it is beyond a shallow
+/// boundary), or the registry did not exist there.
+pub fn previous_inputs(inputs: &Inputs) -> Option<(String, Inputs)> {
+    let (_, clean) = git_revision(inputs)?;
+    let registry_abs = std::fs::canonicalize(&inputs.registry_path).ok()?;
+    let templates_abs = std::fs::canonicalize(&inputs.templates_dir).ok()?;
+    let repo = gix::discover(registry_abs.parent()?).ok()?;
+    let workdir = std::fs::canonicalize(repo.workdir()?).ok()?;
+    let head = repo.head_commit().ok()?;
+    let commit = if clean {
+        let parent = head.parent_ids().next()?;
+        parent.object().ok()?.try_into_commit().ok()?
+    } else {
+        head
+    };
+    let tree = commit.tree().ok()?;
+    let rel = |p: &Path| -> Option<String> {
+        Some(
+            p.strip_prefix(&workdir)
+                .ok()?
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join("/"),
+        )
+    };
+    let read = |id: crate::blob::ObjectId| -> Option<Vec<u8>> {
+        let oid = gix::ObjectId::from_hex(id.to_string().as_bytes()).ok()?;
+        Some(repo.find_object(oid).ok()?.detach().data)
+    };
+    let entry = tree.lookup_entry_by_path(rel(&registry_abs)?).ok()??;
+    let registry_text = String::from_utf8(read(entry.object_id().into())?).ok()?;
+    let mut blobs = BTreeMap::new();
+    if let Ok(Some(entry)) = tree.lookup_entry_by_path(rel(&templates_abs)?)
+        && let Ok(obj) = entry.object()
+        && let Ok(t) = obj.peel_to_tree()
+    {
+        collect_blobs(&t, "", &mut blobs);
+    }
+    let mut template_files = BTreeMap::new();
+    for (path, id) in blobs {
+        template_files.insert(path, read(id)?);
+    }
+    Some((
+        commit.id.to_string(),
+        Inputs {
+            registry_path: inputs.registry_path.clone(),
+            registry_text,
+            templates_dir: inputs.templates_dir.clone(),
+            template_files,
+        },
+    ))
+}
+
 /// A digest of exactly what was read: the git blob id of a listing of
 /// `path blob` lines (registry first, then every template).
 fn input_digest(inputs: &Inputs) -> String {

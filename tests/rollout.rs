@@ -275,7 +275,7 @@ fn the_pr_budget_is_org_wide_survives_a_restart_and_queues_by_priority() {
     // The plan says who goes first and who waits, with positions:
     // security first, then the earlier wave, then the rest; the reason
     // counts the pull requests this run opens ahead of the queue.
-    let plan = w.run(0, "plan", &["--no-diff"]);
+    let plan = w.run(0, "plan", &["--no-diff", "--detail"]);
     plan.expect_code(2);
     let out = &plan.stdout;
     assert!(!line_of(out, "acme/sec-a").is_empty());

@@ -75,9 +75,22 @@ fn tree(value: &impl Serialize) -> Value {
     serde_json::to_value(value).unwrap_or_else(|e| json!({ "serialization_error": e.to_string() }))
 }
 
-/// Writes the plan document (see [`plan`]), streaming its repos.
+/// Writes the plan document (see [`plan`]), streaming its repos; its
+/// `fleet` member is made without a previous revision to compare with.
 pub fn write_plan(out: &mut dyn Write, plan: &Plan) -> io::Result<()> {
+    let fleet = crate::fleet::summarize(plan, &Default::default());
+    write_plan_with(out, plan, &fleet)
+}
+
+/// Writes the plan document with its `fleet` member
+/// (`distributor.fleet/v1`: this revision's changes, what was pending).
+pub fn write_plan_with(
+    out: &mut dyn Write,
+    plan: &Plan,
+    fleet: &crate::fleet::FleetSummary,
+) -> io::Result<()> {
     let mut members = vec![
+        ("fleet", Member::Value(tree(fleet))),
         ("schema", Member::Value(json!(PLAN_SCHEMA))),
         ("source", Member::Value(tree(&plan.source))),
         ("generator", Member::Value(json!(plan.generator))),
@@ -151,6 +164,7 @@ pub fn plan(plan: &Plan) -> Value {
         "summary": summarize(plan),
         "repos": plan.repos,
         "errors": plan.errors,
+        "fleet": crate::fleet::summarize(plan, &Default::default()),
     });
     if let Some(r) = &plan.rollout {
         doc["rollout"] = json!(r);

@@ -3,6 +3,7 @@
 //! `docs/output.md`) and markdown (for CI step summaries). Pure: values in,
 //! strings out.
 
+pub mod fleet;
 pub mod json;
 pub mod markdown;
 pub mod text;
@@ -144,6 +145,25 @@ fn describe_branch(repo: &RepoPlan, b: &str) -> Option<String> {
             }
         ),
     })
+}
+
+/// How a repo's writes are delivered, in a few words:
+/// `direct commit, proposal updated`.
+pub fn delivery_words(repo: &RepoPlan) -> String {
+    let mut parts = Vec::new();
+    if repo.direct.is_some() {
+        parts.push("direct commit");
+    }
+    match repo.proposal {
+        ProposalPlan::Create { .. } => parts.push("proposal opened"),
+        ProposalPlan::Update { .. } => parts.push("proposal updated"),
+        ProposalPlan::Close { .. } => parts.push("proposal closed"),
+        _ => {}
+    }
+    if parts.is_empty() {
+        parts.push("pull request only");
+    }
+    parts.join(", ")
 }
 
 pub(crate) fn plural(n: usize) -> &'static str {

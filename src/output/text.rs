@@ -3,8 +3,10 @@
 
 use std::fmt::Write;
 
+use super::fleet::PlanView;
 use super::{describe_counts, describe_proposal, plural, summarize};
 use crate::apply::{ApplyReport, ProposalOutcome, PullRequestOutcome};
+use crate::fleet::FleetSummary;
 use crate::plan::message::verb;
 use crate::plan::{FilePlan, Plan, RepoStatus, Route};
 
@@ -184,8 +186,24 @@ pub fn plan(plan: &Plan, st: Style, diffs: bool) -> String {
 }
 
 /// [`plan`], written to `out` repo by repo (a large fleet's plan is never
-/// held as one string).
+/// held as one string), complete, after a fleet header made without a
+/// previous revision to compare with.
 pub fn write_plan(out: &mut impl Write, plan: &Plan, st: Style, diffs: bool) {
+    let fleet = crate::fleet::summarize(plan, &Default::default());
+    let view = PlanView {
+        plan,
+        fleet: &fleet,
+        detail: true,
+        diffs,
+    };
+    write_view(out, &view, st);
+}
+
+/// The plan organised for a fleet: the header (this revision's changes,
+/// then what was already pending), per-repo detail or one line per repo,
+/// the rollout and the totals.
+pub fn write_view(out: &mut impl Write, view: &PlanView<'_>, st: Style) {
+    let (plan, diffs) = (view.plan, view.diffs);
     let _ = writeln!(
         out,
         "Platform source {} ({})",
@@ -195,6 +213,65 @@ pub fn write_plan(out: &mut impl Write, plan: &Plan, st: Style, diffs: bool) {
     if let Some(reason) = &plan.force_reason {
         let _ = writeln!(out, "{} {reason}", st.yellow("FORCED RUN, reason:"));
     }
+    for l in super::fleet::lines(view.fleet) {
+        let _ = writeln!(out, "{l}");
+    }
+    if !view.detail {
+        compact_repos(out, plan, view.fleet, st);
+    } else {
+        detailed_repos(out, plan, st, diffs);
+    }
+    for e in &plan.errors {
+        let _ = writeln!(
+            out,
+            "\n{}  {}",
+            st.bold(&e.repo.to_string()),
+            st.red("error")
+        );
+        let _ = writeln!(out, "  {}", e.error);
+    }
+    totals(out, plan, st);
+}
+
+/// One line per repo with something to write (`--detail` for files and
+/// diffs).
+fn compact_repos(out: &mut impl Write, plan: &Plan, fleet: &FleetSummary, st: Style) {
+    let writing: Vec<&crate::plan::RepoPlan> =
+        plan.repos.iter().filter(|r| r.has_writes()).collect();
+    let _ = writeln!(
+        out,
+        "\nRepos to write ({}; --detail for files, --diff for diffs):",
+        writing.len()
+    );
+    for r in writing {
+        let mut line = format!(
+            "  {} ({}): {} -> {}",
+            st.bold(&r.repo.to_string()),
+            r.team,
+            super::fleet::repo_files(fleet, r),
+            super::delivery_words(r)
+        );
+        if let Some(p) = r.policy.as_ref().filter(|p| !p.decision.allows_writes()) {
+            let _ = write!(line, "; {}", p.decision.line());
+        }
+        let _ = writeln!(out, "{line}");
+    }
+    let left_alone: Vec<String> = plan
+        .repos
+        .iter()
+        .filter(|r| matches!(r.proposal, crate::plan::ProposalPlan::HumanEdited { .. }))
+        .map(|r| r.repo.to_string())
+        .collect();
+    if !left_alone.is_empty() {
+        let _ = writeln!(
+            out,
+            "Proposals left alone (someone else's commits on them): {}",
+            crate::fleet::first_few(&left_alone, 6)
+        );
+    }
+}
+
+fn detailed_repos(out: &mut impl Write, plan: &Plan, st: Style, diffs: bool) {
     let mut waiting = Vec::new();
     for r in &plan.repos {
         if !r.has_writes() {
@@ -271,15 +348,10 @@ pub fn write_plan(out: &mut impl Write, plan: &Plan, st: Style, diffs: bool) {
             let _ = writeln!(out, "{w}");
         }
     }
-    for e in &plan.errors {
-        let _ = writeln!(
-            out,
-            "\n{}  {}",
-            st.bold(&e.repo.to_string()),
-            st.red("error")
-        );
-        let _ = writeln!(out, "  {}", e.error);
-    }
+}
+
+/// The rollout section and the totals line.
+fn totals(out: &mut impl Write, plan: &Plan, st: Style) {
     let _ = out.write_str(&rollout_section(plan, st));
     let s = summarize(plan);
     let _ = writeln!(

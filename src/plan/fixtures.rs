@@ -9,7 +9,7 @@ use crate::forge::{BranchSnapshot, ProposalSnapshot};
 use crate::lock::{Lock, LockEntry};
 use crate::registry::{parse, resolve};
 
-pub(super) fn repo(delivery: &str) -> ResolvedRepo {
+pub(crate) fn repo(delivery: &str) -> ResolvedRepo {
     let text = format!(
         r#"{{"version": 1, "stages": ["dev"],
             "defaults": {{"owner": "acme", "delivery": "{delivery}"}},
@@ -18,7 +18,7 @@ pub(super) fn repo(delivery: &str) -> ResolvedRepo {
     resolve(&parse("t.json", &text).unwrap()).remove(0)
 }
 
-pub(super) fn desired(path: &str, content: &str) -> DesiredFile {
+pub(crate) fn desired(path: &str, content: &str) -> DesiredFile {
     DesiredFile {
         path: path.into(),
         content: content.as_bytes().to_vec(),
@@ -29,18 +29,18 @@ pub(super) fn desired(path: &str, content: &str) -> DesiredFile {
     }
 }
 
-pub(super) fn oid(n: u8) -> ObjectId {
+pub(crate) fn oid(n: u8) -> ObjectId {
     blob_id(&[n])
 }
 
-pub(super) fn entry(content: &str) -> Option<FileEntry> {
+pub(crate) fn entry(content: &str) -> Option<FileEntry> {
     Some(FileEntry {
         blob: blob_id(content.as_bytes()),
         mode: Some(FileMode::Regular),
     })
 }
 
-pub(super) fn lock_of(files: &[(&str, &str)]) -> Vec<u8> {
+pub(crate) fn lock_of(files: &[(&str, &str)]) -> Vec<u8> {
     Lock {
         version: 1,
         source: Source {
@@ -69,7 +69,7 @@ pub(super) fn lock_of(files: &[(&str, &str)]) -> Vec<u8> {
     .to_bytes()
 }
 
-pub(super) fn branch(files: &[(&str, Option<FileEntry>)], lock: Option<Vec<u8>>) -> BranchSnapshot {
+pub(crate) fn branch(files: &[(&str, Option<FileEntry>)], lock: Option<Vec<u8>>) -> BranchSnapshot {
     BranchSnapshot {
         name: "main".into(),
         tip: Some(oid(1)),
@@ -79,7 +79,7 @@ pub(super) fn branch(files: &[(&str, Option<FileEntry>)], lock: Option<Vec<u8>>)
     }
 }
 
-pub(super) fn observe(
+pub(crate) fn observe(
     default: BranchSnapshot,
     proposal: Option<ProposalSnapshot>,
 ) -> RepoObservation {
@@ -93,7 +93,7 @@ pub(super) fn observe(
     }
 }
 
-pub(super) fn settings() -> PlanSettings {
+pub(crate) fn settings() -> PlanSettings {
     PlanSettings {
         source: Source {
             revision: "abc".into(),
@@ -108,7 +108,7 @@ pub(super) fn settings() -> PlanSettings {
     }
 }
 
-pub(super) fn plan(
+pub(crate) fn plan(
     repo: &ResolvedRepo,
     desired: &[DesiredFile],
     obs: &RepoObservation,
@@ -116,7 +116,7 @@ pub(super) fn plan(
     plan_with(repo, desired, obs, &settings())
 }
 
-pub(super) fn plan_with(
+pub(crate) fn plan_with(
     repo: &ResolvedRepo,
     desired: &[DesiredFile],
     obs: &RepoObservation,
@@ -134,14 +134,14 @@ pub(super) fn plan_with(
     .unwrap()
 }
 
-pub(super) fn routes(p: &RepoPlan) -> BTreeMap<String, (FileState, Route)> {
+pub(crate) fn routes(p: &RepoPlan) -> BTreeMap<String, (FileState, Route)> {
     p.files
         .iter()
         .map(|f| (f.path.clone(), (f.state, f.route)))
         .collect()
 }
 
-pub(super) fn proposal(
+pub(crate) fn proposal(
     files: &[(&str, Option<FileEntry>)],
     base: ObjectId,
     ours: bool,
@@ -165,7 +165,7 @@ pub(super) fn proposal(
 
 /// A file's plan with only what the lock and proposal steps read set:
 /// bundle `b`, a regular file, the blob of `content` (`None`: an orphan).
-pub(super) fn file(path: &str, state: FileState, route: Route, content: Option<&str>) -> FilePlan {
+pub(crate) fn file(path: &str, state: FileState, route: Route, content: Option<&str>) -> FilePlan {
     FilePlan {
         path: path.into(),
         state,
@@ -186,7 +186,7 @@ pub(super) fn file(path: &str, state: FileState, route: Route, content: Option<&
 }
 
 /// The lock entry of bundle `b` for a regular file of `content`.
-pub(super) fn lock_entry(path: &str, content: &str) -> LockEntry {
+pub(crate) fn lock_entry(path: &str, content: &str) -> LockEntry {
     LockEntry {
         bundle: "b".into(),
         template: format!("b/{path}.j2"),

@@ -469,6 +469,6 @@ pub fn plan_repo(input: PlanInput<'_>) -> Result<RepoPlan, String> {
 }
 
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 #[cfg(test)]
 mod tests;
