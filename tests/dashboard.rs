@@ -321,6 +321,7 @@ fn repo(name: &str, team: &str, wave: Option<&str>, status: RepoStatus) -> RepoE
         last_error: None,
         seen_at: now(),
         rollout: None,
+        decision: None,
         stale: false,
     }
 }

@@ -462,6 +462,7 @@ mod tests {
             last_error: None,
             seen_at: NOW,
             rollout: None,
+            decision: None,
             stale: false,
         }
     }

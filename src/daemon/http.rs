@@ -754,6 +754,7 @@ mod tests {
                         last_error: None,
                         seen_at: 0,
                         rollout: None,
+                        decision: None,
                         stale: false,
                     },
                 );
@@ -793,6 +794,7 @@ mod tests {
                 last_error: Some("<script>alert(1)</script>".into()),
                 seen_at: 0,
                 rollout: None,
+                decision: None,
                 stale: false,
             },
         );

@@ -111,6 +111,10 @@ pub struct RepoEntry {
     /// halted), as one line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollout: Option<String>,
+    /// The rollout policy's decision for the repo in the last cycle that
+    /// planned it (`proceed`, `queued`, `held`, `halted`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<&'static str>,
     /// Behind, or its pull request open, longer than `stale_after`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stale: bool,
@@ -123,6 +127,10 @@ pub struct Totals {
     pub by_status: BTreeMap<&'static str, usize>,
     pub files_by_state: BTreeMap<&'static str, usize>,
     pub pull_requests_open: usize,
+    /// Repos by the rollout policy's decision (every decision listed).
+    pub by_decision: BTreeMap<&'static str, usize>,
+    /// Repos behind, or with a pull request open, past `stale_after`.
+    pub stale: usize,
 }
 
 /// The whole ledger.
@@ -192,6 +200,7 @@ impl Ledger {
                 last_error: Some(crate::redact::redact(&error).into_owned()),
                 seen_at: now,
                 rollout: None,
+                decision: None,
                 stale: previous.as_ref().is_some_and(|p| p.stale),
             };
             seen.insert(key, entry);
@@ -221,8 +230,15 @@ impl Ledger {
         for s in RepoStatus::ALL {
             t.by_status.insert(s.key(), 0);
         }
+        for d in crate::plan::verdict::Decision::KEYS {
+            t.by_decision.insert(d, 0);
+        }
         for r in self.repos.values() {
             *t.by_status.entry(r.status.key()).or_default() += 1;
+            if let Some(d) = r.decision {
+                *t.by_decision.entry(d).or_default() += 1;
+            }
+            t.stale += usize::from(r.stale);
             for f in &r.files {
                 *t.files_by_state.entry(f.state.as_str()).or_default() += 1;
             }
@@ -350,6 +366,7 @@ fn repo_entry(
             .map(|x| &x.decision)
             .filter(|d| !d.allows_writes())
             .map(crate::rollout::Decision::line),
+        decision: p.policy.as_ref().map(|x| x.decision.key()),
         stale: p.policy.as_ref().is_some_and(|x| x.staleness.stale),
     }
 }

@@ -101,6 +101,43 @@ impl Metrics {
         }
         family(
             &mut out,
+            "distributor_repos_by_decision",
+            "gauge",
+            "Repositories by the rollout policy's decision in the last cycle (alert on held or halted).",
+        );
+        for (decision, n) in &totals.by_decision {
+            let _ = writeln!(
+                out,
+                "distributor_repos_by_decision{{decision=\"{decision}\"}} {n}"
+            );
+        }
+        family(
+            &mut out,
+            "distributor_stale_repos",
+            "gauge",
+            "Repositories behind the platform, or with a pull request open, longer than stale_after.",
+        );
+        let _ = writeln!(out, "distributor_stale_repos {}", totals.stale);
+        family(
+            &mut out,
+            "distributor_rollout_halted",
+            "gauge",
+            "1 while the current revision's rollout is halted (resume with distributor resume REV).",
+        );
+        match ledger.rollout.as_ref().and_then(|r| r.halt.as_ref()) {
+            Some(h) => {
+                let _ = writeln!(
+                    out,
+                    "distributor_rollout_halted{{revision=\"{}\"}} 1",
+                    escape(&h.revision)
+                );
+            }
+            None => {
+                let _ = writeln!(out, "distributor_rollout_halted{{revision=\"\"}} 0");
+            }
+        }
+        family(
+            &mut out,
             "distributor_pull_requests",
             "gauge",
             "Distributor pull requests by state.",
@@ -326,6 +363,48 @@ fn escape(v: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn held_halted_and_stale_repos_are_counted_for_alerts() {
+        use crate::daemon::ledger::RepoEntry;
+        let mut ledger = Ledger::default();
+        let entry = |decision: &'static str, stale: bool| RepoEntry {
+            repo: String::new(),
+            team: "t".into(),
+            wave: None,
+            status: crate::plan::RepoStatus::Outdated,
+            files: Vec::new(),
+            pull_request: None,
+            last_commit: None,
+            url: None,
+            last_error: None,
+            seen_at: 0,
+            rollout: None,
+            decision: Some(decision),
+            stale,
+        };
+        ledger.repos.insert("acme/a".into(), entry("held", true));
+        ledger.repos.insert("acme/b".into(), entry("held", false));
+        ledger.repos.insert("acme/c".into(), entry("proceed", true));
+        let text = Metrics::default().render(&ledger, None);
+        assert!(
+            text.contains("distributor_repos_by_decision{decision=\"held\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("distributor_repos_by_decision{decision=\"halted\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("distributor_repos_by_decision{decision=\"proceed\"} 1\n"),
+            "{text}"
+        );
+        assert!(text.contains("distributor_stale_repos 2\n"), "{text}");
+        assert!(
+            text.contains("distributor_rollout_halted{revision=\"\"} 0\n"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn durations_fall_in_cumulative_buckets() {

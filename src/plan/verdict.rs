@@ -53,6 +53,9 @@ impl Decision {
         }
     }
 
+    /// Every decision's key, for counts that list zeros too.
+    pub const KEYS: [&'static str; 6] = ["idle", "proceed", "forced", "queued", "held", "halted"];
+
     pub fn key(&self) -> &'static str {
         match self {
             Decision::Idle => "idle",
