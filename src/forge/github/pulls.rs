@@ -82,7 +82,12 @@ pub async fn open(
     if spec.auto_merge {
         let vars = json!({ "input": { "pullRequestId": node_id } });
         match client
-            .graphql(query::AUTO_MERGE, &vars, "graphql auto-merge", true)
+            .graphql(
+                query::AUTO_MERGE,
+                &vars,
+                "graphql auto-merge",
+                super::client::OpKind::IdempotentWrite,
+            )
             .await
         {
             Ok(body) => {
