@@ -54,7 +54,12 @@ impl World {
         let names: Vec<String> = (0..count).map(|i| format!("svc-{i:03}")).collect();
         let mut list = Vec::new();
         for name in names.iter().map(String::as_str).chain(["later"]) {
-            fake.add_repo(OWNER, name, "main", &[("README.md", b"# repo\n".as_slice())]);
+            fake.add_repo(
+                OWNER,
+                name,
+                "main",
+                &[("README.md", b"# repo\n".as_slice())],
+            );
             let wave = if name == "later" { "default" } else { "canary" };
             list.push(json!({"name": name, "wave": wave}));
         }
@@ -209,7 +214,10 @@ fn direct_run(count: usize, extra: &[&str], seed: u64) {
         let tip = w.fake.tip(OWNER, name, "main").unwrap();
         assert_eq!(r["commit"], tip.as_str(), "{name}: {r}");
         assert_eq!(r["files_changed"], 1, "{name}: {r}");
-        assert!(recorded.contains(&tip), "{name}: {tip} not in rollout.jsonl");
+        assert!(
+            recorded.contains(&tip),
+            "{name}: {tip} not in rollout.jsonl"
+        );
         let log = w.fake.log(OWNER, name, "main");
         assert_eq!(log.len(), 2, "{name}: one distributor commit: {log:?}");
         assert_eq!(

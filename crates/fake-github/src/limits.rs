@@ -106,7 +106,9 @@ impl Limits {
             return WriteFault::None;
         }
         self.writes_seen += 1;
-        let u = unit_float(splitmix64(a.seed ^ self.writes_seen.wrapping_mul(0x9E37_79B9)));
+        let u = unit_float(splitmix64(
+            a.seed ^ self.writes_seen.wrapping_mul(0x9E37_79B9),
+        ));
         if u < a.before {
             self.counters.ambiguous_before_apply += 1;
             WriteFault::Before

@@ -15,8 +15,8 @@ use axum::routing::{get, patch, post};
 use serde_json::{Value, json};
 
 use crate::limits::RateInfo;
-use crate::shapes::DOCS;
 use crate::limits::WriteFault;
+use crate::shapes::DOCS;
 use crate::{Shared, graphql, headers, lock, rest, rest_pulls};
 
 /// The route of installation tokens: JWT-authenticated, not content-creating.

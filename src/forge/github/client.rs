@@ -749,7 +749,12 @@ mod tests {
             .await
             .unwrap();
         client
-            .graphql(super::super::query::COMMIT, &vars, "commit", OpKind::CasWrite)
+            .graphql(
+                super::super::query::COMMIT,
+                &vars,
+                "commit",
+                OpKind::CasWrite,
+            )
             .await
             .unwrap();
         let key = std::fs::read_to_string(

@@ -118,7 +118,11 @@ pub fn judge_commit(body: &Value, written: &Written<'_>) -> Landed {
 
 /// Judges a ref update from `before` to `after` (`None`: no ref) by where
 /// the ref is now.
-pub fn judge_ref(now: Option<ObjectId>, before: Option<ObjectId>, after: Option<ObjectId>) -> Landed {
+pub fn judge_ref(
+    now: Option<ObjectId>,
+    before: Option<ObjectId>,
+    after: Option<ObjectId>,
+) -> Landed {
     if now == after {
         after.map_or(Landed::Gone, Landed::Yes)
     } else if now == before {
@@ -202,8 +206,14 @@ mod tests {
 
     #[test]
     fn ref_updates_are_judged_by_where_the_ref_is() {
-        assert_eq!(judge_ref(Some(oid(2)), Some(oid(1)), Some(oid(2))), Landed::Yes(oid(2)));
-        assert_eq!(judge_ref(Some(oid(1)), Some(oid(1)), Some(oid(2))), Landed::No);
+        assert_eq!(
+            judge_ref(Some(oid(2)), Some(oid(1)), Some(oid(2))),
+            Landed::Yes(oid(2))
+        );
+        assert_eq!(
+            judge_ref(Some(oid(1)), Some(oid(1)), Some(oid(2))),
+            Landed::No
+        );
         assert_eq!(
             judge_ref(Some(oid(3)), Some(oid(1)), Some(oid(2))),
             Landed::Moved(Some(oid(3)))

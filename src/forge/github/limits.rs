@@ -734,11 +734,20 @@ mod tests {
                 exhausted_until: None,
                 secondary: true,
             };
-            assert!(matches!(p.decide(op, &refused, 0, 0, 0.0), Retry::After(..)));
+            assert!(matches!(
+                p.decide(op, &refused, 0, 0, 0.0),
+                Retry::After(..)
+            ));
         }
         for op in [OpKind::Read, OpKind::IdempotentWrite] {
-            assert!(matches!(p.decide(op, &status(502), 0, 0, 0.0), Retry::After(..)));
-            assert!(matches!(p.decide(op, &Failure::Network, 0, 0, 0.0), Retry::After(..)));
+            assert!(matches!(
+                p.decide(op, &status(502), 0, 0, 0.0),
+                Retry::After(..)
+            ));
+            assert!(matches!(
+                p.decide(op, &Failure::Network, 0, 0, 0.0),
+                Retry::After(..)
+            ));
         }
     }
 

@@ -18,9 +18,9 @@
 //! planning.
 
 mod batches;
-mod landed;
 pub mod client;
 pub mod credentials;
+mod landed;
 pub mod limits;
 mod pulls;
 pub mod query;
@@ -499,7 +499,12 @@ impl GitHubForge {
                     let doc = tree::listing_query(repo, commit, chunk);
                     let body = self
                         .client
-                        .graphql(&doc.query, &doc.variables, "graphql tree listing", OpKind::Read)
+                        .graphql(
+                            &doc.query,
+                            &doc.variables,
+                            "graphql tree listing",
+                            OpKind::Read,
+                        )
                         .await
                         .map_err(send_error)?;
                     if let Some(e) = query::errors(&body).first() {
@@ -724,15 +729,27 @@ impl GitHubForge {
         match request.expected_tip {
             Some(tip) if tip == parent => {
                 let vars = json!({ "commit": input });
-                self.commit_once(request, &request.branch, &written, (query::COMMIT, vars), "graphql commit")
-                    .await
+                self.commit_once(
+                    request,
+                    &request.branch,
+                    &written,
+                    (query::COMMIT, vars),
+                    "graphql commit",
+                )
+                .await
             }
             None => {
                 let (node, _) = self.repo_info(repo).await?;
                 let refs = query::ref_update(&node, &request.branch, None, Some(parent), false);
                 let vars = json!({ "refs": refs, "commit": input });
-                self.commit_once(request, &request.branch, &written, (query::PROPOSE, vars), "graphql propose")
-                    .await
+                self.commit_once(
+                    request,
+                    &request.branch,
+                    &written,
+                    (query::PROPOSE, vars),
+                    "graphql propose",
+                )
+                .await
             }
             Some(old) => self.rebuild(request, parent, old, files).await,
         }
@@ -763,11 +780,23 @@ impl GitHubForge {
         };
         let vars = json!({ "refs": query::temp_branch(&node, &temp, parent), "commit": input });
         let new = self
-            .commit_once(request, &temp, &written, (query::PROPOSE, vars), "graphql rebuild commit")
+            .commit_once(
+                request,
+                &temp,
+                &written,
+                (query::PROPOSE, vars),
+                "graphql rebuild commit",
+            )
             .await?;
         let swap = query::swap_in(&node, branch, old, &temp, new);
         match self
-            .refs_once(repo, branch, (Some(old), Some(new)), swap, "graphql rebuild swap")
+            .refs_once(
+                repo,
+                branch,
+                (Some(old), Some(new)),
+                swap,
+                "graphql rebuild swap",
+            )
             .await
         {
             Ok(()) => Ok(new),

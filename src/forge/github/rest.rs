@@ -75,7 +75,13 @@ async fn create_object(
     what: &str,
 ) -> Result<Value, ForgeError> {
     let r = client
-        .rest_op(Method::POST, &route, Some(&body), kind, OpKind::IdempotentWrite)
+        .rest_op(
+            Method::POST,
+            &route,
+            Some(&body),
+            kind,
+            OpKind::IdempotentWrite,
+        )
         .await
         .map_err(send_error)?;
     answer(repo, r, what)
@@ -214,8 +220,7 @@ pub async fn commit(
                 kind,
                 lost_race: "already exists",
             };
-            if !write_ref(client, repo, branch, write, (None, new)).await?
-            {
+            if !write_ref(client, repo, branch, write, (None, new)).await? {
                 return Err(conflict(branch_tip(client, repo, branch).await?));
             }
         }
@@ -237,8 +242,7 @@ pub async fn commit(
                 kind,
                 lost_race: "not a fast forward",
             };
-            if !write_ref(client, repo, branch, write, (Some(expected), new)).await?
-            {
+            if !write_ref(client, repo, branch, write, (Some(expected), new)).await? {
                 return Err(conflict(branch_tip(client, repo, branch).await?));
             }
         }
