@@ -286,3 +286,108 @@ fn two_hundred_repos_direct_and_pr_in_both_write_modes() {
     pr_run(200, &[], 23);
     pr_run(200, &["--github-writes", "rest"], 24);
 }
+
+/// Opening, commenting and closing through the forge with 40% of all
+/// writes answered 502 after applying: one pull request per repo, each
+/// comment once (found again by its hidden marker), labels and reviewers
+/// once, every pull request closed.
+#[test]
+fn pull_request_creation_and_comments_are_not_doubled() {
+    use distributor::forge::github::limits::Pacing;
+    use distributor::forge::github::{Auth, ClientSettings, GitHubConfig, GitHubForge, WriteMode};
+    use distributor::forge::{Forge, PullRequest, PullRequestSpec, RepoId};
+
+    let fake = FakeGitHub::start(Config::default());
+    fake.add_token(TOKEN, true);
+    let names: Vec<String> = (0..8).map(|i| format!("pr-{i:02}")).collect();
+    for name in &names {
+        fake.add_repo(
+            OWNER,
+            name,
+            "main",
+            &[("README.md", b"# repo\n".as_slice())],
+        );
+        fake.push(
+            OWNER,
+            name,
+            "distributor/sync",
+            &[(CI, Some(TEMPLATE.as_bytes()))],
+            "sync",
+        );
+    }
+    fake.set_ambiguous_writes(AmbiguousWrites {
+        after: 0.4,
+        before: 0.0,
+        seed: 7,
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let forge = GitHubForge::new(GitHubConfig {
+            api_url: fake.url(),
+            auth: Auth::Token(TOKEN.to_string().into()),
+            write_mode: WriteMode::Graphql,
+            batch_size: 50,
+            client: ClientSettings {
+                pacing: Pacing {
+                    quotas: Vec::new(),
+                    spacing: Duration::ZERO,
+                },
+                ..ClientSettings::default()
+            },
+        })
+        .unwrap();
+        for name in &names {
+            let repo = RepoId {
+                owner: OWNER.into(),
+                name: name.clone(),
+            };
+            let spec = PullRequestSpec {
+                repo: repo.clone(),
+                head: "distributor/sync".into(),
+                base: "main".into(),
+                title: "distributor: sync".into(),
+                body: "body".into(),
+                labels: vec!["distributor".into()],
+                reviewers: vec!["alice".into()],
+                team_reviewers: Vec::new(),
+                draft: false,
+                auto_merge: false,
+            };
+            let opened = forge.open_pull_request(&spec).await.unwrap();
+            let pull = PullRequest {
+                number: opened.number,
+                url: opened.url,
+                node_id: String::new(),
+                title: spec.title.clone(),
+                body: spec.body.clone(),
+                created_at: String::new(),
+                labels: Vec::new(),
+                draft: false,
+            };
+            forge
+                .comment_pull_request(&repo, &pull, "stale: please review", &["stale".into()])
+                .await
+                .unwrap();
+            forge
+                .close_pull_request(&repo, &pull, "superseded")
+                .await
+                .unwrap();
+        }
+    });
+    let c = fake.counters();
+    assert!(c.ambiguous_after_apply >= 8, "{c:?}");
+    for name in &names {
+        let pulls = fake.pulls(OWNER, name);
+        assert_eq!(pulls.len(), 1, "{name}: {pulls:?}");
+        let pull = &pulls[0];
+        assert_eq!(pull.state, "closed", "{name}");
+        assert_eq!(pull.labels, ["distributor", "stale"], "{name}");
+        assert_eq!(pull.reviewers, ["alice"], "{name}");
+        assert_eq!(pull.comments.len(), 2, "{name}: {:?}", pull.comments);
+        assert!(pull.comments[0].starts_with("stale: please review\n\n<!-- distributor:comment:"));
+        assert!(pull.comments[1].starts_with("superseded\n\n<!-- distributor:comment:"));
+    }
+}
