@@ -7,8 +7,9 @@
 //! one of those commits halts the revision (exit 3). Direct and pull
 //! request runs, through GraphQL and through the REST Git Data API.
 //!
-//! 40 repos each (about 2–4 s per test here); the 200-repo variants are
-//! `#[ignore]`d for CI time.
+//! 40 repos each (the four took 48 s together on a loaded 2-core
+//! machine); the 200-repo variants are `#[ignore]`d for CI time (measured
+//! there: direct 17 s GraphQL / 69 s REST, PR 54 s / 92 s).
 
 mod common;
 
