@@ -102,6 +102,21 @@ pub struct Config {
     /// A query that would take this long or longer answers 502 "Something
     /// went wrong while executing your query" after this long (GitHub: 10 s).
     pub graphql_timeout: Duration,
+    /// Writes answered 502 after (or before) they were applied: the
+    /// ambiguous failures a client must not double (default: none).
+    pub ambiguous_writes: AmbiguousWrites,
+}
+
+/// A seeded fraction of content-creating requests (GraphQL mutations and
+/// REST POST, PATCH, PUT, DELETE) answered `502 Server Error`: `after` of
+/// them once the write was applied and succeeded (the client cannot tell
+/// it landed), `before` of them without applying it. The same seed gives
+/// the same fate to the n-th write.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct AmbiguousWrites {
+    pub after: f64,
+    pub before: f64,
+    pub seed: u64,
 }
 
 impl Default for Config {
@@ -121,6 +136,7 @@ impl Default for Config {
             graphql_alias_budget: None,
             graphql_latency_per_node: Duration::ZERO,
             graphql_timeout: Duration::from_secs(10),
+            ambiguous_writes: AmbiguousWrites::default(),
         }
     }
 }
@@ -176,6 +192,10 @@ pub struct Counters {
     pub resource_limit_refusals: u64,
     /// GraphQL queries that timed out (502).
     pub graphql_timeouts: u64,
+    /// Writes applied, then answered 502 (see [`AmbiguousWrites`]).
+    pub ambiguous_after_apply: u64,
+    /// Writes answered 502 without being applied.
+    pub ambiguous_before_apply: u64,
     /// Nodes of the biggest GraphQL query seen.
     pub max_query_nodes: u64,
     pub primary_refusals: u64,
@@ -590,6 +610,12 @@ impl FakeGitHub {
     /// The next `n` requests answer `status` without touching state.
     pub fn fail_next(&self, n: usize, status: u16) {
         lock(&self.shared.limits).fail_next(n, status);
+    }
+
+    /// From now on, answers a seeded fraction of writes 502 after (or
+    /// before) applying them (see [`AmbiguousWrites`]).
+    pub fn set_ambiguous_writes(&self, writes: AmbiguousWrites) {
+        lock(&self.shared.limits).ambiguous = writes;
     }
 
     /// The next `n` content-creating requests get the secondary-limit 403.

@@ -3,8 +3,9 @@
 //! Primary budgets are per token per resource ("core", "graphql");
 //! secondary limits are sliding windows over content-creating units (each
 //! top-level GraphQL mutation field, each mutating REST request) plus a cap
-//! on requests in flight. Faults (`fail_next`, `refuse_next_writes`)
-//! and latency are set by tests through the handle.
+//! on requests in flight. Faults (`fail_next`, `refuse_next_writes`,
+//! ambiguous write failures) and latency are set by tests through the
+//! handle.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant, SystemTime};
@@ -52,6 +53,20 @@ pub(crate) struct Limits {
     pub refuse_duplicate_headers: bool,
     /// GraphQL query budgets and timing (see [`crate::cost`]).
     pub cost: crate::cost::Model,
+    /// Writes answered 502 before or after they were applied.
+    pub ambiguous: crate::AmbiguousWrites,
+    /// Writes seen so far (the position in the seeded sequence).
+    writes_seen: u64,
+}
+
+/// What happens to one write under [`crate::AmbiguousWrites`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WriteFault {
+    None,
+    /// 502 without applying it.
+    Before,
+    /// Applied, then answered 502.
+    After,
 }
 
 impl Limits {
@@ -79,6 +94,28 @@ impl Limits {
                 latency_per_node: config.graphql_latency_per_node,
                 timeout: config.graphql_timeout,
             },
+            ambiguous: config.ambiguous_writes,
+            writes_seen: 0,
+        }
+    }
+
+    /// Draws the fate of the next write from the seeded sequence.
+    pub(crate) fn write_fault(&mut self) -> WriteFault {
+        let a = self.ambiguous;
+        if a.after <= 0.0 && a.before <= 0.0 {
+            return WriteFault::None;
+        }
+        self.writes_seen += 1;
+        let u = unit_float(splitmix64(
+            a.seed ^ self.writes_seen.wrapping_mul(0x9E37_79B9),
+        ));
+        if u < a.before {
+            self.counters.ambiguous_before_apply += 1;
+            WriteFault::Before
+        } else if u < a.before + a.after {
+            WriteFault::After
+        } else {
+            WriteFault::None
         }
     }
 
@@ -248,4 +285,17 @@ impl Limits {
         self.counters.content_units += u64::from(units);
         Ok(())
     }
+}
+
+/// One step of SplitMix64: a well-mixed 64-bit value of `x`.
+fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// `x` as a float in [0, 1).
+fn unit_float(x: u64) -> f64 {
+    (x >> 11) as f64 / (1u64 << 53) as f64
 }

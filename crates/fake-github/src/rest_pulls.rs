@@ -227,6 +227,48 @@ pub(crate) async fn comment(
     })())
 }
 
+/// `GET /repos/{owner}/{repo}/issues/{number}/comments`: the comments,
+/// oldest first (`per_page` up to 100, `page` from 1).
+pub(crate) async fn comments(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, name, number)): NumberPath,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    reply((|| {
+        let state = lock(&shared.state);
+        let repo = state.repo(&owner, &name).ok_or_else(shapes::not_found)?;
+        let pull = repo.pull(number).ok_or_else(shapes::not_found)?;
+        let per_page = query
+            .get("per_page")
+            .and_then(|p| p.parse::<usize>().ok())
+            .unwrap_or(30)
+            .clamp(1, 100);
+        let page = query
+            .get("page")
+            .and_then(|p| p.parse::<usize>().ok())
+            .unwrap_or(1)
+            .max(1);
+        let base = &shared.base_url;
+        let list: Vec<Value> = pull
+            .comments
+            .iter()
+            .skip((page - 1) * per_page)
+            .take(per_page)
+            .map(|c| {
+                json!({
+                    "id": c.id,
+                    "node_id": format!("IC_kwDO{}", c.id),
+                    "body": c.body,
+                    "user": shapes::user_json(base, &c.author),
+                    "created_at": c.created_at,
+                    "updated_at": c.created_at,
+                })
+            })
+            .collect();
+        Ok((200, Value::Array(list)))
+    })())
+}
+
 pub(crate) async fn add_labels(
     State(shared): State<Arc<Shared>>,
     Path((owner, name, number)): NumberPath,

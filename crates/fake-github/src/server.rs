@@ -15,6 +15,7 @@ use axum::routing::{get, patch, post};
 use serde_json::{Value, json};
 
 use crate::limits::RateInfo;
+use crate::limits::WriteFault;
 use crate::shapes::DOCS;
 use crate::{Shared, graphql, headers, lock, rest, rest_pulls};
 
@@ -89,7 +90,7 @@ fn router(shared: Arc<Shared>) -> Router {
         )
         .route(
             &format!("{repo}/issues/{{number}}/comments"),
-            post(rest_pulls::comment),
+            post(rest_pulls::comment).get(rest_pulls::comments),
         )
         .route(
             &format!("{repo}/issues/{{number}}/labels"),
@@ -235,11 +236,24 @@ async fn pipeline(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
         if let Err(retry_after) = admitted {
             break 'answer secondary_refusal(retry_after, &request_id);
         }
+        let fault = if units > 0 {
+            lock(&shared.limits).write_fault()
+        } else {
+            WriteFault::None
+        };
+        if fault == WriteFault::Before {
+            break 'answer json_response(502, json!({"message": "Server Error"}));
+        }
         let mut req = req;
         if let Some(caller) = caller {
             req.extensions_mut().insert(caller);
         }
-        next.run(req).await
+        let answer = next.run(req).await;
+        if fault == WriteFault::After && answer.status().is_success() {
+            lock(&shared.limits).counters.ambiguous_after_apply += 1;
+            break 'answer json_response(502, json!({"message": "Server Error"}));
+        }
+        answer
     };
     drop(flight);
     if response.extensions().get::<Unexpected>().is_some() && matched.is_some() {

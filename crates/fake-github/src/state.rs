@@ -150,6 +150,11 @@ impl Repo {
             .map(String::as_str)
     }
 
+    /// The pull request `number`, to read.
+    pub(crate) fn pull(&self, number: u64) -> Option<&PullState> {
+        self.pulls.iter().find(|p| p.number == number)
+    }
+
     /// The pull request `number`.
     pub(crate) fn pull_mut(&mut self, number: u64) -> Option<&mut PullState> {
         self.pulls.iter_mut().find(|p| p.number == number)

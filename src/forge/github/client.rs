@@ -15,6 +15,7 @@ use octocrab::secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
+pub use super::limits::OpKind;
 use super::limits::{Failure, Pacer, Pacing, RateTracker, Retry, RetryPolicy, units_of};
 use super::transport;
 
@@ -130,6 +131,10 @@ pub enum SendError {
     /// whole it would likely fail again; a smaller one may pass.
     #[error("GitHub could not run the {kind} query in time: {message}")]
     TooBig { kind: String, message: String },
+    /// A compare-and-swap write or a creation got a 5xx or no answer: it
+    /// may have landed. The caller re-observes before sending it again.
+    #[error("GitHub request {kind} may or may not have taken effect: {message}")]
+    Ambiguous { kind: String, message: String },
 }
 
 /// Requests made, by kind, for the end-of-run summary and the benchmark.
@@ -157,6 +162,8 @@ struct Call<'a> {
     resource: &'a str,
     /// A batched read: a 502/504 is handed back for splitting, not retried.
     batch: bool,
+    /// What sending it twice would do (see [`OpKind`]).
+    op: OpKind,
 }
 
 /// The shared client (one per installation or token).
@@ -258,13 +265,33 @@ impl Client {
     }
 
     /// A REST request; `route` is relative to the API base, e.g.
-    /// `/repos/o/r/pulls`. `kind` names it in counts and logs.
+    /// `/repos/o/r/pulls`. `kind` names it in counts and logs. Its
+    /// [`OpKind`] follows from the method: GET a read, PUT and PATCH
+    /// idempotent writes, POST and DELETE creations (verified before they
+    /// are sent again); see [`Client::rest_op`] to say otherwise.
     pub async fn rest(
         &self,
         method: Method,
         route: &str,
         body: Option<&Value>,
         kind: &str,
+    ) -> Result<Response, SendError> {
+        let op = match method {
+            Method::GET | Method::HEAD | Method::OPTIONS => OpKind::Read,
+            Method::PUT | Method::PATCH => OpKind::IdempotentWrite,
+            _ => OpKind::Create,
+        };
+        self.rest_op(method, route, body, kind, op).await
+    }
+
+    /// A REST request of a stated [`OpKind`].
+    pub async fn rest_op(
+        &self,
+        method: Method,
+        route: &str,
+        body: Option<&Value>,
+        kind: &str,
+        op: OpKind,
     ) -> Result<Response, SendError> {
         let path = format!("{}{}", self.endpoint.rest_prefix, route);
         let units = units_of(&method, None);
@@ -273,6 +300,7 @@ impl Client {
             units,
             resource: "core",
             batch: false,
+            op,
         };
         self.send(method, &path, body, call).await
     }
@@ -286,21 +314,22 @@ impl Client {
         variables: &Value,
         kind: &str,
     ) -> Result<Value, SendError> {
-        self.graphql_request(query, variables, kind, false, true)
+        self.graphql_request(query, variables, kind, OpKind::Read, true)
             .await
     }
 
     /// A GraphQL request. Returns the whole body (`data` and `errors`).
     /// Its content-creating units are counted from the document itself;
-    /// `mutation` says what the caller expects (checked in debug builds).
+    /// `op` says what the caller expects (a read has none; checked in
+    /// debug builds) and how it is retried.
     pub async fn graphql(
         &self,
         query: &str,
         variables: &Value,
         kind: &str,
-        mutation: bool,
+        op: OpKind,
     ) -> Result<Value, SendError> {
-        self.graphql_request(query, variables, kind, mutation, false)
+        self.graphql_request(query, variables, kind, op, false)
             .await
     }
 
@@ -309,14 +338,14 @@ impl Client {
         query: &str,
         variables: &Value,
         kind: &str,
-        mutation: bool,
+        op: OpKind,
         batch: bool,
     ) -> Result<Value, SendError> {
         let units = units_of(&Method::POST, Some(query));
         debug_assert_eq!(
-            mutation,
+            op != OpKind::Read,
             units > 0,
-            "{kind}: mutation flag and document disagree"
+            "{kind}: operation kind and document disagree"
         );
         let body = serde_json::json!({ "query": query, "variables": variables });
         let path = self.endpoint.graphql_path.clone();
@@ -330,6 +359,7 @@ impl Client {
                     units,
                     resource: "graphql",
                     batch,
+                    op,
                 },
             )
             .await?;
@@ -358,6 +388,7 @@ impl Client {
             units,
             resource,
             batch,
+            op,
         } = call;
         let writes = units > 0;
         let mut attempt = 0u32;
@@ -429,6 +460,7 @@ impl Client {
             };
             let (failure, response) = failure;
             match self.settings.retry.decide(
+                op,
                 &failure,
                 attempt,
                 crate::time::now_secs(),
@@ -447,6 +479,20 @@ impl Client {
                         .retries += 1;
                     attempt += 1;
                     tokio::time::sleep(wait).await;
+                }
+                Retry::Verify => {
+                    tracing::warn!(
+                        kind,
+                        "GitHub: a write got a server error or no answer; re-observing before sending it again"
+                    );
+                    let message = match &response {
+                        Some(r) => format!("HTTP {}: {}", r.status.as_u16(), message_of(&r.body)),
+                        None => "no answer".to_string(),
+                    };
+                    return Err(SendError::Ambiguous {
+                        kind: kind.into(),
+                        message,
+                    });
                 }
                 Retry::No => {
                     return match response {
@@ -699,11 +745,16 @@ mod tests {
         }
         let vars = serde_json::json!({});
         client
-            .graphql("query { viewer { login } }", &vars, "query", false)
+            .graphql("query { viewer { login } }", &vars, "query", OpKind::Read)
             .await
             .unwrap();
         client
-            .graphql(super::super::query::COMMIT, &vars, "commit", true)
+            .graphql(
+                super::super::query::COMMIT,
+                &vars,
+                "commit",
+                OpKind::CasWrite,
+            )
             .await
             .unwrap();
         let key = std::fs::read_to_string(

@@ -396,11 +396,33 @@ impl RateTracker {
     }
 }
 
+/// What a request does, as far as sending it twice is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpKind {
+    /// Changes nothing: always safe to send again.
+    Read,
+    /// A write guarded by a compare-and-swap (`expectedHeadOid`,
+    /// `beforeOid`, a ref create or delete): sent again after it landed
+    /// it fails its guard, so it is re-observed first.
+    CasWrite,
+    /// Sending it twice leaves the same state as once: content-addressed
+    /// Git objects, label and reviewer additions (GitHub keeps a set),
+    /// title and body updates, enabling auto-merge.
+    IdempotentWrite,
+    /// Creates something anew each time (a pull request, a comment): sent
+    /// again only after checking the first attempt did not take effect.
+    Create,
+}
+
 /// Why a request is being retried.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Retry {
     /// Wait this long, then send again.
     After(Duration, &'static str),
+    /// The write may have landed (a 5xx or no answer): do not send it
+    /// again blindly; the caller re-observes, then sends again only if it
+    /// did not land.
+    Verify,
     /// Give up and hand the response to the caller.
     No,
 }
@@ -449,9 +471,27 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// Decides about attempt number `attempt` (0 = the first retry).
+    /// Decides about attempt number `attempt` (0 = the first retry) of an
+    /// operation of kind `op`. Refusals (rate limits) mean nothing was
+    /// done and are retried for every kind; an ambiguous failure (5xx, no
+    /// answer) is retried for reads and idempotent writes, and handed back
+    /// as [`Retry::Verify`] for compare-and-swap writes and creations.
     /// `jitter` is in [0, 1).
-    pub fn decide(&self, failure: &Failure, attempt: u32, now_epoch: u64, jitter: f64) -> Retry {
+    pub fn decide(
+        &self,
+        op: OpKind,
+        failure: &Failure,
+        attempt: u32,
+        now_epoch: u64,
+        jitter: f64,
+    ) -> Retry {
+        let ambiguous = match failure {
+            Failure::Status { status, .. } => *status >= 500,
+            Failure::Network => true,
+        };
+        if ambiguous && matches!(op, OpKind::CasWrite | OpKind::Create) {
+            return Retry::Verify;
+        }
         match failure {
             Failure::Status {
                 status: 403 | 429,
@@ -633,9 +673,9 @@ mod tests {
             secondary: true,
         };
         assert!(
-            matches!(p.decide(&f, 0, 0, 0.0), Retry::After(d, _) if d == Duration::from_secs(7))
+            matches!(p.decide(OpKind::Read, &f, 0, 0, 0.0), Retry::After(d, _) if d == Duration::from_secs(7))
         );
-        assert_eq!(p.decide(&f, 5, 0, 0.0), Retry::No);
+        assert_eq!(p.decide(OpKind::Read, &f, 5, 0, 0.0), Retry::No);
     }
 
     #[test]
@@ -648,10 +688,10 @@ mod tests {
             secondary: true,
         };
         assert!(
-            matches!(p.decide(&f, 0, 0, 0.3), Retry::After(d, _) if d == Duration::from_secs(60))
+            matches!(p.decide(OpKind::Read, &f, 0, 0, 0.3), Retry::After(d, _) if d == Duration::from_secs(60))
         );
         assert!(
-            matches!(p.decide(&f, 2, 0, 0.3), Retry::After(d, _) if d == Duration::from_secs(240))
+            matches!(p.decide(OpKind::Read, &f, 2, 0, 0.3), Retry::After(d, _) if d == Duration::from_secs(240))
         );
     }
 
@@ -665,7 +705,7 @@ mod tests {
             secondary: false,
         };
         assert!(
-            matches!(p.decide(&f, 0, 990, 0.0), Retry::After(d, _) if d == Duration::from_secs(11))
+            matches!(p.decide(OpKind::Read, &f, 0, 990, 0.0), Retry::After(d, _) if d == Duration::from_secs(11))
         );
         // A reset too far away is not waited for.
         let far = Failure::Status {
@@ -674,25 +714,59 @@ mod tests {
             exhausted_until: Some(100_000),
             secondary: false,
         };
-        assert_eq!(p.decide(&far, 0, 0, 0.0), Retry::No);
+        assert_eq!(p.decide(OpKind::Read, &far, 0, 0, 0.0), Retry::No);
+    }
+
+    /// A write that may have landed is never sent again blindly: CAS
+    /// writes and creations are handed back for re-observation after a
+    /// 5xx or no answer, while refusals (nothing done) are retried for
+    /// every kind and idempotent writes retry like reads.
+    #[test]
+    fn ambiguous_failures_of_unsafe_writes_are_verified_first() {
+        let p = RetryPolicy::default();
+        for op in [OpKind::CasWrite, OpKind::Create] {
+            assert_eq!(p.decide(op, &status(502), 0, 0, 0.0), Retry::Verify);
+            assert_eq!(p.decide(op, &Failure::Network, 0, 0, 0.0), Retry::Verify);
+            assert_eq!(p.decide(op, &status(422), 0, 0, 0.0), Retry::No);
+            let refused = Failure::Status {
+                status: 403,
+                retry_after: Some(Duration::from_secs(3)),
+                exhausted_until: None,
+                secondary: true,
+            };
+            assert!(matches!(
+                p.decide(op, &refused, 0, 0, 0.0),
+                Retry::After(..)
+            ));
+        }
+        for op in [OpKind::Read, OpKind::IdempotentWrite] {
+            assert!(matches!(
+                p.decide(op, &status(502), 0, 0, 0.0),
+                Retry::After(..)
+            ));
+            assert!(matches!(
+                p.decide(op, &Failure::Network, 0, 0, 0.0),
+                Retry::After(..)
+            ));
+        }
     }
 
     #[test]
     fn server_errors_retry_with_jitter_then_stop() {
         let p = RetryPolicy::default();
-        let Retry::After(a, _) = p.decide(&status(502), 0, 0, 0.0) else {
+        let Retry::After(a, _) = p.decide(OpKind::Read, &status(502), 0, 0, 0.0) else {
             panic!("retried")
         };
-        let Retry::After(b, _) = p.decide(&status(502), 0, 0, 0.99) else {
+        let Retry::After(b, _) = p.decide(OpKind::Read, &status(502), 0, 0, 0.99) else {
             panic!("retried")
         };
         assert!(a < b && a >= Duration::from_millis(250));
         assert!(
-            matches!(p.decide(&Failure::Network, 1, 0, 0.5), Retry::After(d, _) if d == Duration::from_secs(1))
+            matches!(p.decide(OpKind::Read, &Failure::Network, 1, 0, 0.5), Retry::After(d, _) if d == Duration::from_secs(1))
         );
-        assert_eq!(p.decide(&status(502), 5, 0, 0.0), Retry::No);
-        assert_eq!(p.decide(&status(404), 0, 0, 0.0), Retry::No);
-        assert_eq!(p.decide(&status(422), 0, 0, 0.0), Retry::No);
+        assert_eq!(p.decide(OpKind::Read, &status(502), 5, 0, 0.0), Retry::No);
+        assert_eq!(p.decide(OpKind::Read, &status(404), 0, 0, 0.0), Retry::No);
+        assert_eq!(p.decide(OpKind::Read, &status(422), 0, 0, 0.0), Retry::No);
     }
 
     /// In every window of the quota's length, at most `count` writes: the

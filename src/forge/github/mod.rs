@@ -20,6 +20,7 @@
 mod batches;
 pub mod client;
 pub mod credentials;
+mod landed;
 pub mod limits;
 mod pulls;
 pub mod query;
@@ -41,7 +42,8 @@ use crate::forge::{
     RepoId, RepoObservation, RepoQuery,
 };
 pub use client::{Auth, ClientSettings, Counts, Endpoint};
-use client::{Client, SendError};
+use client::{Client, OpKind, SendError};
+use landed::Landed;
 use tree::{Facts, Needs};
 
 /// How commits are written (`--github-writes`, `forge.github.writes`).
@@ -221,7 +223,7 @@ impl GitHubForge {
         let sent = match chunk {
             [_] => {
                 self.client
-                    .graphql(&doc.query, &doc.variables, "graphql observe", false)
+                    .graphql(&doc.query, &doc.variables, "graphql observe", OpKind::Read)
                     .await
             }
             _ => {
@@ -361,7 +363,7 @@ impl GitHubForge {
         let doc = query::repo_id(repo);
         let body = self
             .client
-            .graphql(&doc.query, &doc.variables, "graphql repo id", false)
+            .graphql(&doc.query, &doc.variables, "graphql repo id", OpKind::Read)
             .await
             .map_err(send_error)?;
         let node_id = body
@@ -425,7 +427,7 @@ impl GitHubForge {
     ) -> Result<Value, ForgeError> {
         let body = self
             .client
-            .graphql(&doc.query, &doc.variables, kind, false)
+            .graphql(&doc.query, &doc.variables, kind, OpKind::Read)
             .await
             .map_err(send_error)?;
         if let Some(e) = query::errors(&body).first() {
@@ -497,7 +499,12 @@ impl GitHubForge {
                     let doc = tree::listing_query(repo, commit, chunk);
                     let body = self
                         .client
-                        .graphql(&doc.query, &doc.variables, "graphql tree listing", false)
+                        .graphql(
+                            &doc.query,
+                            &doc.variables,
+                            "graphql tree listing",
+                            OpKind::Read,
+                        )
                         .await
                         .map_err(send_error)?;
                     if let Some(e) = query::errors(&body).first() {
@@ -563,7 +570,7 @@ impl GitHubForge {
     ) -> Result<Value, ForgeError> {
         let body = self
             .client
-            .graphql(document, &variables, kind, true)
+            .graphql(document, &variables, kind, OpKind::CasWrite)
             .await
             .map_err(send_error)?;
         let errors = query::errors(&body);
@@ -571,6 +578,113 @@ impl GitHubForge {
             return Err(query::map_error(repo, e));
         }
         Ok(body.get("data").cloned().unwrap_or(Value::Null))
+    }
+
+    /// A compare-and-swap mutation sent once: `Ok(None)` when it got a
+    /// 5xx or no answer, so it may or may not have landed.
+    async fn mutate_once(
+        &self,
+        repo: &RepoId,
+        document: &str,
+        variables: &Value,
+        kind: &str,
+    ) -> Result<Option<Value>, ForgeError> {
+        match self
+            .client
+            .graphql(document, variables, kind, OpKind::CasWrite)
+            .await
+        {
+            Ok(body) => match query::errors(&body).first() {
+                Some(e) => Err(query::map_error(repo, e)),
+                None => Ok(Some(body.get("data").cloned().unwrap_or(Value::Null))),
+            },
+            Err(SendError::Ambiguous { .. }) => Ok(None),
+            Err(e) => Err(send_error(e)),
+        }
+    }
+
+    /// A commit mutation on `branch`, with an exactly-once outcome: after
+    /// an ambiguous failure the branch is read again (see [`landed`]); a
+    /// commit that landed is ours and returned, a branch still at
+    /// `written.before` gets the mutation again, anything else is a
+    /// conflict.
+    async fn commit_once(
+        &self,
+        request: &CommitRequest,
+        branch: &str,
+        written: &landed::Written<'_>,
+        (document, variables): (&str, Value),
+        kind: &str,
+    ) -> Result<ObjectId, ForgeError> {
+        let repo = &request.repo;
+        for attempt in 0..landed::ATTEMPTS {
+            match self.mutate_once(repo, document, &variables, kind).await {
+                Ok(Some(data)) => return commit_oid(request, branch, &data),
+                Ok(None) => {}
+                Err(ForgeError::Conflict { .. }) => {
+                    return Err(self.conflict(repo, branch, written.before).await);
+                }
+                Err(e) => return Err(e),
+            }
+            let paths: Vec<&str> = written.files.iter().map(|f| f.path.as_str()).collect();
+            let doc = landed::tip_query(repo, branch, &paths);
+            let body = self
+                .repository_query(repo, &doc, "graphql landed check")
+                .await?;
+            match landed::judge_commit(&body, written) {
+                Landed::Yes(id) => {
+                    tracing::info!(repo = %repo, branch, commit = %id, "{kind}: the write had landed before the failure; it is ours");
+                    return Ok(id);
+                }
+                Landed::No => pause(attempt).await,
+                Landed::Gone => {
+                    return Err(ForgeError::conflict(repo, branch, written.before, None));
+                }
+                Landed::Moved(actual) => {
+                    return Err(ForgeError::conflict(repo, branch, written.before, actual));
+                }
+            }
+        }
+        Err(gave_up(repo, kind))
+    }
+
+    /// A compare-and-swap `updateRefs` moving `branch` from `before` to
+    /// `after` (`None`: deleting it), with an exactly-once outcome like
+    /// [`Self::commit_once`].
+    async fn refs_once(
+        &self,
+        repo: &RepoId,
+        branch: &str,
+        (before, after): (Option<ObjectId>, Option<ObjectId>),
+        refs: Value,
+        kind: &str,
+    ) -> Result<(), ForgeError> {
+        let variables = json!({ "refs": refs });
+        for attempt in 0..landed::ATTEMPTS {
+            match self
+                .mutate_once(repo, query::UPDATE_REFS, &variables, kind)
+                .await
+            {
+                Ok(Some(_)) => return Ok(()),
+                Ok(None) => {}
+                Err(ForgeError::Conflict { .. }) => {
+                    return Err(self.conflict(repo, branch, before).await);
+                }
+                Err(e) => return Err(e),
+            }
+            let now = self.branch_tip(repo, branch).await?;
+            match landed::judge_ref(now, before, after) {
+                Landed::Yes(_) | Landed::Gone => {
+                    tracing::info!(repo = %repo, branch, "{kind}: the ref update had landed before the failure");
+                    return Ok(());
+                }
+                Landed::No => pause(attempt).await,
+                Landed::Moved(actual) => {
+                    return Err(ForgeError::conflict(repo, branch, before, actual));
+                }
+            }
+        }
+        Err(gave_up(repo, kind))
     }
 
     /// A compare-and-swap failure on `branch`, with the tip it has now
@@ -605,14 +719,21 @@ impl GitHubForge {
         files: &[&FileWrite],
     ) -> Result<ObjectId, ForgeError> {
         let repo = &request.repo;
-        let on_branch = |branch: &str| self.commit_input(request, branch, parent, files);
-        let data = match request.expected_tip {
+        let written = landed::Written {
+            before: request.expected_tip,
+            parent,
+            message: &request.message,
+            files,
+        };
+        let input = self.commit_input(request, &request.branch, parent, files);
+        match request.expected_tip {
             Some(tip) if tip == parent => {
-                let input = on_branch(&request.branch);
-                self.mutate(
-                    repo,
-                    query::COMMIT,
-                    json!({ "commit": input }),
+                let vars = json!({ "commit": input });
+                self.commit_once(
+                    request,
+                    &request.branch,
+                    &written,
+                    (query::COMMIT, vars),
                     "graphql commit",
                 )
                 .await
@@ -620,27 +741,18 @@ impl GitHubForge {
             None => {
                 let (node, _) = self.repo_info(repo).await?;
                 let refs = query::ref_update(&node, &request.branch, None, Some(parent), false);
-                let input = on_branch(&request.branch);
-                self.mutate(
-                    repo,
-                    query::PROPOSE,
-                    json!({ "refs": refs, "commit": input }),
+                let vars = json!({ "refs": refs, "commit": input });
+                self.commit_once(
+                    request,
+                    &request.branch,
+                    &written,
+                    (query::PROPOSE, vars),
                     "graphql propose",
                 )
                 .await
             }
-            Some(old) => return self.rebuild(request, parent, old, files).await,
-        };
-        let data = match data {
-            Ok(data) => data,
-            Err(ForgeError::Conflict { .. }) => {
-                return Err(self
-                    .conflict(repo, &request.branch, request.expected_tip)
-                    .await);
-            }
-            Err(e) => return Err(e),
-        };
-        commit_oid(request, &request.branch, &data)
+            Some(old) => self.rebuild(request, parent, old, files).await,
+        }
     }
 
     /// The rebuild of [`Self::commit_graphql`]: the new commit on a
@@ -660,26 +772,34 @@ impl GitHubForge {
         crate::paths::check_branch_name(&temp)
             .map_err(|e| ForgeError::Other(format!("{repo}: {e}")))?;
         let input = self.commit_input(request, &temp, parent, files);
-        let data = self
-            .mutate(
-                repo,
-                query::PROPOSE,
-                json!({ "refs": query::temp_branch(&node, &temp, parent), "commit": input }),
+        let written = landed::Written {
+            before: None,
+            parent,
+            message: &request.message,
+            files,
+        };
+        let vars = json!({ "refs": query::temp_branch(&node, &temp, parent), "commit": input });
+        let new = self
+            .commit_once(
+                request,
+                &temp,
+                &written,
+                (query::PROPOSE, vars),
                 "graphql rebuild commit",
             )
             .await?;
-        let new = commit_oid(request, &temp, &data)?;
         let swap = query::swap_in(&node, branch, old, &temp, new);
         match self
-            .mutate(
+            .refs_once(
                 repo,
-                query::UPDATE_REFS,
-                json!({ "refs": swap }),
+                branch,
+                (Some(old), Some(new)),
+                swap,
                 "graphql rebuild swap",
             )
             .await
         {
-            Ok(_) => Ok(new),
+            Ok(()) => Ok(new),
             Err(e) => {
                 // Best effort: the short-lived branch goes; the proposal
                 // branch was not touched.
@@ -692,12 +812,7 @@ impl GitHubForge {
                         "graphql rebuild cleanup",
                     )
                     .await;
-                match e {
-                    ForgeError::Conflict { .. } => {
-                        Err(self.conflict(repo, branch, Some(old)).await)
-                    }
-                    e => Err(e),
-                }
+                Err(e)
             }
         }
     }
@@ -765,6 +880,21 @@ fn empty_repo(repo: &RepoId) -> ForgeError {
     ))
 }
 
+/// Waits before sending again a write that did not land (250 ms, then
+/// doubling).
+async fn pause(attempt: u32) {
+    tokio::time::sleep(std::time::Duration::from_millis(250 << attempt.min(4))).await;
+}
+
+/// A write that never got an answer after [`landed::ATTEMPTS`] attempts,
+/// none of which landed.
+fn gave_up(repo: &RepoId, kind: &str) -> ForgeError {
+    ForgeError::Other(format!(
+        "{repo}: {kind} got a server error or no answer {} times, and none of the attempts landed; nothing was changed",
+        landed::ATTEMPTS
+    ))
+}
+
 /// A request that got no usable answer, as a forge error.
 fn send_error(e: SendError) -> ForgeError {
     ForgeError::Other(e.to_string())
@@ -811,7 +941,7 @@ impl Forge for GitHubForge {
             let doc = query::blobs(repo, chunk);
             let body = self
                 .client
-                .graphql(&doc.query, &doc.variables, "graphql blobs", false)
+                .graphql(&doc.query, &doc.variables, "graphql blobs", OpKind::Read)
                 .await
                 .map_err(send_error)?;
             if let Some(e) = query::errors(&body).first() {
@@ -891,21 +1021,14 @@ impl Forge for GitHubForge {
             return rest::delete_branch(&self.client, repo, branch, expected_tip).await;
         }
         let refs = query::ref_update(&node, branch, Some(expected_tip), None, false);
-        match self
-            .mutate(
-                repo,
-                query::UPDATE_REFS,
-                json!({ "refs": refs }),
-                "graphql delete branch",
-            )
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(ForgeError::Conflict { .. }) => {
-                Err(self.conflict(repo, branch, Some(expected_tip)).await)
-            }
-            Err(e) => Err(e),
-        }
+        self.refs_once(
+            repo,
+            branch,
+            (Some(expected_tip), None),
+            refs,
+            "graphql delete branch",
+        )
+        .await
     }
 
     fn has_pull_requests(&self) -> bool {

@@ -2,11 +2,20 @@
 //! update title and body in place, comment and close. Extras that GitHub
 //! refuses (an unknown reviewer, auto-merge not allowed) become warnings on
 //! an open pull request, never a half-done repo.
+//!
+//! Sending twice: creating a pull request and commenting are not
+//! idempotent, so after a 5xx or no answer they are sent again only when a
+//! look-up shows the first attempt did not take effect (the open pull
+//! request from the head branch; our comment's hidden marker). Adding
+//! labels and requesting reviewers are idempotent on GitHub (it keeps a
+//! set), as are title, body and state updates and enabling auto-merge:
+//! those are retried like reads.
 
 use http::Method;
 use serde_json::{Value, json};
 
-use super::client::Client;
+use super::client::{Client, OpKind, SendError};
+use super::landed;
 use super::rest::call;
 use super::{query, rest_error};
 use crate::forge::{ForgeError, OpenedPullRequest, PullRequest, PullRequestSpec, RepoId};
@@ -21,23 +30,7 @@ pub async fn open(
     spec: &PullRequestSpec,
 ) -> Result<OpenedPullRequest, ForgeError> {
     let repo = &spec.repo;
-    let created = call(
-        client,
-        repo,
-        Method::POST,
-        format!("{}/pulls", base(repo)),
-        Some(json!({
-            "title": spec.title,
-            "head": spec.head,
-            "base": spec.base,
-            "body": spec.body,
-            "draft": spec.draft,
-            "maintainer_can_modify": false,
-        })),
-        "POST /repos/{owner}/{repo}/pulls",
-        "open a pull request",
-    )
-    .await?;
+    let created = create_pull(client, spec).await?;
     let text = |key: &str| {
         created
             .get(key)
@@ -53,11 +46,12 @@ pub async fn open(
     let mut warnings = Vec::new();
     if !spec.labels.is_empty() {
         let r = client
-            .rest(
+            .rest_op(
                 Method::POST,
                 &format!("{}/issues/{number}/labels", base(repo)),
                 Some(&json!({ "labels": spec.labels })),
                 "POST /repos/{owner}/{repo}/issues/{number}/labels",
+                OpKind::IdempotentWrite,
             )
             .await;
         if let Some(w) = warning(repo, r, "add labels") {
@@ -66,13 +60,14 @@ pub async fn open(
     }
     if !spec.reviewers.is_empty() || !spec.team_reviewers.is_empty() {
         let r = client
-            .rest(
+            .rest_op(
                 Method::POST,
                 &format!("{}/pulls/{number}/requested_reviewers", base(repo)),
                 Some(
                     &json!({ "reviewers": spec.reviewers, "team_reviewers": spec.team_reviewers }),
                 ),
                 "POST /repos/{owner}/{repo}/pulls/{number}/requested_reviewers",
+                OpKind::IdempotentWrite,
             )
             .await;
         if let Some(w) = warning(repo, r, "request reviewers") {
@@ -82,7 +77,12 @@ pub async fn open(
     if spec.auto_merge {
         let vars = json!({ "input": { "pullRequestId": node_id } });
         match client
-            .graphql(query::AUTO_MERGE, &vars, "graphql auto-merge", true)
+            .graphql(
+                query::AUTO_MERGE,
+                &vars,
+                "graphql auto-merge",
+                super::client::OpKind::IdempotentWrite,
+            )
             .await
         {
             Ok(body) => {
@@ -147,25 +147,17 @@ pub async fn comment(
     comment: &str,
     labels: &[String],
 ) -> Result<Vec<String>, ForgeError> {
-    call(
-        client,
-        repo,
-        Method::POST,
-        format!("{}/issues/{}/comments", base(repo), pull.number),
-        Some(json!({ "body": comment })),
-        "POST /repos/{owner}/{repo}/issues/{number}/comments",
-        "comment on the pull request",
-    )
-    .await?;
+    post_comment(client, repo, pull.number, comment).await?;
     if labels.is_empty() {
         return Ok(Vec::new());
     }
     let r = client
-        .rest(
+        .rest_op(
             Method::POST,
             &format!("{}/issues/{}/labels", base(repo), pull.number),
             Some(&json!({ "labels": labels })),
             "POST /repos/{owner}/{repo}/issues/{number}/labels",
+            OpKind::IdempotentWrite,
         )
         .await;
     Ok(warning(repo, r, "add labels").into_iter().collect())
@@ -178,16 +170,7 @@ pub async fn close(
     pull: &PullRequest,
     comment: &str,
 ) -> Result<(), ForgeError> {
-    call(
-        client,
-        repo,
-        Method::POST,
-        format!("{}/issues/{}/comments", base(repo), pull.number),
-        Some(json!({ "body": comment })),
-        "POST /repos/{owner}/{repo}/issues/{number}/comments",
-        "comment on the pull request",
-    )
-    .await?;
+    post_comment(client, repo, pull.number, comment).await?;
     call(
         client,
         repo,
@@ -199,4 +182,131 @@ pub async fn close(
     )
     .await
     .map(|_| ())
+}
+
+/// `POST /pulls`, exactly once: after a 5xx or no answer, the open pull
+/// request from `spec.head` into `spec.base` is looked up; if there is
+/// one, the first attempt took effect and it is the answer.
+async fn create_pull(client: &Client, spec: &PullRequestSpec) -> Result<Value, ForgeError> {
+    let repo = &spec.repo;
+    let kind = "POST /repos/{owner}/{repo}/pulls";
+    let body = json!({
+        "title": spec.title,
+        "head": spec.head,
+        "base": spec.base,
+        "body": spec.body,
+        "draft": spec.draft,
+        "maintainer_can_modify": false,
+    });
+    let route = format!("{}/pulls", base(repo));
+    for attempt in 0..landed::ATTEMPTS {
+        match client.rest(Method::POST, &route, Some(&body), kind).await {
+            Ok(r) if r.status.is_success() => return Ok(r.body),
+            Ok(r) => {
+                return Err(rest_error(
+                    repo,
+                    r.status.as_u16(),
+                    &r.body,
+                    "open a pull request",
+                ));
+            }
+            Err(SendError::Ambiguous { .. }) => {}
+            Err(e) => return Err(super::send_error(e)),
+        }
+        let found = call(
+            client,
+            repo,
+            Method::GET,
+            format!(
+                "{route}?state=open&head={}:{}&base={}",
+                repo.owner, spec.head, spec.base
+            ),
+            None,
+            "GET /repos/{owner}/{repo}/pulls",
+            "look for the pull request",
+        )
+        .await?;
+        if let Some(pull) = found.as_array().and_then(|a| a.first()) {
+            tracing::info!(repo = %repo, head = %spec.head, "opening the pull request had taken effect before the failure");
+            return Ok(pull.clone());
+        }
+        super::pause(attempt).await;
+    }
+    Err(super::gave_up(repo, kind))
+}
+
+/// The hidden line that names one comment, so that a retry can tell
+/// whether an earlier attempt was posted.
+fn comment_marker() -> String {
+    format!("<!-- distributor:comment:{:016x} -->", fastrand::u64(..))
+}
+
+/// Comments once: the comment carries a fresh hidden marker; after a 5xx
+/// or no answer the pull request's comments are searched for it before
+/// it is sent again.
+async fn post_comment(
+    client: &Client,
+    repo: &RepoId,
+    number: u64,
+    comment: &str,
+) -> Result<(), ForgeError> {
+    let marker = comment_marker();
+    let body = json!({ "body": format!("{comment}\n\n{marker}") });
+    let route = format!("{}/issues/{number}/comments", base(repo));
+    let kind = "POST /repos/{owner}/{repo}/issues/{number}/comments";
+    for attempt in 0..landed::ATTEMPTS {
+        match client.rest(Method::POST, &route, Some(&body), kind).await {
+            Ok(r) if r.status.is_success() => return Ok(()),
+            Ok(r) => {
+                return Err(rest_error(
+                    repo,
+                    r.status.as_u16(),
+                    &r.body,
+                    "comment on the pull request",
+                ));
+            }
+            Err(SendError::Ambiguous { .. }) => {}
+            Err(e) => return Err(super::send_error(e)),
+        }
+        if has_comment(client, repo, &route, &marker).await? {
+            tracing::info!(repo = %repo, pull = number, "the comment had been posted before the failure");
+            return Ok(());
+        }
+        super::pause(attempt).await;
+    }
+    Err(super::gave_up(repo, kind))
+}
+
+/// Whether a comment carrying `marker` is on the pull request (the
+/// first 1,000 comments are searched, 100 per page).
+async fn has_comment(
+    client: &Client,
+    repo: &RepoId,
+    route: &str,
+    marker: &str,
+) -> Result<bool, ForgeError> {
+    for page in 1..=10 {
+        let list = call(
+            client,
+            repo,
+            Method::GET,
+            format!("{route}?per_page=100&page={page}"),
+            None,
+            "GET /repos/{owner}/{repo}/issues/{number}/comments",
+            "read the comments",
+        )
+        .await?;
+        let list = list.as_array().cloned().unwrap_or_default();
+        if list.iter().any(|c| {
+            c.get("body")
+                .and_then(Value::as_str)
+                .is_some_and(|b| b.contains(marker))
+        }) {
+            return Ok(true);
+        }
+        if list.len() < 100 {
+            return Ok(false);
+        }
+    }
+    Ok(false)
 }

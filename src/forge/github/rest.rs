@@ -13,7 +13,8 @@ use base64::Engine as _;
 use http::Method;
 use serde_json::{Value, json};
 
-use super::client::Client;
+use super::client::{Client, OpKind, SendError};
+use super::landed::{self, Landed};
 use super::{rest_error, send_error};
 use crate::blob::ObjectId;
 use crate::forge::{CommitRequest, FileWrite, ForgeError, RepoId};
@@ -60,6 +61,33 @@ pub(super) async fn call(
         .rest(method, &route, body.as_ref(), kind)
         .await
         .map_err(send_error)?;
+    answer(repo, r, what)
+}
+
+/// A POST of a content-addressed Git object (tree, commit): sending it
+/// twice writes the same object, so it is retried like a read.
+async fn create_object(
+    client: &Client,
+    repo: &RepoId,
+    route: String,
+    body: Value,
+    kind: &str,
+    what: &str,
+) -> Result<Value, ForgeError> {
+    let r = client
+        .rest_op(
+            Method::POST,
+            &route,
+            Some(&body),
+            kind,
+            OpKind::IdempotentWrite,
+        )
+        .await
+        .map_err(send_error)?;
+    answer(repo, r, what)
+}
+
+fn answer(repo: &RepoId, r: super::client::Response, what: &str) -> Result<Value, ForgeError> {
     if r.status.is_success() {
         Ok(r.body)
     } else {
@@ -152,28 +180,26 @@ pub async fn commit(
             None => json!({ "path": f.path, "mode": mode, "type": "blob", "sha": null }),
         });
     }
-    let tree = call(
+    let tree = create_object(
         client,
         repo,
-        Method::POST,
         format!("{base}/git/trees"),
-        Some(json!({ "base_tree": base_tree.to_string(), "tree": entries })),
+        json!({ "base_tree": base_tree.to_string(), "tree": entries }),
         "POST /repos/{owner}/{repo}/git/trees",
         "create a tree",
     )
     .await?;
     let tree = sha_at(&tree, "/sha", repo)?;
-    let commit = call(
+    let commit = create_object(
         client,
         repo,
-        Method::POST,
         format!("{base}/git/commits"),
-        Some(json!({
+        json!({
             "message": request.message,
             "tree": tree.to_string(),
             "parents": [parent.to_string()],
             "author": { "name": request.author.name, "email": request.author.email },
-        })),
+        }),
         "POST /repos/{owner}/{repo}/git/commits",
         "create a commit",
     )
@@ -187,17 +213,14 @@ pub async fn commit(
             let body = json!({ "ref": format!("refs/heads/{branch}"), "sha": new.to_string() });
             let route = format!("{base}/git/refs");
             let kind = "POST /repos/{owner}/{repo}/git/refs";
-            if !write_ref(
-                client,
-                repo,
-                Method::POST,
+            let write = RefWrite {
+                method: Method::POST,
                 route,
                 body,
                 kind,
-                "already exists",
-            )
-            .await?
-            {
+                lost_race: "already exists",
+            };
+            if !write_ref(client, repo, branch, write, (None, new)).await? {
                 return Err(conflict(branch_tip(client, repo, branch).await?));
             }
         }
@@ -212,17 +235,14 @@ pub async fn commit(
             let body = json!({ "sha": new.to_string(), "force": reset });
             let route = format!("{base}/git/refs/heads/{branch}");
             let kind = "PATCH /repos/{owner}/{repo}/git/refs/{ref}";
-            if !write_ref(
-                client,
-                repo,
-                Method::PATCH,
+            let write = RefWrite {
+                method: Method::PATCH,
                 route,
                 body,
                 kind,
-                "not a fast forward",
-            )
-            .await?
-            {
+                lost_race: "not a fast forward",
+            };
+            if !write_ref(client, repo, branch, write, (Some(expected), new)).await? {
                 return Err(conflict(branch_tip(client, repo, branch).await?));
             }
         }
@@ -230,34 +250,71 @@ pub async fn commit(
     Ok(new)
 }
 
-/// Creates or moves a ref. `Ok(false)` when GitHub refused it with a 422
-/// naming `lost_race` (the branch exists, or moved): a compare-and-swap
-/// failure the caller reports as a conflict.
-async fn write_ref(
-    client: &Client,
-    repo: &RepoId,
+/// One ref create or move.
+struct RefWrite<'a> {
     method: Method,
     route: String,
     body: Value,
-    kind: &str,
-    lost_race: &str,
+    kind: &'a str,
+    /// The words of GitHub's 422 when the compare-and-swap lost.
+    lost_race: &'a str,
+}
+
+/// Creates or moves a ref from `before` to `new`. `Ok(false)` when GitHub
+/// refused it with a 422 naming `lost_race` (the branch exists, or moved):
+/// a compare-and-swap failure the caller reports as a conflict. After a
+/// 5xx or no answer the branch is read again: at `new` the write landed
+/// (`Ok(true)`), still at `before` it is sent again, elsewhere `Ok(false)`.
+async fn write_ref(
+    client: &Client,
+    repo: &RepoId,
+    branch: &str,
+    write: RefWrite<'_>,
+    (before, new): (Option<ObjectId>, ObjectId),
 ) -> Result<bool, ForgeError> {
-    let r = client
-        .rest(method, &route, Some(&body), kind)
-        .await
-        .map_err(send_error)?;
-    if r.status.as_u16() == 422 && super::client::message_of(&r.body).contains(lost_race) {
-        return Ok(false);
+    for attempt in 0..landed::ATTEMPTS {
+        let sent = client
+            .rest_op(
+                write.method.clone(),
+                &write.route,
+                Some(&write.body),
+                write.kind,
+                OpKind::CasWrite,
+            )
+            .await;
+        let r = match sent {
+            Ok(r) => r,
+            Err(SendError::Ambiguous { .. }) => {
+                let now = branch_tip(client, repo, branch).await?;
+                match landed::judge_ref(now, before, Some(new)) {
+                    Landed::Yes(_) => {
+                        tracing::info!(repo = %repo, branch, commit = %new, "{}: the ref update had landed before the failure", write.kind);
+                        return Ok(true);
+                    }
+                    Landed::No => {
+                        super::pause(attempt).await;
+                        continue;
+                    }
+                    Landed::Gone | Landed::Moved(_) => return Ok(false),
+                }
+            }
+            Err(e) => return Err(send_error(e)),
+        };
+        if r.status.as_u16() == 422 && super::client::message_of(&r.body).contains(write.lost_race)
+        {
+            return Ok(false);
+        }
+        if !r.status.is_success() {
+            return Err(rest_error(
+                repo,
+                r.status.as_u16(),
+                &r.body,
+                "update a branch",
+            ));
+        }
+        return Ok(true);
     }
-    if !r.status.is_success() {
-        return Err(rest_error(
-            repo,
-            r.status.as_u16(),
-            &r.body,
-            "update a branch",
-        ));
-    }
-    Ok(true)
+    Err(super::gave_up(repo, write.kind))
 }
 
 /// Deletes a branch after checking it is still at `expected`.
@@ -271,18 +328,29 @@ pub async fn delete_branch(
     if actual != Some(expected) {
         return Err(ForgeError::conflict(repo, branch, Some(expected), actual));
     }
-    call(
-        client,
-        repo,
-        Method::DELETE,
-        format!(
-            "/repos/{}/{}/git/refs/heads/{branch}",
-            repo.owner, repo.name
-        ),
-        None,
-        "DELETE /repos/{owner}/{repo}/git/refs/{ref}",
-        "delete a branch",
-    )
-    .await
-    .map(|_| ())
+    let route = format!(
+        "/repos/{}/{}/git/refs/heads/{branch}",
+        repo.owner, repo.name
+    );
+    let kind = "DELETE /repos/{owner}/{repo}/git/refs/{ref}";
+    for attempt in 0..landed::ATTEMPTS {
+        match client
+            .rest_op(Method::DELETE, &route, None, kind, OpKind::CasWrite)
+            .await
+        {
+            Ok(r) => return answer(repo, r, "delete a branch").map(|_| ()),
+            Err(SendError::Ambiguous { .. }) => {
+                let now = branch_tip(client, repo, branch).await?;
+                match landed::judge_ref(now, Some(expected), None) {
+                    Landed::Gone | Landed::Yes(_) => return Ok(()),
+                    Landed::No => super::pause(attempt).await,
+                    Landed::Moved(actual) => {
+                        return Err(ForgeError::conflict(repo, branch, Some(expected), actual));
+                    }
+                }
+            }
+            Err(e) => return Err(send_error(e)),
+        }
+    }
+    Err(super::gave_up(repo, kind))
 }
