@@ -203,17 +203,15 @@ async fn serve_inner(args: &ServeArgs, g: &Global) -> Result<()> {
 
 async fn run_inner(cli: Cli) -> Result<u8> {
     let g = &cli.global;
-    // Commands that read no registry, and print text only.
-    if let Some(name) = text_only(&cli.command)
-        && g.format != Format::Text
-    {
+    // A format a command cannot print is refused before anything runs.
+    if let Some((name, prints)) = limited_formats(&cli.command, g.format) {
         use clap::ValueEnum;
         let asked = g
             .format
             .to_possible_value()
             .map(|v| v.get_name().to_string());
         bail!(
-            "`distributor {name}` prints text only: --format {} is not supported",
+            "`distributor {name}` prints {prints} only: --format {} is not supported",
             asked.unwrap_or_default()
         );
     }
@@ -380,15 +378,21 @@ async fn run_inner(cli: Cli) -> Result<u8> {
     }
 }
 
-/// The name of a command that writes files, a script or roff, never JSON
-/// or markdown.
-fn text_only(command: &Command) -> Option<&'static str> {
-    match command {
-        Command::Init(_) => Some("init"),
-        Command::Completions(_) => Some("completions"),
-        Command::Man => Some("man"),
-        _ => None,
-    }
+/// The command's name and what it prints, when it cannot print `format`:
+/// `init`, `completions`, `man`, `promote`, `resume` print text only;
+/// `validate` and `status` text or JSON (never markdown).
+fn limited_formats(command: &Command, format: Format) -> Option<(&'static str, &'static str)> {
+    let (name, prints, allowed): (&str, &str, &[Format]) = match command {
+        Command::Init(_) => ("init", "text", &[Format::Text]),
+        Command::Completions(_) => ("completions", "text", &[Format::Text]),
+        Command::Man => ("man", "text", &[Format::Text]),
+        Command::Promote(_) => ("promote", "text", &[Format::Text]),
+        Command::Resume(_) => ("resume", "text", &[Format::Text]),
+        Command::Status(_) => ("status", "text or JSON", &[Format::Text, Format::Json]),
+        Command::Validate => ("validate", "text", &[Format::Text]),
+        _ => return None,
+    };
+    (!allowed.contains(&format)).then_some((name, prints))
 }
 
 /// One command run, ready to meet a forge.

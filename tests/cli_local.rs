@@ -1510,3 +1510,31 @@ fn two_fleets_on_one_account_do_not_share_state() {
     env.apply(&[]).expect_code(0);
     assert_eq!(std::fs::read_dir(&fleets).unwrap().count(), 2);
 }
+
+/// A command never prints a format it was not asked for: what it cannot
+/// print is refused before anything runs.
+#[test]
+fn formats_a_command_cannot_print_are_refused() {
+    let env = Env::new();
+    for (args, want) in [
+        (
+            vec!["validate", "--format", "json"],
+            "error: `distributor validate` prints text only: --format json is not supported",
+        ),
+        (
+            vec!["status", "--format", "markdown"],
+            "error: `distributor status` prints text or JSON only: --format markdown is not supported",
+        ),
+        (
+            vec!["promote", "abcd1234", "--wave", "x", "--format", "json"],
+            "error: `distributor promote` prints text only: --format json is not supported",
+        ),
+    ] {
+        let r = env.cmd(args[0], &args[1..]);
+        r.expect_code(1);
+        assert_eq!(r.stderr.trim_end(), want, "{args:?}");
+        assert!(r.stdout.is_empty(), "{args:?}: {}", r.stdout);
+    }
+    // What a command can print still works.
+    env.cmd("validate", &[]).expect_code(0);
+}
