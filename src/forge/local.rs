@@ -20,6 +20,7 @@ use super::{
 };
 use crate::blob::{FileMode, ObjectId};
 
+mod claim;
 mod owner;
 
 /// Reflog message of every ref update this forge makes (reflogs are only
@@ -621,32 +622,37 @@ struct HeldLock {
     ino: u64,
 }
 
-/// The lock files that block an update of `name`: its own `.lock` and
+/// The lock files an update of `name` may take: its own `.lock` and
 /// `packed-refs.lock`.
-fn held_locks(git: &gix::Repository, name: &FullName) -> Vec<HeldLock> {
-    use std::os::unix::fs::MetadataExt;
+fn held_lock_paths(git: &gix::Repository, name: &FullName) -> Vec<PathBuf> {
     let dir = git.path();
-    [
+    vec![
         dir.join(format!("{}.lock", name.as_bstr())),
         dir.join("packed-refs.lock"),
     ]
-    .into_iter()
-    .filter_map(|path| {
-        let meta = std::fs::symlink_metadata(&path).ok()?;
-        // A timestamp in the future counts as fresh: never steal on doubt.
-        let age = meta
-            .modified()
-            .ok()
-            .and_then(|t| SystemTime::now().duration_since(t).ok())
-            .unwrap_or(Duration::ZERO);
-        Some(HeldLock {
-            path,
-            age,
-            dev: meta.dev(),
-            ino: meta.ino(),
+}
+
+/// The lock files that block an update of `name` (see [`held_lock_paths`]).
+fn held_locks(git: &gix::Repository, name: &FullName) -> Vec<HeldLock> {
+    use std::os::unix::fs::MetadataExt;
+    held_lock_paths(git, name)
+        .into_iter()
+        .filter_map(|path| {
+            let meta = std::fs::symlink_metadata(&path).ok()?;
+            // A timestamp in the future counts as fresh: never steal on doubt.
+            let age = meta
+                .modified()
+                .ok()
+                .and_then(|t| SystemTime::now().duration_since(t).ok())
+                .unwrap_or(Duration::ZERO);
+            Some(HeldLock {
+                path,
+                age,
+                dev: meta.dev(),
+                ino: meta.ino(),
+            })
         })
-    })
-    .collect()
+        .collect()
 }
 
 /// Removes a lock judged stale, unless it was replaced since (a writer that
@@ -942,7 +948,9 @@ fn removed_files(
 }
 
 /// Applies one ref edit; a failure where the branch turns out not to be at
-/// `expected` is reported as a conflict. A lock file older than
+/// `expected` is reported as a conflict. The update runs under the
+/// repository's [`claim::Claim`], which first removes the locks a
+/// distributor killed mid-update left. Any other lock file older than
 /// [`STALE_LOCK_AGE`] blocking the update is a dead writer's: it is removed
 /// and the update retried once; a younger one is another writer's, an error.
 fn apply_ref_edit(
@@ -955,6 +963,8 @@ fn apply_ref_edit(
 ) -> Result<(), ForgeError> {
     let mut time_buf = gix::date::parse::TimeBuf::default();
     let committer = committer.map(|s| s.to_ref(&mut time_buf));
+    let taken = held_lock_paths(git, &edit.name);
+    let _claim = claim::Claim::take(git.path(), repo, &taken)?;
     let mut retried = false;
     loop {
         let err = match git.edit_references_as(Some(edit.clone()), committer) {
@@ -1720,6 +1730,37 @@ pub(crate) mod tests {
         assert!(lock.exists());
         assert_eq!(tip(&s.bare, "main").unwrap(), base);
         std::fs::remove_file(&lock).unwrap();
+        fsck(&s.bare);
+    }
+
+    #[test]
+    fn a_lock_left_by_a_killed_distributor_is_removed_at_once() {
+        let s = setup();
+        let base = oid(&tip(&s.bare, "main").unwrap());
+        // What `kill -9` between taking the lock and renaming it leaves:
+        // the lock, and the claim record naming it.
+        let lock = s.bare.join("refs/heads/main.lock");
+        std::fs::write(&lock, format!("{base}\n")).unwrap();
+        std::fs::write(
+            s.bare.join(claim::CLAIM_FILE),
+            "refs/heads/main.lock\npacked-refs.lock\n",
+        )
+        .unwrap();
+        let id = block_on(s.forge.commit(&request(
+            &s,
+            "main",
+            Some(base),
+            Some(base),
+            vec![write("x", "1\n")],
+            "one\n",
+        )))
+        .unwrap();
+        assert!(!lock.exists());
+        assert_eq!(tip(&s.bare, "main").unwrap(), id.to_string());
+        assert_eq!(
+            std::fs::read_to_string(s.bare.join(claim::CLAIM_FILE)).unwrap(),
+            ""
+        );
         fsck(&s.bare);
     }
 
