@@ -36,24 +36,23 @@ pub mod exit {
 
 /// Sets up tracing on stderr, text or JSON.
 pub fn init_logging(g: &Global) {
-    init_logging_as(g, g.log_format)
+    init_logging_as(g, g.log_format, true)
 }
 
-/// Sets up tracing on stderr in `format`, with `g`'s verbosity and colour.
-fn init_logging_as(g: &Global, format: LogFormat) {
-    let level = match (g.quiet, g.verbose) {
-        (true, _) => "error",
-        (false, 0) => "info",
-        (false, 1) => "debug",
-        (false, _) => "trace",
-    };
+/// Sets up tracing on stderr in `format`, with `g`'s verbosity and colour;
+/// a `calm` command logs text on a terminal from `warn` up by default
+/// (see [`crate::term::default_level`]; the daemon is never calm).
+fn init_logging_as(g: &Global, format: LogFormat, calm: bool) {
+    let calm = calm && format == LogFormat::Text && std::io::stderr().is_terminal();
+    let level = crate::term::default_level(g.quiet, g.verbose, calm);
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(format!("distributor={level},warn"))
     });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        // Every log line passes through the redactor.
-        .with_writer(crate::redact::stderr)
+        // Every log line passes through the redactor, above the progress
+        // bar when one is shown.
+        .with_writer(crate::term::log_writer)
         .with_target(false);
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
@@ -167,7 +166,7 @@ async fn serve_inner(args: &ServeArgs, g: &Global) -> Result<()> {
         crate::daemon::config::LogFormat::Json => LogFormat::Json,
         crate::daemon::config::LogFormat::Text => g.log_format,
     };
-    init_logging_as(g, format);
+    init_logging_as(g, format, false);
     let listener = tokio::net::TcpListener::bind(loaded.checked.listen)
         .await
         .with_context(|| format!("cannot listen on {} (http.listen)", loaded.checked.listen))?;
@@ -409,16 +408,16 @@ impl Run<'_> {
         let (cli, style) = (self.cli, self.style);
         let g = &cli.global;
         let n = self.prepared.targets.len();
+        // Cleared when dropped, on every path out of this function.
         let bar = if self.request.execute {
-            progress_bar(n as u64)
+            crate::term::Progress::on_terminal(n as u64)
         } else {
             None
         };
         let never = AtomicBool::new(false);
         let mut on_repo = |r: &apply::RepoReport| {
             if let Some(b) = &bar {
-                b.set_message(r.repo.to_string());
-                b.inc(1);
+                b.done(&r.repo.to_string());
             }
         };
         let outcome = reconcile::run(
@@ -432,9 +431,7 @@ impl Run<'_> {
         )
         .await
         .map_err(anyhow::Error::msg)?;
-        if let Some(b) = bar {
-            b.finish_and_clear();
-        }
+        drop(bar);
         let plan = &outcome.plan;
         let halted = outcome.halted();
         match (&cli.command, &outcome.report) {
@@ -729,17 +726,4 @@ fn open_forge(g: &Global, init: bool) -> Result<AnyForge> {
             .with_context(|| format!("cannot create forge directory {}", root.display()))?;
     }
     spec.open().map_err(problems)
-}
-
-/// A progress bar on a terminal; `None` elsewhere (logs say enough).
-fn progress_bar(len: u64) -> Option<indicatif::ProgressBar> {
-    if !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let bar = indicatif::ProgressBar::new(len);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} repos  {msg}")
-            .expect("static template"),
-    );
-    Some(bar)
 }

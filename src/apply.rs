@@ -20,6 +20,11 @@ use crate::plan::verdict::Decision;
 use crate::plan::{CloseReason, CommitPlan, Plan, ProposalPlan, PullRequestAction, RepoPlan};
 use crate::target::Target;
 
+mod tally;
+#[cfg(test)]
+pub(crate) use tally::tests as tally_tests;
+pub use tally::{RepoOutcome, Tally};
+
 /// What applying did to one repo.
 #[derive(Debug, Clone, Serialize)]
 pub struct RepoReport {
@@ -93,6 +98,7 @@ pub struct ApplyReport {
 }
 
 impl ApplyReport {
+    /// Repos not planned or with a failed write.
     pub fn failed(&self) -> usize {
         self.repos.iter().filter(|r| r.error.is_some()).count()
     }

@@ -35,7 +35,8 @@
 //! - [`audit`]: the audit records of forced runs; [`time`]: UTC times.
 //! - [`output`]: plan and status as text, JSON and markdown.
 //! - [`daemon`]: `serve`: the reconcile loop, HTTP endpoints, systemd.
-//! - [`cli`]: argument definitions; [`app`]: wiring behind `main`.
+//! - [`cli`]: argument definitions; [`app`]: wiring behind `main`;
+//!   [`term`]: the progress bar and the log writer that prints above it.
 //! - [`scaffold`]: `init`, a new platform repository;
 //!   [`manual`]: shell completions and the man page.
 
@@ -66,4 +67,5 @@ pub mod rollout;
 pub mod scaffold;
 pub mod source;
 pub mod target;
+pub mod term;
 pub mod time;

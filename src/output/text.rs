@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use super::fleet::PlanView;
 use super::{describe_counts, describe_proposal, plural, summarize};
-use crate::apply::{ApplyReport, ProposalOutcome, PullRequestOutcome};
+use crate::apply::{ApplyReport, ProposalOutcome, PullRequestOutcome, Tally};
 use crate::fleet::FleetSummary;
 use crate::plan::message::verb;
 use crate::plan::{FilePlan, Plan, RepoStatus, Route};
@@ -543,10 +543,12 @@ pub fn forced_table(report: &ApplyReport, reason: &str, st: Style) -> String {
     };
     let _ = writeln!(
         out,
-        "\n{} changed, {} skipped (already fixed){unknown}, {} failed{}",
+        "\n{} changed, {} skipped (already fixed){unknown}, {} failed ({} repo{}){}",
         count(Outcome::Changed),
         count(Outcome::Skipped),
         count(Outcome::Failed),
+        report.repos.len(),
+        plural(report.repos.len()),
         if count(Outcome::Failed) + count(Outcome::Unknown) > 0 {
             ": the failed repos still need hands"
         } else {
@@ -559,7 +561,6 @@ pub fn forced_table(report: &ApplyReport, reason: &str, st: Style) -> String {
 /// What `apply` did, one line per repo that changed or failed.
 pub fn apply(report: &ApplyReport, st: Style) -> String {
     let mut out = String::new();
-    let mut unchanged = 0;
     for r in &report.repos {
         if let Some(e) = &r.error {
             let _ = writeln!(out, "{}: {} {e}", r.repo, st.red("FAILED"));
@@ -612,26 +613,92 @@ pub fn apply(report: &ApplyReport, st: Style) -> String {
             parts.push("re-planned after the branch moved".into());
         }
         if r.files_changed == 0 && parts.is_empty() {
-            unchanged += 1;
             continue;
         }
         let _ = writeln!(out, "{}: {}", r.repo, parts.join("; "));
     }
-    let changed = report
-        .repos
-        .iter()
-        .filter(|r| r.error.is_none() && r.files_changed > 0)
-        .count();
-    let failed = report.failed();
-    let _ = writeln!(
-        out,
-        "\nApplied: {changed} repo{} changed, {unchanged} unchanged, {} failed.",
-        plural(changed),
-        if failed > 0 {
-            st.red(&failed.to_string())
-        } else {
-            failed.to_string()
-        }
-    );
+    let _ = writeln!(out, "\n{}", applied_line(&report.tally(), st));
     out
+}
+
+/// The last line of `apply`: every repo of the run under one outcome
+/// (outcomes no repo had are left out, but for changed, unchanged and
+/// failed), and the number of repos they add up to.
+pub fn applied_line(t: &Tally, st: Style) -> String {
+    let mut parts = vec![format!("{} repo{} changed", t.changed, plural(t.changed))];
+    if t.branch_deleted > 0 {
+        parts.push(format!(
+            "{} proposal branch{} deleted",
+            t.branch_deleted,
+            if t.branch_deleted == 1 { "" } else { "es" }
+        ));
+    }
+    parts.push(format!("{} unchanged", t.unchanged));
+    for (n, word) in [(t.queued, "queued"), (t.held, "held"), (t.halted, "halted")] {
+        if n > 0 {
+            parts.push(format!("{n} {word}"));
+        }
+    }
+    let failed = match t.failed {
+        0 => "0".to_string(),
+        n => st.red(&n.to_string()),
+    };
+    parts.push(format!("{failed} failed"));
+    format!(
+        "Applied: {} ({} repo{}).",
+        parts.join(", "),
+        t.total(),
+        plural(t.total())
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apply::tally_tests::mixed_report;
+
+    const PLAIN: Style = Style { color: false };
+
+    #[test]
+    fn the_apply_summary_counts_every_repo_of_a_mixed_run() {
+        let report = mixed_report();
+        let text = apply(&report, PLAIN);
+        let last = text.lines().last().unwrap_or_default();
+        assert_eq!(
+            last,
+            "Applied: 2 repos changed, 1 proposal branch deleted, 7 unchanged, \
+             1 queued, 1 held, 1 halted, 1 failed (14 repos)."
+        );
+        // The counts in the line add up to the repo count it names.
+        let numbers: Vec<usize> = last
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        let (total, counts) = numbers.split_last().unwrap();
+        assert_eq!(counts.iter().sum::<usize>(), *total);
+        assert_eq!(*total, report.repos.len());
+    }
+
+    #[test]
+    fn outcomes_no_repo_had_are_left_out_but_changed_unchanged_failed() {
+        let t = Tally {
+            unchanged: 1,
+            ..Tally::default()
+        };
+        assert_eq!(
+            applied_line(&t, PLAIN),
+            "Applied: 0 repos changed, 1 unchanged, 0 failed (1 repo)."
+        );
+    }
+
+    #[test]
+    fn the_forced_table_names_the_repo_count_its_outcomes_add_up_to() {
+        let mut report = mixed_report();
+        report.repos.truncate(2);
+        let table = forced_table(&report, "CVE-1", PLAIN);
+        assert!(
+            table.ends_with("\n1 changed, 0 skipped (already fixed), 1 unknown, 0 failed (2 repos): the failed repos still need hands\n"),
+            "{table}"
+        );
+    }
 }
