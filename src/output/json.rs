@@ -138,6 +138,7 @@ pub fn write_apply(
             ("source", Member::Value(tree(plan_source))),
             ("changed", Member::Value(json!(changed(report)))),
             ("failed", Member::Value(json!(report.failed()))),
+            ("outcomes", Member::Value(json!(report.tally()))),
             (
                 "repos",
                 Member::Array(Box::new(report.repos.iter().map(tree))),
@@ -236,6 +237,7 @@ pub fn apply(plan_source: &crate::lock::Source, report: &ApplyReport) -> Value {
         "source": plan_source,
         "changed": changed(report),
         "failed": report.failed(),
+        "outcomes": report.tally(),
         "repos": report.repos,
     })
 }

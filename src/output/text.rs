@@ -350,29 +350,104 @@ fn detailed_repos(out: &mut impl Write, plan: &Plan, st: Style, diffs: bool) {
     }
 }
 
-/// The rollout section and the totals line.
+/// The rollout section and the totals line: every repo counted once
+/// under to change (some of them waiting for the rollout), in sync,
+/// awaiting merge, left as is or error, adding up to the repos planned.
 fn totals(out: &mut impl Write, plan: &Plan, st: Style) {
     let _ = out.write_str(&rollout_section(plan, st));
     let s = summarize(plan);
+    let t = PlanTally::of(plan);
     let _ = writeln!(
         out,
-        "\nPlan: {} of {} repo{} to change ({} direct commit{}, {} proposal{} to write, {} to close), {} file{} to change, {} drifted, {} in sync, {} awaiting merge, {} error{}.",
-        s.repos_with_changes,
-        s.repos,
-        plural(s.repos),
+        "\nPlan: {} of {} repo{} to change ({} direct commit{}, {} proposal{} to write, {} to close){}, {} file{} to change, {} drifted, {} in sync, {} awaiting merge{}, {} error{}.",
+        t.to_change,
+        t.total(),
+        plural(t.total()),
         s.direct_commits,
         plural(s.direct_commits),
         s.proposals_to_write,
         plural(s.proposals_to_write),
         s.proposals_to_close,
+        t.waiting(),
         s.files_to_change,
         plural(s.files_to_change),
         s.drifted_files,
-        s.repos_in_sync,
-        s.proposals_pending,
-        s.errors,
-        plural(s.errors)
+        t.in_sync,
+        t.awaiting_merge,
+        match t.left_as_is {
+            0 => String::new(),
+            n => format!(", {n} left as is"),
+        },
+        t.errors,
+        plural(t.errors)
     );
+}
+
+/// The repos of a plan, each under one heading of the totals line.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct PlanTally {
+    /// Repos with something to write, the waiting ones included.
+    to_change: usize,
+    /// Of `to_change`: left for later by the rollout policy.
+    queued: usize,
+    held: usize,
+    halted: usize,
+    in_sync: usize,
+    /// Nothing to write; a proposal carries the changes.
+    awaiting_merge: usize,
+    /// Nothing to write, not in sync: hand edits kept, or changes that
+    /// wait for nothing this run can do.
+    left_as_is: usize,
+    errors: usize,
+}
+
+impl PlanTally {
+    fn of(plan: &Plan) -> PlanTally {
+        use crate::plan::verdict::Decision;
+        let mut t = PlanTally {
+            errors: plan.errors.len(),
+            ..PlanTally::default()
+        };
+        for r in &plan.repos {
+            if r.has_writes() {
+                t.to_change += 1;
+                match r.policy.as_ref().map(|p| &p.decision) {
+                    Some(Decision::Queued { .. }) => t.queued += 1,
+                    Some(Decision::Held { .. }) => t.held += 1,
+                    Some(Decision::Halted { .. }) => t.halted += 1,
+                    _ => {}
+                }
+                continue;
+            }
+            match r.status() {
+                RepoStatus::InSync => t.in_sync += 1,
+                RepoStatus::ProposalPending => t.awaiting_merge += 1,
+                _ => t.left_as_is += 1,
+            }
+        }
+        t
+    }
+
+    fn total(&self) -> usize {
+        self.to_change + self.in_sync + self.awaiting_merge + self.left_as_is + self.errors
+    }
+
+    /// `, 3 of them waiting (2 queued, 1 held)`, or nothing.
+    fn waiting(&self) -> String {
+        let parts: Vec<String> = [
+            (self.queued, "queued"),
+            (self.held, "held"),
+            (self.halted, "halted"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, word)| format!("{n} {word}"))
+        .collect();
+        match self.queued + self.held + self.halted {
+            0 => String::new(),
+            n => format!(", {n} of them waiting ({})", parts.join(", ")),
+        }
+    }
 }
 
 /// Per-repo status table.
@@ -677,6 +752,92 @@ mod tests {
         let (total, counts) = numbers.split_last().unwrap();
         assert_eq!(counts.iter().sum::<usize>(), *total);
         assert_eq!(*total, report.repos.len());
+    }
+
+    /// A plan of 7 repos: 2 to change (one of them held), 1 in sync, 2
+    /// awaiting merge, 1 left as is, 1 error.
+    fn mixed_plan() -> Plan {
+        use crate::forge::RepoId;
+        use crate::plan::fixtures::{branch, desired, entry, lock_of, observe, oid, plan, repo};
+        use crate::plan::verdict::{Decision, RepoPolicy};
+        use crate::plan::{FileState, ProposalPlan, RepoError};
+        let obs = observe(
+            branch(&[("a", entry("a1"))], Some(lock_of(&[("a", "a1")]))),
+            None,
+        );
+        let named = |mut r: crate::plan::RepoPlan, name: &str| {
+            r.repo = RepoId::new("acme", name);
+            r
+        };
+        let in_sync = plan(&repo("direct"), &[desired("a", "a1")], &obs);
+        let change = plan(&repo("direct"), &[desired("a", "a2")], &obs);
+        assert!(!in_sync.has_writes() && change.has_writes());
+        let mut held = named(change.clone(), "held");
+        held.policy = Some(RepoPolicy {
+            decision: Decision::Held {
+                reason: "wave early waits for wave canary".into(),
+                until: None,
+            },
+            staleness: Default::default(),
+            escalation: None,
+        });
+        let mut pending = named(in_sync.clone(), "pending");
+        pending.proposal = ProposalPlan::UpToDate { tip: oid(2) };
+        let mut hand_edited = named(in_sync.clone(), "hand-edited");
+        hand_edited.proposal = ProposalPlan::HumanEdited {
+            tip: oid(3),
+            pending: false,
+        };
+        hand_edited.files[0].state = FileState::Drifted;
+        Plan {
+            source: crate::lock::Source {
+                revision: "rev".into(),
+                dirty: false,
+                digest: None,
+            },
+            generator: "distributor test".into(),
+            force_reason: None,
+            repos: vec![
+                named(change, "change"),
+                held,
+                named(in_sync, "in-sync"),
+                pending.clone(),
+                named(pending, "pending-2"),
+                hand_edited,
+            ],
+            errors: vec![RepoError {
+                repo: RepoId::new("acme", "broken"),
+                error: "cannot observe".into(),
+            }],
+            rollout: None,
+        }
+    }
+
+    #[test]
+    fn the_plan_totals_count_every_repo_once() {
+        let plan = mixed_plan();
+        let t = PlanTally::of(&plan);
+        assert_eq!(
+            t,
+            PlanTally {
+                to_change: 2,
+                held: 1,
+                in_sync: 1,
+                awaiting_merge: 2,
+                left_as_is: 1,
+                errors: 1,
+                ..PlanTally::default()
+            }
+        );
+        assert_eq!(t.total(), plan.repos.len() + plan.errors.len());
+        let mut out = String::new();
+        totals(&mut out, &plan, PLAIN);
+        assert_eq!(
+            out.trim(),
+            "Plan: 2 of 7 repos to change (2 direct commits, 0 proposals to write, 0 to close), \
+             1 of them waiting (1 held), 2 files to change, 1 drifted, 1 in sync, \
+             2 awaiting merge, 1 left as is, 1 error."
+        );
     }
 
     #[test]
