@@ -205,6 +205,23 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_apply_json_carries_the_same_counts() {
+        let report = mixed_report();
+        let source = crate::lock::Source {
+            revision: "rev".into(),
+            dirty: false,
+            digest: None,
+        };
+        let doc = crate::output::json::apply(&source, &report);
+        let outcomes = doc["outcomes"].as_object().expect("outcomes object");
+        let sum: u64 = outcomes.values().filter_map(|v| v.as_u64()).sum();
+        assert_eq!(sum as usize, report.repos.len());
+        assert_eq!(doc["outcomes"]["branch_deleted"], 1);
+        assert_eq!(doc["outcomes"]["held"], 1);
+        assert_eq!(doc["changed"], doc["outcomes"]["changed"]);
+    }
+
+    #[test]
     fn a_failure_outranks_everything_and_written_files_outrank_a_deleted_branch() {
         let both = repo("x", |r| {
             r.files_changed = 1;
