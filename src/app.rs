@@ -13,7 +13,7 @@ use std::sync::atomic::AtomicBool;
 use crate::apply;
 use crate::cli::{ApplyArgs, Cli, ColorChoice, Command, Global, LogFormat, ServeArgs};
 use crate::diag::Diagnostics;
-use crate::forge::spec::Problem;
+use crate::forge::spec::{Field, Problem};
 use crate::forge::{AnyForge, Forge, ForgeSpec};
 use crate::output::{self, Format, text::Style};
 use crate::plan::Plan;
@@ -776,7 +776,7 @@ fn checked_force(a: &ApplyArgs, source: &crate::lock::Source) -> Result<Option<S
 fn open_forge(g: &Global, init: bool) -> Result<AnyForge> {
     let spec = ForgeSpec::from_cli(g.forge.as_deref(), &g.github).map_err(anyhow::Error::msg)?;
     let problems = |problems: Vec<Problem>| {
-        let lines: Vec<String> = problems.iter().map(Problem::cli_message).collect();
+        let lines: Vec<String> = problems.iter().map(|p| p.render(forge_setting)).collect();
         anyhow::Error::msg(lines.join("\nerror: "))
     };
     spec.check().map_err(problems)?;
@@ -788,6 +788,39 @@ fn open_forge(g: &Global, init: bool) -> Result<AnyForge> {
             .with_context(|| format!("cannot create forge directory {}", root.display()))?;
     }
     spec.open().map_err(problems)
+}
+
+/// How a forge problem names a setting: its option, with its environment
+/// variable when that is set, since the value may come from there (an
+/// error must not blame an option that was never passed).
+fn forge_setting(field: Field) -> &'static str {
+    let (var, both) = match field {
+        Field::LocalRoot | Field::GitHub | Field::ApiUrl => {
+            ("DISTRIBUTOR_FORGE", "--forge (or DISTRIBUTOR_FORGE)")
+        }
+        Field::TokenFile => (
+            "DISTRIBUTOR_GITHUB_TOKEN_FILE",
+            "--github-token-file (or DISTRIBUTOR_GITHUB_TOKEN_FILE)",
+        ),
+        Field::AppId => (
+            "DISTRIBUTOR_GITHUB_APP_ID",
+            "--github-app-id (or DISTRIBUTOR_GITHUB_APP_ID)",
+        ),
+        Field::AppKeyFile => (
+            "DISTRIBUTOR_GITHUB_APP_KEY",
+            "--github-app-key (or DISTRIBUTOR_GITHUB_APP_KEY)",
+        ),
+        Field::AppInstallationId => (
+            "DISTRIBUTOR_GITHUB_INSTALLATION_ID",
+            "--github-installation-id (or DISTRIBUTOR_GITHUB_INSTALLATION_ID)",
+        ),
+        _ => return field.cli_flag(),
+    };
+    if std::env::var_os(var).is_some() {
+        both
+    } else {
+        field.cli_flag()
+    }
 }
 
 /// A progress bar on a terminal; `None` elsewhere (logs say enough).

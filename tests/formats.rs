@@ -429,3 +429,33 @@ fn context_text_and_unknown_repo() {
          REPO argument of `distributor context` is looked up among the repos the filters select)"
     );
 }
+
+/// A forge setting taken from the environment is named with its variable:
+/// the error must not blame only an option that was never passed.
+#[test]
+fn forge_errors_name_the_environment_variable_that_set_them() {
+    let env = Env::new();
+    let out = env
+        .command(&["plan"])
+        .env("DISTRIBUTOR_FORGE", "github")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "error: --forge (or DISTRIBUTOR_FORGE): no GitHub credentials: give --github-token-file"
+        ),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+    // Passed as an option, it is named as the option alone.
+    let run = env.run_raw(&["plan", "--forge", "github"]);
+    run.expect_code(1);
+    assert!(
+        run.stderr
+            .contains("error: --forge: no GitHub credentials: give --github-token-file"),
+        "{}",
+        run.stderr
+    );
+}
