@@ -13,7 +13,7 @@ use std::sync::atomic::AtomicBool;
 use crate::apply;
 use crate::cli::{ApplyArgs, Cli, ColorChoice, Command, Global, LogFormat, ServeArgs};
 use crate::diag::Diagnostics;
-use crate::forge::spec::Problem;
+use crate::forge::spec::{Field, Problem};
 use crate::forge::{AnyForge, Forge, ForgeSpec};
 use crate::output::{self, Format, text::Style};
 use crate::plan::Plan;
@@ -21,6 +21,9 @@ use crate::prepare::{Prepared, Selection, prepare, repo_matches};
 use crate::reconcile;
 use crate::rollout;
 use crate::source;
+
+mod formats;
+pub use formats::{formats, refused_format};
 
 /// Exit codes, as documented in the README.
 pub mod exit {
@@ -134,6 +137,10 @@ fn stdout_closed(e: &anyhow::Error) -> bool {
 /// startup), sets up logging from it, binds the port, wires signals and
 /// runs the daemon until SIGTERM or SIGINT. Returns the exit code.
 pub fn serve(args: &ServeArgs, g: &Global) -> u8 {
+    if let Some(refusal) = refused_format(&Command::Serve(args.clone()), g.format) {
+        eprintln!("error: {refusal}");
+        return exit::ERROR;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -203,16 +210,8 @@ async fn serve_inner(args: &ServeArgs, g: &Global) -> Result<()> {
 async fn run_inner(cli: Cli) -> Result<u8> {
     let g = &cli.global;
     // A format a command cannot print is refused before anything runs.
-    if let Some((name, prints)) = limited_formats(&cli.command, g.format) {
-        use clap::ValueEnum;
-        let asked = g
-            .format
-            .to_possible_value()
-            .map(|v| v.get_name().to_string());
-        bail!(
-            "`distributor {name}` prints {prints} only: --format {} is not supported",
-            asked.unwrap_or_default()
-        );
+    if let Some(refusal) = refused_format(&cli.command, g.format) {
+        bail!("{refusal}");
     }
     match &cli.command {
         Command::Init(a) => return crate::scaffold::init(&a.dir, &mut Out(std::io::stdout())),
@@ -251,42 +250,13 @@ async fn run_inner(cli: Cli) -> Result<u8> {
             )?;
             return Ok(exit::OK);
         }
-        Command::Context(args) => {
-            let target = prepared
-                .targets
-                .iter()
-                .find(|t| repo_matches(&t.repo, &args.repo))
-                .with_context(|| {
-                    format!(
-                        "no repo {:?} in the registry (or excluded by filters)",
-                        args.repo
-                    )
-                })?;
-            let mut ctx = serde_json::to_value(target.repo.repo_context())?;
-            let envs: serde_json::Map<String, serde_json::Value> = target
-                .repo
-                .environments
-                .iter()
-                .map(|e| {
-                    let c = target.repo.env_context(e);
-                    let narrowed =
-                        serde_json::json!({"vars": c.get("vars"), "flags": c.get("flags")});
-                    (e.name.clone(), narrowed)
-                })
-                .collect();
-            if let Some(obj) = ctx.as_object_mut() {
-                obj.insert("per_environment".into(), envs.into());
-                obj.insert("files".into(), serde_json::to_value(&target.desired)?);
-            }
-            writeln!(stdout, "{}", serde_json::to_string_pretty(&ctx)?)?;
-            return Ok(exit::OK);
-        }
+        Command::Context(args) => return context(&prepared, g, &args.repo, &mut stdout),
         _ => {}
     }
 
     let now = match &g.now {
         Some(t) => crate::time::parse_rfc3339(t)
-            .with_context(|| format!("--now {t:?} is not an RFC 3339 time"))?,
+            .with_context(|| format!("--now (or DISTRIBUTOR_NOW) {t:?} is not an RFC 3339 time"))?,
         None => crate::time::now(),
     };
     let state_dir = state_dir(g);
@@ -365,7 +335,8 @@ async fn run_inner(cli: Cli) -> Result<u8> {
         AnyForge::GitHub(forge) => {
             if init {
                 bail!(
-                    "--init creates local bare repositories; it cannot be used with --forge github"
+                    "--init creates local bare repositories; it cannot be used with a GitHub forge \
+                     (--forge or DISTRIBUTOR_FORGE names one)"
                 );
             }
             let code = run.with(forge.as_ref(), &mut stdout).await;
@@ -377,21 +348,49 @@ async fn run_inner(cli: Cli) -> Result<u8> {
     }
 }
 
-/// The command's name and what it prints, when it cannot print `format`:
-/// `init`, `completions`, `man`, `promote`, `resume` print text only;
-/// `validate` and `status` text or JSON (never markdown).
-fn limited_formats(command: &Command, format: Format) -> Option<(&'static str, &'static str)> {
-    let (name, prints, allowed): (&str, &str, &[Format]) = match command {
-        Command::Init(_) => ("init", "text", &[Format::Text]),
-        Command::Completions(_) => ("completions", "text", &[Format::Text]),
-        Command::Man => ("man", "text", &[Format::Text]),
-        Command::Promote(_) => ("promote", "text", &[Format::Text]),
-        Command::Resume(_) => ("resume", "text", &[Format::Text]),
-        Command::Status(_) => ("status", "text or JSON", &[Format::Text, Format::Json]),
-        Command::Validate => ("validate", "text", &[Format::Text]),
-        _ => return None,
+/// `distributor context REPO`: the template context of REPO, as JSON or
+/// text. REPO is looked up among the repos the filters select; one they
+/// leave out, or one not in the registry, is an error naming REPO.
+fn context(prepared: &Prepared, g: &Global, repo: &str, out: &mut impl Write) -> Result<u8> {
+    let Some(target) = prepared
+        .targets
+        .iter()
+        .find(|t| repo_matches(&t.repo, repo))
+    else {
+        let registry_name = g.registry.display().to_string();
+        let all = crate::registry::parse(&registry_name, &prepared.inputs.registry_text)
+            .map(|r| crate::registry::resolve(&r))
+            .unwrap_or_default();
+        if let Some(found) = all.iter().find(|r| repo_matches(r, repo)) {
+            bail!(
+                "repo {} is in {registry_name} but not selected by {} (the REPO argument of \
+                 `distributor context` is looked up among the repos the filters select)",
+                found.full_name(),
+                given_filters(g)
+            );
+        }
+        let names: Vec<String> = all.iter().map(|r| r.full_name()).collect();
+        bail!(
+            "{}",
+            crate::context::not_found(repo, &names, &registry_name)
+        );
     };
-    (!allowed.contains(&format)).then_some((name, prints))
+    let doc = crate::context::document(target)?;
+    match g.format {
+        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?,
+        _ => write!(out, "{}", crate::context::text(&doc))?,
+    }
+    Ok(exit::OK)
+}
+
+/// The filters given, as typed: `--team kiwi --repo acme/x`.
+fn given_filters(g: &Global) -> String {
+    let flags = [("--team", &g.team), ("--repo", &g.repo)];
+    flags
+        .iter()
+        .flat_map(|(flag, values)| values.iter().map(move |v| format!("{flag} {v}")))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// One command run, ready to meet a forge.
@@ -714,7 +713,7 @@ fn checked_force(a: &ApplyArgs, source: &crate::lock::Source) -> Result<Option<S
 fn open_forge(g: &Global, init: bool) -> Result<AnyForge> {
     let spec = ForgeSpec::from_cli(g.forge.as_deref(), &g.github).map_err(anyhow::Error::msg)?;
     let problems = |problems: Vec<Problem>| {
-        let lines: Vec<String> = problems.iter().map(Problem::cli_message).collect();
+        let lines: Vec<String> = problems.iter().map(|p| p.render(forge_setting)).collect();
         anyhow::Error::msg(lines.join("\nerror: "))
     };
     spec.check().map_err(problems)?;
@@ -726,4 +725,37 @@ fn open_forge(g: &Global, init: bool) -> Result<AnyForge> {
             .with_context(|| format!("cannot create forge directory {}", root.display()))?;
     }
     spec.open().map_err(problems)
+}
+
+/// How a forge problem names a setting: its option, with its environment
+/// variable when that is set, since the value may come from there (an
+/// error must not blame an option that was never passed).
+fn forge_setting(field: Field) -> &'static str {
+    let (var, both) = match field {
+        Field::LocalRoot | Field::GitHub | Field::ApiUrl => {
+            ("DISTRIBUTOR_FORGE", "--forge (or DISTRIBUTOR_FORGE)")
+        }
+        Field::TokenFile => (
+            "DISTRIBUTOR_GITHUB_TOKEN_FILE",
+            "--github-token-file (or DISTRIBUTOR_GITHUB_TOKEN_FILE)",
+        ),
+        Field::AppId => (
+            "DISTRIBUTOR_GITHUB_APP_ID",
+            "--github-app-id (or DISTRIBUTOR_GITHUB_APP_ID)",
+        ),
+        Field::AppKeyFile => (
+            "DISTRIBUTOR_GITHUB_APP_KEY",
+            "--github-app-key (or DISTRIBUTOR_GITHUB_APP_KEY)",
+        ),
+        Field::AppInstallationId => (
+            "DISTRIBUTOR_GITHUB_INSTALLATION_ID",
+            "--github-installation-id (or DISTRIBUTOR_GITHUB_INSTALLATION_ID)",
+        ),
+        _ => return field.cli_flag(),
+    };
+    if std::env::var_os(var).is_some() {
+        both
+    } else {
+        field.cli_flag()
+    }
 }

@@ -31,13 +31,26 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Options shared by every command.
+/// The `--help` heading of the options every command shares: inputs,
+/// forge, state directory, logging and colour.
+pub const HEADING_GLOBAL: &str = "Global options";
+/// The `--help` heading of the options that select repos and bundles.
+pub const HEADING_FILTERS: &str = "Filters";
+/// The `--help` heading of the options that choose what is printed.
+pub const HEADING_OUTPUT: &str = "Output";
+/// The `--help` heading of the options only the GitHub forge reads.
+pub const HEADING_GITHUB: &str = "GitHub";
+
+/// Options shared by every command. Each names its `--help` heading: a
+/// flattened struct's `next_help_heading` would also apply to every option
+/// declared after it (which listed `--team` or `--format` under "GitHub").
 #[derive(Debug, Args)]
 pub struct Global {
     /// The integration registry.
     #[arg(
         long,
         global = true,
+        help_heading = HEADING_GLOBAL,
         env = "DISTRIBUTOR_REGISTRY",
         default_value = "registry.json"
     )]
@@ -46,6 +59,7 @@ pub struct Global {
     #[arg(
         long,
         global = true,
+        help_heading = HEADING_GLOBAL,
         env = "DISTRIBUTOR_TEMPLATES",
         default_value = "templates"
     )]
@@ -53,45 +67,47 @@ pub struct Global {
     /// Where the repositories are: `local:DIR` (bare repos at
     /// DIR/OWNER/REPO.git), `github` (api.github.com) or `github:URL` (a
     /// GitHub Enterprise Server API, e.g. https://HOST/api/v3).
-    #[arg(long, global = true, env = "DISTRIBUTOR_FORGE")]
+    #[arg(long, global = true, help_heading = HEADING_GLOBAL, env = "DISTRIBUTOR_FORGE")]
     pub forge: Option<String>,
-    #[command(flatten)]
-    pub github: GitHubArgs,
     /// Only repos of this team (repeatable).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = HEADING_FILTERS)]
     pub team: Vec<String>,
     /// Only this repo, `OWNER/REPO` or `REPO` (repeatable).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = HEADING_FILTERS)]
     pub repo: Vec<String>,
     /// Only files of this bundle (repeatable). Other bundles' files are left
     /// exactly as they are.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = HEADING_FILTERS)]
     pub bundle: Vec<String>,
-    /// Output format.
-    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
+    /// Output format; a command refuses one it cannot print (see
+    /// docs/output.md).
+    #[arg(long, global = true, help_heading = HEADING_OUTPUT, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Log format (logs go to stderr).
-    #[arg(long, global = true, value_enum, env = "DISTRIBUTOR_LOG_FORMAT", default_value_t = LogFormat::Text)]
+    #[arg(long, global = true, help_heading = HEADING_GLOBAL, value_enum, env = "DISTRIBUTOR_LOG_FORMAT", default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
     /// Colour: auto (on a terminal, unless NO_COLOR is set), always, never.
-    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    #[arg(long, global = true, help_heading = HEADING_GLOBAL, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
     /// More logging (-v: debug, -vv: trace).
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, help_heading = HEADING_GLOBAL, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// Only errors in the logs.
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(short, long, global = true, help_heading = HEADING_OUTPUT, conflicts_with = "verbose")]
     pub quiet: bool,
     /// Where the rollout log (`rollout.jsonl`: pull requests opened, wave
     /// soak, promotions, halts) and the audit log live. Default:
     /// $STATE_DIRECTORY (systemd), else a directory per fleet (forge and
     /// platform) under $XDG_STATE_HOME/distributor/fleets/, else
     /// ~/.local/state/distributor/fleets/. `plan` and `status` only read it.
-    #[arg(long, global = true, env = "DISTRIBUTOR_STATE_DIR")]
+    #[arg(long, global = true, help_heading = HEADING_GLOBAL, env = "DISTRIBUTOR_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Last, so `--help` lists the GitHub-only options after the others.
+    #[command(flatten)]
+    pub github: GitHubArgs,
     /// Plan as if it were this time (RFC 3339), to rehearse when soaks end
     /// and waivers expire; also used by tests.
-    #[arg(long, global = true, hide = true, env = "DISTRIBUTOR_NOW")]
+    #[arg(long, global = true, help_heading = HEADING_GLOBAL, hide = true, env = "DISTRIBUTOR_NOW")]
     pub now: Option<String>,
 }
 
@@ -99,41 +115,40 @@ pub struct Global {
 /// `--github-token-file`; a GitHub App needs the three `--github-app*`
 /// options.
 #[derive(Debug, Args)]
-#[command(next_help_heading = "GitHub")]
 pub struct GitHubArgs {
     /// File holding the token. A bare file name is looked up in systemd's
     /// $CREDENTIALS_DIRECTORY first (LoadCredential=).
-    #[arg(long, global = true, env = "DISTRIBUTOR_GITHUB_TOKEN_FILE")]
+    #[arg(long, global = true, help_heading = HEADING_GITHUB, env = "DISTRIBUTOR_GITHUB_TOKEN_FILE")]
     pub github_token_file: Option<PathBuf>,
     /// GitHub App id (with --github-app-key and --github-installation-id).
-    #[arg(long, global = true, env = "DISTRIBUTOR_GITHUB_APP_ID")]
+    #[arg(long, global = true, help_heading = HEADING_GITHUB, env = "DISTRIBUTOR_GITHUB_APP_ID")]
     pub github_app_id: Option<u64>,
     /// GitHub App private key (PEM file; a bare name is looked up in
     /// $CREDENTIALS_DIRECTORY first).
-    #[arg(long, global = true, env = "DISTRIBUTOR_GITHUB_APP_KEY")]
+    #[arg(long, global = true, help_heading = HEADING_GITHUB, env = "DISTRIBUTOR_GITHUB_APP_KEY")]
     pub github_app_key: Option<PathBuf>,
     /// Installation id of the GitHub App in the organisation.
-    #[arg(long, global = true, env = "DISTRIBUTOR_GITHUB_INSTALLATION_ID")]
+    #[arg(long, global = true, help_heading = HEADING_GITHUB, env = "DISTRIBUTOR_GITHUB_INSTALLATION_ID")]
     pub github_installation_id: Option<u64>,
     /// How commits are written: `graphql` (createCommitOnBranch, one
     /// request per commit, signed by GitHub) or `rest` (Git Data API, for
     /// servers without the mutation).
-    #[arg(long, global = true, value_enum, default_value_t = WriteMode::Graphql)]
+    #[arg(long, global = true, help_heading = HEADING_GITHUB, value_enum, default_value_t = WriteMode::Graphql)]
     pub github_writes: WriteMode,
     /// Pacing of content-creating units (one per GraphQL mutation field or
     /// mutating REST request), COUNT/DURATION, repeatable; all must admit a
     /// write. Default: 60/1m and 450/1h (under GitHub's 80/minute and
     /// 500/hour secondary limits).
-    #[arg(long, global = true, value_name = "COUNT/DURATION")]
+    #[arg(long, global = true, help_heading = HEADING_GITHUB, value_name = "COUNT/DURATION")]
     pub github_write_quota: Vec<String>,
     /// Minimum time between two content-creating requests.
-    #[arg(long, global = true, default_value = spec::DEFAULT_WRITE_SPACING)]
+    #[arg(long, global = true, help_heading = HEADING_GITHUB, default_value = spec::DEFAULT_WRITE_SPACING)]
     pub github_write_spacing: String,
     /// Repositories per batched GraphQL observation query.
-    #[arg(long, global = true, default_value_t = spec::DEFAULT_BATCH_SIZE)]
+    #[arg(long, global = true, help_heading = HEADING_GITHUB, default_value_t = spec::DEFAULT_BATCH_SIZE)]
     pub github_batch_size: usize,
     /// Requests in flight at once (GitHub refuses above 100).
-    #[arg(long, global = true, default_value_t = spec::DEFAULT_MAX_IN_FLIGHT)]
+    #[arg(long, global = true, help_heading = HEADING_GITHUB, default_value_t = spec::DEFAULT_MAX_IN_FLIGHT)]
     pub github_max_in_flight: usize,
 }
 
@@ -182,6 +197,25 @@ pub enum Command {
     Man,
 }
 
+impl Command {
+    /// The command's name, as typed after `distributor`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Validate => "validate",
+            Command::Plan(_) => "plan",
+            Command::Apply(_) => "apply",
+            Command::Status(_) => "status",
+            Command::Context(_) => "context",
+            Command::Serve(_) => "serve",
+            Command::Promote(_) => "promote",
+            Command::Resume(_) => "resume",
+            Command::Init(_) => "init",
+            Command::Completions(_) => "completions",
+            Command::Man => "man",
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ScaffoldArgs {
     /// The directory to create (or an empty one).
@@ -212,7 +246,7 @@ pub struct ResumeArgs {
     pub revision: String,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     /// The configuration file (YAML).
     #[arg(
@@ -234,14 +268,14 @@ pub struct InitArgs {
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     /// Leave unified diffs out of the output.
-    #[arg(long, conflicts_with = "diff")]
+    #[arg(long, help_heading = HEADING_OUTPUT, conflicts_with = "diff")]
     pub no_diff: bool,
     /// Every repo's files, even for fleets where the plan is compact
     /// (more than 3 repos to write): one line per repo otherwise.
-    #[arg(long)]
+    #[arg(long, help_heading = HEADING_OUTPUT)]
     pub detail: bool,
     /// Every repo's files and their unified diffs (implies --detail).
-    #[arg(long)]
+    #[arg(long, help_heading = HEADING_OUTPUT)]
     pub diff: bool,
     #[command(flatten)]
     pub init: InitArgs,
@@ -267,13 +301,13 @@ pub struct ApplyArgs {
     #[arg(long, env = "DISTRIBUTOR_AUDIT_LOG")]
     pub audit_log: Option<PathBuf>,
     /// Leave unified diffs out of --dry-run output.
-    #[arg(long, conflicts_with = "diff")]
+    #[arg(long, help_heading = HEADING_OUTPUT, conflicts_with = "diff")]
     pub no_diff: bool,
     /// --dry-run: every repo's files, even for large fleets.
-    #[arg(long)]
+    #[arg(long, help_heading = HEADING_OUTPUT)]
     pub detail: bool,
     /// --dry-run: every repo's files and their diffs (implies --detail).
-    #[arg(long)]
+    #[arg(long, help_heading = HEADING_OUTPUT)]
     pub diff: bool,
     #[command(flatten)]
     pub init: InitArgs,
@@ -281,6 +315,9 @@ pub struct ApplyArgs {
 
 #[derive(Debug, Args)]
 pub struct ContextArgs {
-    /// `OWNER/REPO` (or `REPO` for the default owner).
+    /// `OWNER/REPO` (or `REPO` for the default owner). Its own id: sharing
+    /// the id `repo` with the global `--repo` filter made clap fill both,
+    /// so an unknown REPO was reported as a `--repo` never passed.
+    #[arg(id = "context_repo", value_name = "REPO")]
     pub repo: String,
 }

@@ -33,7 +33,8 @@
 //! - [`observe`]: forge observations in batches -> a plan per repo.
 //! - [`apply`]: the executor: performs the plan's actions, decides nothing.
 //! - [`audit`]: the audit records of forced runs; [`time`]: UTC times.
-//! - [`output`]: plan and status as text, JSON and markdown.
+//! - [`output`]: plan and status as text, JSON and markdown;
+//!   [`context`]: one repo's template context (`context REPO`).
 //! - [`daemon`]: `serve`: the reconcile loop, HTTP endpoints, systemd.
 //! - [`cli`]: argument definitions; [`app`]: wiring behind `main`;
 //!   [`term`]: the progress bar and the log writer that prints above it.
@@ -47,6 +48,7 @@ pub mod apply;
 pub mod audit;
 pub mod blob;
 pub mod cli;
+pub mod context;
 pub mod daemon;
 pub mod diag;
 pub mod fleet;

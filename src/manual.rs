@@ -25,7 +25,8 @@ pub fn completions(shell: clap_complete::Shell, out: &mut impl Write) -> Result<
 }
 
 /// Writes the man page, section 1, in roff: name, synopsis, description,
-/// the global options, then a COMMANDS section with each command's usage
+/// the shared options in one section per `--help` heading (global
+/// options, filters, output, GitHub), then a COMMANDS section with each command's usage
 /// and options (hidden ones left out; one page, so no `distributor-plan(1)`
 /// references to pages that do not exist), and the version.
 pub fn man(out: &mut impl Write) -> Result<u8> {

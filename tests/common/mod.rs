@@ -218,9 +218,9 @@ impl Env {
         std::fs::write(&p, s).unwrap();
     }
 
-    /// `distributor context <repo>` as JSON.
+    /// `distributor context <repo> --format json`.
     pub fn context(&self, repo: &str) -> Value {
-        let r = self.run_raw(&["context", repo]);
+        let r = self.run_raw(&["context", repo, "--format", "json"]);
         r.expect_code(0);
         serde_json::from_str(&r.stdout).expect("context prints JSON")
     }
