@@ -48,6 +48,7 @@ pub mod blob;
 pub mod cli;
 pub mod daemon;
 pub mod diag;
+pub mod flags;
 pub mod fleet;
 pub mod forge;
 pub mod lock;

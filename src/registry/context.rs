@@ -42,6 +42,11 @@ pub struct ResolvedRepo {
     pub uniform_flags: BTreeMap<String, bool>,
     /// The team's environments in stage order.
     pub environments: Vec<ResolvedEnv>,
+    /// Every flag's value in each of the repo's stages (its team's
+    /// environments), kept after rendering: what `distributor flags`
+    /// compares the fleet with.
+    #[serde(skip)]
+    pub stage_flags: BTreeMap<String, BTreeMap<String, bool>>,
     pub team_description: Option<String>,
     pub owners_teams: Vec<String>,
     pub owners_users: Vec<String>,
@@ -219,7 +224,7 @@ pub fn resolve(registry: &Registry) -> Vec<ResolvedRepo> {
                 flags_by_stage.insert(name.clone(), per_stage);
             }
 
-            let environments = registry
+            let environments: Vec<ResolvedEnv> = registry
                 .stages
                 .iter()
                 .filter_map(|stage| team.environments.0.get(stage).map(|e| (stage, e)))
@@ -274,6 +279,10 @@ pub fn resolve(registry: &Registry) -> Vec<ResolvedRepo> {
                 vars,
                 flags_by_stage,
                 uniform_flags,
+                stage_flags: environments
+                    .iter()
+                    .map(|e| (e.name.clone(), e.flags.clone()))
+                    .collect(),
                 environments,
                 team_description: team.description.clone(),
                 owners_teams: team.owners.teams.clone(),
