@@ -235,13 +235,13 @@ fn standing(target: &Target, plan: &RepoPlan, flag: &str, stage: &str, now: Epoc
     if undelivered.is_empty() {
         return Standing::Live;
     }
-    if let Some(decision) = plan.policy.as_ref().map(|p| &p.decision) {
-        match decision {
-            Decision::Queued { reason, .. }
-            | Decision::Held { reason, .. }
-            | Decision::Halted { reason } => return Standing::Waiting(reason.clone()),
-            _ => {}
-        }
+    if let Some(
+        Decision::Queued { reason, .. }
+        | Decision::Held { reason, .. }
+        | Decision::Halted { reason },
+    ) = plan.policy.as_ref().map(|p| &p.decision)
+    {
+        return Standing::Waiting(reason.clone());
     }
     let proposed = undelivered.iter().any(|f| f.route == Route::Proposal);
     let in_branch = matches!(
