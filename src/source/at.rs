@@ -89,7 +89,7 @@ impl Platform {
         }
         if let Ok(mut reference) = self.repo.find_reference(rev)
             && let Ok(id) = reference.peel_to_id()
-            && let Ok(commit) = id.object().and_then(|o| Ok(o.try_into_commit()?))
+            && let Some(commit) = id.object().ok().and_then(|o| o.try_into_commit().ok())
         {
             return Ok(commit);
         }
