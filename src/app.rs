@@ -228,6 +228,7 @@ async fn run_inner(cli: Cli) -> Result<u8> {
         repos: g.repo.clone(),
         bundles: g.bundle.clone(),
         keep_context: matches!(cli.command, Command::Context(_)),
+        source_rev: None,
     })?;
     let color = use_color(g.color, std::io::stdout().is_terminal());
     let style = Style { color };

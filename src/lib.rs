@@ -51,6 +51,7 @@ pub mod cli;
 pub mod context;
 pub mod daemon;
 pub mod diag;
+pub mod flags;
 pub mod fleet;
 pub mod forge;
 pub mod lock;

@@ -28,6 +28,10 @@ pub struct Selection {
     /// flags) after rendering, for `context`. Planning does not need it,
     /// and a large fleet should not hold it.
     pub keep_context: bool,
+    /// Read the registry and templates as this platform commit holds them
+    /// (`--source-rev`: a branch, tag, commit id or unique prefix) instead
+    /// of from disk.
+    pub source_rev: Option<String>,
 }
 
 /// Everything validated and rendered, ready for a forge.
@@ -46,7 +50,10 @@ pub struct Prepared {
 /// Reads, validates and renders everything; selects targets by filter.
 /// Every problem is collected; nothing is returned unless all is valid.
 pub fn prepare(g: &Selection) -> Result<Prepared> {
-    let inputs = source::read_inputs(&g.registry, &g.templates)?;
+    let inputs = match &g.source_rev {
+        Some(rev) => source::read_inputs_at(&g.registry, &g.templates, rev)?,
+        None => source::read_inputs(&g.registry, &g.templates)?,
+    };
     let registry_name = g.registry.display().to_string();
     let templates_name = g.templates.display().to_string();
     let mut diags = Diagnostics::default();

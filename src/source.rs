@@ -12,6 +12,10 @@ use anyhow::{Context, Result, bail};
 use crate::blob::blob_id;
 use crate::lock::Source;
 
+mod at;
+
+pub use at::read_inputs_at;
+
 /// The platform inputs as read from disk.
 pub struct Inputs {
     pub registry_path: PathBuf,
@@ -20,6 +24,9 @@ pub struct Inputs {
     /// Template files: path relative to the templates directory (with `/`)
     /// -> bytes.
     pub template_files: BTreeMap<String, Vec<u8>>,
+    /// The platform commit the inputs were read from (`--source-rev`, a
+    /// baseline); `None`: read from disk.
+    pub at: Option<String>,
 }
 
 /// Reads the registry file and every file under the templates directory.
@@ -41,6 +48,7 @@ pub fn read_inputs(registry: &Path, templates: &Path) -> Result<Inputs> {
         registry_text,
         templates_dir: templates.to_path_buf(),
         template_files,
+        at: None,
     })
 }
 
@@ -130,6 +138,13 @@ fn read_tree(
 /// The revision of the inputs. `unversioned` when they are not inside a git
 /// work tree; `dirty` when any input differs from the HEAD commit.
 pub fn revision(inputs: &Inputs) -> Source {
+    if let Some(commit) = &inputs.at {
+        return Source {
+            revision: commit.clone(),
+            dirty: false,
+            digest: None,
+        };
+    }
     let digest = input_digest(inputs);
     match git_revision(inputs) {
         Some((rev, clean)) => Source {
@@ -185,6 +200,15 @@ pub fn history(inputs: &Inputs, limit: usize) -> Vec<(String, crate::time::Epoch
 /// a git repository, HEAD has no parent (or it is beyond a shallow
 /// boundary), or the registry did not exist there.
 pub fn previous_inputs(inputs: &Inputs) -> Option<(String, Inputs)> {
+    if inputs.at.is_some() {
+        // A past revision (`--source-rev`) is compared with the head.
+        let platform = at::Platform::find(&inputs.registry_path, &inputs.templates_dir).ok()?;
+        let head = platform.repo.head_commit().ok()?;
+        let before = platform
+            .inputs(&head, &inputs.registry_path, &inputs.templates_dir)
+            .ok()?;
+        return Some((head.id.to_string(), before));
+    }
     let (_, clean) = git_revision(inputs)?;
     let registry_abs = std::fs::canonicalize(&inputs.registry_path).ok()?;
     let templates_abs = std::fs::canonicalize(&inputs.templates_dir).ok()?;
@@ -232,6 +256,7 @@ pub fn previous_inputs(inputs: &Inputs) -> Option<(String, Inputs)> {
             registry_text,
             templates_dir: inputs.templates_dir.clone(),
             template_files,
+            at: Some(commit.id.to_string()),
         },
     ))
 }

@@ -3,6 +3,7 @@
 //! `docs/output.md`) and markdown (for CI step summaries). Pure: values in,
 //! strings out.
 
+pub mod flags;
 pub mod fleet;
 pub mod json;
 pub mod markdown;

@@ -14,6 +14,7 @@ use serde::Serialize;
 use super::model::{Delivery, Flag, Registry};
 use super::rollout::{Waiver, names_repo};
 use super::shared;
+use crate::render::flags;
 
 /// A target repository with everything inherited resolved.
 #[derive(Debug, Clone, Serialize)]
@@ -41,6 +42,11 @@ pub struct ResolvedRepo {
     pub uniform_flags: BTreeMap<String, bool>,
     /// The team's environments in stage order.
     pub environments: Vec<ResolvedEnv>,
+    /// Every flag's value in each of the repo's stages (its team's
+    /// environments), kept after rendering: what `distributor flags`
+    /// compares the fleet with.
+    #[serde(skip)]
+    pub stage_flags: BTreeMap<String, BTreeMap<String, bool>>,
     pub team_description: Option<String>,
     pub owners_teams: Vec<String>,
     pub owners_users: Vec<String>,
@@ -81,20 +87,26 @@ impl ResolvedRepo {
         format!("{}/{}", self.owner, self.name)
     }
 
-    /// The context of files rendered once per repo, as template values:
-    /// the variables are shared, not copied.
+    /// The context of files rendered once per repo, as templates see it
+    /// (what `distributor context` prints).
     pub fn repo_context(&self) -> BTreeMap<String, JValue> {
-        let flags: BTreeMap<&String, JValue> = self
-            .flags_by_stage
-            .iter()
-            .map(|(name, per_stage)| {
-                let v = match self.uniform_flags.get(name) {
-                    Some(b) => JValue::from(*b),
-                    None => shared::value(per_stage),
-                };
-                (name, v)
-            })
-            .collect();
+        let mut ctx = self.recorded_repo_context(&flags::Recorder::default());
+        ctx.remove(flags::RECORDER_KEY);
+        ctx
+    }
+
+    /// The context of a file rendered for one environment, as templates
+    /// see it.
+    pub fn env_context(&self, env: &ResolvedEnv) -> BTreeMap<String, JValue> {
+        let mut ctx = self.recorded_env_context(env, &flags::Recorder::default());
+        ctx.remove(flags::RECORDER_KEY);
+        ctx
+    }
+
+    /// The context of files rendered once per repo, as template values:
+    /// the variables are shared, not copied. Every flag value a template
+    /// reads is noted in `reads` ([`flags`]).
+    pub fn recorded_repo_context(&self, reads: &flags::Recorder) -> BTreeMap<String, JValue> {
         let repo = RepoFacts {
             owner: &self.owner,
             name: &self.name,
@@ -110,30 +122,57 @@ impl ResolvedRepo {
             "description": self.team_description,
             "owners": { "teams": self.owners_teams, "users": self.owners_users },
         });
+        let environments: Vec<JValue> = self.environments.iter().map(|e| e.value(reads)).collect();
         BTreeMap::from([
             ("repo".to_string(), shared::value(&repo)),
             ("team".to_string(), shared::value(&team)),
-            (
-                "environments".to_string(),
-                shared::value(&self.environments),
-            ),
+            ("environments".to_string(), JValue::from(environments)),
             ("vars".to_string(), self.vars.clone()),
-            ("flags".to_string(), shared::value(&flags)),
+            (
+                "flags".to_string(),
+                flags::for_repo(&self.flags_by_stage, &self.uniform_flags, reads),
+            ),
             (
                 "flags_by_stage".to_string(),
-                shared::value(&self.flags_by_stage),
+                flags::by_stage(&self.flags_by_stage, reads),
             ),
+            (flags::RECORDER_KEY.to_string(), reads.value()),
         ])
     }
 
     /// The context of a file rendered for one environment: the repo context
     /// plus `env`, with `vars` and `flags` narrowed to that environment.
-    pub fn env_context(&self, env: &ResolvedEnv) -> BTreeMap<String, JValue> {
-        let mut ctx = self.repo_context();
-        ctx.insert("env".into(), shared::value(env));
+    pub fn recorded_env_context(
+        &self,
+        env: &ResolvedEnv,
+        reads: &flags::Recorder,
+    ) -> BTreeMap<String, JValue> {
+        let mut ctx = self.recorded_repo_context(reads);
+        ctx.insert("env".into(), env.value(reads));
         ctx.insert("vars".into(), env.vars.clone());
-        ctx.insert("flags".into(), shared::value(&env.flags));
+        ctx.insert(
+            "flags".into(),
+            flags::for_stage(&env.flags, &env.name, reads),
+        );
         ctx
+    }
+}
+
+impl ResolvedEnv {
+    /// The environment as a template value, its flags read in its stage.
+    fn value(&self, reads: &flags::Recorder) -> JValue {
+        let description = match &self.description {
+            Some(d) => JValue::from(d.as_str()),
+            None => JValue::from(()),
+        };
+        JValue::from(BTreeMap::from([
+            ("name", JValue::from(self.name.as_str())),
+            ("account", JValue::from(self.account.as_str())),
+            ("region", JValue::from(self.region.as_str())),
+            ("description", description),
+            ("vars", self.vars.clone()),
+            ("flags", flags::for_stage(&self.flags, &self.name, reads)),
+        ]))
     }
 }
 
@@ -185,7 +224,7 @@ pub fn resolve(registry: &Registry) -> Vec<ResolvedRepo> {
                 flags_by_stage.insert(name.clone(), per_stage);
             }
 
-            let environments = registry
+            let environments: Vec<ResolvedEnv> = registry
                 .stages
                 .iter()
                 .filter_map(|stage| team.environments.0.get(stage).map(|e| (stage, e)))
@@ -240,6 +279,10 @@ pub fn resolve(registry: &Registry) -> Vec<ResolvedRepo> {
                 vars,
                 flags_by_stage,
                 uniform_flags,
+                stage_flags: environments
+                    .iter()
+                    .map(|e| (e.name.clone(), e.flags.clone()))
+                    .collect(),
                 environments,
                 team_description: team.description.clone(),
                 owners_teams: team.owners.teams.clone(),

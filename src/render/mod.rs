@@ -8,6 +8,7 @@
 pub mod budget;
 pub mod bundle;
 pub mod check;
+pub mod flags;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -34,6 +35,10 @@ pub struct DesiredFile {
     pub bundle: String,
     /// Template source, `bundle/file`.
     pub template: String,
+    /// The flags this file's render (path and content) read, by stage
+    /// (not in the plan's JSON: `distributor flags` reports them).
+    #[serde(skip)]
+    pub flag_reads: Vec<flags::FlagRead>,
 }
 
 /// The loaded templates directory.
@@ -162,14 +167,20 @@ impl TemplateSet {
                 // Template values sharing the repo's variables: building a
                 // context copies no variable.
                 let contexts = match spec.for_each {
-                    None => vec![repo.repo_context()],
+                    None => {
+                        let reads = flags::Recorder::default();
+                        vec![(repo.recorded_repo_context(&reads), reads)]
+                    }
                     Some(ForEach::Environment) => repo
                         .environments
                         .iter()
-                        .map(|e| repo.env_context(e))
+                        .map(|e| {
+                            let reads = flags::Recorder::default();
+                            (repo.recorded_env_context(e, &reads), reads)
+                        })
                         .collect(),
                 };
-                for mut ctx in contexts {
+                for (mut ctx, reads) in contexts {
                     ctx.insert("bundle".into(), JValue::from(bundle_name.as_str()));
                     ctx.insert("template".into(), JValue::from(template.as_str()));
                     let ctx = JValue::from(ctx);
@@ -251,6 +262,7 @@ impl TemplateSet {
                             mode: spec.mode,
                             bundle: bundle_name.clone(),
                             template: template.clone(),
+                            flag_reads: reads.reads(),
                         },
                     );
                 }

@@ -514,3 +514,88 @@ fn a_referenced_template_is_still_checked() {
     let s = one_file("out.txt", "{% if %}\n");
     assert!(render_err(&s, &mini_repo(&["a"])).contains("templates/a/f.txt:1"));
 }
+
+/// The flag reads of each rendered file, as `flag@stage` strings.
+fn reads_of(set: &TemplateSet, repo: &ResolvedRepo) -> BTreeMap<String, Vec<String>> {
+    set.render_repo(repo)
+        .unwrap_or_else(|d| panic!("{d}"))
+        .into_iter()
+        .map(|f| {
+            let reads = f
+                .flag_reads
+                .iter()
+                .map(|r| format!("{}@{}", r.flag, r.stage))
+                .collect();
+            (f.path, reads)
+        })
+        .collect()
+}
+
+#[test]
+fn each_file_knows_which_flags_it_read_in_which_stage() {
+    let s = set(&[
+        (
+            "a/bundle.yaml",
+            "files:\n\
+             \x20 - {template: env.txt, path: \"env-{{ env.name }}.txt\", for_each: environment}\n\
+             \x20 - {template: helper.txt, path: helper.txt}\n\
+             \x20 - {template: attr.txt, path: attr.txt}\n\
+             \x20 - {template: whole.txt, path: whole.txt}\n\
+             \x20 - {template: loop.txt, path: loop.txt}\n\
+             \x20 - {template: none.txt, path: none.txt}\n\
+             \x20 - {template: \"{{ 'p' }}.txt\", path: \"{% if flags.all %}p{% endif %}.txt\"}\n",
+        ),
+        // In a per-environment file, `flags.x` and `flag('x')` read the
+        // file's stage only; `flag('x', 'prd')` reads prd.
+        (
+            "a/env.txt",
+            "{{ flags.per }} {{ flag('all') }} {{ flag('per', 'prd') }}\n",
+        ),
+        // `flag()` with one value everywhere reads every stage.
+        (
+            "a/helper.txt",
+            "{{ flag('all') }} {{ flag('per', 'dev') }}\n",
+        ),
+        // `flags.per` is a map by stage: only the stage read counts.
+        ("a/attr.txt", "{{ flags.per.prd }}\n"),
+        // The whole map serialised reads everything.
+        ("a/whole.txt", "{{ flags | to_json }}\n"),
+        // Through `environments`, each environment's own stage.
+        (
+            "a/loop.txt",
+            "{% for e in environments %}{{ e.name }}={{ e.flags.per }} {% endfor %}\n",
+        ),
+        ("a/none.txt", "no flags {{ vars.greeting }}\n"),
+        ("a/{{ 'p' }}.txt", "path reads a flag\n"),
+    ]);
+    let reads = reads_of(&s, &mini_repo(&["a"]));
+    let expect = |path: &str, want: &[&str]| {
+        assert_eq!(reads[path], want, "{path}");
+    };
+    expect("env-dev.txt", &["all@dev", "per@dev", "per@prd"]);
+    expect("env-prd.txt", &["all@prd", "per@prd"]);
+    expect("helper.txt", &["all@dev", "all@prd", "per@dev"]);
+    expect("attr.txt", &["per@prd"]);
+    expect("whole.txt", &["all@dev", "all@prd", "per@dev", "per@prd"]);
+    expect("loop.txt", &["per@dev", "per@prd"]);
+    expect("none.txt", &[]);
+    expect("p.txt", &["all@dev", "all@prd"]);
+}
+
+#[test]
+fn the_context_a_template_sees_is_unchanged_by_recording() {
+    let repo = mini_repo(&["a"]);
+    let plain = serde_json::to_value(repo.repo_context()).unwrap();
+    assert_eq!(
+        plain["flags"],
+        serde_json::json!({"all": true, "per": {"dev": true, "prd": false}})
+    );
+    assert_eq!(
+        plain["environments"][1]["flags"],
+        serde_json::json!({"all": true, "per": false})
+    );
+    assert!(plain.get(crate::render::flags::RECORDER_KEY).is_none());
+    let env = serde_json::to_value(repo.env_context(&repo.environments[0])).unwrap();
+    assert_eq!(env["flags"], serde_json::json!({"all": true, "per": true}));
+    assert_eq!(env["env"]["name"], "dev");
+}

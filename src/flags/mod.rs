@@ -1,0 +1,278 @@
+//! Flag rollouts tracked to completion: for each flag and stage, where the
+//! registry's value is actually in effect across the fleet. A flag is only
+//! on in a repo once every file that reads it (in that stage) is in sync on
+//! the default branch; until then it sits in a pull request (pending), in a
+//! queued, held or halted repo or the next apply (waiting), or behind a
+//! hand edit (blocked). Pure: it takes the targets (what each file reads,
+//! [`crate::render::flags`]) and the plan, with `now`, and returns values;
+//! `output::flags` prints them.
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::forge::RepoId;
+use crate::plan::verdict::Decision;
+use crate::plan::{FilePlan, FileState, Plan, ProposalPlan, RepoPlan, Route};
+use crate::target::Target;
+use crate::time::{self, Epoch};
+
+/// The JSON schema name of [`FlagsReport`].
+pub const SCHEMA: &str = "distributor.flags/v1";
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize)]
+pub struct FlagsReport {
+    pub schema: &'static str,
+    pub flags: Vec<FlagReport>,
+    /// Every flag's registry value is live in every repo it applies to.
+    pub complete: bool,
+}
+
+/// One flag, stage by stage (in the registry's stage order).
+#[derive(Debug, Clone, Serialize)]
+pub struct FlagReport {
+    pub name: String,
+    pub stages: Vec<StageReport>,
+    pub complete: bool,
+}
+
+/// One flag in one stage, across the fleet.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StageReport {
+    pub stage: String,
+    /// Repos whose registry value for the flag in this stage is on / off.
+    pub on: usize,
+    pub off: usize,
+    /// Every file reading the flag is in sync on the default branch.
+    pub live: Vec<String>,
+    /// In a pull request (or a proposal branch), oldest first.
+    pub pending: Vec<Pending>,
+    /// Not yet delivered: queued, held, halted, failing, or the next apply.
+    pub waiting: Vec<Waiting>,
+    /// A hand edit (drifted, conflicted, waived) on a file reading it.
+    pub blocked: Vec<Blocked>,
+    /// Repos of this stage whose files do not read the flag.
+    pub unread: Vec<String>,
+    /// Repos without this stage.
+    pub not_applicable: Vec<String>,
+    pub complete: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Pending {
+    pub repo: String,
+    /// The open pull request, when the forge has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pull_request: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Seconds since the pull request was opened.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub age_secs: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Waiting {
+    pub repo: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Blocked {
+    pub repo: String,
+    pub path: String,
+    pub state: FileState,
+}
+
+/// Where one repo stands for one flag in one stage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Standing {
+    Live,
+    Pending(Pending),
+    Waiting(String),
+    Blocked(String, FileState),
+    Unread,
+}
+
+/// The report for `names` (every flag the registry defines when empty),
+/// stages in `stage_order`.
+pub fn report(
+    targets: &[Target],
+    plan: &Plan,
+    names: &[String],
+    stage_order: &[String],
+    now: Epoch,
+) -> FlagsReport {
+    let wanted: BTreeSet<String> = if names.is_empty() {
+        targets
+            .iter()
+            .flat_map(|t| t.repo.stage_flags.values().flat_map(|f| f.keys().cloned()))
+            .collect()
+    } else {
+        names.iter().cloned().collect()
+    };
+    let plans: BTreeMap<RepoId, &RepoPlan> =
+        plan.repos.iter().map(|p| (p.repo.clone(), p)).collect();
+    let errors: BTreeMap<RepoId, &str> = plan
+        .errors
+        .iter()
+        .map(|e| (e.repo.clone(), e.error.as_str()))
+        .collect();
+    let flags: Vec<FlagReport> = wanted
+        .iter()
+        .map(|name| {
+            let stages: Vec<StageReport> = stage_order
+                .iter()
+                .map(|stage| stage_report(targets, &plans, &errors, name, stage, now))
+                .collect();
+            let complete = stages.iter().all(|s| s.complete);
+            FlagReport {
+                name: name.clone(),
+                stages,
+                complete,
+            }
+        })
+        .collect();
+    let complete = flags.iter().all(|f| f.complete);
+    FlagsReport {
+        schema: SCHEMA,
+        flags,
+        complete,
+    }
+}
+
+fn stage_report(
+    targets: &[Target],
+    plans: &BTreeMap<RepoId, &RepoPlan>,
+    errors: &BTreeMap<RepoId, &str>,
+    flag: &str,
+    stage: &str,
+    now: Epoch,
+) -> StageReport {
+    let mut out = StageReport {
+        stage: stage.to_string(),
+        ..StageReport::default()
+    };
+    for target in targets {
+        let name = target.repo.full_name();
+        let Some(value) = target.repo.stage_flags.get(stage).and_then(|f| f.get(flag)) else {
+            out.not_applicable.push(name);
+            continue;
+        };
+        if *value {
+            out.on += 1;
+        } else {
+            out.off += 1;
+        }
+        let id = target.id();
+        let standing = match (plans.get(&id), errors.get(&id)) {
+            (_, Some(error)) if reads(target, flag, stage).next().is_some() => {
+                Standing::Waiting(format!("failing: {}", first_line(error)))
+            }
+            (Some(plan), _) => standing(target, plan, flag, stage, now),
+            _ => Standing::Unread,
+        };
+        match standing {
+            Standing::Live => out.live.push(name),
+            Standing::Pending(p) => out.pending.push(p),
+            Standing::Waiting(reason) => out.waiting.push(Waiting { repo: name, reason }),
+            Standing::Blocked(path, state) => out.blocked.push(Blocked {
+                repo: name,
+                path,
+                state,
+            }),
+            Standing::Unread => out.unread.push(name),
+        }
+    }
+    // Oldest pull request first; those without one last.
+    out.pending
+        .sort_by_key(|p| (std::cmp::Reverse(p.age_secs), p.repo.clone()));
+    out.complete = out.pending.is_empty() && out.waiting.is_empty() && out.blocked.is_empty();
+    out
+}
+
+/// The paths of `target`'s files that read `flag` in `stage`.
+fn reads<'a>(target: &'a Target, flag: &'a str, stage: &'a str) -> impl Iterator<Item = &'a str> {
+    target
+        .desired
+        .iter()
+        .filter(move |d| {
+            d.flag_reads
+                .iter()
+                .any(|r| r.flag == flag && r.stage == stage)
+        })
+        .map(|d| d.path.as_str())
+}
+
+/// Where `target` stands for `flag` in `stage`, from its plan.
+fn standing(target: &Target, plan: &RepoPlan, flag: &str, stage: &str, now: Epoch) -> Standing {
+    let files: Vec<(&str, Option<&FilePlan>)> = reads(target, flag, stage)
+        .map(|path| (path, plan.files.iter().find(|f| f.path == path)))
+        .collect();
+    if files.is_empty() {
+        return Standing::Unread;
+    }
+    let hand_edited = files.iter().find_map(|(path, f)| {
+        let f = (*f)?;
+        matches!(
+            f.state,
+            FileState::Drifted | FileState::Conflicted | FileState::Waived
+        )
+        .then(|| Standing::Blocked(path.to_string(), f.state))
+    });
+    if let Some(blocked) = hand_edited {
+        return blocked;
+    }
+    let undelivered: Vec<&FilePlan> = files
+        .iter()
+        .filter_map(|(_, f)| *f)
+        .filter(|f| f.state != FileState::InSync)
+        .collect();
+    if undelivered.is_empty() {
+        return Standing::Live;
+    }
+    if let Some(
+        Decision::Queued { reason, .. }
+        | Decision::Held { reason, .. }
+        | Decision::Halted { reason },
+    ) = plan.policy.as_ref().map(|p| &p.decision)
+    {
+        return Standing::Waiting(reason.clone());
+    }
+    let proposed = undelivered.iter().any(|f| f.route == Route::Proposal);
+    let in_branch = matches!(
+        plan.proposal,
+        ProposalPlan::UpToDate { .. } | ProposalPlan::HumanEdited { .. }
+    );
+    match (&plan.open_pull_request, proposed) {
+        (Some(pr), true) => Standing::Pending(Pending {
+            repo: target.repo.full_name(),
+            pull_request: Some(pr.number),
+            url: Some(pr.url.clone()),
+            age_secs: time::parse_rfc3339(&pr.created_at)
+                .map(|opened| time::since(opened, now).as_secs()),
+        }),
+        (None, true) if in_branch => Standing::Pending(Pending {
+            repo: target.repo.full_name(),
+            pull_request: None,
+            url: None,
+            age_secs: None,
+        }),
+        (None, true) => Standing::Waiting(format!(
+            "the next apply proposes it on `{}`",
+            plan.proposal_branch
+        )),
+        (_, false) => Standing::Waiting(format!(
+            "the next apply commits it to `{}`",
+            plan.default_branch
+        )),
+    }
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or_default()
+}

@@ -1,0 +1,269 @@
+//! `distributor flags` as text and markdown (JSON is the
+//! [`crate::flags::FlagsReport`] itself): per flag, one line per stage with
+//! the registry value and where it stands, then the repos holding it up
+//! (pending pull requests oldest first, waiting with the reason, blocked
+//! with the file), at most [`HOLDERS`] per kind.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::flags::{FlagsReport, StageReport};
+use crate::time;
+
+/// Repos listed per kind of holder before "and N more".
+pub const HOLDERS: usize = 10;
+
+/// The registry value across the repos of a stage: `on`, `off`, or both
+/// counted.
+fn value(s: &StageReport) -> String {
+    match (s.on, s.off) {
+        (0, 0) => "not set".into(),
+        (_, 0) => "on".into(),
+        (0, _) => "off".into(),
+        (on, off) => format!("on in {on}, off in {off}"),
+    }
+}
+
+/// Where a stage stands, in one phrase.
+fn standing(s: &StageReport) -> String {
+    let applicable = s.live.len() + s.pending.len() + s.waiting.len() + s.blocked.len();
+    if s.complete {
+        return match applicable {
+            0 => "read by no repo".into(),
+            n => format!("live everywhere ({n} repos)"),
+        };
+    }
+    let mut parts = vec![format!("{} of {applicable} live", s.live.len())];
+    for (n, what) in [
+        (s.pending.len(), "pending"),
+        (s.waiting.len(), "waiting"),
+        (s.blocked.len(), "blocked"),
+    ] {
+        if n > 0 {
+            parts.push(format!("{n} {what}"));
+        }
+    }
+    parts.join(", ")
+}
+
+fn age(secs: Option<u64>) -> String {
+    secs.map(|s| format!("open {}", time::human(Duration::from_secs(s))))
+        .unwrap_or_else(|| "proposal branch".into())
+}
+
+/// The holders of a stage as `(kind, repo, detail)` rows, capped per kind.
+fn holders(s: &StageReport) -> Vec<(&'static str, String, String)> {
+    let mut rows = Vec::new();
+    let mut kind = |name: &'static str, items: Vec<(String, String)>| {
+        let total = items.len();
+        rows.extend(items.into_iter().take(HOLDERS).map(|(r, d)| (name, r, d)));
+        if total > HOLDERS {
+            rows.push((name, format!("and {} more", total - HOLDERS), String::new()));
+        }
+    };
+    kind(
+        "pending",
+        s.pending
+            .iter()
+            .map(|p| {
+                let pr = p.pull_request.map(|n| format!("#{n} ")).unwrap_or_default();
+                (p.repo.clone(), format!("{pr}{}", age(p.age_secs)))
+            })
+            .collect(),
+    );
+    kind(
+        "waiting",
+        s.waiting
+            .iter()
+            .map(|w| (w.repo.clone(), w.reason.clone()))
+            .collect(),
+    );
+    kind(
+        "blocked",
+        s.blocked
+            .iter()
+            .map(|b| (b.repo.clone(), format!("{} {}", b.path, b.state.as_str())))
+            .collect(),
+    );
+    rows
+}
+
+/// The report as text.
+pub fn text(report: &FlagsReport) -> String {
+    let mut out = String::new();
+    if report.flags.is_empty() {
+        out.push_str("No flags.\n");
+        return out;
+    }
+    for flag in &report.flags {
+        let _ = writeln!(out, "{}", flag.name);
+        let width = flag.stages.iter().map(|s| s.stage.len()).max().unwrap_or(0);
+        for s in &flag.stages {
+            let na = match s.not_applicable.len() {
+                0 => String::new(),
+                n => format!(" ({n} without {})", s.stage),
+            };
+            let _ = writeln!(
+                out,
+                "  {:width$}  {} · {}{na}",
+                s.stage,
+                value(s),
+                standing(s)
+            );
+            for (kind, repo, detail) in holders(s) {
+                let _ = writeln!(out, "  {:width$}    {kind:8} {repo}  {detail}", "");
+            }
+        }
+    }
+    let verdict = if report.complete {
+        "Every flag's registry value is live everywhere."
+    } else {
+        "Some flags are still on their way (see the repos above)."
+    };
+    let _ = writeln!(out, "\n{verdict}");
+    out
+}
+
+/// The report as markdown: a table per flag, then the holders.
+pub fn markdown(report: &FlagsReport) -> String {
+    let mut out = String::from("## Flags\n\n");
+    for flag in &report.flags {
+        let mark = if flag.complete { "live" } else { "on its way" };
+        let _ = writeln!(out, "### `{}` ({mark})\n", flag.name);
+        out.push_str(
+            "| stage | value | live | pending | waiting | blocked | without the stage |\n",
+        );
+        out.push_str("|---|---|---:|---:|---:|---:|---:|\n");
+        for s in &flag.stages {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {} |",
+                s.stage,
+                value(s),
+                s.live.len(),
+                s.pending.len(),
+                s.waiting.len(),
+                s.blocked.len(),
+                s.not_applicable.len()
+            );
+        }
+        let rows: Vec<String> = flag
+            .stages
+            .iter()
+            .flat_map(|s| {
+                holders(s).into_iter().map(move |(kind, repo, detail)| {
+                    format!("- {} {kind}: `{repo}` {}", s.stage, escape(&detail))
+                })
+            })
+            .collect();
+        if !rows.is_empty() {
+            out.push('\n');
+            for row in rows {
+                let _ = writeln!(out, "{}", row.trim_end());
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Keeps a free-text reason from opening markdown structure.
+fn escape(text: &str) -> String {
+    text.replace('|', "\\|")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flags::{Blocked, FlagReport, Pending, Waiting};
+    use crate::plan::FileState;
+
+    fn report() -> FlagsReport {
+        let stg = StageReport {
+            stage: "stg".into(),
+            on: 4,
+            off: 0,
+            live: vec!["acme/a".into()],
+            pending: vec![Pending {
+                repo: "acme/b".into(),
+                pull_request: Some(7),
+                url: None,
+                age_secs: Some(3 * 86_400 + 7200),
+            }],
+            waiting: vec![Waiting {
+                repo: "acme/c".into(),
+                reason: "wave late waits for wave early".into(),
+            }],
+            blocked: vec![Blocked {
+                repo: "acme/d".into(),
+                path: "tf/stg.json".into(),
+                state: FileState::Drifted,
+            }],
+            unread: vec![],
+            not_applicable: vec!["acme/e".into()],
+            complete: false,
+        };
+        let prd = StageReport {
+            stage: "prd".into(),
+            off: 4,
+            live: ["a", "b", "c", "d"].map(|r| format!("acme/{r}")).to_vec(),
+            not_applicable: vec!["acme/e".into()],
+            complete: true,
+            ..StageReport::default()
+        };
+        FlagsReport {
+            schema: crate::flags::SCHEMA,
+            flags: vec![FlagReport {
+                name: "new_db".into(),
+                stages: vec![stg, prd],
+                complete: false,
+            }],
+            complete: false,
+        }
+    }
+
+    #[test]
+    fn text_names_every_holder_with_its_reason() {
+        assert_eq!(
+            text(&report()),
+            "new_db\n\
+             \x20 stg  on · 1 of 4 live, 1 pending, 1 waiting, 1 blocked (1 without stg)\n\
+             \x20        pending  acme/b  #7 open 3d 2h\n\
+             \x20        waiting  acme/c  wave late waits for wave early\n\
+             \x20        blocked  acme/d  tf/stg.json drifted\n\
+             \x20 prd  off · live everywhere (4 repos) (1 without prd)\n\
+             \n\
+             Some flags are still on their way (see the repos above).\n"
+        );
+    }
+
+    #[test]
+    fn markdown_has_a_table_per_flag_and_the_holders() {
+        let md = markdown(&report());
+        assert!(md.contains("### `new_db` (on its way)"), "{md}");
+        assert!(md.contains("| stg | on | 1 | 1 | 1 | 1 | 1 |"), "{md}");
+        assert!(md.contains("| prd | off | 4 | 0 | 0 | 0 | 1 |"), "{md}");
+        assert!(md.contains("- stg pending: `acme/b` #7 open 3d 2h"), "{md}");
+        assert!(
+            md.contains("- stg blocked: `acme/d` tf/stg.json drifted"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn long_lists_of_holders_are_cut_with_a_count() {
+        let mut r = report();
+        r.flags[0].stages[0].waiting = (0..13)
+            .map(|i| Waiting {
+                repo: format!("acme/r{i:02}"),
+                reason: "queued".into(),
+            })
+            .collect();
+        let t = text(&r);
+        assert!(t.contains("acme/r09"), "{t}");
+        assert!(!t.contains("acme/r10"), "{t}");
+        assert!(t.contains("waiting  and 3 more"), "{t}");
+    }
+}
