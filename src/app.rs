@@ -228,7 +228,11 @@ async fn run_inner(cli: Cli) -> Result<u8> {
         repos: g.repo.clone(),
         bundles: g.bundle.clone(),
         keep_context: matches!(cli.command, Command::Context(_)),
-        source_rev: None,
+        source_rev: match &cli.command {
+            Command::Plan(a) => a.source_rev.clone(),
+            Command::Apply(a) => a.source_rev.clone(),
+            _ => None,
+        },
     })?;
     let color = use_color(g.color, std::io::stdout().is_terminal());
     let style = Style { color };
@@ -252,6 +256,7 @@ async fn run_inner(cli: Cli) -> Result<u8> {
             return Ok(exit::OK);
         }
         Command::Context(args) => return context(&prepared, g, &args.repo, &mut stdout),
+        Command::Flags(a) => check_flag_names(&prepared, &a.names)?,
         _ => {}
     }
 
@@ -270,6 +275,7 @@ async fn run_inner(cli: Cli) -> Result<u8> {
     let (init, force_reason, diffs) = match &cli.command {
         Command::Plan(a) => (a.init.init, None, !a.no_diff),
         Command::Status(a) => (a.init, None, false),
+        Command::Flags(a) => (a.init.init, None, false),
         Command::Apply(a) => (
             a.init.init,
             checked_force(a, &source)?,
@@ -456,6 +462,30 @@ impl Run<'_> {
                     exit::OK
                 })
             }
+            (Command::Flags(a), _) => {
+                let report = crate::flags::report(
+                    &self.prepared.targets,
+                    plan,
+                    &a.names,
+                    &self.prepared.stages,
+                    self.request.now,
+                );
+                match g.format {
+                    Format::Json => {
+                        serde_json::to_writer_pretty(&mut *stdout, &report)?;
+                        writeln!(stdout)?;
+                    }
+                    Format::Markdown => write!(stdout, "{}", output::flags::markdown(&report))?,
+                    Format::Text => write!(stdout, "{}", output::flags::text(&report))?,
+                }
+                Ok(if !plan.errors.is_empty() {
+                    exit::ERROR
+                } else if report.complete {
+                    exit::OK
+                } else {
+                    exit::CHANGES
+                })
+            }
             (Command::Apply(_), Some(report)) => {
                 let source = &self.request.source;
                 match g.format {
@@ -497,6 +527,33 @@ impl Run<'_> {
             }
         }
     }
+}
+
+/// Every flag `distributor flags` is asked about must be one the registry
+/// defines: a typo must not report an empty, "complete" flag.
+fn check_flag_names(prepared: &Prepared, names: &[String]) -> Result<()> {
+    let unknown: Vec<&String> = names
+        .iter()
+        .filter(|n| !prepared.flags.contains(*n))
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let known: Vec<&str> = prepared.flags.iter().map(String::as_str).collect();
+    bail!(
+        "no flag {} in {}; flags: {}",
+        unknown
+            .iter()
+            .map(|n| format!("{n:?}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        prepared.inputs.registry_path.display(),
+        if known.is_empty() {
+            "none".to_string()
+        } else {
+            known.join(", ")
+        }
+    )
 }
 
 /// The state directory: `--state-dir`, else systemd's `$STATE_DIRECTORY`,

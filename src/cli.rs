@@ -176,6 +176,10 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Per-repo state: in sync, outdated, drifted, proposal pending, error.
     Status(InitArgs),
+    /// Where each flag's registry value is live across the fleet, stage by
+    /// stage, and which repos hold it up. Exit code 0: every flag is live
+    /// everywhere, 2: some are still on their way, 1: error.
+    Flags(FlagsArgs),
     /// Print the resolved template context of one repo.
     Context(ContextArgs),
     /// Run as a service: reconcile continuously, answer webhooks, health,
@@ -205,6 +209,7 @@ impl Command {
             Command::Plan(_) => "plan",
             Command::Apply(_) => "apply",
             Command::Status(_) => "status",
+            Command::Flags(_) => "flags",
             Command::Context(_) => "context",
             Command::Serve(_) => "serve",
             Command::Promote(_) => "promote",
@@ -266,6 +271,15 @@ pub struct InitArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct FlagsArgs {
+    /// The flags to report (default: every flag the registry defines).
+    #[arg(value_name = "NAME")]
+    pub names: Vec<String>,
+    #[command(flatten)]
+    pub init: InitArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct PlanArgs {
     /// Leave unified diffs out of the output.
     #[arg(long, help_heading = HEADING_OUTPUT, conflicts_with = "diff")]
@@ -277,6 +291,11 @@ pub struct PlanArgs {
     /// Every repo's files and their unified diffs (implies --detail).
     #[arg(long, help_heading = HEADING_OUTPUT)]
     pub diff: bool,
+    /// Plan the registry and templates as this platform commit holds them
+    /// (a branch, tag, commit id or unique prefix), read from git without a
+    /// checkout: what going back to REV would change.
+    #[arg(long, value_name = "REV")]
+    pub source_rev: Option<String>,
     #[command(flatten)]
     pub init: InitArgs,
 }
@@ -286,6 +305,11 @@ pub struct ApplyArgs {
     /// Print the plan `apply` would execute, and exit like `plan`.
     #[arg(long)]
     pub dry_run: bool,
+    /// Deliver the registry and templates as this platform commit holds
+    /// them (a branch, tag, commit id or unique prefix), through each repo's
+    /// normal delivery.
+    #[arg(long, value_name = "REV")]
+    pub source_rev: Option<String>,
     /// Urgent fix: commit directly even where delivery is `pr`, overwrite
     /// drift. Never rewrites history. Needs --reason.
     #[arg(long, requires = "reason")]

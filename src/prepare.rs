@@ -45,6 +45,10 @@ pub struct Prepared {
     /// The rollout policy: the registry's waves, limits and timers, and
     /// every bundle's labels and `direct_after`.
     pub rollout: registry::Rollout,
+    /// The registry's stages, in order.
+    pub stages: Vec<String>,
+    /// Every flag the registry defines (defaults, teams, repos).
+    pub flags: std::collections::BTreeSet<String>,
 }
 
 /// Reads, validates and renders everything; selects targets by filter.
@@ -160,7 +164,20 @@ pub fn prepare(g: &Selection) -> Result<Prepared> {
         all_repos,
         teams: registry.teams.0.len(),
         rollout,
+        stages: registry.stages.clone(),
+        flags: flag_names(&registry),
     })
+}
+
+/// Every flag name the registry defines, at any layer.
+fn flag_names(registry: &registry::Registry) -> std::collections::BTreeSet<String> {
+    let mut names: std::collections::BTreeSet<String> =
+        registry.defaults.flags.keys().cloned().collect();
+    for team in registry.teams.0.values() {
+        names.extend(team.flags.keys().cloned());
+        names.extend(team.repos.iter().flat_map(|r| r.flags.keys().cloned()));
+    }
+    names
 }
 
 /// Whether `filter` (`OWNER/REPO` or `REPO`) names `repo`.

@@ -76,6 +76,8 @@ fn setup() -> (Env, Vec<Case>) {
         // Delivered (held waves included): exit 0.
         on_forge(&["apply"], 0),
         on_forge(&["status"], 0),
+        // Proposals still open: flags are on their way (exit 2).
+        on_forge(&["flags"], 2),
         on_forge(&["context", "acme/mango-web"], 0),
         on_forge(&["promote", REVISION, "--wave", "canary"], 0),
         on_forge(&["resume", REVISION], 0),
@@ -274,12 +276,13 @@ fn run_serve(env: &Env, args: &[String]) -> common::Run {
 fn the_format_table_is_the_documented_one() {
     use Format::*;
     let all = [Text, Json, Markdown];
-    let wanted: [(&[&str], &[Format]); 12] = [
+    let wanted: [(&[&str], &[Format]); 13] = [
         (&["validate"], &[Text]),
         (&["plan"], &all),
         (&["apply", "--dry-run"], &all),
         (&["apply"], &[Text, Json]),
         (&["context", "x"], &[Text, Json]),
+        (&["flags"], &all),
         (&["serve"], &[Text]),
         (&["promote", "r", "--wave", "w"], &[Text]),
         (&["resume", "r"], &[Text]),
@@ -324,11 +327,12 @@ fn help_groups_options_under_their_headings() {
         "--github-max-in-flight",
     ];
     for (command, own) in [
-        ("plan", &["--init", "--help"][..]),
+        ("plan", &["--source-rev", "--init", "--help"][..]),
         (
             "apply",
             &[
                 "--dry-run",
+                "--source-rev",
                 "--force",
                 "--reason",
                 "--allow-dirty",

@@ -16,6 +16,7 @@ pub fn formats(command: &Command) -> &'static [Format] {
         Command::Apply(a) if a.dry_run => ALL,
         Command::Apply(_) => &[Format::Text, Format::Json],
         Command::Status(_) => &[Format::Text, Format::Json],
+        Command::Flags(_) => ALL,
         Command::Context(_) => &[Format::Text, Format::Json],
         Command::Validate
         | Command::Serve(_)

@@ -30,6 +30,7 @@ fn standing(s: &StageReport) -> String {
     if s.complete {
         return match applicable {
             0 => "read by no repo".into(),
+            1 => "live everywhere (1 repo)".into(),
             n => format!("live everywhere ({n} repos)"),
         };
     }
@@ -48,7 +49,7 @@ fn standing(s: &StageReport) -> String {
 
 fn age(secs: Option<u64>) -> String {
     secs.map(|s| format!("open {}", time::human(Duration::from_secs(s))))
-        .unwrap_or_else(|| "proposal branch".into())
+        .unwrap_or_else(|| "awaiting merge on the proposal branch".into())
 }
 
 /// The holders of a stage as `(kind, repo, detail)` rows, capped per kind.
@@ -99,9 +100,16 @@ pub fn text(report: &FlagsReport) -> String {
         let _ = writeln!(out, "{}", flag.name);
         let width = flag.stages.iter().map(|s| s.stage.len()).max().unwrap_or(0);
         for s in &flag.stages {
-            let na = match s.not_applicable.len() {
-                0 => String::new(),
-                n => format!(" ({n} without {})", s.stage),
+            let mut aside = Vec::new();
+            if !s.unread.is_empty() {
+                aside.push(format!("{} not reading it", s.unread.len()));
+            }
+            if !s.not_applicable.is_empty() {
+                aside.push(format!("{} without {}", s.not_applicable.len(), s.stage));
+            }
+            let na = match aside.is_empty() {
+                true => String::new(),
+                false => format!(" ({})", aside.join(", ")),
             };
             let _ = writeln!(
                 out,
@@ -110,8 +118,11 @@ pub fn text(report: &FlagsReport) -> String {
                 value(s),
                 standing(s)
             );
-            for (kind, repo, detail) in holders(s) {
-                let _ = writeln!(out, "  {:width$}    {kind:8} {repo}  {detail}", "");
+            let rows = holders(s);
+            let repo_width = rows.iter().map(|(_, r, _)| r.len()).max().unwrap_or(0);
+            for (kind, repo, detail) in rows {
+                let line = format!("  {:width$}    {kind:8} {repo:repo_width$}  {detail}", "");
+                let _ = writeln!(out, "{}", line.trim_end());
             }
         }
     }
