@@ -380,7 +380,7 @@ async fn run_inner(cli: Cli) -> Result<u8> {
 
 /// The command's name and what it prints, when it cannot print `format`:
 /// `init`, `completions`, `man`, `promote`, `resume` print text only;
-/// `validate` and `status` text or JSON (never markdown).
+/// `validate` text only.
 fn limited_formats(command: &Command, format: Format) -> Option<(&'static str, &'static str)> {
     let (name, prints, allowed): (&str, &str, &[Format]) = match command {
         Command::Init(_) => ("init", "text", &[Format::Text]),
@@ -388,7 +388,6 @@ fn limited_formats(command: &Command, format: Format) -> Option<(&'static str, &
         Command::Man => ("man", "text", &[Format::Text]),
         Command::Promote(_) => ("promote", "text", &[Format::Text]),
         Command::Resume(_) => ("resume", "text", &[Format::Text]),
-        Command::Status(_) => ("status", "text or JSON", &[Format::Text, Format::Json]),
         Command::Validate => ("validate", "text", &[Format::Text]),
         _ => return None,
     };
@@ -447,9 +446,15 @@ impl Run<'_> {
                 print_plan(stdout, g.format, plan, self.prepared, style, shown)
             }
             (Command::Status(_), _) => {
+                let view = output::record::StatusView::new(
+                    plan,
+                    output::record::Reader::Cli,
+                    self.request.now,
+                );
                 match g.format {
-                    Format::Json => output::json::write_status(stdout, plan)?,
-                    _ => write!(stdout, "{}", output::text::status(plan, style))?,
+                    Format::Json => output::json::write_status(stdout, &view)?,
+                    Format::Markdown => write!(stdout, "{}", output::markdown::status(&view))?,
+                    Format::Text => write!(stdout, "{}", output::text::status(&view, style))?,
                 }
                 Ok(if !plan.errors.is_empty() {
                     exit::ERROR

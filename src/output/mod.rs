@@ -6,6 +6,7 @@
 pub mod fleet;
 pub mod json;
 pub mod markdown;
+pub mod record;
 pub mod text;
 
 use std::collections::BTreeMap;
@@ -112,7 +113,7 @@ pub fn describe_proposal(repo: &RepoPlan) -> Option<String> {
     })
 }
 
-fn describe_branch(repo: &RepoPlan, b: &str) -> Option<String> {
+pub(crate) fn describe_branch(repo: &RepoPlan, b: &str) -> Option<String> {
     Some(match &repo.proposal {
         ProposalPlan::None => return None,
         ProposalPlan::Create { commit } => format!(
