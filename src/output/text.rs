@@ -420,7 +420,11 @@ pub fn status(view: &StatusView<'_>, st: Style) -> String {
             }
         }
     }
-    out.push_str(&rollout_section(view.plan, st));
+    for line in rollout_section(view.plan, st).split_inclusive('\n') {
+        let body = line.trim_start_matches(' ');
+        let indent = line.len() - body.len();
+        out.push_str(&wrap(body.trim_end(), indent, indent + 2, STATUS_WIDTH));
+    }
     out.push_str(&status_totals(&view.totals));
     out
 }
