@@ -670,6 +670,90 @@ mod tests {
         assert!(html.contains("<pre>fetch failed</pre>"));
     }
 
+    /// Waves `canary` (soaking until 2h from now) and `beta` (held by the
+    /// soak): the registry's order, not the alphabet.
+    fn rollout(halt: bool) -> crate::rollout::Decisions {
+        let wave = |name: &str| crate::rollout::WaveReport {
+            name: name.into(),
+            repos: 1,
+            in_sync: 0,
+            in_sync_since: None,
+            soak: None,
+            open: true,
+            waiting: None,
+            opens_at: None,
+            promoted_by: None,
+        };
+        crate::rollout::Decisions {
+            revision: "abcdef0123456789abcdef".into(),
+            waves: vec![
+                crate::rollout::WaveReport {
+                    soak: Some("1d".into()),
+                    ..wave("canary")
+                },
+                crate::rollout::WaveReport {
+                    open: false,
+                    waiting: Some("wave canary soaking until 2024-05-01 14:00:00 UTC".into()),
+                    opens_at: Some("2024-05-01T14:00:00Z".into()),
+                    ..wave("beta")
+                },
+            ],
+            halt: halt.then(|| crate::rollout::Halt {
+                revision: "abcdef0123456789abcdef".into(),
+                reason: "1 failure: acme/api: checks failed on pull request #12".into(),
+                since: "2024-05-01T11:00:00Z".into(),
+            }),
+            budget: Default::default(),
+        }
+    }
+
+    #[test]
+    fn waves_follow_the_rollout_order_with_soak_left_and_halt() {
+        let mut l = ledger();
+        let mut beta = entry("acme/zeta", RepoStatus::Outdated);
+        beta.wave = Some("beta".into());
+        beta.decision = Some("held");
+        beta.reason = Some("held: wave canary soaking until 2024-05-01 14:00:00 UTC".into());
+        beta.stale = true;
+        l.repos.insert(beta.repo.clone(), beta);
+        l.rollout = Some(rollout(false));
+        let html = render(&l, NOW).unwrap();
+        let waves = &html[html.find("id=\"waves\"").unwrap()..];
+        let canary = waves.find("<tr><td>canary</td>").unwrap();
+        let beta = waves.find("<tr><td>beta</td>").unwrap();
+        let none = waves.find("(none)").unwrap();
+        assert!(canary < beta && beta < none, "{waves}");
+        assert!(waves.contains("<span class=\"st st-open\">open</span>"));
+        assert!(waves.contains(
+            "<span class=\"st st-held\">held</span> <span class=\"reason\">wave canary soaking until 2024-05-01 14:00:00 UTC</span>"
+        ));
+        assert!(waves.contains("1d"), "{waves}");
+        assert!(waves.contains("(2h to go)"), "{waves}");
+        assert!(!html.contains("id=\"halt\""));
+        // The held repo is listed with its reason and counted.
+        let attention =
+            &html[html.find("id=\"attention\"").unwrap()..html.find("id=\"waves\"").unwrap()];
+        assert!(
+            attention.contains("held: wave canary soaking until"),
+            "{attention}"
+        );
+        assert!(html.contains("<div class=\"card\" id=\"count-held\"><b>1</b>"));
+        assert!(html.contains("<div class=\"card\" id=\"count-stale\"><b>1</b>"));
+
+        l.rollout = Some(rollout(true));
+        let html = render(&l, NOW).unwrap();
+        let halt = &html[html.find("id=\"halt\"").unwrap()..];
+        assert!(halt.contains("checks failed on pull request #12"));
+        assert!(halt.contains("<code>distributor resume abcdef0123456789abcdef</code>"));
+        let waves = &html[html.find("id=\"waves\"").unwrap()..];
+        assert_eq!(
+            waves
+                .matches("<span class=\"st st-halted\">halted</span>")
+                .count(),
+            2
+        );
+    }
+
     #[test]
     fn an_empty_ledger_renders() {
         let html = render(&Ledger::default(), NOW).unwrap();

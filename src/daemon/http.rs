@@ -7,7 +7,7 @@
 //! | `GET /healthz` | `200 ok` while the process runs                           |
 //! | `GET /readyz`  | `200` while configured and cycles succeed, else `503`     |
 //! | `GET /metrics` | Prometheus text from [`Metrics::render`]                  |
-//! | `GET /status`  | the ledger as JSON (`distributor.fleet/v1`)               |
+//! | `GET /status`  | the ledger as JSON (`distributor.fleet-status/v1`)        |
 //! | `GET /`        | the HTML dashboard ([`dashboard::render`])                |
 //!
 //! This module only reads shared state and sends requests on the loop's

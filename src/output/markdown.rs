@@ -2,7 +2,8 @@
 //! fleet header (this revision's changes, then what was already pending),
 //! a summary table, the rollout (waves, held and queued repos), then one
 //! collapsible section per repo with its diffs, cut with a note before
-//! GitHub's 1 MiB job-summary limit.
+//! GitHub's 1 MiB job-summary limit. `status` in markdown: the totals,
+//! the waves and one table row per status record.
 
 use std::fmt::Write;
 

@@ -746,3 +746,35 @@ pub fn apply(report: &ApplyReport, st: Style) -> String {
     );
     out
 }
+
+#[cfg(test)]
+mod status_tests {
+    use super::*;
+
+    #[test]
+    fn long_lines_wrap_at_spaces_with_an_indent() {
+        let reason = format!(
+            "policy: held: wave default waits for wave early to take revision 3f9c2e1a7b5d (1 of 40 repos in sync; waiting for {} and 35 more)",
+            (0..5)
+                .map(|i| format!("acme/some-rather-long-repository-name-{i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let out = wrap(&reason, 4, 6, STATUS_WIDTH);
+        assert!(out.lines().count() >= 3, "{out}");
+        for (i, line) in out.lines().enumerate() {
+            assert!(line.chars().count() <= STATUS_WIDTH, "{line}");
+            let indent = if i == 0 { 4 } else { 6 };
+            assert_eq!(line.len() - line.trim_start().len(), indent, "{line}");
+        }
+        let words: Vec<&str> = out.split_whitespace().collect();
+        assert_eq!(words.join(" "), reason);
+        assert_eq!(wrap("short", 4, 6, STATUS_WIDTH), "    short\n");
+        // A word longer than a line stays whole, on its own line.
+        let long = "x".repeat(130);
+        assert_eq!(
+            wrap(&format!("a {long}"), 0, 2, 120),
+            format!("a\n  {long}\n")
+        );
+    }
+}
