@@ -236,6 +236,13 @@ pub fn record(p: &RepoPlan, report: Option<&RepoReport>, now: crate::time::Epoch
     }
     let policy = p.policy.as_ref();
     let decision = policy.map(|x| &x.decision);
+    let status = state_of(p, report);
+    // Writes that brought the repo in sync leave nothing behind, nothing
+    // stale: what the next look at it will say.
+    let caught_up = status == RepoStatus::InSync && p.status() != RepoStatus::InSync;
+    let staleness = policy
+        .map(|x| x.staleness.clone())
+        .map(|s| if caught_up { Staleness::default() } else { s });
     RepoRecord {
         team: p.team.clone(),
         wave: p.wave.clone(),
@@ -249,14 +256,14 @@ pub fn record(p: &RepoPlan, report: Option<&RepoReport>, now: crate::time::Epoch
         decision: decision.map(Decision::key),
         reason: decision.filter(|d| !d.allows_writes()).map(Decision::line),
         policy: decision.cloned(),
-        staleness: policy.map(|x| x.staleness.clone()),
-        stale: policy.is_some_and(|x| x.staleness.stale),
+        stale: staleness.as_ref().is_some_and(|s| s.stale),
+        staleness,
         last_commit: report.and_then(|r| r.commit).map(|c| c.to_string()),
         error: report
             .and_then(|r| r.error.as_deref())
             .map(|e| crate::redact::redact(e).into_owned()),
         seen_at: u64::try_from(now).unwrap_or(0),
-        ..RepoRecord::blank(&p.repo.to_string(), state_of(p, report))
+        ..RepoRecord::blank(&p.repo.to_string(), status)
     }
 }
 
@@ -401,6 +408,68 @@ mod tests {
             "repository acme/ghost not found at /srv/forge/acme/ghost.git; create the repository on the forge \
              (the daemon never creates repositories): the next cycle picks it up"
         );
+    }
+
+    /// A direct repo with a hand-edited file: planned, it is `drifted`;
+    /// once the cycle committed the rest and proposed the drift, it is
+    /// `proposal_pending` (what the next plan says), its file `drifted`.
+    #[test]
+    fn a_proposed_drift_is_proposal_pending_after_the_writes() {
+        use crate::plan::fixtures::{branch, desired, entry, lock_of, observe, plan, repo};
+        let obs = observe(
+            branch(
+                &[("b", entry("old b")), ("d", entry("hand d"))],
+                Some(lock_of(&[("b", "old b"), ("d", "old d")])),
+            ),
+            None,
+        );
+        let p = plan(
+            &repo("direct"),
+            &[desired("b", "new b"), desired("d", "new d")],
+            &obs,
+        );
+        let planned = record(&p, None, 0);
+        assert_eq!(planned.status, RepoStatus::Drifted);
+        let report = RepoReport {
+            repo: p.repo.clone(),
+            commit: Some(crate::plan::fixtures::oid(1)),
+            proposal: ProposalOutcome::Created {
+                branch: "distributor/sync".into(),
+                commit: crate::plan::fixtures::oid(2),
+            },
+            files_changed: 2,
+            replanned: false,
+            pull_request: None,
+            fallback: None,
+            warnings: vec![],
+            deferred: None,
+            escalated: false,
+            error: None,
+            duration_ms: 1,
+        };
+        let applied = record(&p, Some(&report), 0);
+        assert_eq!(applied.status, RepoStatus::ProposalPending);
+        assert_eq!(applied.counts.get("drifted"), Some(&1));
+        assert_eq!(
+            applied.proposal.as_deref(),
+            Some("branch distributor/sync is up to date, awaiting merge")
+        );
+        assert_eq!(
+            applied.last_commit,
+            Some(crate::plan::fixtures::oid(1).to_string())
+        );
+        // Nothing written (held): the plan's state stands.
+        let held = RepoReport {
+            commit: None,
+            proposal: ProposalOutcome::None,
+            files_changed: 0,
+            deferred: Some(Decision::Held {
+                reason: "wave early waits".into(),
+                until: None,
+            }),
+            ..report
+        };
+        assert_eq!(record(&p, Some(&held), 0).status, RepoStatus::Drifted);
     }
 
     #[test]
