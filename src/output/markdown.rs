@@ -141,7 +141,11 @@ pub fn status(view: &StatusView<'_>) -> String {
 /// One repo's row of the status table.
 fn status_row(r: &RepoRecord) -> String {
     let pr = r.pull_request.as_ref().map_or_else(
-        || r.proposal.clone().unwrap_or_else(|| "-".into()),
+        || match &r.proposal {
+            Some(_) if r.proposal_awaits_merge() => "awaiting merge".into(),
+            Some(p) => p.clone(),
+            None => "-".into(),
+        },
         |p| match &p.open_for {
             Some(age) => format!("#{} (open {age})", p.number),
             None => format!("#{}", p.number),

@@ -100,6 +100,9 @@ pub fn describe_counts(repo: &RepoPlan) -> String {
         .join(", ")
 }
 
+/// How a proposal that carries every change and waits for review ends.
+pub(crate) const AWAITING_MERGE: &str = " is up to date, awaiting merge";
+
 /// What the plan does with the proposal branch, in words.
 pub fn describe_proposal(repo: &RepoPlan) -> Option<String> {
     let b = &repo.proposal_branch;
@@ -135,7 +138,7 @@ pub(crate) fn describe_branch(repo: &RepoPlan, b: &str) -> Option<String> {
             commit.writes.len(),
             plural(commit.writes.len())
         ),
-        ProposalPlan::UpToDate { .. } => format!("branch {b} is up to date, awaiting merge"),
+        ProposalPlan::UpToDate { .. } => format!("branch {b}{AWAITING_MERGE}"),
         ProposalPlan::Close { .. } => format!("delete branch {b} (no longer needed)"),
         ProposalPlan::HumanEdited { pending, .. } => format!(
             "branch {b} has commits by someone else: left alone{}",

@@ -184,6 +184,14 @@ impl RepoRecord {
         self.staleness.as_ref().and_then(Staleness::line)
     }
 
+    /// Whether the proposal branch already carries every change and only
+    /// waits for review (nothing to say beyond its pull request).
+    pub fn proposal_awaits_merge(&self) -> bool {
+        self.proposal
+            .as_deref()
+            .is_some_and(|p| p.ends_with(super::AWAITING_MERGE))
+    }
+
     /// Whether the record needs an operator's eye: not in sync, waiting
     /// for the rollout, or stale.
     pub fn needs_attention(&self) -> bool {
@@ -355,7 +363,7 @@ fn proposal_words(p: &RepoPlan, report: Option<&RepoReport>) -> Option<String> {
     let branch = &p.proposal_branch;
     match report.map(|r| &r.proposal) {
         Some(ProposalOutcome::Created { .. } | ProposalOutcome::Updated { .. }) => {
-            Some(format!("branch {branch} is up to date, awaiting merge"))
+            Some(format!("branch {branch}{}", super::AWAITING_MERGE))
         }
         Some(ProposalOutcome::Closed { .. }) => None,
         _ if matches!(p.proposal, ProposalPlan::None) => None,

@@ -385,7 +385,7 @@ pub const STATUS_WIDTH: usize = 120;
 /// repo, then its proposal, rollout reason, staleness, error and file
 /// notes on indented lines, then the rollout and the totals.
 pub fn status(view: &StatusView<'_>, st: Style) -> String {
-    let header = ["REPO", "TEAM", "STATUS", "FILES", "PR", "ROLLOUT"].map(String::from);
+    let header = ["REPO", "TEAM", "STATUS", "FILES", "PROPOSAL", "ROLLOUT"].map(String::from);
     let rows: Vec<[String; 6]> = std::iter::once(header)
         .chain(view.records.iter().map(status_cells))
         .collect();
@@ -442,10 +442,11 @@ fn status_cells(r: &RepoRecord) -> [String; 6] {
     let dash = || "-".to_string();
     let pr = match (&r.pull_request, &r.proposal) {
         (Some(p), _) => match &p.open_for {
-            Some(age) => format!("#{} {age}", p.number),
+            Some(age) => format!("#{} ({age})", p.number),
             None => format!("#{}", p.number),
         },
-        (None, Some(_)) => "branch".into(),
+        (None, Some(_)) if r.proposal_awaits_merge() => "awaiting merge".into(),
+        (None, Some(_)) => "see below".into(),
         (None, None) => dash(),
     };
     let mut rollout = r.decision.map_or_else(dash, str::to_string);
@@ -492,7 +493,7 @@ pub(crate) fn files_cell(r: &RepoRecord) -> String {
 /// The lines under a record's row: what does not fit a cell.
 fn status_details(r: &RepoRecord) -> Vec<String> {
     let mut out = Vec::new();
-    if let Some(p) = &r.proposal {
+    if let Some(p) = r.proposal.as_ref().filter(|_| !r.proposal_awaits_merge()) {
         let pr = r.pull_request.as_ref().map(|pr| match &pr.created_at {
             Some(at) => format!(" (pull request #{} open since {at})", pr.number),
             None => format!(" (pull request #{})", pr.number),
