@@ -450,9 +450,15 @@ impl Run<'_> {
                 print_plan(stdout, g.format, plan, self.prepared, style, shown)
             }
             (Command::Status(_), _) => {
+                let view = output::record::StatusView::new(
+                    plan,
+                    output::record::Reader::Cli,
+                    self.request.now,
+                );
                 match g.format {
-                    Format::Json => output::json::write_status(stdout, plan)?,
-                    _ => write!(stdout, "{}", output::text::status(plan, style))?,
+                    Format::Json => output::json::write_status(stdout, &view)?,
+                    Format::Markdown => write!(stdout, "{}", output::markdown::status(&view))?,
+                    Format::Text => write!(stdout, "{}", output::text::status(&view, style))?,
                 }
                 Ok(if !plan.errors.is_empty() {
                     exit::ERROR

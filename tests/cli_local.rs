@@ -1522,10 +1522,6 @@ fn formats_a_command_cannot_print_are_refused() {
             "error: `distributor validate` prints text only: --format json is not supported",
         ),
         (
-            vec!["status", "--format", "markdown"],
-            "error: `distributor status` prints text or JSON only: --format markdown is not supported",
-        ),
-        (
             vec!["promote", "abcd1234", "--wave", "x", "--format", "json"],
             "error: `distributor promote` prints text only: --format json is not supported",
         ),

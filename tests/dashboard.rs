@@ -14,11 +14,12 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use distributor::daemon::ledger::{Cycle, FileEntry, Ledger, Outcome, PullRef, RepoEntry, Trigger};
+use distributor::daemon::ledger::{Cycle, Ledger, Outcome, RepoEntry, Trigger};
 use distributor::daemon::metrics::Metrics;
 use distributor::daemon::{Health, Shared, WebhookSettings, http};
 use distributor::forge::AnyForge;
 use distributor::forge::local::LocalForge;
+use distributor::output::record::{FileRecord, PullRecord};
 use distributor::plan::{FileState, RepoStatus, Route};
 
 /// Longest a Chromium run may take before the test kills it and fails
@@ -142,13 +143,20 @@ async fn the_dashboard_renders_in_headless_chromium() {
         "{dom}"
     );
 
+    // The held repo's reason names what it waits for.
+    assert!(
+        attention[2].contains(&format!("held held: {HELD}")),
+        "{attention:#?}"
+    );
+
+    // Waves in rollout order (canary before 1), with state and soak.
     let waves = rows(section(&dom, "waves"));
     assert_eq!(
         waves,
         vec![
-            "1 1 0 0 0 0 1 0%".to_string(),
-            "canary 3 1 0 1 1 0 33%".to_string(),
-            "(none) 1 1 0 0 0 0 100%".to_string(),
+            "canary 3 1 0 1 1 0 33% open 2h".to_string(),
+            format!("1 1 0 0 0 0 1 0% held {HELD} —"),
+            "(none) 1 1 0 0 0 0 100% — —".to_string(),
         ]
     );
 
@@ -305,24 +313,20 @@ fn now() -> u64 {
 
 fn repo(name: &str, team: &str, wave: Option<&str>, status: RepoStatus) -> RepoEntry {
     RepoEntry {
-        repo: name.into(),
         team: team.into(),
         wave: wave.map(str::to_string),
-        status,
-        files: vec![FileEntry {
+        files: vec![FileRecord {
             path: ".github/workflows/ci.yml".into(),
             state: FileState::InSync,
             reason: None,
+            why: None,
             route: Route::None,
+            bundle: "baseline".into(),
+            note: None,
+            merge: None,
         }],
-        pull_request: None,
-        last_commit: None,
-        url: None,
-        last_error: None,
         seen_at: now(),
-        rollout: None,
-        decision: None,
-        stale: false,
+        ..RepoEntry::blank(name, status)
     }
 }
 
@@ -330,15 +334,17 @@ fn repo(name: &str, team: &str, wave: Option<&str>, status: RepoStatus) -> RepoE
 /// in its error), one drifted, one pending review, two in sync.
 fn ledger() -> Ledger {
     let mut billing = repo("acme/billing", "payments", Some("1"), RepoStatus::Error);
-    billing.last_error = Some("token expired: <b>boom</b>".into());
+    billing.error = Some("token expired: <b>boom</b>".into());
     let mut web = repo("acme/web", "frontend", Some("canary"), RepoStatus::Drifted);
     web.files[0].state = FileState::Drifted;
-    web.files[0].reason = Some("changed since distributor wrote it");
+    web.files[0].reason = Some(distributor::plan::Reason::EditedByHand);
+    web.files[0].why = Some("changed since distributor wrote it");
     web.files[0].route = Route::Proposal;
-    web.pull_request = Some(PullRef {
+    web.pull_request = Some(PullRecord {
         number: 7,
         url: "javascript:alert(1)".into(),
         created_at: None,
+        open_for: None,
     });
     web.last_commit = Some("0123456789abcdef0123456789abcdef01234567".into());
     web.url = Some("https://github.com/acme/web".into());
@@ -350,11 +356,14 @@ fn ledger() -> Ledger {
     );
     api.files[0].state = FileState::Outdated;
     api.files[0].route = Route::Proposal;
-    api.pull_request = Some(PullRef {
+    api.pull_request = Some(PullRecord {
         number: 12,
         url: "https://github.com/acme/api/pull/12".into(),
         created_at: Some("2024-04-28T12:00:00Z".into()),
+        open_for: Some("3d".into()),
     });
+    api.decision = Some("held");
+    api.reason = Some(format!("held: {HELD}"));
     let ok = repo("acme/ok", "platform", Some("canary"), RepoStatus::InSync);
     let loose = repo("acme/loose", "platform", None, RepoStatus::InSync);
     let mut ledger = Ledger {
@@ -371,12 +380,45 @@ fn ledger() -> Ledger {
         last_success_at: Some(now() - 110),
         config_error: None,
         repos: BTreeMap::new(),
-        rollout: None,
+        rollout: Some(rollout()),
     };
     for r in [billing, web, api, ok, loose] {
         ledger.repos.insert(r.repo.clone(), r);
     }
     ledger
+}
+
+/// Why wave `1` waits.
+const HELD: &str = "wave 1 waits for wave canary to take revision 9f1c2e3d4b5a (1 of 3 repos in sync; waiting for acme/api, acme/web)";
+
+/// Waves `canary` (soaking 2h) then `1` (held): rollout order, which is
+/// not alphabetical.
+fn rollout() -> distributor::rollout::Decisions {
+    let wave = |name: &str, open: bool| distributor::rollout::WaveReport {
+        name: name.into(),
+        repos: 0,
+        in_sync: 0,
+        in_sync_since: None,
+        soak: None,
+        open,
+        waiting: None,
+        opens_at: None,
+        promoted_by: None,
+    };
+    let canary = distributor::rollout::WaveReport {
+        soak: Some("2h".into()),
+        ..wave("canary", true)
+    };
+    let one = distributor::rollout::WaveReport {
+        waiting: Some(HELD.into()),
+        ..wave("1", false)
+    };
+    distributor::rollout::Decisions {
+        revision: "9f1c2e3d4b5a69788796a5b4c3d2e1f009f1c2e3".into(),
+        waves: vec![canary, one],
+        halt: None,
+        budget: Default::default(),
+    }
 }
 
 fn shared(forge_root: &Path, ledger: Ledger) -> Arc<Shared> {

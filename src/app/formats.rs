@@ -15,7 +15,7 @@ pub fn formats(command: &Command) -> &'static [Format] {
         Command::Plan(_) => ALL,
         Command::Apply(a) if a.dry_run => ALL,
         Command::Apply(_) => &[Format::Text, Format::Json],
-        Command::Status(_) => &[Format::Text, Format::Json],
+        Command::Status(_) => ALL,
         Command::Flags(_) => ALL,
         Command::Context(_) => &[Format::Text, Format::Json],
         Command::Validate

@@ -142,10 +142,22 @@ struct Page<'a> {
     last_cycle: Option<CycleView<'a>>,
     /// Whether the ledger has any repo (the empty-state messages).
     repos_recorded: bool,
-    /// Repos not in sync, most severe first.
+    /// Repos not in sync, waiting for the rollout or stale, most severe
+    /// first.
     attention: Vec<AttentionRow<'a>>,
-    /// Named waves by name, then repos without a wave.
+    /// The halted revision, if the rollout is halted.
+    halt: Option<HaltView<'a>>,
+    /// The declared waves in rollout order, then waves the ledger's repos
+    /// name that the rollout does not (by name), then repos without one.
     waves: Vec<WaveRow<'a>>,
+}
+
+/// A halted rollout.
+#[derive(Debug, Serialize)]
+struct HaltView<'a> {
+    revision: Abbreviated<'a>,
+    reason: &'a str,
+    since: &'a str,
 }
 
 /// A number of things with a status or state key.
@@ -161,6 +173,9 @@ struct TotalsView {
     by_status: Vec<Count>,
     pull_requests_open: usize,
     files_by_state: Vec<Count>,
+    /// Repos the rollout holds back (`queued`, `held`, `halted`), and
+    /// stale ones, every key listed.
+    waiting: Vec<Count>,
 }
 
 #[derive(Debug, Serialize)]
@@ -200,6 +215,14 @@ struct AttentionRow<'a> {
     team: &'a str,
     wave: &'a str,
     status: &'static str,
+    /// The rollout decision (`held`, ...), empty when none.
+    decision: &'a str,
+    /// Why the repo waits for the rollout, naming what it waits for.
+    reason: Option<&'a str>,
+    /// How far behind it is (`STALE: 2 revisions behind for 3d`).
+    staleness: Option<String>,
+    /// The proposal in words, when there is no pull request to link.
+    proposal: Option<&'a str>,
     /// The first [`MAX_FILES_SHOWN`] files not in sync.
     files: Vec<FileView<'a>>,
     /// How many more are not in sync.
@@ -231,6 +254,17 @@ struct WaveRow<'a> {
     /// Repos per status, in [`RepoStatus::ALL`] order.
     counts: Vec<usize>,
     in_sync_percent: usize,
+    /// `open`, `held` or `halted`; empty for waves the rollout does not
+    /// report.
+    state: &'static str,
+    /// Why it is held.
+    waiting: Option<&'a str>,
+    /// The wave's soak (`1d`), when it declares one.
+    soak: Option<&'a str>,
+    /// The soak still to run before the next wave opens (`3h 20m`).
+    soak_remaining: Option<String>,
+    /// Operator promotion.
+    promoted_by: Option<&'a str>,
 }
 
 impl<'a> Page<'a> {
@@ -257,12 +291,36 @@ impl<'a> Page<'a> {
                     .iter()
                     .map(|(&key, &n)| Count { key, n })
                     .collect(),
+                waiting: ["queued", "held", "halted"]
+                    .into_iter()
+                    .map(|key| Count {
+                        key,
+                        n: t.decision(key),
+                    })
+                    .chain(std::iter::once(Count {
+                        key: "stale",
+                        n: t.stale,
+                    }))
+                    .collect(),
             },
             statuses,
             last_cycle: last_cycle(ledger, now),
             repos_recorded: !ledger.repos.is_empty(),
             attention: attention(ledger, now),
-            waves: waves(ledger),
+            halt: ledger
+                .rollout
+                .as_ref()
+                .and_then(|r| r.halt.as_ref())
+                .map(|h| HaltView {
+                    revision: Abbreviated {
+                        full: &h.revision,
+                        short: short(&h.revision, 12),
+                        href: None,
+                    },
+                    reason: &h.reason,
+                    since: &h.since,
+                }),
+            waves: waves(ledger, now),
         }
     }
 }
@@ -305,7 +363,7 @@ fn attention(ledger: &Ledger, now: u64) -> Vec<AttentionRow<'_>> {
     let mut repos: Vec<&RepoEntry> = ledger
         .repos
         .values()
-        .filter(|r| r.status != RepoStatus::InSync)
+        .filter(|r| r.needs_attention())
         .collect();
     repos.sort_by(|a, b| (severity(a.status), &a.repo).cmp(&(severity(b.status), &b.repo)));
     repos.into_iter().map(|r| attention_row(r, now)).collect()
@@ -324,13 +382,17 @@ fn attention_row(r: &RepoEntry, now: u64) -> AttentionRow<'_> {
         team: &r.team,
         wave: r.wave.as_deref().unwrap_or(""),
         status: r.status.key(),
+        decision: r.decision.unwrap_or(""),
+        reason: r.reason.as_deref(),
+        staleness: r.staleness_line(),
+        proposal: r.proposal.as_deref().filter(|_| r.pull_request.is_none()),
         files: pending
             .iter()
             .take(MAX_FILES_SHOWN)
             .map(|f| FileView {
                 path: &f.path,
                 state: f.state.as_str(),
-                reason: f.reason.unwrap_or(""),
+                reason: f.why.unwrap_or(""),
             })
             .collect(),
         more_files: pending.len().saturating_sub(MAX_FILES_SHOWN),
@@ -348,37 +410,67 @@ fn attention_row(r: &RepoEntry, now: u64) -> AttentionRow<'_> {
             short: short(c, 7),
             href: web_url.map(|u| format!("{}/commit/{c}", u.trim_end_matches('/'))),
         }),
-        last_error: r.last_error.as_deref(),
+        last_error: r.error.as_deref(),
     }
 }
 
-fn waves(ledger: &Ledger) -> Vec<WaveRow<'_>> {
-    // `None` sorts first in a BTreeMap; the page lists it last.
-    let mut by_wave: BTreeMap<(bool, &str), BTreeMap<&'static str, usize>> = BTreeMap::new();
+fn waves(ledger: &Ledger, now: u64) -> Vec<WaveRow<'_>> {
+    let mut by_wave: BTreeMap<Option<&str>, BTreeMap<&'static str, usize>> = BTreeMap::new();
     for r in ledger.repos.values() {
-        let key = (r.wave.is_none(), r.wave.as_deref().unwrap_or(""));
         *by_wave
-            .entry(key)
+            .entry(r.wave.as_deref())
             .or_default()
             .entry(r.status.key())
             .or_default() += 1;
     }
-    by_wave
-        .into_iter()
-        .map(|((none, wave), counts)| {
-            let total: usize = counts.values().sum();
-            let in_sync = counts.get(RepoStatus::InSync.key()).copied().unwrap_or(0);
-            WaveRow {
-                name: (!none).then_some(wave),
-                total,
-                counts: RepoStatus::ALL
-                    .iter()
-                    .map(|s| counts.get(s.key()).copied().unwrap_or(0))
-                    .collect(),
-                in_sync_percent: in_sync * 100 / total.max(1),
-            }
-        })
-        .collect()
+    let rollout = ledger.rollout.as_ref();
+    let halted = rollout.is_some_and(|r| r.halt.is_some());
+    let mut rows = Vec::new();
+    for w in rollout.map(|r| r.waves.as_slice()).unwrap_or_default() {
+        let counts = by_wave.remove(&Some(w.name.as_str())).unwrap_or_default();
+        let mut row = wave_row(Some(&w.name), &counts);
+        let behind = row.total > row.counts[0];
+        row.state = match (halted && behind, w.open) {
+            (true, _) => "halted",
+            (false, true) => "open",
+            (false, false) => "held",
+        };
+        row.waiting = w.waiting.as_deref().filter(|_| !w.open);
+        row.soak = w.soak.as_deref();
+        row.soak_remaining = w
+            .opens_at
+            .as_deref()
+            .and_then(parse_rfc3339_u)
+            .and_then(|at| at.checked_sub(now))
+            .map(|s| crate::time::human(std::time::Duration::from_secs(s)));
+        row.promoted_by = w.promoted_by.as_deref();
+        rows.push(row);
+    }
+    // `None` sorts first in a BTreeMap; the page lists it last.
+    let unnamed = by_wave.remove(&None);
+    rows.extend(by_wave.iter().map(|(name, counts)| wave_row(*name, counts)));
+    rows.extend(unnamed.iter().map(|counts| wave_row(None, counts)));
+    rows
+}
+
+/// A wave's row from its repos' counts by status, with no rollout state.
+fn wave_row<'a>(name: Option<&'a str>, counts: &BTreeMap<&'static str, usize>) -> WaveRow<'a> {
+    let total: usize = counts.values().sum();
+    let in_sync = counts.get(RepoStatus::InSync.key()).copied().unwrap_or(0);
+    WaveRow {
+        name,
+        total,
+        counts: RepoStatus::ALL
+            .iter()
+            .map(|s| counts.get(s.key()).copied().unwrap_or(0))
+            .collect(),
+        in_sync_percent: in_sync * 100 / total.max(1),
+        state: "",
+        waiting: None,
+        soak: None,
+        soak_remaining: None,
+        promoted_by: None,
+    }
 }
 
 fn is_web_url(url: &str) -> bool {
@@ -438,7 +530,8 @@ fn parse_rfc3339_u(s: &str) -> Option<u64> {
 mod tests {
     use super::*;
     use crate::daemon::Trigger;
-    use crate::daemon::ledger::{Cycle, FileEntry, Outcome, PullRef};
+    use crate::daemon::ledger::{Cycle, Outcome};
+    use crate::output::record::{FileRecord, PullRecord};
     use crate::plan::Route;
 
     /// 2024-05-01 12:00:00 UTC.
@@ -446,43 +539,41 @@ mod tests {
 
     fn entry(repo: &str, status: RepoStatus) -> RepoEntry {
         RepoEntry {
-            repo: repo.into(),
             team: "payments".into(),
             wave: Some("canary".into()),
-            status,
-            files: vec![FileEntry {
+            files: vec![FileRecord {
                 path: ".github/workflows/ci.yml".into(),
                 state: FileState::Drifted,
-                reason: Some("changed since distributor wrote it"),
+                reason: Some(crate::plan::Reason::EditedByHand),
+                why: Some("changed since distributor wrote it"),
                 route: Route::Proposal,
+                bundle: "baseline".into(),
+                note: None,
+                merge: None,
             }],
-            pull_request: None,
-            last_commit: None,
-            url: None,
-            last_error: None,
             seen_at: NOW,
-            rollout: None,
-            decision: None,
-            stale: false,
+            ..RepoEntry::blank(repo, status)
         }
     }
 
     fn ledger() -> Ledger {
         let mut l = Ledger::default();
         let mut broken = entry("acme/<script>alert(1)</script>", RepoStatus::Error);
-        broken.last_error = Some("<script>alert('x')</script> & more".into());
+        broken.error = Some("<script>alert('x')</script> & more".into());
         broken.wave = None;
         let mut pending = entry("acme/api", RepoStatus::ProposalPending);
-        pending.pull_request = Some(PullRef {
+        pending.pull_request = Some(PullRecord {
             number: 12,
             url: "https://github.com/acme/api/pull/12".into(),
             created_at: Some("2024-04-28T12:00:00Z".into()),
+            open_for: None,
         });
         let mut evil = entry("acme/web", RepoStatus::Drifted);
-        evil.pull_request = Some(PullRef {
+        evil.pull_request = Some(PullRecord {
             number: 7,
             url: "javascript:alert(1)".into(),
             created_at: None,
+            open_for: None,
         });
         evil.last_commit = Some("0123456789abcdef0123456789abcdef01234567".into());
         let mut fine = entry("acme/ok", RepoStatus::InSync);
@@ -579,6 +670,90 @@ mod tests {
         assert!(html.contains("<pre>fetch failed</pre>"));
     }
 
+    /// Waves `canary` (soaking until 2h from now) and `beta` (held by the
+    /// soak): the registry's order, not the alphabet.
+    fn rollout(halt: bool) -> crate::rollout::Decisions {
+        let wave = |name: &str| crate::rollout::WaveReport {
+            name: name.into(),
+            repos: 1,
+            in_sync: 0,
+            in_sync_since: None,
+            soak: None,
+            open: true,
+            waiting: None,
+            opens_at: None,
+            promoted_by: None,
+        };
+        crate::rollout::Decisions {
+            revision: "abcdef0123456789abcdef".into(),
+            waves: vec![
+                crate::rollout::WaveReport {
+                    soak: Some("1d".into()),
+                    ..wave("canary")
+                },
+                crate::rollout::WaveReport {
+                    open: false,
+                    waiting: Some("wave canary soaking until 2024-05-01 14:00:00 UTC".into()),
+                    opens_at: Some("2024-05-01T14:00:00Z".into()),
+                    ..wave("beta")
+                },
+            ],
+            halt: halt.then(|| crate::rollout::Halt {
+                revision: "abcdef0123456789abcdef".into(),
+                reason: "1 failure: acme/api: checks failed on pull request #12".into(),
+                since: "2024-05-01T11:00:00Z".into(),
+            }),
+            budget: Default::default(),
+        }
+    }
+
+    #[test]
+    fn waves_follow_the_rollout_order_with_soak_left_and_halt() {
+        let mut l = ledger();
+        let mut beta = entry("acme/zeta", RepoStatus::Outdated);
+        beta.wave = Some("beta".into());
+        beta.decision = Some("held");
+        beta.reason = Some("held: wave canary soaking until 2024-05-01 14:00:00 UTC".into());
+        beta.stale = true;
+        l.repos.insert(beta.repo.clone(), beta);
+        l.rollout = Some(rollout(false));
+        let html = render(&l, NOW).unwrap();
+        let waves = &html[html.find("id=\"waves\"").unwrap()..];
+        let canary = waves.find("<tr><td>canary</td>").unwrap();
+        let beta = waves.find("<tr><td>beta</td>").unwrap();
+        let none = waves.find("(none)").unwrap();
+        assert!(canary < beta && beta < none, "{waves}");
+        assert!(waves.contains("<span class=\"st st-open\">open</span>"));
+        assert!(waves.contains(
+            "<span class=\"st st-held\">held</span> <span class=\"reason\">wave canary soaking until 2024-05-01 14:00:00 UTC</span>"
+        ));
+        assert!(waves.contains("1d"), "{waves}");
+        assert!(waves.contains("(2h to go)"), "{waves}");
+        assert!(!html.contains("id=\"halt\""));
+        // The held repo is listed with its reason and counted.
+        let attention =
+            &html[html.find("id=\"attention\"").unwrap()..html.find("id=\"waves\"").unwrap()];
+        assert!(
+            attention.contains("held: wave canary soaking until"),
+            "{attention}"
+        );
+        assert!(html.contains("<div class=\"card\" id=\"count-held\"><b>1</b>"));
+        assert!(html.contains("<div class=\"card\" id=\"count-stale\"><b>1</b>"));
+
+        l.rollout = Some(rollout(true));
+        let html = render(&l, NOW).unwrap();
+        let halt = &html[html.find("id=\"halt\"").unwrap()..];
+        assert!(halt.contains("checks failed on pull request #12"));
+        assert!(halt.contains("<code>distributor resume abcdef0123456789abcdef</code>"));
+        let waves = &html[html.find("id=\"waves\"").unwrap()..];
+        assert_eq!(
+            waves
+                .matches("<span class=\"st st-halted\">halted</span>")
+                .count(),
+            2
+        );
+    }
+
     #[test]
     fn an_empty_ledger_renders() {
         let html = render(&Ledger::default(), NOW).unwrap();
@@ -600,32 +775,35 @@ mod tests {
         e.team = evil("team");
         e.wave = Some(evil("wave"));
         e.files[0].path = evil("path");
-        e.files[0].reason = Some("\"><script>alert('reason')</script>");
-        e.last_error = Some(evil("error"));
+        e.files[0].why = Some("\"><script>alert('reason')</script>");
+        e.error = Some(evil("error"));
         e.last_commit = Some(evil("commit"));
         e.url = Some(format!("javascript:{}", evil("url")));
-        e.pull_request = Some(PullRef {
+        e.pull_request = Some(PullRecord {
             number: 9,
             url: format!("JavaScript:{}", evil("pr")),
             created_at: Some(evil("created")),
+            open_for: None,
         });
         // A web URL carrying markup stays a link, escaped inside its quotes.
         let mut web = entry("acme/quoted", RepoStatus::Drifted);
         web.url = Some(format!("https://github.com/acme/x{}", evil("weburl")));
         web.last_commit = Some(evil("webcommit"));
-        web.pull_request = Some(PullRef {
+        web.pull_request = Some(PullRecord {
             number: 10,
             url: format!("https://github.com/acme/x/pull/10{}", evil("webpr")),
             created_at: None,
+            open_for: None,
         });
         // Schemes that are not http(s), however spelt, never become links.
         let mut odd = entry("acme/odd", RepoStatus::Outdated);
         odd.url = Some(" javascript:alert(1)".into());
         odd.last_commit = Some("0123456789".into());
-        odd.pull_request = Some(PullRef {
+        odd.pull_request = Some(PullRecord {
             number: 11,
             url: "data:text/html,<script>alert(1)</script>".into(),
             created_at: None,
+            open_for: None,
         });
         let mut tab = entry("acme/tab", RepoStatus::Outdated);
         tab.url = Some("https://github.com/acme/\ttab".into());

@@ -7,7 +7,7 @@
 //! | `GET /healthz` | `200 ok` while the process runs                           |
 //! | `GET /readyz`  | `200` while configured and cycles succeed, else `503`     |
 //! | `GET /metrics` | Prometheus text from [`Metrics::render`]                  |
-//! | `GET /status`  | the ledger as JSON (`distributor.fleet/v1`)               |
+//! | `GET /status`  | the ledger as JSON (`distributor.fleet-status/v1`)        |
 //! | `GET /`        | the HTML dashboard ([`dashboard::render`])                |
 //!
 //! This module only reads shared state and sends requests on the loop's
@@ -743,19 +743,8 @@ mod tests {
                 ledger.repos.insert(
                     name.into(),
                     RepoEntry {
-                        repo: name.into(),
                         team: "t".into(),
-                        wave: None,
-                        status,
-                        files: vec![],
-                        pull_request: None,
-                        last_commit: None,
-                        url: None,
-                        last_error: None,
-                        seen_at: 0,
-                        rollout: None,
-                        decision: None,
-                        stale: false,
+                        ..RepoEntry::blank(name, status)
                     },
                 );
             }
@@ -783,19 +772,9 @@ mod tests {
         h.shared.ledger.write().unwrap().repos.insert(
             "acme/a".into(),
             RepoEntry {
-                repo: "acme/a".into(),
                 team: "t".into(),
-                wave: None,
-                status: RepoStatus::Error,
-                files: vec![],
-                pull_request: None,
-                last_commit: None,
-                url: None,
-                last_error: Some("<script>alert(1)</script>".into()),
-                seen_at: 0,
-                rollout: None,
-                decision: None,
-                stale: false,
+                error: Some("<script>alert(1)</script>".into()),
+                ..RepoEntry::blank("acme/a", RepoStatus::Error)
             },
         );
         let a = call(&h.shared, get("/")).await;

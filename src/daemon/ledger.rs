@@ -1,19 +1,23 @@
 //! The fleet ledger: what the daemon knows after its last cycle, per repo
-//! (state, files, pull request, last commit, last error) and per cycle
-//! (trigger, outcome, duration, source revision). Built by a pure function
-//! from a cycle's plan and apply report; `/status` serves it as JSON
-//! (`distributor.fleet/v1`), and the dashboard, `/metrics` and systemd's
-//! `STATUS=` line are derived from it, so they always agree.
+//! (the status record of [`crate::output::record`], the same one
+//! `distributor status` prints) and per cycle (trigger, outcome, duration,
+//! source revision), and the rollout's waves and halt. Built by a pure
+//! function from a cycle's plan and apply report; `/status` serves it as
+//! JSON (`distributor.fleet-status/v1`), and the dashboard, `/metrics` and
+//! systemd's `STATUS=` line are derived from it, so they always agree with
+//! each other and with `status`.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use crate::apply::{ApplyReport, RepoReport};
-use crate::plan::{FileState, Plan, RepoPlan, RepoStatus, Route};
+use crate::output::record::{self, Reader, RepoRecord};
+use crate::plan::Plan;
 
-/// Schema id of `/status`.
-pub const FLEET_SCHEMA: &str = "distributor.fleet/v1";
+/// Schema id of `/status`. (Until its repos became the status records it
+/// was `distributor.fleet/v1`, the id of the plan's fleet summary too.)
+pub const FLEET_SCHEMA: &str = "distributor.fleet-status/v1";
 
 /// What started a cycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -65,73 +69,11 @@ pub struct Cycle {
     pub only: Vec<String>,
 }
 
-/// A repo's pull request, for the ledger.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PullRef {
-    pub number: u64,
-    pub url: String,
-    /// RFC 3339, when known.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<String>,
-}
+/// One repo in the ledger: the status record every view renders.
+pub type RepoEntry = RepoRecord;
 
-/// One file, as of the start of the last cycle that saw the repo.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FileEntry {
-    pub path: String,
-    pub state: FileState,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<&'static str>,
-    pub route: Route,
-}
-
-/// One repo.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RepoEntry {
-    pub repo: String,
-    pub team: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub wave: Option<String>,
-    /// The state after the last cycle's writes.
-    pub status: RepoStatus,
-    pub files: Vec<FileEntry>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pull_request: Option<PullRef>,
-    /// The last direct commit distributor wrote.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_commit: Option<String>,
-    /// The repository's web page (GitHub), for links.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_error: Option<String>,
-    /// Epoch seconds of the cycle that last looked at the repo.
-    pub seen_at: u64,
-    /// Why the rollout policy left its changes for later (queued, held,
-    /// halted), as one line.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rollout: Option<String>,
-    /// The rollout policy's decision for the repo in the last cycle that
-    /// planned it (`proceed`, `queued`, `held`, `halted`, ...).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub decision: Option<&'static str>,
-    /// Behind, or its pull request open, longer than `stale_after`.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub stale: bool,
-}
-
-/// Counts of repos by status, and of files by state.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Totals {
-    pub repos: usize,
-    pub by_status: BTreeMap<&'static str, usize>,
-    pub files_by_state: BTreeMap<&'static str, usize>,
-    pub pull_requests_open: usize,
-    /// Repos by the rollout policy's decision (every decision listed).
-    pub by_decision: BTreeMap<&'static str, usize>,
-    /// Repos behind, or with a pull request open, past `stale_after`.
-    pub stale: usize,
-}
+/// Counts of repos by status and decision, and of files by state.
+pub type Totals = crate::output::record::Totals;
 
 /// The whole ledger.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -168,41 +110,26 @@ impl Ledger {
             .map(|r| r.repos.iter().map(|x| (x.repo.to_string(), x)).collect())
             .unwrap_or_default();
         let now = cycle.started_at;
+        let epoch = crate::time::Epoch::try_from(now).unwrap_or(0);
         let mut seen = BTreeMap::new();
         for p in &plan.repos {
             let key = p.repo.to_string();
-            let previous = self.repos.get(&key);
-            let entry = repo_entry(p, reports.get(&key).copied(), previous, wave_of, now);
+            let mut entry = record::record(p, reports.get(&key).copied(), epoch);
+            if entry.last_commit.is_none() {
+                entry.last_commit = self.repos.get(&key).and_then(|e| e.last_commit.clone());
+            }
             seen.insert(key, entry);
         }
         for e in &plan.errors {
             let key = e.repo.to_string();
-            let previous = self.repos.get(&key).cloned();
-            let error = reports
-                .get(&key)
-                .and_then(|r| r.error.clone())
-                .unwrap_or_else(|| e.error.clone());
-            let entry = RepoEntry {
-                repo: key.clone(),
-                team: previous
-                    .as_ref()
-                    .map(|p| p.team.clone())
-                    .unwrap_or_default(),
-                wave: wave_of.get(&key).cloned().flatten(),
-                status: RepoStatus::Error,
-                files: previous
-                    .as_ref()
-                    .map(|p| p.files.clone())
-                    .unwrap_or_default(),
-                pull_request: previous.as_ref().and_then(|p| p.pull_request.clone()),
-                last_commit: previous.as_ref().and_then(|p| p.last_commit.clone()),
-                url: previous.as_ref().and_then(|p| p.url.clone()),
-                last_error: Some(crate::redact::redact(&error).into_owned()),
-                seen_at: now,
-                rollout: None,
-                decision: None,
-                stale: previous.as_ref().is_some_and(|p| p.stale),
+            let failed = reports.get(&key).and_then(|r| r.error.as_ref());
+            let error = crate::plan::RepoError {
+                repo: e.repo.clone(),
+                error: failed.cloned().unwrap_or_else(|| e.error.clone()),
             };
+            let wave = wave_of.get(&key).cloned().flatten();
+            let entry =
+                record::error_record(&error, self.repos.get(&key), wave, Reader::Daemon, epoch);
             seen.insert(key, entry);
         }
         if complete {
@@ -222,31 +149,9 @@ impl Ledger {
         self.last_cycle = Some(cycle);
     }
 
+    /// The counts every view shows, made once from the records.
     pub fn totals(&self) -> Totals {
-        let mut t = Totals {
-            repos: self.repos.len(),
-            ..Totals::default()
-        };
-        for s in RepoStatus::ALL {
-            t.by_status.insert(s.key(), 0);
-        }
-        for d in crate::plan::verdict::Decision::KEYS {
-            t.by_decision.insert(d, 0);
-        }
-        for r in self.repos.values() {
-            *t.by_status.entry(r.status.key()).or_default() += 1;
-            if let Some(d) = r.decision {
-                *t.by_decision.entry(d).or_default() += 1;
-            }
-            t.stale += usize::from(r.stale);
-            for f in &r.files {
-                *t.files_by_state.entry(f.state.as_str()).or_default() += 1;
-            }
-            if r.pull_request.is_some() {
-                t.pull_requests_open += 1;
-            }
-        }
-        t
+        Totals::of(self.repos.values())
     }
 
     /// The one-line summary for systemd's `STATUS=`.
@@ -261,17 +166,11 @@ impl Ledger {
             n("drifted"),
             n("error")
         );
-        let deferred = |key: &str| {
-            self.repos
-                .values()
-                .filter(|r| r.rollout.as_deref().is_some_and(|l| l.starts_with(key)))
-                .count()
-        };
-        let stale = self.repos.values().filter(|r| r.stale).count();
         for (n, what) in [
-            (deferred("queued"), "queued"),
-            (deferred("held"), "held by a wave"),
-            (stale, "stale"),
+            (t.decision("queued"), "queued"),
+            (t.decision("held"), "held by a wave"),
+            (t.decision("halted"), "halted"),
+            (t.stale, "stale"),
         ] {
             if n > 0 {
                 s.push_str(&format!(", {n} {what}"));
@@ -299,93 +198,9 @@ impl Ledger {
             "last_success_at": self.last_success_at,
             "config_error": self.config_error,
             "totals": self.totals(),
+            "rollout": self.rollout,
             "repos": self.repos.values().collect::<Vec<_>>(),
         })
-    }
-}
-
-fn repo_entry(
-    p: &RepoPlan,
-    report: Option<&RepoReport>,
-    previous: Option<&RepoEntry>,
-    wave_of: &BTreeMap<String, Option<String>>,
-    now: u64,
-) -> RepoEntry {
-    let key = p.repo.to_string();
-    let status = match report {
-        None => p.status(),
-        Some(r) if r.error.is_some() => RepoStatus::Error,
-        Some(r) if r.deferred.is_some() => p.status(),
-        Some(_) => status_after_apply(p),
-    };
-    let pull_request = match report.and_then(|r| r.pull_request.as_ref()) {
-        Some(pr) if pr.action == crate::apply::PullRequestOutcome::Closed => None,
-        Some(pr) => Some(PullRef {
-            number: pr.number,
-            url: pr.url.clone(),
-            created_at: p
-                .open_pull_request
-                .as_ref()
-                .filter(|o| o.number == pr.number)
-                .map(|o| o.created_at.clone()),
-        }),
-        None => p.open_pull_request.as_ref().map(|o| PullRef {
-            number: o.number,
-            url: o.url.clone(),
-            created_at: Some(o.created_at.clone()),
-        }),
-    };
-    RepoEntry {
-        repo: key.clone(),
-        team: p.team.clone(),
-        wave: wave_of.get(&key).cloned().flatten(),
-        status,
-        files: p
-            .files
-            .iter()
-            .map(|f| FileEntry {
-                path: f.path.clone(),
-                state: f.state,
-                reason: f.reason.map(|r| r.describe()),
-                route: f.route,
-            })
-            .collect(),
-        pull_request,
-        last_commit: report
-            .and_then(|r| r.commit)
-            .map(|c| c.to_string())
-            .or_else(|| previous.and_then(|e| e.last_commit.clone())),
-        url: p.web_url.clone(),
-        last_error: report
-            .and_then(|r| r.error.as_deref())
-            .map(|e| crate::redact::redact(e).into_owned()),
-        seen_at: now,
-        rollout: p
-            .policy
-            .as_ref()
-            .map(|x| &x.decision)
-            .filter(|d| !d.allows_writes())
-            .map(crate::rollout::Decision::line),
-        decision: p.policy.as_ref().map(|x| x.decision.key()),
-        stale: p.policy.as_ref().is_some_and(|x| x.staleness.stale),
-    }
-}
-
-/// A repo's state once its plan was applied without error: direct changes
-/// landed; what went to the proposal is pending review.
-fn status_after_apply(p: &RepoPlan) -> RepoStatus {
-    let proposed = p.files.iter().filter(|f| f.route == Route::Proposal);
-    let mut any = false;
-    for f in proposed {
-        if f.state == FileState::Drifted {
-            return RepoStatus::Drifted;
-        }
-        any = true;
-    }
-    if any {
-        RepoStatus::ProposalPending
-    } else {
-        RepoStatus::InSync
     }
 }
 

@@ -369,19 +369,10 @@ mod tests {
         use crate::daemon::ledger::RepoEntry;
         let mut ledger = Ledger::default();
         let entry = |decision: &'static str, stale: bool| RepoEntry {
-            repo: String::new(),
             team: "t".into(),
-            wave: None,
-            status: crate::plan::RepoStatus::Outdated,
-            files: Vec::new(),
-            pull_request: None,
-            last_commit: None,
-            url: None,
-            last_error: None,
-            seen_at: 0,
-            rollout: None,
             decision: Some(decision),
             stale,
+            ..RepoEntry::blank("", crate::plan::RepoStatus::Outdated)
         };
         ledger.repos.insert("acme/a".into(), entry("held", true));
         ledger.repos.insert("acme/b".into(), entry("held", false));

@@ -13,7 +13,8 @@ use std::io::{self, Write};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::{state_counts, summarize};
+use super::record::StatusView;
+use super::summarize;
 use crate::apply::ApplyReport;
 use crate::plan::Plan;
 
@@ -112,15 +113,20 @@ pub fn write_plan_with(
 }
 
 /// Writes the status document (see [`status`]), streaming its repos.
-pub fn write_status(out: &mut dyn Write, plan: &Plan) -> io::Result<()> {
+pub fn write_status(out: &mut dyn Write, view: &StatusView<'_>) -> io::Result<()> {
+    let plan = view.plan;
     write_document(
         out,
         vec![
             ("schema", Member::Value(json!(STATUS_SCHEMA))),
             ("source", Member::Value(tree(&plan.source))),
             ("summary", Member::Value(tree(&summarize(plan)))),
+            ("totals", Member::Value(tree(&view.totals))),
             ("rollout", Member::Value(tree(&plan.rollout))),
-            ("repos", Member::Array(Box::new(status_repos(plan)))),
+            (
+                "repos",
+                Member::Array(Box::new(view.records.iter().map(tree))),
+            ),
         ],
     )
 }
@@ -173,61 +179,17 @@ pub fn plan(plan: &Plan) -> Value {
     doc
 }
 
-/// The status document as one JSON tree: per repo state, per file state,
-/// proposal ([`write_status`] streams it).
-pub fn status(plan: &Plan) -> Value {
-    let repos: Vec<Value> = status_repos(plan).collect();
+/// The status document as one JSON tree: the totals, the rollout and one
+/// record per repo ([`write_status`] streams it).
+pub fn status(view: &StatusView<'_>) -> Value {
     json!({
         "schema": STATUS_SCHEMA,
-        "source": plan.source,
-        "summary": summarize(plan),
-        "rollout": plan.rollout,
-        "repos": repos,
+        "source": view.plan.source,
+        "summary": summarize(view.plan),
+        "totals": view.totals,
+        "rollout": view.plan.rollout,
+        "repos": view.records,
     })
-}
-
-/// The status document's repo entries, one at a time.
-fn status_repos(plan: &Plan) -> impl Iterator<Item = Value> + '_ {
-    plan.repos
-        .iter()
-        .map(|r| {
-            json!({
-                "repo": r.repo.to_string(),
-                "team": r.team,
-                "status": r.status(),
-                "default_branch": r.default_branch,
-                "tip": r.tip,
-                "counts": state_counts(r).into_iter().map(|(k, v)| (k.as_str().to_string(), Value::from(v))).collect::<serde_json::Map<_, _>>(),
-                "files": r.files.iter().map(|f| {
-                    let mut v = json!({
-                        "path": f.path,
-                        "state": f.state,
-                        "reason": f.reason,
-                        "bundle": f.bundle,
-                    });
-                    if let Some(n) = &f.note {
-                        v["note"] = json!(n);
-                    }
-                    if let Some(m) = &f.merge {
-                        v["merge"] = json!(m);
-                    }
-                    v
-                }).collect::<Vec<_>>(),
-                "proposal": super::describe_proposal(r),
-                "pull_request": r.open_pull_request,
-                "wave": r.wave,
-                "policy": r.policy.as_ref().map(|p| &p.decision),
-                "staleness": r.policy.as_ref().map(|p| &p.staleness),
-                "error": null,
-            })
-        })
-        .chain(plan.errors.iter().map(|e| {
-            json!({
-                "repo": e.repo.to_string(),
-                "status": "error",
-                "error": e.error,
-            })
-        }))
 }
 
 /// The apply document as one JSON tree ([`write_apply`] streams it).

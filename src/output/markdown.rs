@@ -2,11 +2,13 @@
 //! fleet header (this revision's changes, then what was already pending),
 //! a summary table, the rollout (waves, held and queued repos), then one
 //! collapsible section per repo with its diffs, cut with a note before
-//! GitHub's 1 MiB job-summary limit.
+//! GitHub's 1 MiB job-summary limit. `status` in markdown: the totals,
+//! the waves and one table row per status record.
 
 use std::fmt::Write;
 
 use super::fleet::PlanView;
+use super::record::{RepoRecord, StatusView};
 use super::{describe_counts, describe_proposal, summarize};
 use crate::plan::message::verb;
 use crate::plan::{Plan, Route};
@@ -43,6 +45,12 @@ fn header(out: &mut String, fleet: &crate::fleet::FleetSummary) {
 
 /// Waves, halt and the repos that wait, with their reasons.
 fn rollout(out: &mut String, plan: &Plan) {
+    waves(out, plan);
+    waiting(out, plan);
+}
+
+/// The halt, and the waves in rollout order with their state.
+fn waves(out: &mut String, plan: &Plan) {
     let Some(d) = &plan.rollout else { return };
     if let Some(h) = &d.halt {
         let _ = writeln!(
@@ -70,6 +78,10 @@ fn rollout(out: &mut String, plan: &Plan) {
         }
         out.push('\n');
     }
+}
+
+/// The repos that wait, with their reasons.
+fn waiting(out: &mut String, plan: &Plan) {
     let waiting: Vec<(String, String)> = plan
         .repos
         .iter()
@@ -93,6 +105,81 @@ fn rollout(out: &mut String, plan: &Plan) {
         }
         out.push('\n');
     }
+}
+
+/// `status` as GitHub-flavoured markdown, from the status records: the
+/// totals, the halt and waves, then one table row per repo with its
+/// rollout decision and reason; rows stop (with a note) before
+/// [`SUMMARY_LIMIT`].
+pub fn status(view: &StatusView<'_>) -> String {
+    let mut out = String::from("## distributor status\n");
+    for line in super::text::status_totals(&view.totals).lines() {
+        if !line.is_empty() {
+            let _ = writeln!(out, "\n{line}");
+        }
+    }
+    out.push('\n');
+    waves(&mut out, view.plan);
+    out.push_str(
+        "| repo | team | wave | status | files | pull request | rollout | reason |\n\
+         |---|---|---|---|---|---|---|---|\n",
+    );
+    for (i, r) in view.records.iter().enumerate() {
+        if out.len() > SUMMARY_LIMIT {
+            let _ = writeln!(
+                out,
+                "\n*{} more repos left out: GitHub's job summary limit. `distributor status --format json` lists them all.*",
+                view.records.len() - i
+            );
+            break;
+        }
+        let _ = writeln!(out, "{}", status_row(r));
+    }
+    out
+}
+
+/// One repo's row of the status table.
+fn status_row(r: &RepoRecord) -> String {
+    let pr = r.pull_request.as_ref().map_or_else(
+        || match &r.proposal {
+            Some(_) if r.proposal_awaits_merge() => "awaiting merge".into(),
+            Some(p) => p.clone(),
+            None => "-".into(),
+        },
+        |p| match &p.open_for {
+            Some(age) => format!("#{} (open {age})", p.number),
+            None => format!("#{}", p.number),
+        },
+    );
+    let mut rollout = r.decision.unwrap_or("-").to_string();
+    if r.stale {
+        rollout.push_str(", stale");
+    }
+    let reason = r
+        .reason
+        .clone()
+        .into_iter()
+        .chain(r.staleness_line())
+        .chain(r.error.clone())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let cells = [
+        format!("`{}`", r.repo),
+        r.team.clone(),
+        r.wave.clone().unwrap_or_default(),
+        r.status.as_str().to_string(),
+        super::text::files_cell(r),
+        pr,
+        rollout,
+        reason,
+    ];
+    let cells: Vec<String> = cells.iter().map(|c| cell(c)).collect();
+    format!("| {} |", cells.join(" | "))
+}
+
+/// Text safe in a table cell: no pipes, no line breaks.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace(['\n', '\r'], " ")
 }
 
 /// The plan view as GitHub-flavoured markdown, at most [`SUMMARY_LIMIT`]

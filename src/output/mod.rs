@@ -7,6 +7,7 @@ pub mod flags;
 pub mod fleet;
 pub mod json;
 pub mod markdown;
+pub mod record;
 pub mod text;
 
 use std::collections::BTreeMap;
@@ -100,6 +101,9 @@ pub fn describe_counts(repo: &RepoPlan) -> String {
         .join(", ")
 }
 
+/// How a proposal that carries every change and waits for review ends.
+pub(crate) const AWAITING_MERGE: &str = " is up to date, awaiting merge";
+
 /// What the plan does with the proposal branch, in words.
 pub fn describe_proposal(repo: &RepoPlan) -> Option<String> {
     let b = &repo.proposal_branch;
@@ -113,7 +117,7 @@ pub fn describe_proposal(repo: &RepoPlan) -> Option<String> {
     })
 }
 
-fn describe_branch(repo: &RepoPlan, b: &str) -> Option<String> {
+pub(crate) fn describe_branch(repo: &RepoPlan, b: &str) -> Option<String> {
     Some(match &repo.proposal {
         ProposalPlan::None => return None,
         ProposalPlan::Create { commit } => format!(
@@ -135,7 +139,7 @@ fn describe_branch(repo: &RepoPlan, b: &str) -> Option<String> {
             commit.writes.len(),
             plural(commit.writes.len())
         ),
-        ProposalPlan::UpToDate { .. } => format!("branch {b} is up to date, awaiting merge"),
+        ProposalPlan::UpToDate { .. } => format!("branch {b}{AWAITING_MERGE}"),
         ProposalPlan::Close { .. } => format!("delete branch {b} (no longer needed)"),
         ProposalPlan::HumanEdited { pending, .. } => format!(
             "branch {b} has commits by someone else: left alone{}",

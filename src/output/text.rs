@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use super::fleet::PlanView;
+use super::record::{RepoRecord, StatusView, Totals};
 use super::{describe_counts, describe_proposal, plural, summarize};
 use crate::apply::{ApplyReport, ProposalOutcome, PullRequestOutcome, Tally};
 use crate::fleet::FleetSummary;
@@ -450,65 +451,32 @@ impl PlanTally {
     }
 }
 
-/// Per-repo status table.
-pub fn status(plan: &Plan, st: Style) -> String {
-    let mut rows: Vec<[String; 6]> = vec![[
-        "REPO".into(),
-        "TEAM".into(),
-        "STATUS".into(),
-        "FILES".into(),
-        "PROPOSAL".into(),
-        "ROLLOUT".into(),
-    ]];
-    let mut painted_status = vec![String::new()];
-    for r in &plan.repos {
-        let status = r.status();
-        rows.push([
-            r.repo.to_string(),
-            r.team.clone(),
-            status.as_str().to_string(),
-            describe_counts(r),
-            describe_proposal(r).unwrap_or_else(|| "-".into()),
-            {
-                let l = policy_lines(r);
-                if l.is_empty() {
-                    "-".into()
-                } else {
-                    l.join("; ")
-                }
-            },
-        ]);
-        painted_status.push(match status {
-            RepoStatus::InSync => st.green(status.as_str()),
-            RepoStatus::Drifted | RepoStatus::Error => st.red(status.as_str()),
-            _ => st.yellow(status.as_str()),
-        });
-    }
-    for e in &plan.errors {
-        rows.push([
-            e.repo.to_string(),
-            "-".into(),
-            "error".into(),
-            e.error.clone(),
-            "-".into(),
-            "-".into(),
-        ]);
-        painted_status.push(st.red("error"));
-    }
+/// Width `status` keeps to: a row's cells stay short, and what can be
+/// long (reasons, proposals, errors, notes) goes on lines of its own,
+/// wrapped to this width.
+pub const STATUS_WIDTH: usize = 120;
+
+/// Per-repo status table, from the status records: one short row per
+/// repo, then its proposal, rollout reason, staleness, error and file
+/// notes on indented lines, then the rollout and the totals.
+pub fn status(view: &StatusView<'_>, st: Style) -> String {
+    let header = ["REPO", "TEAM", "STATUS", "FILES", "PROPOSAL", "ROLLOUT"].map(String::from);
+    let rows: Vec<[String; 6]> = std::iter::once(header)
+        .chain(view.records.iter().map(status_cells))
+        .collect();
     let widths: Vec<usize> = (0..5)
         .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
         .collect();
     let mut out = String::new();
     for (i, row) in rows.iter().enumerate() {
-        let status = if i == 0 {
-            row[2].clone()
-        } else {
-            painted_status[i].clone()
+        let record = i.checked_sub(1).and_then(|i| view.records.get(i));
+        let painted = match record {
+            Some(r) => paint_status(st, r.status),
+            None => row[2].clone(),
         };
         let pad = widths[2].saturating_sub(row[2].chars().count());
-        let _ = writeln!(
-            out,
-            "{:<w0$}  {:<w1$}  {status}{}  {:<w3$}  {:<w4$}  {}",
+        let line = format!(
+            "{:<w0$}  {:<w1$}  {painted}{}  {:<w3$}  {:<w4$}  {}",
             row[0],
             row[1],
             " ".repeat(pad),
@@ -520,42 +488,186 @@ pub fn status(plan: &Plan, st: Style) -> String {
             w3 = widths[3],
             w4 = widths[4],
         );
-        // Notes on files (waivers, expired waivers, merges) under the row.
-        if i > 0
-            && let Some(r) = plan.repos.get(i - 1)
-        {
-            for f in &r.files {
-                if let Some(n) = &f.note {
-                    let _ = writeln!(out, "    {} [{}]: {n}", f.path, f.state.as_str());
-                } else if f.state == crate::plan::FileState::Conflicted {
-                    let _ = writeln!(
-                        out,
-                        "    {} [conflicted]: hand edit and template change overlap; proposed for review",
-                        f.path
-                    );
-                }
+        let _ = writeln!(out, "{}", line.trim_end());
+        if let Some(r) = record {
+            for detail in status_details(r) {
+                out.push_str(&wrap(&detail, 4, 6, STATUS_WIDTH));
             }
         }
     }
-    let trailing: String = out
-        .lines()
-        .map(|l| l.trim_end().to_string() + "\n")
-        .collect();
-    out = trailing;
-    out.push_str(&rollout_section(plan, st));
-    let count = |s: RepoStatus| plan.repos.iter().filter(|r| r.status() == s).count();
-    let _ = writeln!(
-        out,
-        "\n{} repos: {} in sync, {} outdated, {} drifted, {} proposal pending, {} error{}.",
-        plan.repos.len() + plan.errors.len(),
-        count(RepoStatus::InSync),
-        count(RepoStatus::Outdated),
-        count(RepoStatus::Drifted),
-        count(RepoStatus::ProposalPending),
-        plan.errors.len(),
-        plural(plan.errors.len()),
-    );
+    for line in rollout_section(view.plan, st).split_inclusive('\n') {
+        let body = line.trim_start_matches(' ');
+        let indent = line.len() - body.len();
+        out.push_str(&wrap(body.trim_end(), indent, indent + 2, STATUS_WIDTH));
+    }
+    out.push_str(&status_totals(&view.totals));
     out
+}
+
+fn paint_status(st: Style, status: RepoStatus) -> String {
+    match status {
+        RepoStatus::InSync => st.green(status.as_str()),
+        RepoStatus::Drifted | RepoStatus::Error => st.red(status.as_str()),
+        _ => st.yellow(status.as_str()),
+    }
+}
+
+/// A record's row: short cells only.
+fn status_cells(r: &RepoRecord) -> [String; 6] {
+    let dash = || "-".to_string();
+    let pr = match (&r.pull_request, &r.proposal) {
+        (Some(p), _) => match &p.open_for {
+            Some(age) => format!("#{} ({age})", p.number),
+            None => format!("#{}", p.number),
+        },
+        (None, Some(_)) if r.proposal_awaits_merge() => "awaiting merge".into(),
+        (None, Some(_)) => "see below".into(),
+        (None, None) => dash(),
+    };
+    let mut rollout = r.decision.map_or_else(dash, str::to_string);
+    if r.stale {
+        rollout.push_str(", stale");
+    }
+    [
+        r.repo.clone(),
+        if r.team.is_empty() {
+            dash()
+        } else {
+            r.team.clone()
+        },
+        r.status.as_str().to_string(),
+        files_cell(r),
+        pr,
+        rollout,
+    ]
+}
+
+/// `12 in sync`, or what is not in sync: `1 drifted, 2 missing (of 12)`.
+pub(crate) fn files_cell(r: &RepoRecord) -> String {
+    let total: usize = r.counts.values().sum();
+    let in_sync = r.counts.get("in_sync").copied().unwrap_or(0);
+    if total == 0 {
+        return if r.status == RepoStatus::Error {
+            "-".into()
+        } else {
+            "no managed files".into()
+        };
+    }
+    if in_sync == total {
+        return format!("{total} in sync");
+    }
+    let others: Vec<String> = r
+        .counts
+        .iter()
+        .filter(|(k, _)| **k != "in_sync")
+        .map(|(k, n)| format!("{n} {}", k.replace('_', " ")))
+        .collect();
+    format!("{} (of {total})", others.join(", "))
+}
+
+/// The lines under a record's row: what does not fit a cell.
+fn status_details(r: &RepoRecord) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(p) = r.proposal.as_ref().filter(|_| !r.proposal_awaits_merge()) {
+        let pr = r.pull_request.as_ref().map(|pr| match &pr.created_at {
+            Some(at) => format!(" (pull request #{} open since {at})", pr.number),
+            None => format!(" (pull request #{})", pr.number),
+        });
+        out.push(format!("proposal: {p}{}", pr.unwrap_or_default()));
+    }
+    if let Some(reason) = &r.reason {
+        out.push(format!("policy: {reason}"));
+    }
+    if let Some(s) = r.staleness_line() {
+        out.push(format!("staleness: {s}"));
+    }
+    if let Some(e) = &r.error {
+        out.push(format!("error: {e}"));
+    }
+    for f in &r.files {
+        if let Some(n) = &f.note {
+            out.push(format!("{} [{}]: {n}", f.path, f.state.as_str()));
+        } else if f.state == crate::plan::FileState::Conflicted {
+            out.push(format!(
+                "{} [conflicted]: hand edit and template change overlap; proposed for review",
+                f.path
+            ));
+        }
+    }
+    out
+}
+
+/// `text` indented by `first` spaces, wrapped at spaces to `width`
+/// columns, continuation lines indented by `rest`; a word longer than a
+/// line stays whole.
+fn wrap(text: &str, first: usize, rest: usize, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = " ".repeat(first);
+    let mut empty = true;
+    for word in text.split(' ') {
+        let len = line.chars().count();
+        if !empty && len + 1 + word.chars().count() > width {
+            out.push_str(line.trim_end());
+            out.push('\n');
+            line = " ".repeat(rest);
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+        }
+        line.push_str(word);
+        empty = false;
+    }
+    out.push_str(line.trim_end());
+    out.push('\n');
+    out
+}
+
+/// The totals under the table: repos by status, files by state, and what
+/// the rollout holds back.
+pub(crate) fn status_totals(t: &Totals) -> String {
+    let errors = t.status(RepoStatus::Error);
+    let mut out = format!(
+        "\n{} repos: {} in sync, {} outdated, {} drifted, {} proposal pending, {} error{}.\n",
+        t.repos,
+        t.status(RepoStatus::InSync),
+        t.status(RepoStatus::Outdated),
+        t.status(RepoStatus::Drifted),
+        t.status(RepoStatus::ProposalPending),
+        errors,
+        plural(errors),
+    );
+    let files = files_by_state(t);
+    if !files.is_empty() {
+        let _ = writeln!(out, "Files: {}.", files.join(", "));
+    }
+    let waits: Vec<String> = ["queued", "held", "halted"]
+        .iter()
+        .map(|k| (t.decision(k), *k))
+        .chain(std::iter::once((t.stale, "stale")))
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, k)| format!("{n} {k}"))
+        .collect();
+    if !waits.is_empty() {
+        let _ = writeln!(out, "Rollout: {}.", waits.join(", "));
+    }
+    out
+}
+
+/// `40 in sync, 1 drifted`: in sync first, then the other states.
+pub(crate) fn files_by_state(t: &Totals) -> Vec<String> {
+    let in_sync = t.files_by_state.get("in_sync").copied();
+    in_sync
+        .map(|n| ("in_sync", n))
+        .into_iter()
+        .chain(
+            t.files_by_state
+                .iter()
+                .filter(|(k, _)| **k != "in_sync")
+                .map(|(k, n)| (*k, *n)),
+        )
+        .map(|(k, n)| format!("{n} {}", k.replace('_', " ")))
+        .collect()
 }
 
 /// The final table of a forced run: what changed, what was already fixed,
@@ -729,3 +841,35 @@ pub fn applied_line(t: &Tally, st: Style) -> String {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod status_tests {
+    use super::*;
+
+    #[test]
+    fn long_lines_wrap_at_spaces_with_an_indent() {
+        let reason = format!(
+            "policy: held: wave default waits for wave early to take revision 3f9c2e1a7b5d (1 of 40 repos in sync; waiting for {} and 35 more)",
+            (0..5)
+                .map(|i| format!("acme/some-rather-long-repository-name-{i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let out = wrap(&reason, 4, 6, STATUS_WIDTH);
+        assert!(out.lines().count() >= 3, "{out}");
+        for (i, line) in out.lines().enumerate() {
+            assert!(line.chars().count() <= STATUS_WIDTH, "{line}");
+            let indent = if i == 0 { 4 } else { 6 };
+            assert_eq!(line.len() - line.trim_start().len(), indent, "{line}");
+        }
+        let words: Vec<&str> = out.split_whitespace().collect();
+        assert_eq!(words.join(" "), reason);
+        assert_eq!(wrap("short", 4, 6, STATUS_WIDTH), "    short\n");
+        // A word longer than a line stays whole, on its own line.
+        let long = "x".repeat(130);
+        assert_eq!(
+            wrap(&format!("a {long}"), 0, 2, 120),
+            format!("a\n  {long}\n")
+        );
+    }
+}

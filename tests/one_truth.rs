@@ -1,0 +1,538 @@
+//! One truth for every view: one fleet state on the local forge — a
+//! drifted file with its proposal open, a wave held behind it, a repo
+//! stale for days, then the same revision halted — read through
+//! `status --format json`, `status` (text and markdown), the daemon's
+//! `/status`, its dashboard and `/metrics`. Every view must show the same
+//! state, decision, reason and counts: they all render the status record.
+//!
+//! The platform is a git repository whose commits are dated days back, so
+//! staleness is real at real time (the daemon reads the wall clock).
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use common::Env;
+
+const DAY: i64 = 86_400;
+const CI_TEMPLATE: &str = "name: ci\non: [push]\njobs:\n  build:\n    runs-on: ubuntu-24.04\n";
+const OWNERS_TEMPLATE: &str = "* @acme/payments\n";
+
+/// The platform: waves `canary` then `beta` (rollout order, not
+/// alphabetical), two canary repos and one beta repo, delivered directly.
+fn write_platform(env: &Env, soak: bool) {
+    let repo = |name: &str, wave: &str| json!({"name": name, "wave": wave});
+    let mut canary = json!({"name": "canary"});
+    let mut registry = json!({
+        "version": 1,
+        "stages": ["dev"],
+        "defaults": {"owner": "acme", "bundles": ["base"], "delivery": "direct"},
+        "teams": {"payments": {
+            "owners": {"users": ["alice"]},
+            "repos": [repo("edited", "canary"), repo("done", "canary"), repo("late", "beta")]
+        }}
+    });
+    if soak {
+        canary["soak"] = json!("7d");
+        registry["rollout"] = json!({"stale_after": "1d"});
+    }
+    registry["waves"] = json!([canary, {"name": "beta"}]);
+    let p = &env.platform;
+    let _ = std::fs::remove_dir_all(p.join("templates"));
+    std::fs::create_dir_all(p.join("templates/base")).unwrap();
+    std::fs::write(
+        p.join("registry.json"),
+        serde_json::to_string_pretty(&registry).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("templates/base/bundle.yaml"),
+        "files:\n  - template: ci.yml\n    path: .github/ci.yml\n  - template: CODEOWNERS\n    path: .github/CODEOWNERS\n",
+    )
+    .unwrap();
+    let ci = if soak {
+        CI_TEMPLATE.replace("ubuntu-24.04", "ubuntu-26.04")
+    } else {
+        CI_TEMPLATE.to_string()
+    };
+    std::fs::write(p.join("templates/base/ci.yml"), ci).unwrap();
+    std::fs::write(p.join("templates/base/CODEOWNERS"), OWNERS_TEMPLATE).unwrap();
+}
+
+/// Commits the platform, dated `days_ago` days back.
+fn commit(env: &Env, message: &str, days_ago: i64) {
+    let date = format!("@{} +0000", distributor::time::now() - days_ago * DAY);
+    let git = |args: &[&str]| {
+        let out = common::git_command(&env.platform, &env.scratch)
+            .args(args)
+            .env("GIT_AUTHOR_DATE", &date)
+            .env("GIT_COMMITTER_DATE", &date)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+    };
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", message]);
+}
+
+/// The fleet state: revision 1 delivered everywhere 5 days ago; revision
+/// 2 (3 days ago) changes ci.yml and gives canary a 7-day soak. The team
+/// of `edited` changed CODEOWNERS by hand, so `apply` committed ci.yml and
+/// proposed the drift; `beta` waits for canary, so `late` keeps revision 1
+/// and has been behind for 3 days (stale after 1).
+fn fleet(state: &Path) -> Env {
+    let env = Env::new();
+    std::fs::remove_file(env.platform.join("registry.json")).unwrap();
+    write_platform(&env, false);
+    common::git_in(
+        &env.platform,
+        &env.scratch,
+        &["init", "-q", "-b", "main"],
+        &[],
+    );
+    commit(&env, "platform: first", 5);
+    let s = state.display().to_string();
+    env.apply(&["--init", "--state-dir", &s]).expect_code(0);
+    write_platform(&env, true);
+    commit(&env, "platform: runner ubuntu-26.04, canary soaks 7d", 3);
+    env.human_commit(
+        &env.bare("edited"),
+        "main",
+        ".github/CODEOWNERS",
+        "* @acme/payments @bob\n",
+    );
+    env.apply(&["--state-dir", &s]).expect_code(0);
+    env
+}
+
+/// `distributor serve` on the fleet's forge and state directory.
+struct Daemon {
+    child: Child,
+    addr: String,
+}
+
+impl Daemon {
+    fn start(env: &Env, state: &Path) -> Daemon {
+        let config = env.tmp.path().join("config.yaml");
+        std::fs::write(
+            &config,
+            format!(
+                "platform:\n  path: {}\nforge:\n  local:\n    root: {}\nreconcile:\n  interval: 1h\n  jitter: 0s\n  stop_timeout: 5s\nhttp:\n  listen: 127.0.0.1:0\nlog:\n  format: json\n",
+                env.platform.display(),
+                env.forge.display()
+            ),
+        )
+        .unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_distributor"))
+            .args(["serve", "--config"])
+            .arg(&config)
+            .env("STATE_DIRECTORY", state)
+            .env("HOME", &env.scratch)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("WATCHDOG_USEC")
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("serve starts");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, logs) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut seen = Vec::new();
+        let addr = loop {
+            assert!(Instant::now() < deadline, "never listened: {seen:#?}");
+            let Ok(line) = logs.recv_timeout(Duration::from_millis(200)) else {
+                continue;
+            };
+            if line.contains("\"listening\"") {
+                let v: Value = serde_json::from_str(&line).unwrap();
+                break v["addr"].as_str().unwrap().to_string();
+            }
+            seen.push(line);
+        };
+        let d = Daemon { child, addr };
+        d.wait_cycle();
+        d
+    }
+
+    /// Waits for the first cycle to end.
+    fn wait_cycle(&self) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let (_, body) = self.get("/status");
+            let s: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+            if s["last_cycle"]["number"].as_u64().unwrap_or(0) >= 1 {
+                return;
+            }
+            assert!(Instant::now() < deadline, "no cycle ended: {s}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// `GET path` over HTTP/1.0 (no chunked answer): status and body.
+    fn get(&self, path: &str) -> (u16, String) {
+        let mut s = TcpStream::connect(&self.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        write!(s, "GET {path} HTTP/1.0\r\nHost: {}\r\n\r\n", self.addr).unwrap();
+        let mut raw = String::new();
+        s.read_to_string(&mut raw).unwrap();
+        let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+        let code = head.split(' ').nth(1).unwrap_or("0").parse().unwrap_or(0);
+        (code, body.to_string())
+    }
+
+    /// The three daemon views: `/status`, the dashboard, `/metrics`.
+    fn views(&self) -> (Value, String, String) {
+        let (code, status) = self.get("/status");
+        assert_eq!(code, 200, "{status}");
+        let (code, html) = self.get("/");
+        assert_eq!(code, 200, "{html}");
+        let (code, metrics) = self.get("/metrics");
+        assert_eq!(code, 200, "{metrics}");
+        (serde_json::from_str(&status).unwrap(), html, metrics)
+    }
+
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A repo's record in a status document.
+fn record<'a>(doc: &'a Value, name: &str) -> &'a Value {
+    doc["repos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["repo"] == format!("acme/{name}"))
+        .unwrap_or_else(|| panic!("acme/{name} in {doc}"))
+}
+
+/// A record without what depends on when it was made (the time of the
+/// run, durations counted to it).
+fn timeless(record: &Value) -> Value {
+    let mut r = record.clone();
+    r["seen_at"] = Value::Null;
+    if let Some(s) = r["staleness"].as_object_mut() {
+        s.remove("behind_for");
+    }
+    r
+}
+
+/// The text of each body row of the table in `html` (cells joined by one
+/// space, entities decoded).
+fn rows(html: &str) -> Vec<String> {
+    let body = &html[html.find("<tbody>").map_or(0, |i| i + 7)..];
+    let body = &body[..body.find("</tbody>").unwrap_or(body.len())];
+    body.split("<tr>")
+        .skip(1)
+        .map(|row| {
+            let mut text = String::new();
+            let mut in_tag = false;
+            for c in row.chars() {
+                match c {
+                    '<' => {
+                        in_tag = true;
+                        text.push(' ');
+                    }
+                    '>' => in_tag = false,
+                    c if !in_tag => text.push(c),
+                    _ => {}
+                }
+            }
+            let text = text
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&quot;", "\"")
+                .replace("&#39;", "'")
+                .replace("&mdash;", "-")
+                .replace("&amp;", "&");
+            text.split_whitespace().collect::<Vec<_>>().join(" ")
+        })
+        .collect()
+}
+
+/// The part of `html` in the element with `id`.
+fn section<'a>(html: &'a str, id: &str) -> &'a str {
+    let start = html
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no {id} in {html}"));
+    let rest = &html[start..];
+    &rest[..rest.find("</section>").unwrap_or(rest.len())]
+}
+
+/// The number on the dashboard card with badge `key`.
+fn card(html: &str, key: &str) -> u64 {
+    let totals = section(html, "totals");
+    let badge = format!("<span class=\"st st-{key}\">{key}</span>");
+    let at = totals
+        .find(&badge)
+        .unwrap_or_else(|| panic!("no card {key} in {totals}"));
+    let before = &totals[..at];
+    let b = before.rfind("<b>").unwrap() + 3;
+    before[b..before.rfind("</b>").unwrap()].parse().unwrap()
+}
+
+/// `name{labels} value` in the Prometheus text.
+fn sample(metrics: &str, series: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {series} in {metrics}"))
+}
+
+/// Every view agrees with `cli` (`status --format json`): the records,
+/// the totals, the dashboard's rows and cards, and `/metrics`.
+fn assert_one_truth(cli: &Value, daemon: &Value, html: &str, metrics: &str) {
+    assert_eq!(daemon["totals"], cli["totals"], "totals");
+    assert_eq!(daemon["rollout"], cli["rollout"], "rollout");
+    for name in ["edited", "done", "late"] {
+        assert_eq!(
+            timeless(record(daemon, name)),
+            timeless(record(cli, name)),
+            "acme/{name}"
+        );
+    }
+    let totals = &cli["totals"];
+    for (key, n) in totals["by_status"].as_object().unwrap() {
+        assert_eq!(card(html, key), n.as_u64().unwrap(), "card {key}");
+        let series = format!("distributor_repos{{state=\"{key}\"}}");
+        assert_eq!(sample(metrics, &series), n.as_f64().unwrap(), "{series}");
+    }
+    for (key, n) in totals["by_decision"].as_object().unwrap() {
+        let series = format!("distributor_repos_by_decision{{decision=\"{key}\"}}");
+        assert_eq!(sample(metrics, &series), n.as_f64().unwrap(), "{series}");
+        if ["queued", "held", "halted"].contains(&key.as_str()) {
+            assert_eq!(card(html, key), n.as_u64().unwrap(), "card {key}");
+        }
+    }
+    assert_eq!(card(html, "stale"), totals["stale"].as_u64().unwrap());
+    assert_eq!(
+        sample(metrics, "distributor_stale_repos"),
+        totals["stale"].as_f64().unwrap()
+    );
+    // The dashboard's row of each repo needing attention: state,
+    // decision and reason as the record says.
+    let attention = rows(section(html, "attention"));
+    for name in ["edited", "late"] {
+        let r = record(cli, name);
+        let row = attention
+            .iter()
+            .find(|row| row.starts_with(&format!("acme/{name} ")))
+            .unwrap_or_else(|| panic!("acme/{name} in {attention:#?}"));
+        let mut head = format!(
+            "acme/{name} payments {} {} {}",
+            r["wave"].as_str().unwrap(),
+            r["status"].as_str().unwrap(),
+            r["decision"].as_str().unwrap()
+        );
+        if let Some(reason) = r["reason"].as_str() {
+            head = format!("{head} {reason}");
+        }
+        assert!(row.starts_with(&head), "{row}\nwanted {head}");
+    }
+    assert!(
+        !attention.iter().any(|row| row.starts_with("acme/done ")),
+        "{attention:#?}"
+    );
+}
+
+#[test]
+fn status_the_daemon_s_status_the_dashboard_and_metrics_tell_one_truth() {
+    let state_dir = tempfile::tempdir().unwrap();
+    let state = state_dir.path();
+    let env = fleet(state);
+    let s = state.display().to_string();
+
+    // The state as `status` sees it.
+    let run = env.status(&["--format", "json", "--state-dir", &s]);
+    run.expect_code(0);
+    let cli: Value = serde_json::from_str(&run.stdout).unwrap();
+    let edited = record(&cli, "edited");
+    assert_eq!(edited["status"], "proposal_pending", "{edited}");
+    assert_eq!(edited["counts"], json!({"drifted": 1, "in_sync": 1}));
+    assert_eq!(
+        edited["proposal"],
+        "branch distributor/sync is up to date, awaiting merge"
+    );
+    let late = record(&cli, "late");
+    assert_eq!(late["status"], "outdated");
+    assert_eq!(late["decision"], "held");
+    let reason = late["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("held: wave beta waits for wave canary to take revision ")
+            && reason.ends_with("(1 of 2 repos in sync; waiting for acme/edited)"),
+        "{reason}"
+    );
+    assert_eq!(late["stale"], true);
+    assert_eq!(late["staleness"]["behind_revisions"], 1);
+    assert_eq!(record(&cli, "done")["status"], "in_sync");
+    let totals = &cli["totals"];
+    assert_eq!(totals["by_status"]["proposal_pending"], 1);
+    assert_eq!(totals["by_status"]["drifted"], 0);
+    assert_eq!(totals["files_by_state"]["drifted"], 1);
+    assert_eq!(totals["by_decision"]["held"], 1);
+    assert_eq!(totals["stale"], 1);
+
+    // The daemon's cycle writes nothing new and sees the same.
+    let daemon = Daemon::start(&env, state);
+    let (status, html, metrics) = daemon.views();
+    assert_eq!(status["last_cycle"]["outcome"], "ok", "{status}");
+    assert_one_truth(&cli, &status, &html, &metrics);
+    assert_eq!(
+        sample(&metrics, "distributor_rollout_halted{revision=\"\"}"),
+        0.0
+    );
+    // Waves in rollout order, canary's soak, beta held with its reason.
+    let waves = rows(section(&html, "waves"));
+    assert!(
+        waves[0].starts_with("canary 2 1 0 1 0 0 50% open 7d"),
+        "{waves:#?}"
+    );
+    let held = reason.strip_prefix("held: ").unwrap();
+    assert!(
+        waves[1].starts_with(&format!("beta 1 0 1 0 0 0 0% held {held}")),
+        "{waves:#?}"
+    );
+    daemon.stop();
+
+    // The text and markdown say the same, and the text fits 120 columns.
+    let text = env.status(&["--state-dir", &s]);
+    text.expect_code(0);
+    assert!(
+        text.stdout.lines().all(|l| l.chars().count() <= 120),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout
+            .contains("3 repos: 1 in sync, 1 outdated, 0 drifted, 1 proposal pending, 0 errors."),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout
+            .contains("Files: 4 in sync, 1 drifted, 1 outdated."),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains("Rollout: 1 held, 1 stale."),
+        "{}",
+        text.stdout
+    );
+    let md = env.status(&["--format", "markdown", "--state-dir", &s]);
+    md.expect_code(0);
+    let late_row = md
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("| `acme/late` |"))
+        .unwrap_or_else(|| panic!("{}", md.stdout));
+    assert!(
+        late_row.starts_with(
+            "| `acme/late` | payments | beta | outdated | 1 outdated (of 2) | - | held, stale | "
+        ) && late_row.contains(reason),
+        "{late_row}"
+    );
+
+    // An operator's halt of this revision (as `apply` records one): every
+    // repo with something to deliver is halted, in every view.
+    let revision = cli["rollout"]["revision"].as_str().unwrap().to_string();
+    let mut log = std::fs::OpenOptions::new()
+        .append(true)
+        .open(state.join("rollout.jsonl"))
+        .unwrap();
+    let halted = json!({"event": "halted", "at": distributor::time::now() - 60, "revision": revision,
+                        "reason": "1 failure: acme/done: checks failed on main"});
+    writeln!(log, "{halted}").unwrap();
+    drop(log);
+    let run = env.status(&["--format", "json", "--state-dir", &s]);
+    run.expect_code(3);
+    let cli: Value = serde_json::from_str(&run.stdout).unwrap();
+    let late = record(&cli, "late");
+    assert_eq!(late["decision"], "halted");
+    assert!(
+        late["reason"]
+            .as_str()
+            .unwrap()
+            .contains("is halted (1 failure: acme/done: checks failed on main)"),
+        "{late}"
+    );
+    assert_eq!(cli["totals"]["by_decision"]["halted"], 1);
+    assert_eq!(cli["totals"]["by_decision"]["held"], 0);
+    let daemon = Daemon::start(&env, state);
+    let (status, html, metrics) = daemon.views();
+    assert_one_truth(&cli, &status, &html, &metrics);
+    assert_eq!(
+        sample(
+            &metrics,
+            &format!("distributor_rollout_halted{{revision=\"{revision}\"}}")
+        ),
+        1.0
+    );
+    assert!(section(&html, "halt").contains("checks failed on main"));
+    let waves = rows(section(&html, "waves"));
+    assert!(
+        waves[0].starts_with("canary 2 1 0 1 0 0 50% halted"),
+        "{waves:#?}"
+    );
+    assert!(
+        waves[1].starts_with("beta 1 0 1 0 0 0 0% halted"),
+        "{waves:#?}"
+    );
+    daemon.stop();
+}
+
+/// A repo the local forge lacks: the CLI advises `--init`, the daemon
+/// what its operator can do (it takes no flags).
+#[test]
+fn advice_in_errors_fits_who_reads_it() {
+    let state_dir = tempfile::tempdir().unwrap();
+    let env = fleet(state_dir.path());
+    let ghost: PathBuf = env.bare("late");
+    std::fs::rename(&ghost, env.tmp.path().join("moved.git")).unwrap();
+    let s = state_dir.path().display().to_string();
+    let run = env.status(&["--format", "json", "--state-dir", &s]);
+    run.expect_code(1);
+    let cli: Value = serde_json::from_str(&run.stdout).unwrap();
+    let error = record(&cli, "late")["error"].as_str().unwrap().to_string();
+    assert!(error.ends_with("; create it or run with --init"), "{error}");
+
+    let daemon = Daemon::start(&env, state_dir.path());
+    let (status, html, _) = daemon.views();
+    let late = record(&status, "late");
+    assert_eq!(late["status"], "error");
+    let error = late["error"].as_str().unwrap();
+    assert!(!error.contains("--init"), "{error}");
+    assert!(
+        error.ends_with("; create the repository on the forge (the daemon never creates repositories): the next cycle picks it up"),
+        "{error}"
+    );
+    assert!(!html.contains("--init"));
+    // The team and wave it had are kept from the plan of the others.
+    assert_eq!(status["totals"]["by_status"]["error"], 1);
+    daemon.stop();
+}
