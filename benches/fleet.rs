@@ -32,9 +32,24 @@
 //! compressed hour before each step (real runs of this size are hours
 //! apart).
 //!
+//! `--real-rate-window SECS` (at least 200; default off) runs the two pull
+//! request steps at GitHub's real rates instead: the fake at 80 units per
+//! minute and 500 per hour, distributor at its default pacing, nothing
+//! compressed, for SECS seconds each; then the `apply` is stopped (SIGTERM,
+//! then SIGKILL) and the window reported (units, requests, refusals, pull
+//! requests opened or updated, units per minute). The setup steps stay
+//! compressed; instead of a real hour before each window the fake's
+//! windows are emptied, and a compressed run finishes each window's
+//! leftover repos, so the update window starts with a pull request open in
+//! every repo (see `fleet/real_rate.rs`).
+//!
 //! Run with `cargo bench --bench fleet`, or for a quick run
 //! `cargo bench --bench fleet -- --repos 100`. Options: `--repos N`,
-//! `--latency-ms MS` (per request, default 20), `--time-scale K`.
+//! `--latency-ms MS` (per request, default 20), `--time-scale K`,
+//! `--real-rate-window SECS`.
+
+#[path = "fleet/real_rate.rs"]
+mod real_rate;
 
 use std::collections::BTreeMap;
 use std::ffi::c_long;
@@ -75,6 +90,8 @@ struct Args {
     repos: usize,
     latency_ms: u64,
     time_scale: u64,
+    /// Seconds each pull request step runs at GitHub's real rates.
+    real_rate_window: Option<u64>,
 }
 
 fn parse_args() -> Args {
@@ -82,6 +99,7 @@ fn parse_args() -> Args {
         repos: 1000,
         latency_ms: 20,
         time_scale: 1000,
+        real_rate_window: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -100,6 +118,9 @@ fn parse_args() -> Args {
             "--repos" => args.repos = value("--repos") as usize,
             "--latency-ms" => args.latency_ms = value("--latency-ms"),
             "--time-scale" => args.time_scale = value("--time-scale"),
+            "--real-rate-window" => {
+                args.real_rate_window = Some(value("--real-rate-window"));
+            }
             "-h" | "--help" => usage(""),
             other => usage(&format!("unknown argument {other:?}")),
         }
@@ -110,6 +131,9 @@ fn parse_args() -> Args {
     if !(1..=60_000).contains(&args.time_scale) {
         usage("--time-scale must be between 1 and 60000");
     }
+    if args.real_rate_window.is_some_and(|w| w < 200) {
+        usage("--real-rate-window must be at least 200 (seconds)");
+    }
     args
 }
 
@@ -118,7 +142,7 @@ fn usage(problem: &str) -> ! {
         eprintln!("error: {problem}");
     }
     eprintln!(
-        "usage: cargo bench --bench fleet -- [--repos N (1000)] [--latency-ms MS (20)] [--time-scale K (1000)]"
+        "usage: cargo bench --bench fleet -- [--repos N (1000)] [--latency-ms MS (20)] [--time-scale K (1000)] [--real-rate-window SECS (off; >= 200)]"
     );
     std::process::exit(if problem.is_empty() { 0 } else { 64 });
 }
@@ -221,8 +245,17 @@ unsafe extern "C" {
     fn wait4(pid: i32, status: *mut i32, options: i32, rusage: *mut RUsage) -> i32;
 }
 
+/// `wait4` option: return at once when the child is still running.
+const WNOHANG: i32 = 1;
+
 /// Waits for `pid`; returns (exit code or -signal, peak RSS in MiB).
 fn wait_with_rusage(pid: u32) -> (i32, f64) {
+    reap(pid, true).expect("a blocking wait4 returns the child")
+}
+
+/// Reaps `pid` when it has exited (waiting for it when `block`); returns
+/// (exit code or -signal, peak RSS in MiB), or None while it runs.
+fn reap(pid: u32, block: bool) -> Option<(i32, f64)> {
     let mut status = 0i32;
     let mut usage = RUsage {
         utime: [0; 2],
@@ -233,9 +266,13 @@ fn wait_with_rusage(pid: u32) -> (i32, f64) {
     loop {
         // SAFETY: both pointers are to live, writable locals of the layout
         // the kernel expects; the child is ours and not waited for elsewhere.
-        let r = unsafe { wait4(pid as i32, &mut status, 0, &mut usage) };
+        let options = if block { 0 } else { WNOHANG };
+        let r = unsafe { wait4(pid as i32, &mut status, options, &mut usage) };
         if r == pid as i32 {
             break;
+        }
+        if r == 0 {
+            return None;
         }
         let e = std::io::Error::last_os_error();
         assert!(
@@ -248,7 +285,7 @@ fn wait_with_rusage(pid: u32) -> (i32, f64) {
     } else {
         -(status & 0x7f)
     };
-    (code, usage.maxrss as f64 / 1024.0)
+    Some((code, usage.maxrss as f64 / 1024.0))
 }
 
 /// The release binary cargo built for this bench; rebuilt when older than
@@ -315,6 +352,8 @@ struct Env {
     templates: PathBuf,
     url: String,
     pacing: Vec<String>,
+    /// The fake's compressed secondary limits (restored after a window).
+    fake_limits: Vec<(u32, Duration)>,
     logs: PathBuf,
     /// One compressed hour: each step is a new distributor process, whose
     /// pacer cannot know the previous process's writes, while GitHub (and
@@ -338,9 +377,27 @@ struct StepResult {
     usage: Value,
     warnings: usize,
     stderr_tail: String,
+    /// Set when the step ran as a real-rate window.
+    window: Option<real_rate::Watch>,
 }
 
 impl StepResult {
+    /// A window's apply is stopped by a signal (or finishes first).
+    fn exit_ok(&self) -> bool {
+        match self.window {
+            Some(_) => self.exit == 0 || self.exit == -15 || self.exit == -9,
+            None => self.exit == self.expected_exit,
+        }
+    }
+
+    /// The exit code and what was wanted, e.g. `2/2`, `-15/stop`.
+    fn exit_text(&self) -> String {
+        match self.window {
+            Some(_) => format!("{}/stop", self.exit),
+            None => format!("{}/{}", self.exit, self.expected_exit),
+        }
+    }
+
     fn writes(&self) -> u64 {
         self.counters.content_creating
     }
@@ -351,14 +408,17 @@ impl StepResult {
     }
 }
 
+/// Runs one step to its end (compressed), or for `window` at GitHub's real
+/// rates with distributor's default pacing, then stops it.
 fn run_step(
     env: &Env,
     fake: &FakeGitHub,
-    key: &'static str,
-    title: &'static str,
+    step: (&'static str, &'static str),
     command: &[&str],
     expected_exit: i32,
+    window: Option<Duration>,
 ) -> StepResult {
+    let (key, title) = step;
     let stdout_path = env.logs.join(format!("{key}.stdout.json"));
     let stderr_path = env.logs.join(format!("{key}.stderr.log"));
     let mut cmd = Command::new(&env.bin);
@@ -375,7 +435,11 @@ fn run_step(
             "--color",
             "never",
         ])
-        .args(&env.pacing)
+        .args(if window.is_some() {
+            &[][..]
+        } else {
+            &env.pacing[..]
+        })
         .args(command)
         .env("GITHUB_TOKEN", TOKEN)
         .stdin(Stdio::null())
@@ -393,13 +457,27 @@ fn run_step(
     ] {
         cmd.env_remove(var);
     }
-    std::thread::sleep(env.settle);
+    match window {
+        // A real hour is not waited: the fake's windows are emptied.
+        Some(_) => real_rate::enter(fake),
+        None => std::thread::sleep(env.settle),
+    }
     fake.reset_counters();
     let started = Instant::now();
     // Reaped by wait4 below, which also yields the child's peak RSS.
     #[allow(clippy::zombie_processes)]
     let child = cmd.spawn().expect("spawn distributor");
-    let (exit, rss_mib) = wait_with_rusage(child.id());
+    let (exit, rss_mib, watch) = match window {
+        Some(w) => {
+            let (exit, rss, watch) = real_rate::watch(child.id(), fake, w);
+            real_rate::leave(fake, &env.fake_limits);
+            (exit, rss, Some(watch))
+        }
+        None => {
+            let (exit, rss) = wait_with_rusage(child.id());
+            (exit, rss, None)
+        }
+    };
     let wall_s = started.elapsed().as_secs_f64();
     let counters = fake.counters();
     let output = std::fs::read(&stdout_path)
@@ -423,8 +501,15 @@ fn run_step(
     let tail: Vec<&str> = stderr.lines().rev().take(15).collect();
     let stderr_tail = tail.into_iter().rev().collect::<Vec<_>>().join("\n");
     eprintln!(
-        "fleet: {key} {title}: exit {exit} (want {expected_exit}), {wall_s:.1}s, {} requests",
-        counters.total
+        "fleet: {key} {title}: exit {exit} (want {}), {wall_s:.1}s, {} requests, {} units, {} secondary-limit refusals",
+        if window.is_some() {
+            "a stop".to_string()
+        } else {
+            expected_exit.to_string()
+        },
+        counters.total,
+        counters.content_units,
+        counters.secondary_refusals
     );
     StepResult {
         key,
@@ -438,6 +523,7 @@ fn run_step(
         usage,
         warnings,
         stderr_tail,
+        window: watch,
     }
 }
 
@@ -582,6 +668,19 @@ struct OpenPulls {
     sample: Vec<fake_github::Pull>,
 }
 
+/// Repos whose proposal branch does not carry the step-5 change.
+fn stale_proposals(fake: &FakeGitHub, repos: &[(&str, String)]) -> usize {
+    let marker = b"# fleet revision 3";
+    repos
+        .iter()
+        .filter(|(_, name)| {
+            !fake
+                .file(OWNER, name, PROPOSAL_BRANCH, CHANGED_PATH)
+                .is_some_and(|c| c.windows(marker.len()).any(|w| w == marker))
+        })
+        .count()
+}
+
 fn open_pulls(fake: &FakeGitHub, repos: &[(&str, String)]) -> OpenPulls {
     let mut out = OpenPulls {
         none: 0,
@@ -672,6 +771,7 @@ fn main() {
         templates: templates.clone(),
         url: fake.url(),
         pacing: pacing.clone(),
+        fake_limits: fake_limits.clone(),
         settle: Duration::from_millis(scaled_ms(3_600_000)),
         logs: logs.clone(),
     };
@@ -682,24 +782,32 @@ fn main() {
 
     let mut steps = Vec::new();
     let mut checks: Vec<Functional> = Vec::new();
+    let window = args.real_rate_window.map(Duration::from_secs);
 
     steps.push(run_step(
         &env,
         &fake,
-        "1",
-        "plan, all missing",
+        ("1", "plan, all missing"),
         &["plan", "--no-diff"],
         2,
+        None,
     ));
-    steps.push(run_step(&env, &fake, "2", "apply, direct", &["apply"], 0));
+    steps.push(run_step(
+        &env,
+        &fake,
+        ("2", "apply, direct"),
+        &["apply"],
+        0,
+        None,
+    ));
     checks.push(check_direct(&fake, &repos));
     steps.push(run_step(
         &env,
         &fake,
-        "3",
-        "plan, no-op",
+        ("3", "plan, no-op"),
         &["plan", "--no-diff"],
         0,
+        None,
     ));
 
     // Step 4: the template changes and delivery switches to pull requests.
@@ -708,11 +816,23 @@ fn main() {
     steps.push(run_step(
         &env,
         &fake,
-        "4",
-        "apply, PR opened",
+        ("4", "apply, PR opened"),
         &["apply"],
         0,
+        window,
     ));
+    if let Some(w) = steps.last_mut().and_then(|s| s.window.as_mut()) {
+        let so_far = open_pulls(&fake, &repos);
+        w.progress = format!("{} of {n} repos have their pull request open", so_far.total);
+        steps.push(run_step(
+            &env,
+            &fake,
+            ("4+", "apply, PRs finished"),
+            &["apply"],
+            0,
+            None,
+        ));
+    }
     let opened = open_pulls(&fake, &repos);
     let main_moved = repos
         .iter()
@@ -738,26 +858,33 @@ fn main() {
     steps.push(run_step(
         &env,
         &fake,
-        "5",
-        "apply, PR updated",
+        ("5", "apply, PR updated"),
         &["apply"],
         0,
+        window,
     ));
+    if let Some(w) = steps.last_mut().and_then(|s| s.window.as_mut()) {
+        let stale = stale_proposals(&fake, &repos);
+        w.progress = format!(
+            "{} of {n} pull requests updated to the new change",
+            n - stale
+        );
+        steps.push(run_step(
+            &env,
+            &fake,
+            ("5+", "apply, PRs finished"),
+            &["apply"],
+            0,
+            None,
+        ));
+    }
     let updated = open_pulls(&fake, &repos);
     let renumbered = updated
         .numbers
         .iter()
         .filter(|(name, number)| opened.numbers.get(*name) != Some(*number))
         .count();
-    let marker = b"# fleet revision 3";
-    let stale = repos
-        .iter()
-        .filter(|(_, name)| {
-            !fake
-                .file(OWNER, name, PROPOSAL_BRANCH, CHANGED_PATH)
-                .is_some_and(|c| c.windows(marker.len()).any(|w| w == marker))
-        })
-        .count();
+    let stale = stale_proposals(&fake, &repos);
     checks.push(functional(
         "PR update: same PR updated in place, at most one open PR per repo",
         updated.none == 0 && updated.many == 0 && renumbered == 0 && stale == 0,
@@ -766,15 +893,15 @@ fn main() {
             updated.total, updated.many, updated.none
         ),
     ));
-    let exits_ok = steps.iter().all(|s| s.exit == s.expected_exit);
+    let exits_ok = steps.iter().all(StepResult::exit_ok);
     checks.insert(
         0,
         functional(
-            "exit codes (plan 2 / apply 0 / plan 0 / apply 0 / apply 0)",
+            "exit codes (plan 2 / apply 0 / plan 0 / apply 0 / apply 0; a real-rate window is stopped)",
             exits_ok,
             steps
                 .iter()
-                .map(|s| format!("step {}: {} (want {})", s.key, s.exit, s.expected_exit))
+                .map(|s| format!("step {}: {}", s.key, s.exit_text()))
                 .collect::<Vec<_>>()
                 .join(", "),
         ),
@@ -794,10 +921,13 @@ fn main() {
     );
 
     if !checks.iter().all(|c| c.ok) {
-        for s in steps.iter().filter(|s| s.exit != s.expected_exit) {
+        for s in steps.iter().filter(|s| !s.exit_ok()) {
             eprintln!(
-                "\nstep {} ({}) exited {} (want {}); stderr ends with:\n{}",
-                s.key, s.title, s.exit, s.expected_exit, s.stderr_tail
+                "\nstep {} ({}) exited {}; stderr ends with:\n{}",
+                s.key,
+                s.title,
+                s.exit_text(),
+                s.stderr_tail
             );
         }
         eprintln!("\nfleet: FUNCTIONAL FAILURE (logs in {})", logs.display());
@@ -857,6 +987,12 @@ fn report(args: &Args, steps: &[StepResult], functional: &[Functional], r: &Repo
         "  distributor paced with {} (its defaults 60/1m, 450/1h, 1s / {k}; spacing at least 1ms)",
         r.pacing.join(" ")
     );
+    if let Some(w) = args.real_rate_window {
+        println!(
+            "steps 4 and 5 run as real-rate windows of {w} s (GitHub's limits and distributor's default pacing, \
+             not compressed; see below); steps 4+ and 5+ finish their leftover repos compressed"
+        );
+    }
     println!("PR extras configured: {extras_text}");
     if let Some(e) = &r.extras {
         println!("  as seen on a PR: {e}");
@@ -877,7 +1013,7 @@ fn report(args: &Args, steps: &[StepResult], functional: &[Functional], r: &Repo
 
     // ---- table
     println!(
-        "\n{:<22} {:>5} {:>8} {:>8} {:>7} {:>6} {:>7} {:>8} {:>8} {:>14} {:>14}",
+        "\n{:<22} {:>8} {:>8} {:>8} {:>7} {:>6} {:>7} {:>8} {:>8} {:>14} {:>14}",
         "step",
         "exit",
         "wall s",
@@ -893,9 +1029,9 @@ fn report(args: &Args, steps: &[StepResult], functional: &[Functional], r: &Repo
     for s in steps {
         let p = project(s.units());
         println!(
-            "{:<22} {:>5} {:>8.2} {:>8} {:>7} {:>6} {:>7} {:>8} {:>8.1} {:>14} {:>14}",
+            "{:<22} {:>8} {:>8.2} {:>8} {:>7} {:>6} {:>7} {:>8} {:>8.1} {:>14} {:>14}",
             format!("{} {}", s.key, s.title),
-            format!("{}/{}", s.exit, s.expected_exit),
+            s.exit_text(),
             s.wall_s,
             s.counters.total,
             s.writes(),
@@ -921,6 +1057,13 @@ fn report(args: &Args, steps: &[StepResult], functional: &[Functional], r: &Repo
     println!("\ndistributor's own view (its 'GitHub API usage' log) and the fake's:");
     for s in steps {
         let u = &s.usage;
+        if u.is_null() && s.window.is_some() {
+            println!(
+                "  {} {:<20} none: stopped before its usage log; the fake's view is in the real-rate section",
+                s.key, s.title
+            );
+            continue;
+        }
         println!(
             "  {} {:<20} requests {}, writes {} ({} units), retries {}, observe batches {} ({} splits), warnings logged {}; max in flight {}, primary refusals {}",
             s.key,
@@ -963,6 +1106,10 @@ fn report(args: &Args, steps: &[StepResult], functional: &[Functional], r: &Repo
         );
     }
 
+    if let Some(w) = args.real_rate_window {
+        real_rate::report(steps, w);
+    }
+
     // ---- targets
     let mut targets = Vec::new();
     let noop = step("3");
@@ -995,12 +1142,17 @@ fn report(args: &Args, steps: &[StepResult], functional: &[Functional], r: &Repo
             "PR updated <= 3 content-creating requests per repo (extras are only sent when opening)".to_string(),
         ),
     ] {
-        let s = step(key);
-        let per_repo = s.writes() as f64 / n as f64;
+        // A real-rate window and the compressed run that finishes it.
+        let writes: u64 = steps
+            .iter()
+            .filter(|s| s.key.trim_end_matches('+') == key)
+            .map(StepResult::writes)
+            .sum();
+        let per_repo = writes as f64 / n as f64;
         targets.push(Target {
             name: what,
-            pass: s.writes() <= (allowed * n) as u64,
-            detail: format!("{} writes, {per_repo:.2} per repo (allowed {allowed})", s.writes()),
+            pass: writes <= (allowed * n) as u64,
+            detail: format!("{writes} writes, {per_repo:.2} per repo (allowed {allowed})"),
         });
     }
     let refusals: u64 = steps.iter().map(|s| s.counters.secondary_refusals).sum();
@@ -1009,6 +1161,14 @@ fn report(args: &Args, steps: &[StepResult], functional: &[Functional], r: &Repo
         pass: refusals == 0,
         detail: format!("{refusals} refusals over all steps"),
     });
+    if let Some((pass, detail)) = real_rate::target(steps) {
+        targets.push(Target {
+            name: "real-rate windows: >= 200 s each at GitHub's limits and default pacing, 0 secondary-limit refusals"
+                .into(),
+            pass,
+            detail,
+        });
+    }
     let peak = steps.iter().map(|s| s.rss_mib).fold(0.0, f64::max);
     targets.push(Target {
         name: "peak RSS of distributor < 100 MiB".into(),
@@ -1042,6 +1202,7 @@ fn report(args: &Args, steps: &[StepResult], functional: &[Functional], r: &Repo
         "managed_files_per_repo": { "rendered": RENDERED.len(), "lock_file": 1 },
         "latency_ms": args.latency_ms,
         "time_scale": k,
+        "real_rate_window_s": args.real_rate_window,
         "fake_secondary_limits": r.fake_limits.iter().map(|(c, d)| json!({"count": c, "window_ms": d.as_secs_f64() * 1000.0})).collect::<Vec<_>>(),
         "distributor_pacing_args": r.pacing,
         "pull_request_extras": {
@@ -1073,6 +1234,15 @@ fn report(args: &Args, steps: &[StepResult], functional: &[Functional], r: &Repo
                     "observe_batches": s.usage["observe_batches"],
                 },
                 "warnings_logged": s.warnings,
+                "real_rate_window": s.window.as_ref().map(|w| json!({
+                    "window_s": w.window.as_secs_f64(),
+                    "ran_s": w.ran_s,
+                    "ended": w.ended,
+                    "first_unit_s": w.first_unit_s(),
+                    "units_per_minute": w.units_per_minute(s.units()),
+                    "peak_units_in_60s": w.peak_per_minute(),
+                    "progress": w.progress,
+                })),
                 "summary": s.output.get("summary").cloned().unwrap_or(Value::Null),
                 "changed": s.output.get("changed").cloned().unwrap_or(Value::Null),
                 "failed": s.output.get("failed").cloned().unwrap_or(Value::Null),

@@ -628,6 +628,19 @@ impl FakeGitHub {
         lock(&self.shared.limits).set_remaining(remaining, reset_in);
     }
 
+    /// Replaces the secondary-limit windows from now on (see
+    /// [`Config::secondary_limits`]); units admitted so far still count
+    /// against them.
+    pub fn set_secondary_limits(&self, windows: Vec<(u32, Duration)>) {
+        lock(&self.shared.limits).set_windows(windows);
+    }
+
+    /// Forgets every unit admitted so far, as GitHub's windows are after an
+    /// hour without writes.
+    pub fn reset_secondary_windows(&self) {
+        lock(&self.shared.limits).reset_windows();
+    }
+
     /// Latency added to every request from now on.
     pub fn set_latency(&self, d: Duration) {
         lock(&self.shared.limits).latency = d;

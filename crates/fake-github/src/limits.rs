@@ -230,6 +230,14 @@ impl Limits {
         self.template = Some(bucket);
     }
 
+    pub(crate) fn set_windows(&mut self, windows: Vec<(u32, Duration)>) {
+        self.windows = windows;
+    }
+
+    pub(crate) fn reset_windows(&mut self) {
+        self.admitted.clear();
+    }
+
     /// Admits a request of `units` content-creating units under the
     /// secondary limits: every window must have room for all of them.
     /// `in_flight` includes this request. Err carries retry-after seconds.

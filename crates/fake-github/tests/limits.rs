@@ -87,6 +87,36 @@ fn secondary_limit_refuses_the_fourth_write_in_a_second() {
 }
 
 #[test]
+fn secondary_windows_can_be_replaced_and_reset_at_run_time() {
+    let fake = fake_with(Config {
+        secondary_limits: vec![(2, Duration::from_secs(3600))],
+        ..Config::default()
+    });
+    repo_with_pr(&fake); // unit 1
+    assert_eq!(write_pr_label(&fake, "a").status, 200); // unit 2
+    let refused = write_pr_label(&fake, "b");
+    assert_eq!(refused.status, 403);
+    assert_eq!(refused.headers["retry-after"], "3600");
+
+    // An hour later on GitHub: the window is empty again.
+    fake.reset_secondary_windows();
+    assert_eq!(write_pr_label(&fake, "b").status, 200);
+
+    // Tighter windows count the units already admitted.
+    fake.set_secondary_limits(vec![(1, Duration::from_secs(60))]);
+    let refused = write_pr_label(&fake, "c");
+    assert_eq!(refused.status, 403);
+    assert_eq!(refused.headers["retry-after"], "60");
+    fake.reset_secondary_windows();
+    assert_eq!(write_pr_label(&fake, "c").status, 200);
+
+    assert_eq!(fake.pulls("acme", "one")[0].labels, vec!["a", "b", "c"]);
+    let counters = fake.counters();
+    assert_eq!(counters.secondary_refusals, 2);
+    assert_eq!(counters.content_units, 4);
+}
+
+#[test]
 fn auth_and_primary_rate_limit() {
     let fake = fake_github::FakeGitHub::start(Config::default());
     // No tokens at all: everything is 401.
