@@ -475,6 +475,7 @@ impl Run<'_> {
                     &a.names,
                     &self.prepared.stages,
                     self.request.now,
+                    &|e: &str| e.to_string(),
                 );
                 match g.format {
                     Format::Json => {

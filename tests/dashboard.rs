@@ -381,6 +381,7 @@ fn ledger() -> Ledger {
         config_error: None,
         repos: BTreeMap::new(),
         rollout: Some(rollout()),
+        flags: None,
     };
     for r in [billing, web, api, ok, loose] {
         ledger.repos.insert(r.repo.clone(), r);

@@ -33,7 +33,8 @@ fn write_platform(env: &Env, soak: bool) {
     let mut registry = json!({
         "version": 1,
         "stages": ["dev"],
-        "defaults": {"owner": "acme", "bundles": ["base"], "delivery": "direct"},
+        "defaults": {"owner": "acme", "bundles": ["base"], "delivery": "direct",
+                     "flags": {"ci_flag": true}},
         "teams": {"payments": {
             "owners": {"users": ["alice"]},
             "repos": [repo("edited", "canary"), repo("done", "canary"), repo("late", "beta")]
@@ -62,6 +63,8 @@ fn write_platform(env: &Env, soak: bool) {
     } else {
         CI_TEMPLATE.to_string()
     };
+    // ci.yml reads a flag without printing it: `flags` tracks it.
+    let ci = format!("{{% if flags.ci_flag %}}{{% endif %}}{ci}");
     std::fs::write(p.join("templates/base/ci.yml"), ci).unwrap();
     std::fs::write(p.join("templates/base/CODEOWNERS"), OWNERS_TEMPLATE).unwrap();
 }
@@ -397,11 +400,30 @@ fn status_the_daemon_s_status_the_dashboard_and_metrics_tell_one_truth() {
     assert_eq!(totals["by_decision"]["held"], 1);
     assert_eq!(totals["stale"], 1);
 
+    // Where the flag stands, as `flags` sees it.
+    let run = env.cmd("flags", &["--format", "json", "--state-dir", &s]);
+    let cli_flags: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(cli_flags["flags"][0]["name"], "ci_flag", "{cli_flags}");
+
     // The daemon's cycle writes nothing new and sees the same.
     let daemon = Daemon::start(&env, state);
     let (status, html, metrics) = daemon.views();
     assert_eq!(status["last_cycle"]["outcome"], "ok", "{status}");
     assert_one_truth(&cli, &status, &html, &metrics);
+    assert_eq!(
+        status["flags"], cli_flags["flags"],
+        "flags in /status and `flags`"
+    );
+    let dev = &cli_flags["flags"][0]["stages"][0];
+    for standing in ["live", "pending", "waiting", "blocked"] {
+        let series = format!(
+            "distributor_flag_repos{{flag=\"ci_flag\",stage=\"dev\",standing=\"{standing}\"}}"
+        );
+        let n = dev[standing].as_array().unwrap().len() as f64;
+        assert_eq!(sample(&metrics, &series), n, "{series}");
+    }
+    let panel = rows(section(&html, "flags"));
+    assert!(panel[0].starts_with("ci_flag dev on "), "{panel:#?}");
     assert_eq!(
         sample(&metrics, "distributor_rollout_halted{revision=\"\"}"),
         0.0

@@ -159,19 +159,27 @@ pub async fn run(ctx: Context, request: CycleRequest) -> Outcome {
     };
     cycle.duration_ms = started.elapsed().as_millis() as u64;
     let result = cycle.outcome;
+    let covered_fleet = request.only.is_empty() && !interrupted;
+    let flags = covered_fleet.then(|| {
+        crate::flags::report(
+            &prepared.targets,
+            &outcome.plan,
+            &[],
+            &prepared.stages,
+            run_request.now,
+            &|e: &str| crate::output::record::advice(e, crate::output::record::Reader::Daemon),
+        )
+    });
     let summary = {
         let mut ledger = ctx
             .shared
             .ledger
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        ledger.record(
-            cycle,
-            &outcome.plan,
-            report,
-            &wave_of,
-            request.only.is_empty() && !interrupted,
-        );
+        ledger.record(cycle, &outcome.plan, report, &wave_of, covered_fleet);
+        if flags.is_some() {
+            ledger.flags = flags;
+        }
         ledger.summary()
     };
     ctx.shared

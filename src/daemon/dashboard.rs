@@ -18,6 +18,8 @@
 //! Rendering returns an error rather than panicking; the HTTP handler
 //! answers it with a 500.
 
+mod flags;
+
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
@@ -150,6 +152,8 @@ struct Page<'a> {
     /// The declared waves in rollout order, then waves the ledger's repos
     /// name that the rollout does not (by name), then repos without one.
     waves: Vec<WaveRow<'a>>,
+    /// Where each flag stands per stage (empty before a full cycle).
+    flags: Vec<flags::FlagRow>,
 }
 
 /// A halted rollout.
@@ -321,6 +325,7 @@ impl<'a> Page<'a> {
                     since: &h.since,
                 }),
             waves: waves(ledger, now),
+            flags: flags::rows(ledger.flags.as_ref()),
         }
     }
 }

@@ -92,6 +92,10 @@ pub struct Ledger {
     /// The rollout policy of the last cycle: waves, budgets, halt.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rollout: Option<crate::rollout::Decisions>,
+    /// Where each flag stands (`distributor flags`), as the last cycle that
+    /// covered the fleet observed it (before its own writes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flags: Option<crate::flags::FlagsReport>,
 }
 
 impl Ledger {
@@ -199,6 +203,7 @@ impl Ledger {
             "config_error": self.config_error,
             "totals": self.totals(),
             "rollout": self.rollout,
+            "flags": self.flags.as_ref().map(|f| &f.flags),
             "repos": self.repos.values().collect::<Vec<_>>(),
         })
     }

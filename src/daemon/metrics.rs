@@ -136,6 +136,7 @@ impl Metrics {
                 let _ = writeln!(out, "distributor_rollout_halted{{revision=\"\"}} 0");
             }
         }
+        flag_families(&mut out, ledger.flags.as_ref());
         family(
             &mut out,
             "distributor_pull_requests",
@@ -348,6 +349,34 @@ impl Metrics {
     }
 }
 
+/// Per flag and stage, the repos where its registry value is live,
+/// pending, waiting or blocked (alert on a flag stuck short of live).
+fn flag_families(out: &mut String, flags: Option<&crate::flags::FlagsReport>) {
+    family(
+        out,
+        "distributor_flag_repos",
+        "gauge",
+        "Repositories per flag and stage by where the registry's value stands (live, pending, waiting, blocked), as the last full cycle observed.",
+    );
+    for flag in flags.map(|f| f.flags.as_slice()).unwrap_or_default() {
+        for s in &flag.stages {
+            for (standing, n) in [
+                ("live", s.live.len()),
+                ("pending", s.pending.len()),
+                ("waiting", s.waiting.len()),
+                ("blocked", s.blocked.len()),
+            ] {
+                let _ = writeln!(
+                    out,
+                    "distributor_flag_repos{{flag=\"{}\",stage=\"{}\",standing=\"{standing}\"}} {n}",
+                    escape(&flag.name),
+                    escape(&s.stage)
+                );
+            }
+        }
+    }
+}
+
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} {kind}");
@@ -363,6 +392,47 @@ fn escape(v: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_flag_stage_counts_repos_by_standing() {
+        use crate::flags::{FlagReport, FlagsReport, StageReport, Waiting};
+        let stage = StageReport {
+            stage: "prd".into(),
+            on: 3,
+            live: vec!["acme/a".into(), "acme/b".into()],
+            waiting: vec![Waiting {
+                repo: "acme/c".into(),
+                reason: "held".into(),
+            }],
+            ..StageReport::default()
+        };
+        let ledger = Ledger {
+            flags: Some(FlagsReport {
+                schema: crate::flags::SCHEMA,
+                flags: vec![FlagReport {
+                    name: "new_db".into(),
+                    stages: vec![stage],
+                    complete: false,
+                }],
+                complete: false,
+            }),
+            ..Ledger::default()
+        };
+        let text = Metrics::default().render(&ledger, None);
+        for (standing, n) in [("live", 2), ("pending", 0), ("waiting", 1), ("blocked", 0)] {
+            let line = format!(
+                "distributor_flag_repos{{flag=\"new_db\",stage=\"prd\",standing=\"{standing}\"}} {n}\n"
+            );
+            assert!(text.contains(&line), "{line}\n{text}");
+        }
+        // Without a full cycle yet: the family is declared, with no series.
+        let empty = Metrics::default().render(&Ledger::default(), None);
+        assert!(
+            empty.contains("# TYPE distributor_flag_repos gauge\n"),
+            "{empty}"
+        );
+        assert!(!empty.contains("distributor_flag_repos{"), "{empty}");
+    }
 
     #[test]
     fn held_halted_and_stale_repos_are_counted_for_alerts() {

@@ -24,7 +24,7 @@ use crate::time::{self, Epoch};
 pub const SCHEMA: &str = "distributor.flags/v1";
 
 /// The whole report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FlagsReport {
     pub schema: &'static str,
     pub flags: Vec<FlagReport>,
@@ -33,7 +33,7 @@ pub struct FlagsReport {
 }
 
 /// One flag, stage by stage (in the registry's stage order).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FlagReport {
     pub name: String,
     pub stages: Vec<StageReport>,
@@ -41,7 +41,7 @@ pub struct FlagReport {
 }
 
 /// One flag in one stage, across the fleet.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct StageReport {
     pub stage: String,
     /// Repos whose registry value for the flag in this stage is on / off.
@@ -57,7 +57,8 @@ pub struct StageReport {
     pub blocked: Vec<Blocked>,
     /// Repos of this stage whose files do not read the flag.
     pub unread: Vec<String>,
-    /// Repos without this stage.
+    /// Repos without this stage (no environment for it, and no file
+    /// reading the flag there).
     pub not_applicable: Vec<String>,
     pub complete: bool,
 }
@@ -99,13 +100,16 @@ enum Standing {
 }
 
 /// The report for `names` (every flag the registry defines when empty),
-/// stages in `stage_order`.
+/// stages in `stage_order`. A failing repo's error is passed through
+/// `advise` (the advice a CLI user and the daemon's operator can follow
+/// differ: [`crate::output::record::advice`]).
 pub fn report(
     targets: &[Target],
     plan: &Plan,
     names: &[String],
     stage_order: &[String],
     now: Epoch,
+    advise: &dyn Fn(&str) -> String,
 ) -> FlagsReport {
     let wanted: BTreeSet<String> = if names.is_empty() {
         targets
@@ -117,10 +121,10 @@ pub fn report(
     };
     let plans: BTreeMap<RepoId, &RepoPlan> =
         plan.repos.iter().map(|p| (p.repo.clone(), p)).collect();
-    let errors: BTreeMap<RepoId, &str> = plan
+    let errors: BTreeMap<RepoId, String> = plan
         .errors
         .iter()
-        .map(|e| (e.repo.clone(), e.error.as_str()))
+        .map(|e| (e.repo.clone(), advise(first_line(&e.error))))
         .collect();
     let flags: Vec<FlagReport> = wanted
         .iter()
@@ -148,7 +152,7 @@ pub fn report(
 fn stage_report(
     targets: &[Target],
     plans: &BTreeMap<RepoId, &RepoPlan>,
-    errors: &BTreeMap<RepoId, &str>,
+    errors: &BTreeMap<RepoId, String>,
     flag: &str,
     stage: &str,
     now: Epoch,
@@ -159,7 +163,12 @@ fn stage_report(
     };
     for target in targets {
         let name = target.repo.full_name();
-        let Some(value) = target.repo.stage_flags.get(stage).and_then(|f| f.get(flag)) else {
+        let value = target.repo.stage_flags.get(stage).and_then(|f| f.get(flag));
+        // A repo takes part in a stage it has an environment for, or whose
+        // files read the flag there (a file rendered once per repo).
+        let applies = target.repo.env_stages.iter().any(|s| s == stage)
+            || reads(target, flag, stage).next().is_some();
+        let Some(value) = value.filter(|_| applies) else {
             out.not_applicable.push(name);
             continue;
         };
@@ -171,7 +180,7 @@ fn stage_report(
         let id = target.id();
         let standing = match (plans.get(&id), errors.get(&id)) {
             (_, Some(error)) if reads(target, flag, stage).next().is_some() => {
-                Standing::Waiting(format!("failing: {}", first_line(error)))
+                Standing::Waiting(format!("failing: {error}"))
             }
             (Some(plan), _) => standing(target, plan, flag, stage, now),
             _ => Standing::Unread,

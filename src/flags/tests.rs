@@ -153,7 +153,7 @@ fn stages() -> Vec<String> {
 #[test]
 fn each_repo_is_live_pending_waiting_blocked_or_not_applicable_per_stage() {
     let (targets, plan) = fleet();
-    let report = report(&targets, &plan, &[], &stages(), NOW);
+    let report = report(&targets, &plan, &[], &stages(), NOW, &str::to_string);
     assert_eq!(report.schema, SCHEMA);
     assert_eq!(report.flags.len(), 1);
     let flag = &report.flags[0];
@@ -233,6 +233,7 @@ fn a_fleet_in_sync_is_complete_and_unread_flags_do_not_hold_it() {
         &["new_db".into(), "unknown".into()],
         &stages(),
         NOW,
+        &str::to_string,
     );
     assert!(report.flags[0].complete);
     assert_eq!(report.flags[0].stages[1].live.len(), 7);

@@ -89,6 +89,28 @@ fn holders(s: &StageReport) -> Vec<(&'static str, String, String)> {
     rows
 }
 
+/// The first `n` holders of a stage in one line (`acme/b #7 open 3d 2h;
+/// acme/c wave late waits ...; and 3 more`), for the dashboard; empty when
+/// nothing holds it.
+pub fn holders_line(s: &StageReport, n: usize) -> String {
+    let all: Vec<String> = holders(s)
+        .into_iter()
+        .filter(|(_, repo, _)| !repo.starts_with("and "))
+        .map(|(kind, repo, detail)| format!("{repo} {kind}: {detail}"))
+        .collect();
+    let total = s.pending.len() + s.waiting.len() + s.blocked.len();
+    let mut line = all.into_iter().take(n).collect::<Vec<_>>().join("; ");
+    if total > n {
+        line.push_str(&format!("; and {} more", total - n));
+    }
+    line
+}
+
+/// The registry value across a stage's repos, as text lines say it.
+pub fn value_text(s: &StageReport) -> String {
+    value(s)
+}
+
 /// The report as text.
 pub fn text(report: &FlagsReport) -> String {
     let mut out = String::new();

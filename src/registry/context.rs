@@ -42,11 +42,15 @@ pub struct ResolvedRepo {
     pub uniform_flags: BTreeMap<String, bool>,
     /// The team's environments in stage order.
     pub environments: Vec<ResolvedEnv>,
-    /// Every flag's value in each of the repo's stages (its team's
-    /// environments), kept after rendering: what `distributor flags`
+    /// Every flag's value in each stage the registry declares (stage ->
+    /// flag -> on), kept after rendering: what `distributor flags`
     /// compares the fleet with.
     #[serde(skip)]
     pub stage_flags: BTreeMap<String, BTreeMap<String, bool>>,
+    /// The stages the repo's team has an environment for, kept after
+    /// rendering.
+    #[serde(skip)]
+    pub env_stages: Vec<String>,
     pub team_description: Option<String>,
     pub owners_teams: Vec<String>,
     pub owners_users: Vec<String>,
@@ -277,12 +281,10 @@ pub fn resolve(registry: &Registry) -> Vec<ResolvedRepo> {
                 proposal_branch: d.proposal_branch.clone(),
                 lock_path: d.lock_path.clone(),
                 vars,
+                stage_flags: transpose(&registry.stages, &flags_by_stage),
                 flags_by_stage,
                 uniform_flags,
-                stage_flags: environments
-                    .iter()
-                    .map(|e| (e.name.clone(), e.flags.clone()))
-                    .collect(),
+                env_stages: environments.iter().map(|e| e.name.clone()).collect(),
                 environments,
                 team_description: team.description.clone(),
                 owners_teams: team.owners.teams.clone(),
@@ -295,6 +297,23 @@ pub fn resolve(registry: &Registry) -> Vec<ResolvedRepo> {
         }
     }
     out
+}
+
+/// flag -> stage -> value as stage -> flag -> value, for every stage.
+fn transpose(
+    stages: &[String],
+    by_flag: &BTreeMap<String, BTreeMap<String, bool>>,
+) -> BTreeMap<String, BTreeMap<String, bool>> {
+    stages
+        .iter()
+        .map(|stage| {
+            let values = by_flag
+                .iter()
+                .filter_map(|(name, per)| Some((name.clone(), *per.get(stage)?)))
+                .collect();
+            (stage.clone(), values)
+        })
+        .collect()
 }
 
 /// A flag's value in one stage; a per-stage flag that does not name the
