@@ -124,7 +124,12 @@ pub fn report(
     let errors: BTreeMap<RepoId, String> = plan
         .errors
         .iter()
-        .map(|e| (e.repo.clone(), advise(first_line(&e.error))))
+        // A forge's error text can echo a credential: redacted like every
+        // other view of it.
+        .map(|e| {
+            let error = crate::redact::redact(first_line(&e.error));
+            (e.repo.clone(), advise(&error))
+        })
         .collect();
     let flags: Vec<FlagReport> = wanted
         .iter()

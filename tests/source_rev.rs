@@ -1,0 +1,90 @@
+//! `plan`/`apply --source-rev REV` on the shipped fleet (local forge): the
+//! registry and templates are read as a platform commit holds them (no
+//! checkout), planned and delivered like the head: going back to an older
+//! revision shows what it would change, then delivers exactly its render,
+//! and the lock names that revision. A revision that does not resolve is
+//! refused before anything is written.
+
+mod common;
+
+use common::{Env, lock_on, tip};
+
+/// The platform directory as a git repository with one commit; returns
+/// that commit's id.
+fn commit_platform(env: &Env, message: &str) -> String {
+    let p = &env.platform;
+    env.git(p, &["add", "-A"]);
+    env.git(p, &["commit", "-qm", message]);
+    env.git(p, &["rev-parse", "HEAD"])
+}
+
+#[test]
+fn going_back_to_an_older_revision_plans_then_delivers_its_render() {
+    let env = Env::new();
+    env.git(&env.platform, &["init", "-q", "-b", "main"]);
+    let v1 = commit_platform(&env, "v1");
+    env.apply(&["--init"]).expect_code(0);
+    let bare = env.bare("mango-web");
+    let codeowners_v1 = env.git(&bare, &["show", "main:.github/CODEOWNERS"]);
+
+    env.append_to_template("baseline/CODEOWNERS", "# v2: a change to roll back\n");
+    let v2 = commit_platform(&env, "v2");
+    env.apply(&[]).expect_code(0);
+    assert_eq!(lock_on(&env, &bare, "main")["source"]["revision"], v2);
+    assert!(
+        env.git(&bare, &["show", "main:.github/CODEOWNERS"])
+            .contains("# v2")
+    );
+
+    // What going back would change: the template, reaching every repo.
+    let short = &v1[..8];
+    let plan = env.plan(&["--source-rev", short, "--no-diff"]);
+    plan.expect_code(2);
+    assert!(
+        plan.stdout.contains("baseline/CODEOWNERS"),
+        "{}",
+        plan.stdout
+    );
+    let before = tip(&env, &bare, "main");
+    assert_eq!(tip(&env, &bare, "main"), before, "plan writes nothing");
+
+    // Delivered: exactly v1's render, the lock naming v1.
+    env.apply(&["--source-rev", short]).expect_code(0);
+    assert_eq!(
+        env.git(&bare, &["show", "main:.github/CODEOWNERS"]),
+        codeowners_v1
+    );
+    assert_eq!(lock_on(&env, &bare, "main")["source"]["revision"], v1);
+    env.plan(&["--source-rev", &v1]).expect_code(0);
+    // The head still differs: a plan without --source-rev brings v2 back.
+    env.plan(&["--no-diff"]).expect_code(2);
+    common::assert_fsck_clean(&env);
+}
+
+#[test]
+fn a_revision_that_does_not_resolve_is_refused_before_anything_runs() {
+    let env = Env::initialised();
+    env.git(&env.platform, &["init", "-q", "-b", "main"]);
+    commit_platform(&env, "v1");
+    let before = env.snapshot();
+    for (rev, says) in [
+        (
+            "deadbeef",
+            "no commit deadbeef in the platform repository's history",
+        ),
+        (
+            "nope",
+            "\"nope\" is neither a branch, a tag nor a commit id",
+        ),
+    ] {
+        let run = env.apply(&["--source-rev", rev]);
+        assert_eq!(run.code, 1, "{rev}: {}{}", run.stdout, run.stderr);
+        assert!(
+            run.stderr.contains(&format!("--source-rev {rev}: ")) && run.stderr.contains(says),
+            "{rev}: {}",
+            run.stderr
+        );
+    }
+    env.snapshot()
+        .assert_same(&before, "a refused --source-rev");
+}
