@@ -442,6 +442,7 @@ impl Run<'_> {
         let halted = outcome.halted();
         match (&cli.command, &outcome.report) {
             (Command::Plan(a), _) => {
+                warn_flags_out_of_order(self.prepared, plan, self.request.now);
                 let shown = Shown::new(a.detail, a.diff, a.no_diff);
                 print_plan(stdout, g.format, plan, self.prepared, style, shown)
             }
@@ -469,7 +470,7 @@ impl Run<'_> {
                 })
             }
             (Command::Flags(a), _) => {
-                let report = crate::flags::report(
+                let mut report = crate::flags::report(
                     &self.prepared.targets,
                     plan,
                     &a.names,
@@ -477,6 +478,8 @@ impl Run<'_> {
                     self.request.now,
                     &|e: &str| e.to_string(),
                 );
+                report.out_of_order =
+                    crate::flags::out_of_order(&report, &self.prepared.flag_order);
                 match g.format {
                     Format::Json => {
                         serde_json::to_writer_pretty(&mut *stdout, &report)?;
@@ -533,6 +536,25 @@ impl Run<'_> {
                 unreachable!("handled above")
             }
         }
+    }
+}
+
+/// The staged guard, for `plan`: a warning per flag on in a stage while an
+/// earlier stage of the flag order is not live fleet-wide yet.
+fn warn_flags_out_of_order(prepared: &Prepared, plan: &crate::plan::Plan, now: crate::time::Epoch) {
+    let report = crate::flags::report(
+        &prepared.targets,
+        plan,
+        &[],
+        &prepared.stages,
+        now,
+        &|e: &str| e.to_string(),
+    );
+    for o in crate::flags::out_of_order(&report, &prepared.flag_order) {
+        tracing::warn!(
+            "flag out of order: {}",
+            output::flags::out_of_order_line(&o)
+        );
     }
 }
 

@@ -47,6 +47,8 @@ pub struct Prepared {
     pub rollout: registry::Rollout,
     /// The registry's stages, in order.
     pub stages: Vec<String>,
+    /// The order flags are switched on (`flag_order`, else `stages`).
+    pub flag_order: Vec<String>,
     /// Every flag the registry defines (defaults, teams, repos).
     pub flags: std::collections::BTreeSet<String>,
 }
@@ -165,6 +167,10 @@ pub fn prepare(g: &Selection) -> Result<Prepared> {
         teams: registry.teams.0.len(),
         rollout,
         stages: registry.stages.clone(),
+        flag_order: registry
+            .flag_order
+            .clone()
+            .unwrap_or_else(|| registry.stages.clone()),
         flags: flag_names(&registry),
     })
 }

@@ -235,3 +235,47 @@ fn an_unknown_flag_is_refused_by_name() {
     );
     env.snapshot().assert_same(&before, "a refused flags run");
 }
+
+#[test]
+fn a_flag_switched_on_before_the_earlier_stage_is_live_is_named_out_of_order() {
+    let env = Env::initialised();
+    let state = env.tmp.path().join("state").display().to_string();
+    merge_every_proposal(&env);
+    // stg and prd in one commit: prd is on while stg is still on its way.
+    env.replace_in_registry(
+        r#""new_db": { "dev": true, "uat": true, "stg": false, "prd": false }"#,
+        r#""new_db": { "dev": true, "uat": true, "stg": true, "prd": true }"#,
+    );
+    let (code, report) = flags(&env, &["new_db", "--state-dir", &state]);
+    assert_eq!(code, 2);
+    let out = &report["out_of_order"];
+    assert_eq!(out.as_array().unwrap().len(), 1, "{report}");
+    assert_eq!(
+        (&out[0]["flag"], &out[0]["stage"], &out[0]["earlier"]),
+        (&"new_db".into(), &"prd".into(), &"stg".into())
+    );
+    let stg_waiting = repos(&stage(&report, "new_db", "stg")["waiting"]);
+    assert_eq!(repos(&out[0]["holders"]), stg_waiting);
+
+    let plan = env.plan(&["--state-dir", &state, "--no-diff"]);
+    plan.expect_code(2);
+    assert!(
+        plan.stderr
+            .contains("flag out of order: new_db is on in prd while stg is not live everywhere yet (held up by "),
+        "{}",
+        plan.stderr
+    );
+    // A flag order that does not name stg: nothing out of order.
+    env.edit_registry(|r| r["flag_order"] = serde_json::json!(["dev", "uat", "prd"]));
+    let (_, report) = flags(&env, &["new_db", "--state-dir", &state]);
+    assert!(report.get("out_of_order").is_none(), "{report}");
+    // An unknown stage in flag_order is refused by validate, by path.
+    env.edit_registry(|r| r["flag_order"] = serde_json::json!(["dev", "qa"]));
+    let run = env.run_raw(&["validate"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("flag_order[1]") && run.stderr.contains("unknown stage \"qa\""),
+        "{}",
+        run.stderr
+    );
+}

@@ -409,6 +409,7 @@ mod tests {
         let ledger = Ledger {
             flags: Some(FlagsReport {
                 schema: crate::flags::SCHEMA,
+                out_of_order: Vec::new(),
                 flags: vec![FlagReport {
                     name: "new_db".into(),
                     stages: vec![stage],

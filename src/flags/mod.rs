@@ -30,6 +30,55 @@ pub struct FlagsReport {
     pub flags: Vec<FlagReport>,
     /// Every flag's registry value is live in every repo it applies to.
     pub complete: bool,
+    /// Flags on in a stage while an earlier stage of the registry's
+    /// `flag_order` is not yet live fleet-wide ([`out_of_order`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub out_of_order: Vec<OutOfOrder>,
+}
+
+/// A flag switched on in `stage` while `earlier` (before it in the flag
+/// order) is not live everywhere yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutOfOrder {
+    pub flag: String,
+    pub stage: String,
+    pub earlier: String,
+    /// The repos holding `earlier` up (pending, waiting, blocked).
+    pub holders: Vec<String>,
+}
+
+/// Every flag on (in some repo) in a stage of `order` while an earlier
+/// stage of `order` is not complete: the staged guard. Names the earliest
+/// such stage and the repos holding it.
+pub fn out_of_order(report: &FlagsReport, order: &[String]) -> Vec<OutOfOrder> {
+    let mut out = Vec::new();
+    for flag in &report.flags {
+        let in_order: Vec<&StageReport> = order
+            .iter()
+            .filter_map(|name| flag.stages.iter().find(|s| &s.stage == name))
+            .collect();
+        for (i, stage) in in_order.iter().enumerate() {
+            if stage.on == 0 {
+                continue;
+            }
+            if let Some(earlier) = in_order[..i].iter().find(|s| !s.complete) {
+                let holders = earlier
+                    .pending
+                    .iter()
+                    .map(|p| p.repo.clone())
+                    .chain(earlier.waiting.iter().map(|w| w.repo.clone()))
+                    .chain(earlier.blocked.iter().map(|b| b.repo.clone()))
+                    .collect();
+                out.push(OutOfOrder {
+                    flag: flag.name.clone(),
+                    stage: stage.stage.clone(),
+                    earlier: earlier.stage.clone(),
+                    holders,
+                });
+            }
+        }
+    }
+    out
 }
 
 /// One flag, stage by stage (in the registry's stage order).
@@ -151,6 +200,7 @@ pub fn report(
         schema: SCHEMA,
         flags,
         complete,
+        out_of_order: Vec::new(),
     }
 }
 

@@ -247,3 +247,22 @@ fn a_fleet_in_sync_is_complete_and_unread_flags_do_not_hold_it() {
     );
     assert!(report.complete);
 }
+
+#[test]
+fn a_flag_on_in_a_stage_before_an_earlier_one_is_live_is_out_of_order() {
+    let (targets, plan) = fleet();
+    let report = report(&targets, &plan, &[], &stages(), NOW, &str::to_string);
+    // dev is held up by the failing repo; stg is on: out of order.
+    assert_eq!(
+        out_of_order(&report, &stages()),
+        [OutOfOrder {
+            flag: "new_db".into(),
+            stage: "stg".into(),
+            earlier: "dev".into(),
+            holders: vec!["acme/broken".into()],
+        }]
+    );
+    // A flag order without dev: stg comes first, nothing before it.
+    let order: Vec<String> = ["stg", "prd"].map(String::from).to_vec();
+    assert!(out_of_order(&report, &order).is_empty());
+}

@@ -148,6 +148,12 @@ pub fn text(report: &FlagsReport) -> String {
             }
         }
     }
+    if !report.out_of_order.is_empty() {
+        out.push_str("\nOut of order (the registry's flag_order):\n");
+        for o in &report.out_of_order {
+            let _ = writeln!(out, "  {}", out_of_order_line(o));
+        }
+    }
     let verdict = if report.complete {
         "Every flag's registry value is live everywhere."
     } else {
@@ -157,9 +163,33 @@ pub fn text(report: &FlagsReport) -> String {
     out
 }
 
+/// `new_db is on in prd while stg is not live everywhere yet (held up by
+/// acme/a, acme/b and 3 more)`.
+pub fn out_of_order_line(o: &crate::flags::OutOfOrder) -> String {
+    let named: Vec<&str> = o.holders.iter().take(3).map(String::as_str).collect();
+    let more = match o.holders.len().saturating_sub(3) {
+        0 => String::new(),
+        n => format!(" and {n} more"),
+    };
+    format!(
+        "{} is on in {} while {} is not live everywhere yet (held up by {}{more})",
+        o.flag,
+        o.stage,
+        o.earlier,
+        named.join(", ")
+    )
+}
+
 /// The report as markdown: a table per flag, then the holders.
 pub fn markdown(report: &FlagsReport) -> String {
     let mut out = String::from("## Flags\n\n");
+    for o in &report.out_of_order {
+        let _ = writeln!(
+            out,
+            "> **Out of order:** {}\n",
+            escape(&out_of_order_line(o))
+        );
+    }
     for flag in &report.flags {
         let mark = if flag.complete { "live" } else { "on its way" };
         let _ = writeln!(out, "### `{}` ({mark})\n", flag.name);
@@ -248,6 +278,7 @@ mod tests {
         };
         FlagsReport {
             schema: crate::flags::SCHEMA,
+            out_of_order: Vec::new(),
             flags: vec![FlagReport {
                 name: "new_db".into(),
                 stages: vec![stg, prd],

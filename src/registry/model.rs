@@ -22,6 +22,11 @@ pub struct Registry {
     /// Ordered list of environment stage names (e.g. dev, uat, tst, stg,
     /// prd). The order is the promotion order and the fan-out order.
     pub stages: Vec<String>,
+    /// The order flags are switched on, stage by stage (default: `stages`):
+    /// `distributor flags` warns when a flag is on in a stage while an
+    /// earlier one is not yet live fleet-wide.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flag_order: Option<Vec<String>>,
     /// Ordered rollout waves; repos name one of them.
     #[serde(default)]
     pub waves: Vec<Wave>,

@@ -50,6 +50,27 @@ pub fn validate(origin: &str, registry: &Registry, known_bundles: &[String]) -> 
         }
     }
 
+    // The flag order: declared stages, each once.
+    let mut ordered = BTreeSet::new();
+    for (i, s) in registry.flag_order.iter().flatten().enumerate() {
+        if !stages.contains(s.as_str()) {
+            d.push(
+                at(&format!("flag_order[{i}]")),
+                format!(
+                    "unknown stage {}; declared stages: {}",
+                    quote(s),
+                    registry.stages.join(", ")
+                ),
+            );
+        }
+        if !ordered.insert(s.as_str()) {
+            d.push(
+                at(&format!("flag_order[{i}]")),
+                format!("stage {} is listed twice", quote(s)),
+            );
+        }
+    }
+
     // Waves.
     let mut waves = BTreeSet::new();
     for (i, w) in registry.waves.iter().enumerate() {

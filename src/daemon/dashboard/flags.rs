@@ -87,6 +87,7 @@ mod tests {
         };
         let report = FlagsReport {
             schema: crate::flags::SCHEMA,
+            out_of_order: Vec::new(),
             flags: vec![FlagReport {
                 name: "new_db".into(),
                 stages: vec![stage],
