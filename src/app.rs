@@ -309,6 +309,11 @@ async fn run_inner(cli: Cli) -> Result<u8> {
             Command::Apply(a) => a.audit_log.clone(),
             _ => None,
         },
+        strict_flags: match &cli.command {
+            Command::Plan(a) if a.strict_flags => Some(prepared.flag_order.clone()),
+            Command::Apply(a) if a.strict_flags => Some(prepared.flag_order.clone()),
+            _ => None,
+        },
     };
     let mut run = Run {
         cli: &cli,

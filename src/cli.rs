@@ -296,6 +296,10 @@ pub struct PlanArgs {
     /// checkout: what going back to REV would change.
     #[arg(long, value_name = "REV")]
     pub source_rev: Option<String>,
+    /// Fail (exit 1) when a flag is on in a stage while an earlier stage of
+    /// the registry's flag_order is not live fleet-wide (default: warn).
+    #[arg(long)]
+    pub strict_flags: bool,
     #[command(flatten)]
     pub init: InitArgs,
 }
@@ -310,6 +314,10 @@ pub struct ApplyArgs {
     /// normal delivery.
     #[arg(long, value_name = "REV")]
     pub source_rev: Option<String>,
+    /// Refuse to write anything when a flag is on in a stage while an
+    /// earlier stage of the registry's flag_order is not live fleet-wide.
+    #[arg(long)]
+    pub strict_flags: bool,
     /// Urgent fix: commit directly even where delivery is `pr`, overwrite
     /// drift. Never rewrites history. Needs --reason.
     #[arg(long, requires = "reason")]

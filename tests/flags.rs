@@ -265,10 +265,28 @@ fn a_flag_switched_on_before_the_earlier_stage_is_live_is_named_out_of_order() {
         "{}",
         plan.stderr
     );
+    // --strict-flags: refused before anything is written.
+    let before = env.snapshot();
+    for command in ["plan", "apply"] {
+        let run = env.cmd(command, &["--strict-flags", "--state-dir", &state]);
+        assert_eq!(run.code, 1, "{command}: {}{}", run.stdout, run.stderr);
+        assert!(
+            run.stderr.contains("refusing to write (--strict-flags): ")
+                && run
+                    .stderr
+                    .contains("new_db is on in prd while stg is not live everywhere yet"),
+            "{command}: {}",
+            run.stderr
+        );
+    }
+    env.snapshot()
+        .assert_same(&before, "a refused --strict-flags apply");
     // A flag order that does not name stg: nothing out of order.
     env.edit_registry(|r| r["flag_order"] = serde_json::json!(["dev", "uat", "prd"]));
     let (_, report) = flags(&env, &["new_db", "--state-dir", &state]);
     assert!(report.get("out_of_order").is_none(), "{report}");
+    env.apply(&["--strict-flags", "--state-dir", &state])
+        .expect_code(0);
     // An unknown stage in flag_order is refused by validate, by path.
     env.edit_registry(|r| r["flag_order"] = serde_json::json!(["dev", "qa"]));
     let run = env.run_raw(&["validate"]);

@@ -327,12 +327,16 @@ fn help_groups_options_under_their_headings() {
         "--github-max-in-flight",
     ];
     for (command, own) in [
-        ("plan", &["--source-rev", "--init", "--help"][..]),
+        (
+            "plan",
+            &["--source-rev", "--strict-flags", "--init", "--help"][..],
+        ),
         (
             "apply",
             &[
                 "--dry-run",
                 "--source-rev",
+                "--strict-flags",
                 "--force",
                 "--reason",
                 "--allow-dirty",

@@ -130,6 +130,7 @@ pub async fn run(ctx: Context, request: CycleRequest) -> Outcome {
         full_fleet: request.only.is_empty(),
         state_dir: Some(ctx.state_dir.clone()),
         audit_log: None,
+        strict_flags: None,
     };
     let health = ctx.shared.clone();
     let mut beat = move |_: &crate::apply::RepoReport| health.health.beat();

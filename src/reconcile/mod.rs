@@ -55,6 +55,10 @@ pub struct Request {
     pub state_dir: Option<PathBuf>,
     /// Where a forced run's audit records go (default: the state directory).
     pub audit_log: Option<PathBuf>,
+    /// `--strict-flags`: the flag order (`flag_order`) to check before
+    /// the first write; a flag on in a stage while an earlier one is not
+    /// live fleet-wide refuses the run ([`RunError::FlagsOutOfOrder`]).
+    pub strict_flags: Option<Vec<String>>,
 }
 
 /// What the caller does between repos while applying.
@@ -104,6 +108,11 @@ pub enum RunError {
         "refusing the forced run: {0}; nothing was written (pass --audit-log FILE or --state-dir DIR where records can be kept)"
     )]
     Audit(String),
+    /// `--strict-flags` and a flag is out of order: nothing was written.
+    #[error(
+        "refusing to write (--strict-flags): {0}; nothing was written (switch the flag on in the earlier stage first, or let it become live there)"
+    )]
+    FlagsOutOfOrder(String),
 }
 
 /// Runs the pipeline for `prepared`'s targets on `forge`.
@@ -172,6 +181,9 @@ pub async fn run<F: Forge>(
         forced: request.force_reason.is_some(),
     };
     let decided = rollout::attach(&policy, &mut plan);
+    if let Some(order) = &request.strict_flags {
+        check_flag_order(prepared, &plan, order, request.now)?;
+    }
     if !request.execute {
         return Ok(Outcome {
             plan,
@@ -196,6 +208,33 @@ pub async fn run<F: Forge>(
         report: Some(report),
         recorded,
     })
+}
+
+/// The staged flag guard before any write: every flag on in a stage while
+/// an earlier stage of `order` is not live fleet-wide is an error.
+fn check_flag_order(
+    prepared: &Prepared,
+    plan: &crate::plan::Plan,
+    order: &[String],
+    now: crate::time::Epoch,
+) -> Result<(), RunError> {
+    let report = crate::flags::report(
+        &prepared.targets,
+        plan,
+        &[],
+        &prepared.stages,
+        now,
+        &|e: &str| e.to_string(),
+    );
+    let out = crate::flags::out_of_order(&report, order);
+    if out.is_empty() {
+        return Ok(());
+    }
+    let lines: Vec<String> = out
+        .iter()
+        .map(crate::output::flags::out_of_order_line)
+        .collect();
+    Err(RunError::FlagsOutOfOrder(lines.join("; ")))
 }
 
 /// [`crate::prepare::prepare`] on a blocking thread (reading, validating
