@@ -207,7 +207,21 @@ fn observe_all(
 ) {
     fake.reset_counters();
     runtime().block_on(async {
-        let gh = forge(fake, 50, unpaced());
+        // One query in flight: batches are answered in the order they are
+        // sent, so the size the adaptive batching ends at is deterministic
+        // (concurrent answers can reset its growth streak in any order).
+        let gh = GitHubForge::new(GitHubConfig {
+            api_url: fake.url(),
+            auth: Auth::Token(TOKEN.to_string().into()),
+            write_mode: WriteMode::Graphql,
+            batch_size: 50,
+            client: ClientSettings {
+                pacing: unpaced(),
+                max_in_flight: 1,
+                ..ClientSettings::default()
+            },
+        })
+        .unwrap();
         let queries: Vec<RepoQuery> = repos.iter().map(query).collect();
         let results = gh.observe(&queries).await;
         (
