@@ -241,19 +241,26 @@ fn refused_by(watcher: &mut dyn Watcher, plan: &RepoPlan) -> Option<RepoReport> 
 
 /// A report of nothing done yet.
 fn empty_report(plan: &RepoPlan) -> RepoReport {
-    RepoReport {
-        repo: plan.repo.clone(),
-        commit: None,
-        proposal: ProposalOutcome::None,
-        files_changed: 0,
-        replanned: false,
-        pull_request: None,
-        fallback: None,
-        warnings: Vec::new(),
-        deferred: None,
-        escalated: false,
-        error: None,
-        duration_ms: 0,
+    RepoReport::nothing_done(plan.repo.clone())
+}
+
+impl RepoReport {
+    /// The report of `repo` with nothing done (yet).
+    pub fn nothing_done(repo: crate::forge::RepoId) -> RepoReport {
+        RepoReport {
+            repo,
+            commit: None,
+            proposal: ProposalOutcome::None,
+            files_changed: 0,
+            replanned: false,
+            pull_request: None,
+            fallback: None,
+            warnings: Vec::new(),
+            deferred: None,
+            escalated: false,
+            error: None,
+            duration_ms: 0,
+        }
     }
 }
 

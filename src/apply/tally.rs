@@ -112,20 +112,7 @@ pub(crate) mod tests {
 
     /// A report of `name` with nothing done, changed by `edit`.
     fn repo(name: &str, edit: impl FnOnce(&mut RepoReport)) -> RepoReport {
-        let mut r = RepoReport {
-            repo: RepoId::new("acme", name),
-            commit: None,
-            proposal: ProposalOutcome::None,
-            files_changed: 0,
-            replanned: false,
-            pull_request: None,
-            fallback: None,
-            warnings: Vec::new(),
-            deferred: None,
-            escalated: false,
-            error: None,
-            duration_ms: 0,
-        };
+        let mut r = RepoReport::nothing_done(RepoId::new("acme", name));
         edit(&mut r);
         r
     }

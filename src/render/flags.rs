@@ -120,23 +120,37 @@ impl Object for RecordingFlags {
     }
 }
 
-/// The flags of one environment (`flags` in a per-environment file, and
-/// `environments[i].flags`): each read is a read in `stage`.
-pub fn for_stage(flags: &BTreeMap<String, bool>, stage: &str, recorder: &Recorder) -> JValue {
-    let entries = flags
-        .iter()
-        .map(|(name, on)| {
-            let entry = Entry {
-                value: JValue::from(*on),
-                reads: vec![FlagRead::new(name, stage)],
-            };
-            (name.clone(), entry)
-        })
-        .collect();
+/// A recording map of `entries`.
+fn recording(entries: BTreeMap<String, Entry>, recorder: &Recorder) -> JValue {
     JValue::from_object(RecordingFlags {
         entries,
         recorder: recorder.clone(),
     })
+}
+
+/// A map `key -> on` whose read of `key` is `read(key)`.
+fn booleans(
+    values: &BTreeMap<String, bool>,
+    read: impl Fn(&str) -> FlagRead,
+    recorder: &Recorder,
+) -> JValue {
+    let entries = values
+        .iter()
+        .map(|(key, on)| {
+            let entry = Entry {
+                value: JValue::from(*on),
+                reads: vec![read(key)],
+            };
+            (key.clone(), entry)
+        })
+        .collect();
+    recording(entries, recorder)
+}
+
+/// The flags of one environment (`flags` in a per-environment file, and
+/// `environments[i].flags`): each read is a read in `stage`.
+pub fn for_stage(flags: &BTreeMap<String, bool>, stage: &str, recorder: &Recorder) -> JValue {
+    booleans(flags, |name| FlagRead::new(name, stage), recorder)
 }
 
 /// The flags of a file rendered once per repo (`flags`): a flag with one
@@ -163,10 +177,7 @@ pub fn for_repo(
             (name.clone(), entry)
         })
         .collect();
-    JValue::from_object(RecordingFlags {
-        entries,
-        recorder: recorder.clone(),
-    })
+    recording(entries, recorder)
 }
 
 /// One flag's values by stage, each stage read on its own (also what
@@ -176,20 +187,7 @@ pub fn per_stage_map(
     per_stage: &BTreeMap<String, bool>,
     recorder: &Recorder,
 ) -> JValue {
-    let entries = per_stage
-        .iter()
-        .map(|(stage, on)| {
-            let entry = Entry {
-                value: JValue::from(*on),
-                reads: vec![FlagRead::new(name, stage)],
-            };
-            (stage.clone(), entry)
-        })
-        .collect();
-    JValue::from_object(RecordingFlags {
-        entries,
-        recorder: recorder.clone(),
-    })
+    booleans(per_stage, |stage| FlagRead::new(name, stage), recorder)
 }
 
 /// `flags_by_stage`: flag -> its [`per_stage_map`].
@@ -207,8 +205,5 @@ pub fn by_stage(
             (name.clone(), entry)
         })
         .collect();
-    JValue::from_object(RecordingFlags {
-        entries,
-        recorder: recorder.clone(),
-    })
+    recording(entries, recorder)
 }
