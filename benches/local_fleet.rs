@@ -115,6 +115,7 @@ fn main() {
             now: 0,
             direct_after: Default::default(),
             bundle_labels: Default::default(),
+            rollback: None,
         },
         diffs: false,
         missing_as_empty: false,

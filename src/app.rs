@@ -22,6 +22,7 @@ use crate::reconcile;
 use crate::rollout;
 use crate::source;
 
+mod control;
 mod formats;
 pub use formats::{formats, refused_format};
 
@@ -221,6 +222,16 @@ async fn run_inner(cli: Cli) -> Result<u8> {
         Command::Man => return crate::manual::man(&mut Out(std::io::stdout())),
         _ => {}
     }
+    let now = match &g.now {
+        Some(t) => crate::time::parse_rfc3339(t)
+            .with_context(|| format!("--now (or DISTRIBUTOR_NOW) {t:?} is not an RFC 3339 time"))?,
+        None => crate::time::now(),
+    };
+    let state_dir = state_dir(g);
+    if let Command::Unpin = &cli.command {
+        let mut out = crate::redact::Redacting::new(Out(std::io::stdout()));
+        return control::unpin(state_dir, now, &mut out);
+    }
     let mut prepared = prepare(&Selection {
         registry: g.registry.clone(),
         templates: g.templates.clone(),
@@ -228,12 +239,9 @@ async fn run_inner(cli: Cli) -> Result<u8> {
         repos: g.repo.clone(),
         bundles: g.bundle.clone(),
         keep_context: matches!(cli.command, Command::Context(_)),
-        source_rev: match &cli.command {
-            Command::Plan(a) => a.source_rev.clone(),
-            Command::Apply(a) => a.source_rev.clone(),
-            _ => None,
-        },
+        source_rev: control::source_rev(&cli.command, state_dir.as_deref())?,
     })?;
+    control::check_pinned_apply(&cli.command, &prepared, state_dir.as_deref())?;
     let color = use_color(g.color, std::io::stdout().is_terminal());
     let style = Style { color };
     // Buffered: a 10,000-repo plan is written in large blocks, not a
@@ -260,17 +268,14 @@ async fn run_inner(cli: Cli) -> Result<u8> {
         _ => {}
     }
 
-    let now = match &g.now {
-        Some(t) => crate::time::parse_rfc3339(t)
-            .with_context(|| format!("--now (or DISTRIBUTOR_NOW) {t:?} is not an RFC 3339 time"))?,
-        None => crate::time::now(),
+    let pin = match &cli.command {
+        Command::Promote(a) => {
+            return control::promote(&prepared, state_dir, a, now, &mut stdout);
+        }
+        Command::Resume(a) => return control::resume(state_dir, a, now, &mut stdout),
+        Command::Rollback(a) => Some(control::rollback_pin(&prepared, state_dir.clone(), a, now)?),
+        _ => None,
     };
-    let state_dir = state_dir(g);
-    match &cli.command {
-        Command::Promote(a) => return promote(&prepared, state_dir, a, now, &mut stdout),
-        Command::Resume(a) => return resume(state_dir, a, now, &mut stdout),
-        _ => {}
-    }
     let source = source::revision(&prepared.inputs);
     let (init, force_reason, diffs) = match &cli.command {
         Command::Plan(a) => (a.init.init, None, !a.no_diff),
@@ -281,11 +286,13 @@ async fn run_inner(cli: Cli) -> Result<u8> {
             checked_force(a, &source)?,
             a.dry_run && !a.no_diff,
         ),
+        Command::Rollback(a) => (false, a.force.then(|| a.reason.clone()), a.dry_run),
         Command::Validate
         | Command::Context(_)
         | Command::Serve(_)
         | Command::Promote(_)
         | Command::Resume(_)
+        | Command::Unpin
         | Command::Init(_)
         | Command::Completions(_)
         | Command::Man => {
@@ -294,7 +301,11 @@ async fn run_inner(cli: Cli) -> Result<u8> {
     };
     // `--init` creates missing repos only when applying for real; plan,
     // status and dry runs show them as empty repositories instead.
-    let execute = matches!(&cli.command, Command::Apply(a) if !a.dry_run);
+    let execute = match &cli.command {
+        Command::Apply(a) => !a.dry_run,
+        Command::Rollback(a) => !a.dry_run,
+        _ => false,
+    };
     let request = reconcile::Request {
         source,
         now,
@@ -307,6 +318,7 @@ async fn run_inner(cli: Cli) -> Result<u8> {
         state_dir,
         audit_log: match &cli.command {
             Command::Apply(a) => a.audit_log.clone(),
+            Command::Rollback(a) => a.audit_log.clone(),
             _ => None,
         },
         strict_flags: match &cli.command {
@@ -314,6 +326,8 @@ async fn run_inner(cli: Cli) -> Result<u8> {
             Command::Apply(a) if a.strict_flags => Some(prepared.flag_order.clone()),
             _ => None,
         },
+        rollback_only: matches!(cli.command, Command::Rollback(_)),
+        pin,
     };
     let mut run = Run {
         cli: &cli,
@@ -455,6 +469,10 @@ impl Run<'_> {
                 let shown = Shown::new(a.detail, a.diff, a.no_diff);
                 print_plan(stdout, g.format, plan, self.prepared, style, shown)
             }
+            (Command::Rollback(_), None) => {
+                let shown = Shown::new(false, false, false);
+                print_plan(stdout, g.format, plan, self.prepared, style, shown)
+            }
             (Command::Status(_), _) => {
                 let view = output::record::StatusView::new(
                     plan,
@@ -501,18 +519,21 @@ impl Run<'_> {
                     exit::CHANGES
                 })
             }
-            (Command::Apply(_), Some(report)) => {
+            (Command::Apply(_) | Command::Rollback(_), Some(report)) => {
                 let source = &self.request.source;
                 match g.format {
                     Format::Json => output::json::write_apply(stdout, source, report)?,
                     _ => {
                         write!(stdout, "{}", output::text::apply(report, style))?;
-                        if let Some(reason) = &self.request.force_reason {
+                        if let Some(heading) = audited_heading(self.request) {
                             write!(
                                 stdout,
                                 "{}",
-                                output::text::forced_table(report, reason, style)
+                                output::text::forced_table(report, &heading, style)
                             )?;
+                        }
+                        if let Some(pin) = &self.request.pin {
+                            writeln!(stdout, "\nThe fleet is {}", rollout::pin::describe(pin))?;
                         }
                     }
                 }
@@ -533,6 +554,7 @@ impl Run<'_> {
                 | Command::Serve(_)
                 | Command::Promote(_)
                 | Command::Resume(_)
+                | Command::Unpin
                 | Command::Init(_)
                 | Command::Completions(_)
                 | Command::Man,
@@ -541,6 +563,24 @@ impl Run<'_> {
                 unreachable!("handled above")
             }
         }
+    }
+}
+
+/// The heading of the table of audited outcomes, for a forced run or a
+/// rollback; `None` for other runs.
+fn audited_heading(request: &reconcile::Request) -> Option<String> {
+    match (&request.force_reason, &request.pin) {
+        (Some(reason), Some(pin)) => Some(format!(
+            "Forced rollback to revision {} ({reason})",
+            crate::plan::message::short(&pin.revision)
+        )),
+        (Some(reason), None) => Some(format!("Forced run ({reason})")),
+        (None, Some(pin)) => Some(format!(
+            "Rollback to revision {} ({})",
+            crate::plan::message::short(&pin.revision),
+            pin.reason
+        )),
+        (None, None) => None,
     }
 }
 
@@ -606,118 +646,6 @@ fn state_dir(g: &Global) -> Option<PathBuf> {
         g.state_dir.as_deref(),
         &reconcile::fleet_key(&endpoint, platform),
     )
-}
-
-/// `distributor promote REV --wave NAME`.
-fn promote(
-    prepared: &Prepared,
-    state_dir: Option<PathBuf>,
-    a: &crate::cli::PromoteArgs,
-    now: crate::time::Epoch,
-    out: &mut impl Write,
-) -> Result<u8> {
-    if prepared.rollout.wave_index(Some(&a.wave)).is_none() {
-        let known: Vec<&str> = prepared
-            .rollout
-            .waves
-            .iter()
-            .map(|w| w.name.as_str())
-            .collect();
-        bail!(
-            "no wave {:?} in the registry (waves: {})",
-            a.wave,
-            if known.is_empty() {
-                "none declared".to_string()
-            } else {
-                known.join(", ")
-            }
-        );
-    }
-    let log = rollout_log(state_dir)?;
-    let state = log.read().map_err(anyhow::Error::msg)?;
-    // A prefix as printed ("held" messages show 12 characters) resolves
-    // like git's; a revision nobody has seen is refused, not recorded.
-    let history = crate::source::history(&prepared.inputs, reconcile::HISTORY);
-    let current = rollout::revision_key(&crate::source::revision(&prepared.inputs));
-    let known = history
-        .iter()
-        .map(|(r, _)| r.as_str())
-        .chain(std::iter::once(current.as_str()))
-        .chain(state.revisions());
-    let revision = rollout::revision::resolve(
-        &a.revision,
-        known,
-        "the platform history nor the rollout log",
-    )
-    .map_err(anyhow::Error::msg)?;
-    let operator = crate::audit::operator();
-    log.append(
-        &[rollout::Event::Promoted {
-            at: now,
-            revision: revision.clone(),
-            wave: a.wave.clone(),
-            operator: operator.clone(),
-        }],
-        now,
-    )
-    .map_err(anyhow::Error::msg)?;
-    tracing::info!(revision = %revision, wave = %a.wave, operator = %operator, "revision promoted");
-    writeln!(
-        out,
-        "promoted revision {revision} to wave {} (and the waves before it); recorded in {}",
-        a.wave,
-        log.path().display()
-    )?;
-    Ok(exit::OK)
-}
-
-/// `distributor resume REV`.
-fn resume(
-    state_dir: Option<PathBuf>,
-    a: &crate::cli::ResumeArgs,
-    now: crate::time::Epoch,
-    out: &mut impl Write,
-) -> Result<u8> {
-    let log = rollout_log(state_dir)?;
-    let state = log.read().map_err(anyhow::Error::msg)?;
-    let revision = match rollout::revision::resolve(
-        &a.revision,
-        state.halted.keys().map(String::as_str),
-        "the halted revisions",
-    ) {
-        Ok(r) => r,
-        Err(e) => bail!(
-            "{e} (halted: {})",
-            if state.halted.is_empty() {
-                "none".to_string()
-            } else {
-                state.halted.keys().cloned().collect::<Vec<_>>().join(", ")
-            }
-        ),
-    };
-    let operator = crate::audit::operator();
-    log.append(
-        &[rollout::Event::Resumed {
-            at: now,
-            revision: revision.clone(),
-            operator: operator.clone(),
-        }],
-        now,
-    )
-    .map_err(anyhow::Error::msg)?;
-    tracing::info!(revision = %revision, operator = %operator, "rollout resumed");
-    writeln!(
-        out,
-        "resumed the rollout of revision {revision}; it is not halted again by the failures seen so far"
-    )?;
-    Ok(exit::OK)
-}
-
-fn rollout_log(state_dir: Option<PathBuf>) -> Result<rollout::Log> {
-    let dir = state_dir.context(
-        "no state directory: pass --state-dir DIR (the daemon's is /var/lib/distributor)",
-    )?;
-    Ok(rollout::Log::in_dir(&dir))
 }
 
 /// How much of a plan to print: `--detail`, `--diff`, `--no-diff`.

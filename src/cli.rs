@@ -188,8 +188,18 @@ pub enum Command {
     /// Let a platform revision reach a wave (and the waves before it) now,
     /// without waiting for earlier waves or their soak.
     Promote(PromoteArgs),
-    /// Resume the rollout of a halted platform revision.
+    /// Resume the rollout of a halted platform revision (one later than a
+    /// rollback's pin also lifts the pin).
     Resume(ResumeArgs),
+    /// Roll the fleet back to an earlier platform revision: halt every
+    /// later revision's rollout, pin the fleet to REV (every run and daemon
+    /// cycle renders it until `unpin`), and deliver REV's render to the
+    /// repos the later revisions reached, through their normal delivery or,
+    /// with --force, as an audited urgent fix.
+    Rollback(RollbackArgs),
+    /// Lift a rollback's pin: runs follow the platform's head again (the
+    /// revisions the rollback halted stay halted until resumed).
+    Unpin,
     /// Create a new platform repository in DIR: a registry with one team and
     /// one repo, one bundle, a CI workflow and a daemon config; it validates
     /// and plans against the local forge at once.
@@ -214,6 +224,8 @@ impl Command {
             Command::Serve(_) => "serve",
             Command::Promote(_) => "promote",
             Command::Resume(_) => "resume",
+            Command::Rollback(_) => "rollback",
+            Command::Unpin => "unpin",
             Command::Init(_) => "init",
             Command::Completions(_) => "completions",
             Command::Man => "man",
@@ -243,6 +255,27 @@ pub struct PromoteArgs {
     /// The wave to promote it to.
     #[arg(long)]
     pub wave: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The revision to go back to: a commit of the platform's history (full
+    /// id, unique prefix, branch or tag).
+    pub revision: String,
+    /// Why: written into every commit, pull request and audit record.
+    #[arg(long, required = true)]
+    pub reason: String,
+    /// Urgent: commit directly even where delivery is `pr` and overwrite
+    /// hand edits, as `apply --force` does.
+    #[arg(long)]
+    pub force: bool,
+    /// Print the plan the rollback would execute; record and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Where the rollback appends its audit records (JSON lines). Default:
+    /// audit.jsonl in the state directory.
+    #[arg(long, env = "DISTRIBUTOR_AUDIT_LOG")]
+    pub audit_log: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

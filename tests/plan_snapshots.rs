@@ -57,6 +57,7 @@ fn options(diffs: bool) -> Options {
             now: 0,
             direct_after: Default::default(),
             bundle_labels: Default::default(),
+            rollback: None,
         },
         diffs,
         missing_as_empty: false,

@@ -18,10 +18,13 @@ pub fn formats(command: &Command) -> &'static [Format] {
         Command::Status(_) => ALL,
         Command::Flags(_) => ALL,
         Command::Context(_) => &[Format::Text, Format::Json],
+        Command::Rollback(a) if a.dry_run => ALL,
+        Command::Rollback(_) => &[Format::Text, Format::Json],
         Command::Validate
         | Command::Serve(_)
         | Command::Promote(_)
         | Command::Resume(_)
+        | Command::Unpin
         | Command::Init(_)
         | Command::Completions(_)
         | Command::Man => TEXT,
@@ -49,6 +52,7 @@ pub fn refused_format(command: &Command, format: Format) -> Option<String> {
         .unwrap_or_default();
     let hint = match command {
         Command::Apply(_) => " (`apply --dry-run` prints the plan in every format)",
+        Command::Rollback(_) => " (`rollback --dry-run` prints the plan in every format)",
         Command::Serve(_) => {
             " (serve prints nothing on stdout; its logs follow --log-format or the config's log.format)"
         }

@@ -53,6 +53,7 @@ fn opts() -> Options {
             now: 0,
             direct_after: Default::default(),
             bundle_labels: Default::default(),
+            rollback: None,
         },
         diffs: true,
         missing_as_empty: false,

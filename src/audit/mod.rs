@@ -16,7 +16,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::apply::{PullRequestOutcome, RepoReport};
+use crate::apply::{ProposalOutcome, PullRequestOutcome, RepoReport};
 use crate::plan::RepoPlan;
 use crate::time::{self, Epoch};
 
@@ -31,6 +31,12 @@ pub const FILE: &str = "audit.jsonl";
 pub enum Outcome {
     /// The forced commit landed.
     Changed,
+    /// A rollback that is not forced: the change is proposed (the proposal
+    /// branch got the commit named; its pull request carries it).
+    Proposed,
+    /// A rollback that is not forced: the rollout policy left the repo for
+    /// later (queued behind a budget, held); nothing was written.
+    Deferred,
     /// Nothing to change: already fixed.
     Skipped,
     Failed,
@@ -43,6 +49,8 @@ impl Outcome {
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Changed => "changed",
+            Outcome::Proposed => "proposed",
+            Outcome::Deferred => "deferred",
             Outcome::Skipped => "skipped",
             Outcome::Failed => "failed",
             Outcome::Unknown => "unknown",
@@ -222,7 +230,10 @@ impl Run {
     pub fn outcome(&self, r: &RepoReport) -> Record {
         let mut line = self.line(Phase::Outcome, &r.repo.to_string());
         line.outcome = Some(outcome(r));
-        line.commit = r.commit.map(|c| c.to_string());
+        line.commit = r
+            .commit
+            .or_else(|| proposal_commit(r))
+            .map(|c| c.to_string());
         line.closed_pull_request = r
             .pull_request
             .as_ref()
@@ -242,10 +253,24 @@ pub fn outcome(r: &RepoReport) -> Outcome {
         Outcome::Failed
     } else if r.commit.is_some() {
         Outcome::Changed
+    } else if proposal_commit(r).is_some() {
+        Outcome::Proposed
+    } else if r.deferred.is_some() {
+        Outcome::Deferred
     } else if r.files_changed > 0 {
         Outcome::Unknown
     } else {
         Outcome::Skipped
+    }
+}
+
+/// The proposal commit a run made for the repo, if it made one.
+fn proposal_commit(r: &RepoReport) -> Option<crate::blob::ObjectId> {
+    match &r.proposal {
+        ProposalOutcome::Created { commit, .. } | ProposalOutcome::Updated { commit, .. } => {
+            Some(*commit)
+        }
+        _ => None,
     }
 }
 

@@ -82,10 +82,23 @@ pub async fn run(ctx: Context, request: CycleRequest) -> Outcome {
             return finish_failed(ctx, cycle, started, Outcome::Failed, "platform", e);
         }
     }
+    // A rollback's pin holds every cycle to its revision until an unpin.
+    let pin = match reconcile::pin_in(&ctx.state_dir) {
+        Ok(p) => p,
+        Err(e) => return finish_failed(ctx, cycle, started, Outcome::Failed, "state", e),
+    };
+    if let Some(pin) = &pin {
+        tracing::info!(
+            cycle = ctx.number,
+            "the fleet is {}",
+            crate::rollout::pin::describe(pin)
+        );
+    }
     let selection = Selection {
         registry: root.join(&ctx.config.platform.registry),
         templates: root.join(&ctx.config.platform.templates),
         repos: request.only.clone(),
+        source_rev: pin.map(|p| p.revision),
         ..Selection::default()
     };
     let (mut prepared, source) = match reconcile::prepare_blocking(selection).await {
@@ -131,6 +144,8 @@ pub async fn run(ctx: Context, request: CycleRequest) -> Outcome {
         state_dir: Some(ctx.state_dir.clone()),
         audit_log: None,
         strict_flags: None,
+        rollback_only: false,
+        pin: None,
     };
     let health = ctx.shared.clone();
     let mut beat = move |_: &crate::apply::RepoReport| health.health.beat();

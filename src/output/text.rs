@@ -672,9 +672,9 @@ pub(crate) fn files_by_state(t: &Totals) -> Vec<String> {
 
 /// The final table of a forced run: what changed, what was already fixed,
 /// what failed and why, so an operator knows what still needs hands.
-pub fn forced_table(report: &ApplyReport, reason: &str, st: Style) -> String {
+pub fn forced_table(report: &ApplyReport, heading: &str, st: Style) -> String {
     use crate::audit::{Outcome, outcome};
-    let mut out = format!("\nForced run ({reason}):\n");
+    let mut out = format!("\n{heading}:\n");
     let width = report
         .repos
         .iter()
@@ -683,6 +683,8 @@ pub fn forced_table(report: &ApplyReport, reason: &str, st: Style) -> String {
         .unwrap_or(0);
     for want in [
         Outcome::Changed,
+        Outcome::Proposed,
+        Outcome::Deferred,
         Outcome::Skipped,
         Outcome::Unknown,
         Outcome::Failed,
@@ -700,6 +702,26 @@ pub fn forced_table(report: &ApplyReport, reason: &str, st: Style) -> String {
                             .map(|p| format!(", superseded pull request #{} closed", p.number))
                             .unwrap_or_default()
                     ),
+                ),
+                Outcome::Proposed => (
+                    st.green("PROPOSED"),
+                    format!(
+                        "proposal commit {}{}",
+                        match &r.proposal {
+                            crate::apply::ProposalOutcome::Created { commit, .. }
+                            | crate::apply::ProposalOutcome::Updated { commit, .. } =>
+                                commit.to_string(),
+                            _ => String::new(),
+                        },
+                        r.pull_request
+                            .as_ref()
+                            .map(|p| format!(", pull request #{}", p.number))
+                            .unwrap_or_default()
+                    ),
+                ),
+                Outcome::Deferred => (
+                    st.dim("DEFERRED"),
+                    r.deferred.as_ref().map(|d| d.line()).unwrap_or_default(),
                 ),
                 Outcome::Skipped => (
                     st.dim("SKIPPED"),
@@ -724,15 +746,18 @@ pub fn forced_table(report: &ApplyReport, reason: &str, st: Style) -> String {
         }
     }
     let count = |o: Outcome| report.repos.iter().filter(|r| outcome(r) == o).count();
-    let unknown = match count(Outcome::Unknown) {
+    let optional = |o: Outcome, word: &str| match count(o) {
         0 => String::new(),
-        n => format!(", {n} unknown"),
+        n => format!(", {n} {word}"),
     };
     let _ = writeln!(
         out,
-        "\n{} changed, {} skipped (already fixed){unknown}, {} failed ({} repo{}){}",
+        "\n{} changed{}{}, {} skipped (already fixed){}, {} failed ({} repo{}){}",
         count(Outcome::Changed),
+        optional(Outcome::Proposed, "proposed"),
+        optional(Outcome::Deferred, "deferred"),
         count(Outcome::Skipped),
+        optional(Outcome::Unknown, "unknown"),
         count(Outcome::Failed),
         report.repos.len(),
         plural(report.repos.len()),

@@ -3,6 +3,7 @@
 
 use super::{CommitPlan, FilePlan, Route, message};
 use crate::lock::{Lock, Source};
+use message::Rollback;
 
 /// The files on `route`, in path order.
 pub(crate) fn routed(files: &[FilePlan], route: Route) -> Vec<&FilePlan> {
@@ -16,13 +17,20 @@ pub(crate) fn direct_commit(
     lock: Lock,
     source: &Source,
     force_reason: Option<&str>,
+    rollback: Option<&Rollback>,
 ) -> Option<CommitPlan> {
     let changed = routed(files, Route::Direct);
     (!changed.is_empty()).then(|| CommitPlan {
         branch: branch.to_string(),
         writes: changed.iter().map(|f| f.write()).collect(),
         lock,
-        message: message::commit_message(message::Kind::Direct, &changed, source, force_reason),
+        message: message::commit_message(
+            message::Kind::Direct,
+            &changed,
+            source,
+            force_reason,
+            rollback,
+        ),
     })
 }
 
@@ -44,6 +52,7 @@ pub(crate) fn proposal_commit(
     branch: &str,
     lock: Lock,
     source: &Source,
+    rollback: Option<&Rollback>,
 ) -> Option<CommitPlan> {
     files
         .iter()
@@ -52,7 +61,13 @@ pub(crate) fn proposal_commit(
             branch: branch.to_string(),
             writes: on_proposal.iter().map(|f| f.write()).collect(),
             lock,
-            message: message::commit_message(message::Kind::Proposal, on_proposal, source, None),
+            message: message::commit_message(
+                message::Kind::Proposal,
+                on_proposal,
+                source,
+                None,
+                rollback,
+            ),
         })
 }
 

@@ -106,6 +106,7 @@ pub(crate) fn settings() -> PlanSettings {
         now: 0,
         direct_after: Default::default(),
         bundle_labels: Default::default(),
+        rollback: None,
     }
 }
 

@@ -11,6 +11,61 @@ use crate::lock::Source;
 pub const SOURCE_TRAILER: &str = "Distributor-Source:";
 /// Trailer carrying the reason of a forced run.
 pub const FORCE_TRAILER: &str = "Distributor-Force-Reason:";
+/// Trailer of a rollback commit: `<from> -> <to>` (full revisions).
+pub const ROLLBACK_TRAILER: &str = "Distributor-Rollback:";
+
+/// A delivery that is part of a fleet rollback (`distributor rollback`, or
+/// any run while the fleet is pinned): commits and pull requests say so.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Rollback {
+    /// The revision rolled back to.
+    pub to: String,
+    /// The later revisions rolled back, newest first.
+    pub from: Vec<String>,
+    pub reason: String,
+    pub operator: String,
+}
+
+impl Rollback {
+    /// `from revision c0ffee…, b4d… to a11… (by olivia): reason`.
+    pub fn line(&self) -> String {
+        format!(
+            "from revision {} to {} (by {}): {}",
+            revisions(&self.from),
+            short(&self.to),
+            self.operator,
+            self.reason.replace(['\n', '\r'], " ")
+        )
+    }
+
+    /// The trailer's value: the newest revision rolled back, and the target.
+    fn trailer(&self) -> String {
+        format!(
+            "{} -> {}",
+            self.from.first().map_or("(none)", String::as_str),
+            self.to
+        )
+    }
+}
+
+/// Revisions, short, the first three then a count.
+pub fn revisions(list: &[String]) -> String {
+    let shown: Vec<&str> = list.iter().take(3).map(|r| short(r)).collect();
+    match list.len() {
+        0 => "no later revision".into(),
+        n if n <= 3 => shown.join(", "),
+        n => format!("{} and {} more", shown.join(", "), n - 3),
+    }
+}
+
+/// A commit id cut to 12 digits.
+pub fn short(rev: &str) -> &str {
+    if rev.len() > 12 && rev.bytes().all(|b| b.is_ascii_hexdigit()) {
+        &rev[..12]
+    } else {
+        rev
+    }
+}
 
 /// Which commit a message is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,14 +91,32 @@ pub fn commit_message(
     files: &[&FilePlan],
     source: &Source,
     force_reason: Option<&str>,
+    rollback: Option<&Rollback>,
 ) -> String {
     let n = files.len();
     let noun = if n == 1 { "file" } else { "files" };
-    let mut msg = match (kind, force_reason) {
-        (_, Some(_)) => format!("distributor: forced update of {n} managed {noun}\n\n"),
-        (Kind::Direct, None) => format!("distributor: update {n} managed {noun}\n\n"),
-        (Kind::Proposal, None) => format!("distributor: propose update of {n} managed {noun}\n\n"),
+    let mut msg = match (kind, force_reason, rollback) {
+        (_, Some(_), Some(r)) => format!(
+            "distributor: forced rollback of {n} managed {noun} to revision {}\n\n",
+            short(&r.to)
+        ),
+        (Kind::Direct, None, Some(r)) => format!(
+            "distributor: roll back {n} managed {noun} to revision {}\n\n",
+            short(&r.to)
+        ),
+        (Kind::Proposal, None, Some(r)) => format!(
+            "distributor: propose rollback of {n} managed {noun} to revision {}\n\n",
+            short(&r.to)
+        ),
+        (_, Some(_), None) => format!("distributor: forced update of {n} managed {noun}\n\n"),
+        (Kind::Direct, None, None) => format!("distributor: update {n} managed {noun}\n\n"),
+        (Kind::Proposal, None, None) => {
+            format!("distributor: propose update of {n} managed {noun}\n\n")
+        }
     };
+    if let Some(r) = rollback {
+        msg.push_str(&format!("Rollback {}\n\n", r.line()));
+    }
     if let Some(reason) = force_reason {
         msg.push_str(&format!("Reason: {reason}\n\n"));
     }
@@ -92,6 +165,9 @@ pub fn commit_message(
         "{VERSION_TRAILER} {}\n",
         env!("CARGO_PKG_VERSION")
     ));
+    if let Some(r) = rollback {
+        msg.push_str(&format!("{ROLLBACK_TRAILER} {}\n", r.trailer()));
+    }
     if let Some(reason) = force_reason {
         // Trailers are single lines.
         let one_line = reason.replace(['\n', '\r'], " ");

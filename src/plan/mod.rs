@@ -54,6 +54,9 @@ pub struct PlanSettings {
     pub direct_after: BTreeMap<String, Duration>,
     /// Per bundle: labels its changes add to the pull request.
     pub bundle_labels: BTreeMap<String, Vec<String>>,
+    /// The run delivers a fleet rollback: commits and pull requests say
+    /// from which revisions to which, by whom and why.
+    pub rollback: Option<message::Rollback>,
 }
 
 impl PlanSettings {
@@ -81,6 +84,7 @@ impl PlanSettings {
                 .filter(|(_, p)| !p.labels.is_empty())
                 .map(|(b, p)| (b.clone(), p.labels.clone()))
                 .collect(),
+            rollback: None,
         }
     }
 }

@@ -232,16 +232,27 @@ pub fn pull_request(
     repo: &ResolvedRepo,
     files: &[&FilePlan],
     source: &Source,
+    rollback: Option<&message::Rollback>,
     why: &str,
 ) -> PullRequestPlan {
     let n = files.len();
-    let title = format!(
-        "distributor: update {n} platform-managed file{}",
-        if n == 1 { "" } else { "s" }
-    );
+    let plural = if n == 1 { "" } else { "s" };
+    let title = match rollback {
+        Some(r) => format!(
+            "distributor: roll back {n} platform-managed file{plural} to revision {}",
+            message::short(&r.to)
+        ),
+        None => format!("distributor: update {n} platform-managed file{plural}"),
+    };
     let mut body = String::new();
     body.push_str(BODY_MARKER);
     body.push_str("\nThis pull request was opened by **distributor** to bring this repository's platform-managed files in line with the platform repository.\n\n");
+    if let Some(r) = rollback {
+        body.push_str(&format!(
+            "**Rollback** {}  \nThe platform team rolled the fleet back to an earlier platform revision; merging this returns these files to it.\n\n",
+            r.line()
+        ));
+    }
     body.push_str(&format!("Source revision: `{}`", source.revision));
     if source.dirty {
         body.push_str(" (with uncommitted changes)");

@@ -43,6 +43,7 @@ pub(crate) fn add_bundle_labels(
 pub(crate) struct RequestContext<'a> {
     pub(crate) repo: &'a ResolvedRepo,
     pub(crate) source: &'a Source,
+    pub(crate) rollback: Option<&'a super::message::Rollback>,
     pub(crate) bundle_labels: &'a BTreeMap<String, Vec<String>>,
     pub(crate) routing: &'a Routing,
 }
@@ -63,7 +64,7 @@ pub(crate) fn pull_request(
         return None;
     }
     let why = why(files, ctx.routing);
-    let mut pr = pull_request::pull_request(ctx.repo, on_proposal, ctx.source, &why);
+    let mut pr = pull_request::pull_request(ctx.repo, on_proposal, ctx.source, ctx.rollback, &why);
     add_bundle_labels(&mut pr.labels, on_proposal, ctx.bundle_labels);
     Some(pr)
 }

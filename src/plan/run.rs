@@ -103,6 +103,7 @@ impl<'a> Run<'a> {
             locks::new_lock(source, direct_lock),
             source,
             settings.force_reason.as_deref(),
+            settings.rollback.as_ref(),
         );
         let proposal = commits::proposal_commit(
             files,
@@ -110,6 +111,7 @@ impl<'a> Run<'a> {
             &repo.proposal_branch,
             locks::new_lock(source, proposal_lock),
             source,
+            settings.rollback.as_ref(),
         );
         (direct, proposal)
     }
@@ -190,6 +192,7 @@ impl<'a> Run<'a> {
         let ctx = RequestContext {
             repo: self.input.repo,
             source: &self.input.settings.source,
+            rollback: self.input.settings.rollback.as_ref(),
             bundle_labels: &self.input.settings.bundle_labels,
             routing: &self.routing,
         };

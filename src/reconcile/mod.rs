@@ -59,6 +59,12 @@ pub struct Request {
     /// the first write; a flag on in a stage while an earlier one is not
     /// live fleet-wide refuses the run ([`RunError::FlagsOutOfOrder`]).
     pub strict_flags: Option<Vec<String>>,
+    /// `distributor rollback`: while the fleet is pinned to this run's
+    /// revision, write only the repos a later revision reached.
+    pub rollback_only: bool,
+    /// The pin this run delivers (`distributor rollback`, recorded or, with
+    /// `--dry-run`, not); `None`: the rollout log's, if any.
+    pub pin: Option<rollout::pin::Pin>,
 }
 
 /// What the caller does between repos while applying.
@@ -122,7 +128,7 @@ pub async fn run<F: Forge>(
     request: &Request,
     hooks: Hooks<'_>,
 ) -> Result<Outcome, RunError> {
-    let opts = Options {
+    let mut opts = Options {
         settings: PlanSettings::new(
             &prepared.rollout,
             request.source.clone(),
@@ -148,14 +154,6 @@ pub async fn run<F: Forge>(
         }
         _ => None,
     };
-    // A forced run must leave a record: its audit log is checked before
-    // the first write, not after the last.
-    if request.execute && request.force_reason.is_some() {
-        match record::audit_path(request) {
-            Some(path) => crate::audit::check_writable(&path).map_err(RunError::Audit)?,
-            None => return Err(RunError::Audit("no audit log".into())),
-        }
-    }
     // The rollout log is read before anything is observed: an unreadable
     // memory stops the run before it could write on a wrong budget.
     let log = request.state_dir.as_deref().map(rollout::Log::in_dir);
@@ -163,6 +161,25 @@ pub async fn run<F: Forge>(
         Some(l) => l.read().map_err(RunError::State)?,
         None => rollout::State::default(),
     };
+    let history = crate::source::history(&prepared.inputs, HISTORY);
+    // A fleet pinned to this revision is being rolled back: commits and
+    // pull requests say so, and the repos later revisions reached go first.
+    let rollback = request
+        .pin
+        .clone()
+        .or_else(|| state.pin.clone())
+        .filter(|p| p.revision == rollout::revision_key(&request.source))
+        .map(|p| rollout::pin::Rollback::new(p, &history, request.rollback_only));
+    opts.settings.rollback = rollback.as_ref().map(rollout::pin::Rollback::note);
+    let audit_reason = audit_reason(request, rollback.as_ref());
+    // A forced run or a rollback must leave a record: its audit log is
+    // checked before the first write, not after the last.
+    if request.execute && audit_reason.is_some() {
+        match record::audit_path(request) {
+            Some(path) => crate::audit::check_writable(&path).map_err(RunError::Audit)?,
+            None => return Err(RunError::Audit("no audit log".into())),
+        }
+    }
     // A plan that will not be applied frees each repo's rendered contents
     // once it is planned (a 10,000-repo plan stays small).
     let mut plan = if request.execute {
@@ -170,7 +187,6 @@ pub async fn run<F: Forge>(
     } else {
         observe::make_plan_releasing(forge, &mut prepared.targets, &opts).await
     };
-    let history = crate::source::history(&prepared.inputs, HISTORY);
     let policy = rollout::Context {
         now: request.now,
         rollout: &prepared.rollout,
@@ -179,6 +195,7 @@ pub async fn run<F: Forge>(
         history: &history,
         full_fleet: request.full_fleet,
         forced: request.force_reason.is_some(),
+        rollback: rollback.as_ref(),
     };
     let decided = rollout::attach(&policy, &mut plan);
     if let Some(order) = &request.strict_flags {
@@ -191,7 +208,8 @@ pub async fn run<F: Forge>(
             recorded: Recorded::default(),
         });
     }
-    let mut recorder = record::Recorder::new(log.as_ref(), request, &plan, hooks.on_repo);
+    let mut recorder =
+        record::Recorder::new(log.as_ref(), request, audit_reason, &plan, hooks.on_repo);
     recorder.start(request, decided, &plan);
     let report = apply::apply_until(
         forge,
@@ -208,6 +226,24 @@ pub async fn run<F: Forge>(
         report: Some(report),
         recorded,
     })
+}
+
+/// What a run's audit records say it was for: the forced run's reason, a
+/// rollback's (from which revisions to which, by whom, why), or both;
+/// `None`: the run is not audited.
+fn audit_reason(request: &Request, rollback: Option<&rollout::pin::Rollback>) -> Option<String> {
+    let rollback = rollback.map(|r| format!("rollback {}", r.note().line()));
+    match (&request.force_reason, rollback) {
+        (Some(force), Some(rb)) => Some(format!("{force}; {rb}")),
+        (Some(force), None) => Some(force.clone()),
+        (None, rb) => rb,
+    }
+}
+
+/// The pin in a state directory's rollout log: the revision every run
+/// renders while it holds (see [`rollout::pin`]).
+pub fn pin_in(state_dir: &Path) -> Result<Option<rollout::pin::Pin>, String> {
+    Ok(rollout::Log::in_dir(state_dir).read()?.pin)
 }
 
 /// The staged flag guard before any write: every flag on in a stage while

@@ -47,6 +47,9 @@ pub(super) struct Recorder<'a> {
     /// The forced run's audit log and what its lines share.
     audit: Option<(PathBuf, audit::Run)>,
     revision: String,
+    /// A forced run audits every repo; a rollback only those it wrote to
+    /// (a pinned daemon cycle must not add a line per repo per cycle).
+    forced: bool,
     now: Epoch,
     on_repo: &'a mut (dyn FnMut(&RepoReport) + Send),
     pub(super) recorded: Recorded,
@@ -56,18 +59,14 @@ impl<'a> Recorder<'a> {
     pub(super) fn new(
         log: Option<&'a rollout::Log>,
         request: &Request,
+        audit_reason: Option<String>,
         plan: &Plan,
         on_repo: &'a mut (dyn FnMut(&RepoReport) + Send),
     ) -> Recorder<'a> {
         let revision = rollout::revision_key(&plan.source);
-        let audit = request.force_reason.as_ref().and_then(|reason| {
+        let audit = audit_reason.and_then(|reason| {
             audit_path(request).map(|p| {
-                let run = audit::Run::new(
-                    audit::operator(),
-                    reason.clone(),
-                    revision.clone(),
-                    request.now,
-                );
+                let run = audit::Run::new(audit::operator(), reason, revision.clone(), request.now);
                 (p, run)
             })
         });
@@ -75,6 +74,7 @@ impl<'a> Recorder<'a> {
             log,
             audit,
             revision,
+            forced: request.force_reason.is_some(),
             now: request.now,
             on_repo,
             recorded: Recorded::default(),
@@ -146,12 +146,26 @@ impl Watcher for Recorder<'_> {
         let events = repo_events(report, &self.revision, self.now);
         self.append_events(&events);
         if let Some((path, run)) = &self.audit
+            && (self.forced || wrote(report))
             && let Err(e) = audit::append(path, &[run.outcome(report)])
         {
             self.recorded.audit_error = Some(e);
         }
         (self.on_repo)(report);
     }
+}
+
+/// Whether the run wrote anything to the repo (or failed trying).
+fn wrote(r: &RepoReport) -> bool {
+    !matches!(
+        audit::outcome(r),
+        audit::Outcome::Skipped | audit::Outcome::Deferred
+    ) || r.pull_request.as_ref().is_some_and(|p| {
+        matches!(
+            p.action,
+            PullRequestOutcome::Opened | PullRequestOutcome::Updated | PullRequestOutcome::Closed
+        )
+    })
 }
 
 /// What a finished repo adds to the rollout log: the pull request opened,

@@ -79,6 +79,23 @@ pub enum Event {
     /// Open distributor pull requests across the whole fleet, after a full
     /// observation (filtered runs count the rest from here).
     OpenPullRequests { at: Epoch, repos: Vec<String> },
+    /// `distributor rollback`: the fleet is pinned to `revision` (every run
+    /// renders it) until an unpin; `from` are the later revisions it rolls
+    /// back (halted in the same append).
+    Pinned {
+        at: Epoch,
+        revision: String,
+        from: Vec<String>,
+        reason: String,
+        operator: String,
+    },
+    /// `distributor unpin` (or `resume` of a later revision): runs follow
+    /// the platform's head again.
+    Unpinned {
+        at: Epoch,
+        revision: String,
+        operator: String,
+    },
 }
 
 impl Event {
@@ -91,7 +108,9 @@ impl Event {
             | Event::Halted { at, .. }
             | Event::Resumed { at, .. }
             | Event::Escalated { at, .. }
-            | Event::OpenPullRequests { at, .. } => *at,
+            | Event::OpenPullRequests { at, .. }
+            | Event::Pinned { at, .. }
+            | Event::Unpinned { at, .. } => *at,
         }
     }
 }
@@ -123,6 +142,20 @@ pub struct State {
     pub escalated: BTreeSet<(String, u64)>,
     /// Last fleet-wide count of open pull requests.
     pub open_prs: Option<(Epoch, BTreeSet<String>)>,
+    /// The revision the fleet is pinned to by a rollback, if any.
+    pub pin: Option<Pin>,
+}
+
+/// A fleet pinned to an earlier revision (`distributor rollback`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Pin {
+    /// The revision every run renders while the pin holds.
+    pub revision: String,
+    /// The later revisions rolled back.
+    pub from: Vec<String>,
+    pub reason: String,
+    pub operator: String,
+    pub at: Epoch,
 }
 
 impl State {
@@ -136,6 +169,7 @@ impl State {
             .chain(self.halted.keys().map(String::as_str))
             .chain(self.resumed.keys().map(String::as_str))
             .chain(self.direct_commits.values().map(|(_, r, _)| r.as_str()))
+            .chain(self.pin.iter().map(|p| p.revision.as_str()))
     }
 
     /// Folds events in order.
@@ -201,6 +235,28 @@ impl State {
             }
             Event::OpenPullRequests { at, repos } => {
                 self.open_prs = Some((at, repos.into_iter().collect()));
+            }
+            Event::Pinned {
+                at,
+                revision,
+                from,
+                reason,
+                operator,
+            } => {
+                self.pin = Some(Pin {
+                    revision,
+                    from,
+                    reason,
+                    operator,
+                    at,
+                });
+            }
+            // An unpin lifts the pin it names; one for an older pin (two
+            // operators at once) leaves a newer pin in place.
+            Event::Unpinned { revision, .. } => {
+                if self.pin.as_ref().is_some_and(|p| p.revision == revision) {
+                    self.pin = None;
+                }
             }
         }
     }
@@ -272,6 +328,15 @@ impl State {
             out.push(Event::OpenPullRequests {
                 at: *at,
                 repos: repos.iter().cloned().collect(),
+            });
+        }
+        if let Some(pin) = &self.pin {
+            out.push(Event::Pinned {
+                at: pin.at,
+                revision: pin.revision.clone(),
+                from: pin.from.clone(),
+                reason: pin.reason.clone(),
+                operator: pin.operator.clone(),
             });
         }
         // Halts before resumes would be undone: keep time order.

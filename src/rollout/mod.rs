@@ -8,6 +8,7 @@
 //! `status` print them. The behaviour is described in `docs/rollout.md`.
 
 pub mod log;
+pub mod pin;
 pub mod revision;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -18,6 +19,7 @@ use crate::lock::Source;
 pub use crate::plan::verdict::{
     Budget, Decision, Decisions, Escalation, Halt, Limit, RepoPolicy, Staleness, WaveReport,
 };
+use crate::plan::message::short;
 use crate::plan::{Plan, ProposalPlan, PullRequestAction, RepoPlan, RepoStatus, Route};
 use crate::registry::Rollout;
 use crate::target::Target;
@@ -42,6 +44,9 @@ pub struct Context<'a> {
     pub full_fleet: bool,
     /// `apply --force`: every gate is skipped.
     pub forced: bool,
+    /// The fleet is pinned to this plan's revision (a rollback): repos a
+    /// later revision reached take it past the waves.
+    pub rollback: Option<&'a pin::Rollback>,
 }
 
 /// The key a revision is known by in the log and on the command line: the
@@ -116,6 +121,11 @@ fn decide(ctx: &Context<'_>, plan: &Plan) -> (Decisions, BTreeMap<RepoId, RepoPo
                     h.revision
                 ),
             }
+        } else if let Some(decision) = rollback_hold(ctx, p) {
+            if decision == Decision::Proceed {
+                candidates.push(p);
+            }
+            decision
         } else {
             let w = wave_of(&p.repo);
             let held = match waves.get(w) {
@@ -200,14 +210,25 @@ fn decide(ctx: &Context<'_>, plan: &Plan) -> (Decisions, BTreeMap<RepoId, RepoPo
     )
 }
 
-/// A commit id cut to 12 digits; other revision keys whole.
-fn short(rev: &str) -> &str {
-    if rev.len() > 12 && rev.bytes().all(|b| b.is_ascii_hexdigit()) {
-        &rev[..12]
-    } else {
-        rev
+/// Under a rollback: a repo a later revision reached proceeds past the
+/// waves (`Some(Proceed)`); another is held when only reached repos may be
+/// written (`distributor rollback` itself); `None`: the waves decide.
+fn rollback_hold(ctx: &Context<'_>, p: &RepoPlan) -> Option<Decision> {
+    let rb = ctx.rollback?;
+    if rb.reached_by(p).is_some() {
+        return Some(Decision::Proceed);
     }
+    rb.only_reached.then(|| Decision::Held {
+        reason: format!(
+            "no revision after {} reached this repo, so the rollback leaves it alone; \
+             while the fleet is pinned, runs bring it revision {} through the waves",
+            short(&rb.pin.revision),
+            short(&rb.pin.revision)
+        ),
+        until: None,
+    })
 }
+
 
 fn staleness_of(ctx: &Context<'_>, p: &RepoPlan) -> Staleness {
     let mut s = Staleness::default();

@@ -5,6 +5,7 @@
 
 mod budgets;
 mod halts;
+mod pins;
 mod planning;
 mod priority;
 mod staleness;

@@ -692,6 +692,7 @@ pub fn targets(env: &Env) -> (Vec<Target>, Options) {
             now: 0,
             direct_after: Default::default(),
             bundle_labels: Default::default(),
+            rollback: None,
         },
         diffs: false,
         missing_as_empty: false,

@@ -128,9 +128,9 @@ fn outcomes_no_repo_had_are_left_out_but_changed_unchanged_failed() {
 fn the_forced_table_names_the_repo_count_its_outcomes_add_up_to() {
     let mut report = mixed_report();
     report.repos.truncate(2);
-    let table = forced_table(&report, "CVE-1", PLAIN);
+    let table = forced_table(&report, "Forced run (CVE-1)", PLAIN);
     assert!(
-        table.ends_with("\n1 changed, 0 skipped (already fixed), 1 unknown, 0 failed (2 repos): the failed repos still need hands\n"),
+        table.ends_with("\n1 changed, 1 proposed, 0 skipped (already fixed), 0 failed (2 repos)\n"),
         "{table}"
     );
 }

@@ -21,7 +21,7 @@ fn no_direct_commit_without_direct_changes() {
         file("a", FileState::InSync, Route::None, Some("a")),
         file("b", FileState::Drifted, Route::Proposal, Some("b")),
     ];
-    assert!(direct_commit(&files, "main", lock(), &settings().source, None).is_none());
+    assert!(direct_commit(&files, "main", lock(), &settings().source, None, None).is_none());
 }
 
 #[test]
@@ -31,7 +31,15 @@ fn the_direct_commit_writes_and_deletes_its_files_with_the_lock() {
         file("b", FileState::Drifted, Route::Proposal, Some("b")),
         file("gone", FileState::Orphaned, Route::Direct, None),
     ];
-    let c = direct_commit(&files, "main", lock(), &settings().source, Some("CVE")).unwrap();
+    let c = direct_commit(
+        &files,
+        "main",
+        lock(),
+        &settings().source,
+        Some("CVE"),
+        None,
+    )
+    .unwrap();
     assert_eq!(c.branch, "main");
     assert_eq!(
         c.writes,
@@ -71,7 +79,15 @@ fn the_proposal_carries_proposed_and_carried_files_in_path_order() {
         .collect();
     assert_eq!(all, ["c", "d", "e"]);
     let on = on_proposal(&files, &carried);
-    let c = proposal_commit(&files, &on, "distributor/sync", lock(), &settings().source).unwrap();
+    let c = proposal_commit(
+        &files,
+        &on,
+        "distributor/sync",
+        lock(),
+        &settings().source,
+        None,
+    )
+    .unwrap();
     assert_eq!(c.branch, "distributor/sync");
     assert_eq!(paths(&c), ["c", "d", "e"]);
     assert!(
@@ -88,5 +104,5 @@ fn carried_changes_alone_make_no_proposal_commit() {
     let carried = [file("d", FileState::Missing, Route::Proposal, Some("d"))];
     let on = on_proposal(&files, &carried);
     assert_eq!(on.len(), 1);
-    assert!(proposal_commit(&files, &on, "s", lock(), &settings().source).is_none());
+    assert!(proposal_commit(&files, &on, "s", lock(), &settings().source, None).is_none());
 }

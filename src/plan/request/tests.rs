@@ -65,6 +65,7 @@ fn a_pull_request_is_wanted_while_the_branch_carries_changes() {
     let ctx = RequestContext {
         repo: &r,
         source: &s.source,
+        rollback: None,
         bundle_labels: &labels,
         routing: &direct,
     };
@@ -98,7 +99,7 @@ fn the_action_is_none_on_forges_without_pull_requests() {
     let create = ProposalPlan::Create { commit: commit() };
     let r = repo("pr");
     let files = [file("a", FileState::Missing, Route::Proposal, Some("a"))];
-    let want = pull_request::pull_request(&r, &[&files[0]], &settings().source, "why");
+    let want = pull_request::pull_request(&r, &[&files[0]], &settings().source, None, "why");
     assert_eq!(
         action(false, &create, Some(&want), &obs, false),
         PullRequestAction::None

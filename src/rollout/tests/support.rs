@@ -486,6 +486,8 @@ pub struct Fleet {
     pub revision: String,
     /// Repos that could not be planned.
     pub errors: Vec<String>,
+    /// The fleet is pinned to the plan's revision (a rollback).
+    pub rollback: Option<crate::rollout::pin::Rollback>,
     targets: BTreeMap<String, ResolvedRepo>,
 }
 
@@ -501,6 +503,7 @@ impl Fleet {
             pull_requests: true,
             revision: REV.into(),
             errors: Vec::new(),
+            rollback: None,
             targets: BTreeMap::new(),
         }
     }
@@ -577,6 +580,7 @@ impl Fleet {
             history: &self.history,
             full_fleet: self.full_fleet,
             forced: self.forced,
+            rollback: self.rollback.as_ref(),
         };
         let events = attach(&ctx, &mut plan);
         Outcome { plan, events }
