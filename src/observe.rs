@@ -64,6 +64,7 @@ fn empty_plan(opts: &Options) -> Plan {
         source: opts.settings.source.clone(),
         generator: crate::lock::generator(),
         force_reason: opts.settings.force_reason.clone(),
+        rollback: opts.settings.rollback.clone(),
         repos: Vec::new(),
         errors: Vec::new(),
         rollout: None,

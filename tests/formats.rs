@@ -276,7 +276,7 @@ fn run_serve(env: &Env, args: &[String]) -> common::Run {
 fn the_format_table_is_the_documented_one() {
     use Format::*;
     let all = [Text, Json, Markdown];
-    let wanted: [(&[&str], &[Format]); 13] = [
+    let wanted: [(&[&str], &[Format]); 16] = [
         (&["validate"], &[Text]),
         (&["plan"], &all),
         (&["apply", "--dry-run"], &all),
@@ -286,6 +286,9 @@ fn the_format_table_is_the_documented_one() {
         (&["serve"], &[Text]),
         (&["promote", "r", "--wave", "w"], &[Text]),
         (&["resume", "r"], &[Text]),
+        (&["rollback", "r", "--reason", "x"], &[Text, Json]),
+        (&["rollback", "r", "--reason", "x", "--dry-run"], &all),
+        (&["unpin"], &[Text]),
         (&["init", "d"], &[Text]),
         (&["completions", "bash"], &[Text]),
         (&["man"], &[Text]),

@@ -136,6 +136,7 @@ fn fleet() -> (Vec<Target>, Plan) {
         source: crate::plan::fixtures::settings().source,
         generator: "test".into(),
         force_reason: None,
+        rollback: None,
         repos,
         errors: vec![crate::plan::RepoError {
             repo: by("broken").id(),
@@ -223,6 +224,7 @@ fn a_fleet_in_sync_is_complete_and_unread_flags_do_not_hold_it() {
         source: crate::plan::fixtures::settings().source,
         generator: "test".into(),
         force_reason: None,
+        rollback: None,
         repos,
         errors: Vec::new(),
         rollout: None,

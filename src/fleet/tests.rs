@@ -35,6 +35,7 @@ fn fleet(repos: Vec<RepoPlan>) -> Plan {
         },
         generator: "distributor test".into(),
         force_reason: None,
+        rollback: None,
         repos,
         errors: vec![],
         rollout: None,

@@ -198,6 +198,9 @@ pub fn view(view: &PlanView<'_>) -> String {
     if let Some(reason) = &plan.force_reason {
         let _ = writeln!(out, "> **Forced run:** {reason}\n");
     }
+    if let Some(r) = &plan.rollback {
+        let _ = writeln!(out, "> **Rollback** {}\n", r.line());
+    }
     let _ = writeln!(
         out,
         "| repos | to change | direct commits | proposals | files | drifted | errors |"
@@ -350,6 +353,7 @@ mod tests {
             },
             generator: "distributor test".into(),
             force_reason: None,
+            rollback: None,
             repos,
             errors: vec![],
             rollout: None,

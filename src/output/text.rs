@@ -214,6 +214,9 @@ pub fn write_view(out: &mut impl Write, view: &PlanView<'_>, st: Style) {
     if let Some(reason) = &plan.force_reason {
         let _ = writeln!(out, "{} {reason}", st.yellow("FORCED RUN, reason:"));
     }
+    if let Some(r) = &plan.rollback {
+        let _ = writeln!(out, "{} {}", st.yellow("ROLLBACK"), r.line());
+    }
     for l in super::fleet::lines(view.fleet) {
         let _ = writeln!(out, "{l}");
     }

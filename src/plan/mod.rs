@@ -383,6 +383,10 @@ pub struct Plan {
     pub generator: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub force_reason: Option<String>,
+    /// The plan delivers a fleet rollback (`distributor rollback`, or any
+    /// run while the fleet is pinned).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<message::Rollback>,
     pub repos: Vec<RepoPlan>,
     pub errors: Vec<RepoError>,
     /// The rollout policy: waves, budgets, halt (see [`crate::rollout`]).

@@ -16,10 +16,10 @@ use std::time::Duration;
 
 use crate::forge::{Checks, RepoId};
 use crate::lock::Source;
+use crate::plan::message::short;
 pub use crate::plan::verdict::{
     Budget, Decision, Decisions, Escalation, Halt, Limit, RepoPolicy, Staleness, WaveReport,
 };
-use crate::plan::message::short;
 use crate::plan::{Plan, ProposalPlan, PullRequestAction, RepoPlan, RepoStatus, Route};
 use crate::registry::Rollout;
 use crate::target::Target;
@@ -228,7 +228,6 @@ fn rollback_hold(ctx: &Context<'_>, p: &RepoPlan) -> Option<Decision> {
         until: None,
     })
 }
-
 
 fn staleness_of(ctx: &Context<'_>, p: &RepoPlan) -> Staleness {
     let mut s = Staleness::default();

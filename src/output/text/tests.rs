@@ -69,6 +69,7 @@ fn mixed_plan() -> Plan {
         },
         generator: "distributor test".into(),
         force_reason: None,
+        rollback: None,
         repos: vec![
             named(change, "change"),
             held,

@@ -561,6 +561,7 @@ impl Fleet {
             source: source(&self.revision),
             generator: "distributor test".into(),
             force_reason: self.forced.then(|| "test".to_string()),
+            rollback: None,
             repos,
             errors: self
                 .errors
