@@ -24,6 +24,8 @@ pub struct Rollback {
     pub from: Vec<String>,
     pub reason: String,
     pub operator: String,
+    /// When the fleet was pinned (RFC 3339).
+    pub since: String,
 }
 
 impl Rollback {

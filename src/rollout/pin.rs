@@ -64,6 +64,7 @@ pub fn note(pin: &Pin) -> Note {
         from: pin.from.clone(),
         reason: pin.reason.clone(),
         operator: pin.operator.clone(),
+        since: time::rfc3339(pin.at),
     }
 }
 
