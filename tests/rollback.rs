@@ -254,6 +254,25 @@ fn rollback_reverts_what_the_bad_revision_reached_pins_the_fleet_and_unpin_resum
         "a quiet pinned run adds no audit lines"
     );
     w.run(t + 3 * HOUR, "plan", &[]).expect_code(0);
+    // A daemon cycle during the pin keeps A too.
+    let logs = w.serve_one_cycle();
+    assert!(
+        logs.iter()
+            .any(|l| l.contains(&format!("the fleet is pinned to revision {a12}"))),
+        "{logs:?}"
+    );
+    // It rendered A: everything but c-pr (its pull request) is in sync
+    // (rendering B would find them outdated).
+    assert!(
+        logs.iter().any(|l| l.contains("cycle finished")
+            && l.contains("4 in sync, 0 outdated, 1 pending review")),
+        "{logs:?}"
+    );
+    assert_eq!(
+        tips(&w, &["c-direct", "c-pr", "c-merged", "d-direct", "d-pr"]),
+        before
+    );
+    assert_eq!(one_open_pull(&w, "c-pr").number, c_pr_number);
     // Another revision cannot be applied while pinned.
     let other = w.run(t + 3 * HOUR, "apply", &["--source-rev", &b]);
     other.expect_code(1);
