@@ -185,7 +185,7 @@ fn rollback_reverts_what_the_bad_revision_reached_pins_the_fleet_and_unpin_resum
     // Recorded: B halted, the fleet pinned to A; every write audited.
     let log = std::fs::read_to_string(w.state.join("rollout.jsonl")).unwrap();
     assert!(
-        log.contains(&format!("\"event\":\"halted\",\"at\"")),
+        log.contains("\"event\":\"halted\",\"at\""),
         "{log}"
     );
     assert!(
