@@ -184,10 +184,7 @@ fn rollback_reverts_what_the_bad_revision_reached_pins_the_fleet_and_unpin_resum
 
     // Recorded: B halted, the fleet pinned to A; every write audited.
     let log = std::fs::read_to_string(w.state.join("rollout.jsonl")).unwrap();
-    assert!(
-        log.contains("\"event\":\"halted\",\"at\""),
-        "{log}"
-    );
+    assert!(log.contains("\"event\":\"halted\",\"at\""), "{log}");
     assert!(
         log.contains(&format!(
             "\"revision\":\"{b}\",\"reason\":\"rolled back to {a12} by oncall-olivia: B publishes to everyone\""

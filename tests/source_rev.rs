@@ -88,3 +88,47 @@ fn a_revision_that_does_not_resolve_is_refused_before_anything_runs() {
     env.snapshot()
         .assert_same(&before, "a refused --source-rev");
 }
+
+/// `plan --source-rev A` on a fleet at B plans exactly what checking A out
+/// and running `plan` plans: every repo's files, commits, proposals and
+/// decisions, and the totals. Only the header differs, by design: with
+/// `--source-rev` it compares A with the head (what going back changes),
+/// with A checked out with A's parent.
+#[test]
+fn planning_an_older_revision_equals_checking_it_out() {
+    let env = Env::new();
+    env.git(&env.platform, &["init", "-q", "-b", "main"]);
+    let v1 = commit_platform(&env, "v1");
+    env.apply(&["--init"]).expect_code(0);
+    env.append_to_template("baseline/CODEOWNERS", "# v2: a change to roll back\n");
+    env.edit_registry(|r| {
+        r["defaults"]["vars"]["runner"] = serde_json::json!("ubuntu-26.04");
+    });
+    commit_platform(&env, "v2");
+    env.apply(&[]).expect_code(0);
+
+    let json = |args: &[&str]| -> serde_json::Value {
+        let mut all = vec!["--format", "json"];
+        all.extend_from_slice(args);
+        let run = env.plan(&all);
+        run.expect_code(2);
+        let mut v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        v.as_object_mut().unwrap().remove("fleet");
+        v
+    };
+    let at = json(&["--source-rev", &v1]);
+    let text_at = env.plan(&["--source-rev", &v1, "--detail"]).stdout;
+    env.git(&env.platform, &["checkout", "-q", &v1]);
+    let checked_out = json(&[]);
+    let text_checked_out = env.plan(&["--detail"]).stdout;
+    assert_eq!(at, checked_out);
+    // The text's repo sections and totals are the same too.
+    let body = |t: &str| -> String {
+        t.lines()
+            .skip_while(|l| !l.starts_with("acme/"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(!body(&text_at).is_empty(), "{text_at}");
+    assert_eq!(body(&text_at), body(&text_checked_out));
+}

@@ -187,12 +187,19 @@ pub async fn run<F: Forge>(
     } else {
         observe::make_plan_releasing(forge, &mut prepared.targets, &opts).await
     };
+    // Staleness counts how far behind the revision distributed a repo is:
+    // from that revision down (an older one, `--source-rev` or a pin, sees
+    // repos on later revisions as not behind, as a checkout of it would).
+    let behind_from = history
+        .iter()
+        .position(|(r, _)| *r == request.source.revision)
+        .unwrap_or(0);
     let policy = rollout::Context {
         now: request.now,
         rollout: &prepared.rollout,
         state: &state,
         targets: &prepared.targets,
-        history: &history,
+        history: &history[behind_from..],
         full_fleet: request.full_fleet,
         forced: request.force_reason.is_some(),
         rollback: rollback.as_ref(),
