@@ -23,6 +23,7 @@ use crate::rollout;
 use crate::source;
 
 mod formats;
+mod validate;
 pub use formats::{formats, refused_format};
 
 /// Exit codes, as documented in the README.
@@ -242,29 +243,15 @@ async fn run_inner(cli: Cli) -> Result<u8> {
         crate::redact::Redacting::new(std::io::BufWriter::new(Out(std::io::stdout().lock())));
 
     match &cli.command {
-        Command::Validate => {
-            let files: usize = prepared.targets.iter().map(|t| t.desired.len()).sum();
-            writeln!(
-                stdout,
-                "valid: {} teams, {} repos, {} files rendered ({} repos, {} files selected by filters)",
-                prepared.teams,
-                prepared.all_repos,
-                files,
-                prepared.targets.len(),
-                files
-            )?;
-            return Ok(exit::OK);
+        Command::Validate(a) => {
+            return validate::validate(&mut prepared, g, a.strict_flags, &mut stdout).await;
         }
         Command::Context(args) => return context(&prepared, g, &args.repo, &mut stdout),
         Command::Flags(a) => check_flag_names(&prepared, &a.names)?,
         _ => {}
     }
 
-    let now = match &g.now {
-        Some(t) => crate::time::parse_rfc3339(t)
-            .with_context(|| format!("--now (or DISTRIBUTOR_NOW) {t:?} is not an RFC 3339 time"))?,
-        None => crate::time::now(),
-    };
+    let now = now(g)?;
     let state_dir = state_dir(g);
     match &cli.command {
         Command::Promote(a) => return promote(&prepared, state_dir, a, now, &mut stdout),
@@ -281,7 +268,7 @@ async fn run_inner(cli: Cli) -> Result<u8> {
             checked_force(a, &source)?,
             a.dry_run && !a.no_diff,
         ),
-        Command::Validate
+        Command::Validate(_)
         | Command::Context(_)
         | Command::Serve(_)
         | Command::Promote(_)
@@ -528,7 +515,7 @@ impl Run<'_> {
                 })
             }
             (
-                Command::Validate
+                Command::Validate(_)
                 | Command::Context(_)
                 | Command::Serve(_)
                 | Command::Promote(_)
@@ -547,15 +534,8 @@ impl Run<'_> {
 /// The staged guard, for `plan`: a warning per flag on in a stage while an
 /// earlier stage of the flag order is not live fleet-wide yet.
 fn warn_flags_out_of_order(prepared: &Prepared, plan: &crate::plan::Plan, now: crate::time::Epoch) {
-    let report = crate::flags::report(
-        &prepared.targets,
-        plan,
-        &[],
-        &prepared.stages,
-        now,
-        &|e: &str| e.to_string(),
-    );
-    for o in crate::flags::out_of_order(&report, &prepared.flag_order) {
+    let p = prepared;
+    for o in crate::flags::staged_guard(&p.targets, plan, &p.stages, &p.flag_order, now) {
         tracing::warn!(
             "flag out of order: {}",
             output::flags::out_of_order_line(&o)
@@ -588,6 +568,16 @@ fn check_flag_names(prepared: &Prepared, names: &[String]) -> Result<()> {
             known.join(", ")
         }
     )
+}
+
+/// The time the run is made at: `--now` (or `DISTRIBUTOR_NOW`), else the
+/// clock.
+fn now(g: &Global) -> Result<crate::time::Epoch> {
+    match &g.now {
+        Some(t) => crate::time::parse_rfc3339(t)
+            .with_context(|| format!("--now (or DISTRIBUTOR_NOW) {t:?} is not an RFC 3339 time")),
+        None => Ok(crate::time::now()),
+    }
 }
 
 /// The state directory: `--state-dir`, else systemd's `$STATE_DIRECTORY`,

@@ -18,7 +18,7 @@ pub fn formats(command: &Command) -> &'static [Format] {
         Command::Status(_) => ALL,
         Command::Flags(_) => ALL,
         Command::Context(_) => &[Format::Text, Format::Json],
-        Command::Validate
+        Command::Validate(_)
         | Command::Serve(_)
         | Command::Promote(_)
         | Command::Resume(_)
