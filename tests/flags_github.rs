@@ -461,3 +461,117 @@ fn validate_notes_when_it_cannot_check_the_flag_order() {
     );
     assert_eq!(w.fake.counters().content_creating, 0, "validate never writes");
 }
+
+/// The holders of a stage as the dashboard words them (the first `n`, then
+/// how many more), from the JSON of `flags`.
+fn holders_text(s: &Value, n: usize) -> String {
+    let mut items: Vec<String> = Vec::new();
+    for p in s["pending"].as_array().unwrap() {
+        let age = distributor::time::human(std::time::Duration::from_secs(
+            p["age_secs"].as_u64().unwrap(),
+        ));
+        items.push(format!(
+            "{} pending: #{} open {age}",
+            p["repo"].as_str().unwrap(),
+            p["pull_request"]
+        ));
+    }
+    for x in s["waiting"].as_array().unwrap() {
+        items.push(format!(
+            "{} waiting: {}",
+            x["repo"].as_str().unwrap(),
+            x["reason"].as_str().unwrap()
+        ));
+    }
+    for b in s["blocked"].as_array().unwrap() {
+        items.push(format!(
+            "{} blocked: {} {}",
+            b["repo"].as_str().unwrap(),
+            b["path"].as_str().unwrap(),
+            b["state"].as_str().unwrap()
+        ));
+    }
+    let mut line = items.iter().take(n).cloned().collect::<Vec<_>>().join("; ");
+    if items.len() > n {
+        line.push_str(&format!("; and {} more", items.len() - n));
+    }
+    line
+}
+
+#[test]
+fn the_dashboard_flags_panel_shows_what_flags_shows() {
+    use common::browser::{cells, find_browser, run_browser, section};
+    let browser = find_browser();
+    // Six repos: canary apple-00 (direct) and apple-01 (pull request), the
+    // default wave behind its hour of soak, one of them hand-edited. The
+    // onboarding happened three hours ago; the flag is switched on now (the
+    // daemon reads the real clock).
+    let mut w = World::new(world::fleet().into_iter().take(6).collect(), Some("1h"));
+    w.t0 -= 3 * HOUR;
+    w.apply(0);
+    assert_eq!(w.merge_all(&[]), 1);
+    w.apply(60);
+    w.apply(60 + HOUR + 1);
+    assert_eq!(w.merge_all(&[]), 1);
+    assert_eq!(flags_json(&w, w.real_offset()).0, 0, "in sync");
+    hand_edit(&w, "apple-05");
+    w.switch("dev", true, true);
+    w.apply(w.real_offset());
+    let pr = w.pull("apple-01").number;
+    let opened = distributor::time::rfc3339(distributor::time::now() - 2 * HOUR);
+    w.fake.set_pull_created_at(OWNER, "apple-01", pr, &opened);
+
+    // The daemon's first cycle observes the fleet and has nothing to write.
+    let before = w.fake.counters().content_creating;
+    let daemon = flags_github::daemon::Daemon::start(&w);
+    let status = daemon.wait_cycle(1);
+    assert_eq!(status["last_cycle"]["outcome"], "ok", "{status}");
+    assert_eq!(w.fake.counters().content_creating, before, "the cycle wrote nothing");
+    let profile = tempfile::tempdir().unwrap();
+    let dom = run_browser(
+        &browser,
+        profile.path(),
+        &["--dump-dom", &format!("http://{}/", daemon.addr)],
+    );
+    let (code, report) = flags_json(&w, w.real_offset());
+    assert_eq!(code, 2, "{report}");
+    drop(daemon);
+
+    let dev = stage(&report, "dev");
+    assert_eq!(counts(dev), (1, 1, 3, 1), "{dev}");
+    let rows = cells(section(&dom, "flags"));
+    assert_eq!(rows.len(), 3, "one row per stage: {rows:?}");
+    for (i, row) in rows.iter().enumerate() {
+        let s = &report["flags"][0]["stages"][i];
+        let (live, pending, waiting, blocked) = counts(s);
+        assert_eq!(row.len(), 8, "{row:?}");
+        assert_eq!(row[1], s["stage"].as_str().unwrap(), "{row:?}");
+        let shown: Vec<usize> = row[3..7].iter().map(|c| c.parse().unwrap()).collect();
+        assert_eq!(shown, vec![live, pending, waiting, blocked], "{row:?}");
+        let holders = holders_text(s, 3);
+        if holders.is_empty() {
+            assert_eq!(row[7], "—", "{row:?}");
+        } else {
+            assert_eq!(row[7], holders, "{row:?}");
+        }
+    }
+    assert!(rows[0][0].starts_with("new_db"), "{:?}", rows[0]);
+    assert_eq!(rows[0][2], "on");
+    assert!(
+        rows[0][7].starts_with(&format!("acme/apple-01 pending: #{pr} open 2h; acme/apple-02 waiting: wave default waits for wave canary")),
+        "{:?}",
+        rows[0]
+    );
+    assert!(rows[0][7].ends_with("; and 2 more"), "{:?}", rows[0]);
+    // /status carries the same report (ages aside: another clock read).
+    let strip = |v: &Value| {
+        let mut v = v.clone();
+        for s in v[0]["stages"].as_array_mut().unwrap() {
+            for p in s["pending"].as_array_mut().unwrap() {
+                p["age_secs"] = Value::Null;
+            }
+        }
+        v
+    };
+    assert_eq!(strip(&status["flags"]), strip(&report["flags"]));
+}
