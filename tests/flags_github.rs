@@ -93,7 +93,11 @@ fn forms_agree(w: &World, offset: i64, code: i32, report: &Value) -> (String, St
             format!("live everywhere ({total} repos)")
         } else {
             let mut parts = vec![format!("{live} of {total} live")];
-            for (n, what) in [(pending, "pending"), (waiting, "waiting"), (blocked, "blocked")] {
+            for (n, what) in [
+                (pending, "pending"),
+                (waiting, "waiting"),
+                (blocked, "blocked"),
+            ] {
                 if n > 0 {
                     parts.push(format!("{n} {what}"));
                 }
@@ -108,7 +112,11 @@ fn forms_agree(w: &World, offset: i64, code: i32, report: &Value) -> (String, St
     } else {
         "Some flags are still on their way (see the repos above)."
     };
-    assert!(text.stdout.ends_with(&format!("\n{verdict}\n")), "{}", text.stdout);
+    assert!(
+        text.stdout.ends_with(&format!("\n{verdict}\n")),
+        "{}",
+        text.stdout
+    );
     let mark = if code == 0 { "live" } else { "on its way" };
     assert!(
         md.stdout.contains(&format!("### `new_db` ({mark})")),
@@ -182,16 +190,26 @@ fn a_flag_switched_on_stage_by_stage_is_tracked_until_live_everywhere() {
         pr_b,
         &distributor::time::rfc3339(w.t0 + t1 - 1800),
     );
-    w.fake
-        .set_pull_created_at(OWNER, "apple-01", pr_a, &distributor::time::rfc3339(w.t0 + t1));
+    w.fake.set_pull_created_at(
+        OWNER,
+        "apple-01",
+        pr_a,
+        &distributor::time::rfc3339(w.t0 + t1),
+    );
     let at = t1 + 600;
     let (code, report) = flags_json(&w, at);
     assert_eq!(code, 2, "{report}");
     assert_eq!(report["schema"], "distributor.flags/v1");
     assert_eq!(report["complete"], false);
     let dev = stage(&report, "dev");
-    assert_eq!((dev["on"].as_u64(), dev["off"].as_u64()), (Some(30), Some(0)));
-    assert_eq!(sorted(repos(&dev["live"])), full(&["apple-00", "banana-00"]));
+    assert_eq!(
+        (dev["on"].as_u64(), dev["off"].as_u64()),
+        (Some(30), Some(0))
+    );
+    assert_eq!(
+        sorted(repos(&dev["live"])),
+        full(&["apple-00", "banana-00"])
+    );
     let pending: Vec<(String, u64, u64)> = dev["pending"]
         .as_array()
         .unwrap()
@@ -221,7 +239,10 @@ fn a_flag_switched_on_stage_by_stage_is_tracked_until_live_everywhere() {
         names(&w, |r| r.wave == "default" && r.name != "cherry-02")
     );
     for item in waiting.as_array().unwrap() {
-        assert!(item["reason"].as_str().unwrap().starts_with(&held), "{item}");
+        assert!(
+            item["reason"].as_str().unwrap().starts_with(&held),
+            "{item}"
+        );
     }
     assert_eq!(
         dev["blocked"],
@@ -260,7 +281,10 @@ fn a_flag_switched_on_stage_by_stage_is_tracked_until_live_everywhere() {
         distributor::time::utc(w.t0 + soak_start + HOUR)
     );
     for item in dev["waiting"].as_array().unwrap() {
-        assert!(item["reason"].as_str().unwrap().contains(&soaking), "{item}");
+        assert!(
+            item["reason"].as_str().unwrap().contains(&soaking),
+            "{item}"
+        );
     }
 
     // After the soak the default wave receives it; its pull requests are
@@ -292,10 +316,16 @@ fn a_flag_switched_on_stage_by_stage_is_tracked_until_live_everywhere() {
     assert_eq!(report["complete"], true);
     assert_eq!(counts(stage(&report, "dev")), (30, 0, 0, 0));
     let (text, md) = forms_agree(&w, after + 120, 0, &report);
-    assert!(text.contains("  dev  on · live everywhere (30 repos)\n"), "{text}");
+    assert!(
+        text.contains("  dev  on · live everywhere (30 repos)\n"),
+        "{text}"
+    );
     assert!(md.contains("| dev | on | 30 | 0 | 0 | 0 | 0 |"), "{md}");
     w.apply(after + 180);
-    assert!(w.open_pulls("cherry-02").is_empty(), "the proposal is closed");
+    assert!(
+        w.open_pulls("cherry-02").is_empty(),
+        "the proposal is closed"
+    );
 
     // stg: on, the same progression.
     let t2 = after + 2 * HOUR;
@@ -313,9 +343,15 @@ fn a_flag_switched_on_stage_by_stage_is_tracked_until_live_everywhere() {
         let name = p["repo"].as_str().unwrap().trim_start_matches("acme/");
         assert_eq!(p["pull_request"].as_u64(), Some(w.pull(name).number));
     }
-    let held = format!("wave default waits for wave canary to take revision {}", &rev3[..12]);
+    let held = format!(
+        "wave default waits for wave canary to take revision {}",
+        &rev3[..12]
+    );
     for item in stg["waiting"].as_array().unwrap() {
-        assert!(item["reason"].as_str().unwrap().starts_with(&held), "{item}");
+        assert!(
+            item["reason"].as_str().unwrap().starts_with(&held),
+            "{item}"
+        );
     }
     assert_eq!(stage(&report, "dev")["complete"], true, "dev stays live");
     forms_agree(&w, t2 + 60, 2, &report);
@@ -332,7 +368,10 @@ fn a_flag_switched_on_stage_by_stage_is_tracked_until_live_everywhere() {
     assert_eq!(code, 0, "{report}");
     assert_eq!(counts(stage(&report, "stg")), (30, 0, 0, 0));
     let (text, _) = forms_agree(&w, t2 + 600 + HOUR + 60, 0, &report);
-    assert!(text.contains("  stg  on · live everywhere (30 repos)\n"), "{text}");
+    assert!(
+        text.contains("  stg  on · live everywhere (30 repos)\n"),
+        "{text}"
+    );
     eprintln!(
         "flags_github: 30 repos, dev then stg live everywhere in {:?}",
         started.elapsed()
@@ -347,7 +386,10 @@ fn prd_while_stg_is_on_its_way(w: &mut World, at: i64) {
     let (_, report) = flags_json(w, at);
     let out = &report["out_of_order"];
     assert_eq!(out.as_array().unwrap().len(), 1, "{report}");
-    assert_eq!((&out[0]["stage"], &out[0]["earlier"]), (&"prd".into(), &"stg".into()));
+    assert_eq!(
+        (&out[0]["stage"], &out[0]["earlier"]),
+        (&"prd".into(), &"stg".into())
+    );
     let holders = repos(&out[0]["holders"]);
     let stg = stage(&report, "stg");
     let mut expected = repos(&stg["pending"]);
@@ -361,14 +403,24 @@ fn prd_while_stg_is_on_its_way(w: &mut World, at: i64) {
 
     let run = w.run(at, "validate", &[]);
     run.expect_code(0);
-    assert!(run.stdout.starts_with("valid: 3 teams, 30 repos, 90 files rendered"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .starts_with("valid: 3 teams, 30 repos, 90 files rendered"),
+        "{}",
+        run.stdout
+    );
     assert!(
         run.stdout
             .contains("flag order: checked against the fleet (30 repos): 1 flag out of order"),
         "{}",
         run.stdout
     );
-    assert_eq!(run.stderr.matches(&line).count(), 1, "{line}\n{}", run.stderr);
+    assert_eq!(
+        run.stderr.matches(&line).count(),
+        1,
+        "{line}\n{}",
+        run.stderr
+    );
 
     let (tips, state) = (w.tips(), w.state_files());
     w.fake.reset_counters();
@@ -459,7 +511,11 @@ fn validate_notes_when_it_cannot_check_the_flag_order() {
         "{}",
         run.stderr
     );
-    assert_eq!(w.fake.counters().content_creating, 0, "validate never writes");
+    assert_eq!(
+        w.fake.counters().content_creating,
+        0,
+        "validate never writes"
+    );
 }
 
 /// The holders of a stage as the dashboard words them (the first `n`, then
@@ -526,7 +582,11 @@ fn the_dashboard_flags_panel_shows_what_flags_shows() {
     let daemon = flags_github::daemon::Daemon::start(&w);
     let status = daemon.wait_cycle(1);
     assert_eq!(status["last_cycle"]["outcome"], "ok", "{status}");
-    assert_eq!(w.fake.counters().content_creating, before, "the cycle wrote nothing");
+    assert_eq!(
+        w.fake.counters().content_creating,
+        before,
+        "the cycle wrote nothing"
+    );
     let profile = tempfile::tempdir().unwrap();
     let dom = run_browser(
         &browser,

@@ -61,7 +61,10 @@ pub(super) async fn validate(
             bail!("the flag order could not be checked against the fleet (--strict-flags): {why}")
         }
         Guard::Unchecked(why) => {
-            writeln!(out, "note: the flag order was not checked against the fleet: {why}")?;
+            writeln!(
+                out,
+                "note: the flag order was not checked against the fleet: {why}"
+            )?;
         }
         Guard::Observed { out_of_order, .. } if strict && !out_of_order.is_empty() => {
             let lines: Vec<String> = out_of_order.iter().map(out_of_order_line).collect();
