@@ -79,8 +79,8 @@ pub(super) async fn validate(
             }
             let verdict = match out_of_order.len() {
                 0 => "in order".to_string(),
-                1 => "1 flag out of order (warned above)".to_string(),
-                n => format!("{n} flags out of order (warned above)"),
+                1 => "1 flag out of order (logged as a warning)".to_string(),
+                n => format!("{n} flags out of order (logged as warnings)"),
             };
             writeln!(
                 out,
