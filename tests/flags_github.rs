@@ -177,9 +177,19 @@ fn a_flag_switched_on_stage_by_stage_is_tracked_until_live_everywhere() {
     let mut w = World::new(world::fleet(), Some("1h"));
     let t1 = bring_in_sync(&w);
     hand_edit(&w, "cherry-02");
+    dev_on_reaches_the_canary(&mut w, t1);
+    let t2 = dev_goes_live_everywhere(&w, t1);
+    stg_goes_live_everywhere(&mut w, t2);
+    eprintln!(
+        "flags_github: 30 repos, dev then stg live everywhere in {:?}",
+        started.elapsed()
+    );
+}
 
-    // dev: on. The canary receives it: direct repos are live at once, the
-    // pull-request repos pending; the default wave is held.
+/// dev: on. The canary receives it: direct repos are live at once, the
+/// pull-request repos pending (numbers, ages); the default wave is held
+/// (waiting, with the wave's reason), the hand-edited repo blocked.
+fn dev_on_reaches_the_canary(w: &mut World, t1: i64) {
     let rev2 = w.switch("dev", true, true).unwrap();
     w.apply(t1);
     let (pr_a, pr_b) = (w.pull("apple-01").number, w.pull("banana-01").number);
@@ -197,7 +207,7 @@ fn a_flag_switched_on_stage_by_stage_is_tracked_until_live_everywhere() {
         &distributor::time::rfc3339(w.t0 + t1),
     );
     let at = t1 + 600;
-    let (code, report) = flags_json(&w, at);
+    let (code, report) = flags_json(w, at);
     assert_eq!(code, 2, "{report}");
     assert_eq!(report["schema"], "distributor.flags/v1");
     assert_eq!(report["complete"], false);
@@ -236,7 +246,7 @@ fn a_flag_switched_on_stage_by_stage_is_tracked_until_live_everywhere() {
     let waiting = &dev["waiting"];
     assert_eq!(
         sorted(repos(waiting)),
-        names(&w, |r| r.wave == "default" && r.name != "cherry-02")
+        names(w, |r| r.wave == "default" && r.name != "cherry-02")
     );
     for item in waiting.as_array().unwrap() {
         assert!(
@@ -251,7 +261,7 @@ fn a_flag_switched_on_stage_by_stage_is_tracked_until_live_everywhere() {
     for later in ["stg", "prd"] {
         assert_eq!(counts(stage(&report, later)), (30, 0, 0, 0), "{later}");
     }
-    let (text, md) = forms_agree(&w, at, 2, &report);
+    let (text, md) = forms_agree(w, at, 2, &report);
     for line in [
         format!("pending  acme/banana-01  #{pr_b} open 40m"),
         format!("pending  acme/apple-01   #{pr_a} open 10m"),
@@ -267,12 +277,16 @@ fn a_flag_switched_on_stage_by_stage_is_tracked_until_live_everywhere() {
     ] {
         assert!(md.contains(&line), "{line:?}\n{md}");
     }
+}
 
-    // The canary's pull requests merged: the canary is in sync and soaks.
+/// The canary's pull requests merged, its soak, the default wave, the
+/// hand edit resolved: dev is live everywhere. Returns the next offset.
+fn dev_goes_live_everywhere(w: &World, t1: i64) -> i64 {
+    // The canary is in sync and soaks.
     assert_eq!(w.merge_all(&[]), 2);
     let soak_start = t1 + 1200;
     w.apply(soak_start);
-    let (code, report) = flags_json(&w, soak_start + 60);
+    let (code, report) = flags_json(w, soak_start + 60);
     assert_eq!(code, 2);
     let dev = stage(&report, "dev");
     assert_eq!(counts(dev), (4, 0, 25, 1), "{dev}");
@@ -294,12 +308,12 @@ fn a_flag_switched_on_stage_by_stage_is_tracked_until_live_everywhere() {
     w.apply(after);
     assert_eq!(w.merge_all(&["cherry-02"]), 7);
     let proposal = w.pull("cherry-02");
-    let (code, report) = flags_json(&w, after + 60);
+    let (code, report) = flags_json(w, after + 60);
     assert_eq!(code, 2, "{report}");
     let dev = stage(&report, "dev");
     assert_eq!(counts(dev), (29, 0, 0, 1), "{dev}");
     assert_eq!(dev["blocked"][0]["repo"], "acme/cherry-02");
-    forms_agree(&w, after + 60, 2, &report);
+    forms_agree(w, after + 60, 2, &report);
 
     // The owners take the render: dev is live everywhere, exit 0.
     let render = w.file("cherry-02", &proposal.head, &tfvars("dev")).unwrap();
@@ -311,11 +325,11 @@ fn a_flag_switched_on_stage_by_stage_is_tracked_until_live_everywhere() {
         &[(tfvars("dev").as_str(), Some(render.as_bytes()))],
         "take the platform's new_db",
     );
-    let (code, report) = flags_json(&w, after + 120);
+    let (code, report) = flags_json(w, after + 120);
     assert_eq!(code, 0, "{report}");
     assert_eq!(report["complete"], true);
     assert_eq!(counts(stage(&report, "dev")), (30, 0, 0, 0));
-    let (text, md) = forms_agree(&w, after + 120, 0, &report);
+    let (text, md) = forms_agree(w, after + 120, 0, &report);
     assert!(
         text.contains("  dev  on · live everywhere (30 repos)\n"),
         "{text}"
@@ -327,11 +341,14 @@ fn a_flag_switched_on_stage_by_stage_is_tracked_until_live_everywhere() {
         "the proposal is closed"
     );
 
-    // stg: on, the same progression.
-    let t2 = after + 2 * HOUR;
+    after + 2 * HOUR
+}
+
+/// stg: on, the same progression; on the way, prd switched on too early.
+fn stg_goes_live_everywhere(w: &mut World, t2: i64) {
     let rev3 = w.switch("stg", true, true).unwrap();
     w.apply(t2);
-    let (code, report) = flags_json(&w, t2 + 60);
+    let (code, report) = flags_json(w, t2 + 60);
     assert_eq!(code, 2);
     let stg = stage(&report, "stg");
     assert_eq!(counts(stg), (2, 2, 26, 0), "{stg}");
@@ -354,27 +371,23 @@ fn a_flag_switched_on_stage_by_stage_is_tracked_until_live_everywhere() {
         );
     }
     assert_eq!(stage(&report, "dev")["complete"], true, "dev stays live");
-    forms_agree(&w, t2 + 60, 2, &report);
+    forms_agree(w, t2 + 60, 2, &report);
 
-    prd_while_stg_is_on_its_way(&mut w, t2 + 120);
+    prd_while_stg_is_on_its_way(w, t2 + 120);
 
     assert_eq!(w.merge_all(&[]), 2);
     w.apply(t2 + 600);
-    let (_, report) = flags_json(&w, t2 + 660);
+    let (_, report) = flags_json(w, t2 + 660);
     assert_eq!(counts(stage(&report, "stg")), (4, 0, 26, 0));
     w.apply(t2 + 600 + HOUR + 1);
     assert_eq!(w.merge_all(&[]), 7);
-    let (code, report) = flags_json(&w, t2 + 600 + HOUR + 60);
+    let (code, report) = flags_json(w, t2 + 600 + HOUR + 60);
     assert_eq!(code, 0, "{report}");
     assert_eq!(counts(stage(&report, "stg")), (30, 0, 0, 0));
-    let (text, _) = forms_agree(&w, t2 + 600 + HOUR + 60, 0, &report);
+    let (text, _) = forms_agree(w, t2 + 600 + HOUR + 60, 0, &report);
     assert!(
         text.contains("  stg  on · live everywhere (30 repos)\n"),
         "{text}"
-    );
-    eprintln!(
-        "flags_github: 30 repos, dev then stg live everywhere in {:?}",
-        started.elapsed()
     );
 }
 
@@ -434,7 +447,12 @@ fn prd_while_stg_is_on_its_way(w: &mut World, at: i64) {
         "{}",
         strict.stderr
     );
-    assert_eq!(w.fake.counters().content_creating, 0, "nothing written");
+    let counters = w.fake.counters();
+    assert_eq!(counters.content_creating, 0, "nothing written");
+    eprintln!(
+        "flags_github: validate --strict-flags observed 30 repos in {} requests",
+        counters.total
+    );
     assert_eq!(w.tips(), tips);
     assert_eq!(w.state_files(), state, "the state directory is untouched");
     w.discard_registry_change();
@@ -453,7 +471,7 @@ fn validate_notes_when_it_cannot_check_the_flag_order() {
         "valid: 1 teams, 3 repos, 9 files rendered (3 repos, 9 files selected by filters)\n"
     );
     assert_eq!(w.fake.counters().total, 0, "nothing to observe");
-    // In sync with new_db off (no soak: one apply per wave).
+    // In sync with new_db off (without a soak, waves do not hold).
     w.apply(0);
     w.merge_all(&[]);
     w.apply(60);
