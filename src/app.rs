@@ -24,6 +24,7 @@ use crate::source;
 
 mod control;
 mod formats;
+mod validate;
 pub use formats::{formats, refused_format};
 
 /// Exit codes, as documented in the README.
@@ -222,11 +223,7 @@ async fn run_inner(cli: Cli) -> Result<u8> {
         Command::Man => return crate::manual::man(&mut Out(std::io::stdout())),
         _ => {}
     }
-    let now = match &g.now {
-        Some(t) => crate::time::parse_rfc3339(t)
-            .with_context(|| format!("--now (or DISTRIBUTOR_NOW) {t:?} is not an RFC 3339 time"))?,
-        None => crate::time::now(),
-    };
+    let now = now(g)?;
     let state_dir = state_dir(g);
     if let Command::Unpin = &cli.command {
         let mut out = crate::redact::Redacting::new(Out(std::io::stdout()));
@@ -250,18 +247,8 @@ async fn run_inner(cli: Cli) -> Result<u8> {
         crate::redact::Redacting::new(std::io::BufWriter::new(Out(std::io::stdout().lock())));
 
     match &cli.command {
-        Command::Validate => {
-            let files: usize = prepared.targets.iter().map(|t| t.desired.len()).sum();
-            writeln!(
-                stdout,
-                "valid: {} teams, {} repos, {} files rendered ({} repos, {} files selected by filters)",
-                prepared.teams,
-                prepared.all_repos,
-                files,
-                prepared.targets.len(),
-                files
-            )?;
-            return Ok(exit::OK);
+        Command::Validate(a) => {
+            return validate::validate(&mut prepared, g, a.strict_flags, &mut stdout).await;
         }
         Command::Context(args) => return context(&prepared, g, &args.repo, &mut stdout),
         Command::Flags(a) => check_flag_names(&prepared, &a.names)?,
@@ -287,7 +274,7 @@ async fn run_inner(cli: Cli) -> Result<u8> {
             a.dry_run && !a.no_diff,
         ),
         Command::Rollback(a) => (false, a.force.then(|| a.reason.clone()), a.dry_run),
-        Command::Validate
+        Command::Validate(_)
         | Command::Context(_)
         | Command::Serve(_)
         | Command::Promote(_)
@@ -549,7 +536,7 @@ impl Run<'_> {
                 })
             }
             (
-                Command::Validate
+                Command::Validate(_)
                 | Command::Context(_)
                 | Command::Serve(_)
                 | Command::Promote(_)
@@ -587,15 +574,8 @@ fn audited_heading(request: &reconcile::Request) -> Option<String> {
 /// The staged guard, for `plan`: a warning per flag on in a stage while an
 /// earlier stage of the flag order is not live fleet-wide yet.
 fn warn_flags_out_of_order(prepared: &Prepared, plan: &crate::plan::Plan, now: crate::time::Epoch) {
-    let report = crate::flags::report(
-        &prepared.targets,
-        plan,
-        &[],
-        &prepared.stages,
-        now,
-        &|e: &str| e.to_string(),
-    );
-    for o in crate::flags::out_of_order(&report, &prepared.flag_order) {
+    let p = prepared;
+    for o in crate::flags::staged_guard(&p.targets, plan, &p.stages, &p.flag_order, now) {
         tracing::warn!(
             "flag out of order: {}",
             output::flags::out_of_order_line(&o)
@@ -628,6 +608,16 @@ fn check_flag_names(prepared: &Prepared, names: &[String]) -> Result<()> {
             known.join(", ")
         }
     )
+}
+
+/// The time the run is made at: `--now` (or `DISTRIBUTOR_NOW`), else the
+/// clock.
+fn now(g: &Global) -> Result<crate::time::Epoch> {
+    match &g.now {
+        Some(t) => crate::time::parse_rfc3339(t)
+            .with_context(|| format!("--now (or DISTRIBUTOR_NOW) {t:?} is not an RFC 3339 time")),
+        None => Ok(crate::time::now()),
+    }
 }
 
 /// The state directory: `--state-dir`, else systemd's `$STATE_DIRECTORY`,

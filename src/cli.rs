@@ -168,7 +168,15 @@ pub enum ColorChoice {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check registry and templates, render everything; writes nothing.
-    Validate,
+    ///
+    /// With a forge (--forge or DISTRIBUTOR_FORGE) it then observes the
+    /// fleet read-only, as `plan` does, and warns when a flag is on in a
+    /// stage while an earlier stage of the registry's flag_order is not
+    /// live fleet-wide, naming the repos holding it. Without a forge (or
+    /// when the fleet cannot be observed: no token, unreachable) a note
+    /// says the flag order was not checked. Exit code 0: valid, 1: invalid
+    /// (or --strict-flags and a flag out of order or unchecked).
+    Validate(ValidateArgs),
     /// Show what `apply` would do. Exit code 0: nothing to do, 2: changes
     /// pending, 1: error.
     Plan(PlanArgs),
@@ -215,7 +223,7 @@ impl Command {
     /// The command's name, as typed after `distributor`.
     pub fn name(&self) -> &'static str {
         match self {
-            Command::Validate => "validate",
+            Command::Validate(_) => "validate",
             Command::Plan(_) => "plan",
             Command::Apply(_) => "apply",
             Command::Status(_) => "status",
@@ -310,6 +318,16 @@ pub struct FlagsArgs {
     pub names: Vec<String>,
     #[command(flatten)]
     pub init: InitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Exit 1 when a flag is on in a stage while an earlier stage of the
+    /// registry's flag_order is not live fleet-wide, and when that cannot
+    /// be checked (no forge given, no credentials, forge unreachable).
+    /// Default: warn, or a note when not checked.
+    #[arg(long)]
+    pub strict_flags: bool,
 }
 
 #[derive(Debug, Args)]

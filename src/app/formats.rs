@@ -20,7 +20,7 @@ pub fn formats(command: &Command) -> &'static [Format] {
         Command::Context(_) => &[Format::Text, Format::Json],
         Command::Rollback(a) if a.dry_run => ALL,
         Command::Rollback(_) => &[Format::Text, Format::Json],
-        Command::Validate
+        Command::Validate(_)
         | Command::Serve(_)
         | Command::Promote(_)
         | Command::Resume(_)

@@ -81,6 +81,20 @@ pub fn out_of_order(report: &FlagsReport, order: &[String]) -> Vec<OutOfOrder> {
     out
 }
 
+/// The staged guard over a whole plan: the report of every flag (a failing
+/// repo's error as it is), then [`out_of_order`] for `order`. What `plan`
+/// warns about and `validate` checks.
+pub fn staged_guard(
+    targets: &[Target],
+    plan: &Plan,
+    stages: &[String],
+    order: &[String],
+    now: Epoch,
+) -> Vec<OutOfOrder> {
+    let report = report(targets, plan, &[], stages, now, &|e: &str| e.to_string());
+    out_of_order(&report, order)
+}
+
 /// One flag, stage by stage (in the registry's stage order).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FlagReport {
