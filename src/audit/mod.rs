@@ -356,7 +356,7 @@ fn log_event(r: &Record) {
         outcome = r.outcome.map(Outcome::as_str).unwrap_or_default(),
         commit = r.commit.as_deref().unwrap_or_default(),
         error = r.error.as_deref().unwrap_or_default(),
-        "forced run audit record"
+        "audit record"
     );
 }
 

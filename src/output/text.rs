@@ -699,10 +699,8 @@ pub fn forced_table(report: &ApplyReport, heading: &str, st: Style) -> String {
                     format!(
                         "commit {}{}",
                         r.commit.map(|c| c.to_string()).unwrap_or_default(),
-                        r.pull_request
-                            .as_ref()
-                            .filter(|p| p.action == PullRequestOutcome::Closed)
-                            .map(|p| format!(", superseded pull request #{} closed", p.number))
+                        closed_pull_request(r)
+                            .map(|n| format!(", superseded pull request #{n} closed"))
                             .unwrap_or_default()
                     ),
                 ),
@@ -728,7 +726,12 @@ pub fn forced_table(report: &ApplyReport, heading: &str, st: Style) -> String {
                 ),
                 Outcome::Skipped => (
                     st.dim("SKIPPED"),
-                    "already fixed: nothing to change".to_string(),
+                    format!(
+                        "already fixed: nothing to change{}",
+                        closed_pull_request(r)
+                            .map(|n| format!(", pull request #{n} closed"))
+                            .unwrap_or_default()
+                    ),
                 ),
                 Outcome::Unknown => (
                     st.red("UNKNOWN"),
@@ -771,6 +774,14 @@ pub fn forced_table(report: &ApplyReport, heading: &str, st: Style) -> String {
         }
     );
     out
+}
+
+/// The pull request a run closed on the repo, if it closed one.
+fn closed_pull_request(r: &crate::apply::RepoReport) -> Option<u64> {
+    r.pull_request
+        .as_ref()
+        .filter(|p| p.action == PullRequestOutcome::Closed)
+        .map(|p| p.number)
 }
 
 /// What `apply` did, one line per repo that changed or failed.
