@@ -426,7 +426,13 @@ impl Run<'_> {
         } else {
             None
         };
-        let never = AtomicBool::new(false);
+        // SIGTERM or Ctrl-C while applying stops between two repos, and the
+        // report of what was done is still printed.
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let watcher = self
+            .request
+            .execute
+            .then(|| crate::term::stop_on_signal(stop.clone()));
         let mut on_repo = |r: &apply::RepoReport| {
             if let Some(b) = &bar {
                 b.done(&r.repo.to_string());
@@ -437,12 +443,15 @@ impl Run<'_> {
             &mut *self.prepared,
             self.request,
             reconcile::Hooks {
-                stop: &never,
+                stop: &stop,
                 on_repo: &mut on_repo,
             },
         )
         .await
         .map_err(anyhow::Error::msg)?;
+        if let Some(w) = watcher {
+            w.abort();
+        }
         drop(bar);
         let plan = &outcome.plan;
         let halted = outcome.halted();
@@ -526,6 +535,15 @@ impl Run<'_> {
                 }
                 if let Some(e) = &outcome.recorded.audit_error {
                     bail!("the forced run's audit records could not be written: {e}");
+                }
+                if outcome.interrupted() {
+                    let all = plan.repos.len() + plan.errors.len();
+                    writeln!(
+                        stdout,
+                        "\nInterrupted: stopped after {} of {all} repos (each either done or untouched); run it again to carry on.",
+                        report.repos.len()
+                    )?;
+                    return Ok(exit::ERROR);
                 }
                 Ok(if report.failed() > 0 {
                     exit::ERROR

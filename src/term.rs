@@ -8,7 +8,9 @@
 //! there is no bar and logs are written as they come.
 //!
 //! This module owns presentation only: what is logged, and at which
-//! level, is decided by the callers.
+//! level, is decided by the callers. It also turns the terminal's stop
+//! requests (Ctrl-C, SIGTERM) during `apply` into a stop between two repos
+//! ([`stop_on_signal`]).
 
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
@@ -119,6 +121,38 @@ impl<W: Write> Drop for AboveBar<W> {
 
 /// The log writer of the CLI: standard error through the redactor, above
 /// the progress bar when one is shown (one writer per event).
+/// Until aborted, turns the first SIGTERM or SIGINT into `stop` (the run
+/// ends between two repos and prints what it did); a second one ends the
+/// process at once (exit 130), as an impatient Ctrl-C expects.
+pub fn stop_on_signal(
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> tokio::task::JoinHandle<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    tokio::spawn(async move {
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            tracing::warn!("cannot watch SIGTERM/SIGINT: a stop request ends the run at once");
+            return;
+        };
+        for n in 0.. {
+            let name = tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            };
+            if n > 0 {
+                tracing::warn!("{name} again: stopping now");
+                std::process::exit(130);
+            }
+            tracing::warn!(
+                "{name}: stopping after the repo in progress (each repo is either done or untouched); send it again to stop at once"
+            );
+            stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    })
+}
+
 pub fn log_writer() -> Redacting<AboveBar<std::io::Stderr>> {
     Redacting::new(AboveBar::new(std::io::stderr()))
 }

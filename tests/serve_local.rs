@@ -2,7 +2,9 @@
 //! of a cycle over 200 repos: the process exits within `stop_timeout` + 1 s,
 //! between two repos (every repo is either fully written or untouched, and
 //! `git fsck --strict` is clean everywhere), and the cycle is recorded
-//! `interrupted`.
+//! `interrupted`. `apply` stopped the same way (SIGTERM or Ctrl-C) also
+//! stops between two repos, prints what it did and says so (exit 1); the
+//! next `apply` carries on.
 
 mod common;
 
@@ -17,9 +19,10 @@ use common::Env;
 
 const REPOS: usize = 200;
 
-#[test]
-fn sigterm_mid_cycle_stops_between_repos_within_the_stop_timeout() {
-    let env = Env::new();
+/// One team, 200 repos, every bundle, delivered directly, all written;
+/// then a template change that writes every repo again. Returns each
+/// repo's tip before that change.
+fn fleet_with_a_pending_change(env: &Env) -> Vec<String> {
     // One team, 200 repos, every bundle, delivered directly.
     env.edit_registry(|r| {
         let team = r["teams"]["mango"].clone();
@@ -43,8 +46,45 @@ fn sigterm_mid_cycle_stops_between_repos_within_the_stop_timeout() {
     let before: Vec<String> = (0..REPOS)
         .map(|i| common::tip(&env, &env.bare(&format!("svc-{i:03}")), "main").unwrap())
         .collect();
-    // A template change: the daemon's first cycle writes every repo.
+    // A template change: the next run writes every repo.
     env.append_to_template("baseline/CODEOWNERS", "# changed for the daemon\n");
+    before
+}
+
+/// Each repo holds its old tip or exactly one new commit carrying the
+/// change, some but not all were written, and every repository is valid
+/// git. Returns how many were written.
+fn assert_stopped_between_repos(env: &Env, before: &[String]) -> usize {
+    let mut written = 0;
+    for (i, old) in before.iter().enumerate() {
+        let bare = env.bare(&format!("svc-{i:03}"));
+        let tip = common::tip(env, &bare, "main").unwrap();
+        if &tip != old {
+            written += 1;
+            assert_eq!(
+                env.git(&bare, &["rev-parse", "main~1"]).trim(),
+                old,
+                "svc-{i:03}: one commit on the old tip"
+            );
+            let codeowners = env.git(&bare, &["show", "main:.github/CODEOWNERS"]);
+            assert!(
+                codeowners.contains("# changed for the daemon"),
+                "{codeowners}"
+            );
+        }
+    }
+    assert!(
+        (1..REPOS).contains(&written),
+        "stopped part-way: {written} of {REPOS} repos written"
+    );
+    common::assert_fsck_clean(env);
+    written
+}
+
+#[test]
+fn sigterm_mid_cycle_stops_between_repos_within_the_stop_timeout() {
+    let env = Env::new();
+    let before = fleet_with_a_pending_change(&env);
 
     let config = env.tmp.path().join("config.yaml");
     std::fs::write(
@@ -123,29 +163,71 @@ fn sigterm_mid_cycle_stops_between_repos_within_the_stop_timeout() {
         .unwrap_or_else(|| panic!("no cycle finished line:\n{}", seen.join("\n")));
     assert_eq!(finished["outcome"], "interrupted", "{finished}");
 
-    // Between repos: each repo holds the old tip or exactly one new commit
-    // carrying the change, and every repository is valid git.
-    let mut written = 0;
-    for (i, old) in before.iter().enumerate() {
-        let bare = env.bare(&format!("svc-{i:03}"));
-        let tip = common::tip(&env, &bare, "main").unwrap();
-        if &tip != old {
-            written += 1;
-            assert_eq!(
-                env.git(&bare, &["rev-parse", "main~1"]).trim(),
-                old,
-                "svc-{i:03}: one commit on the old tip"
-            );
-            let codeowners = env.git(&bare, &["show", "main:.github/CODEOWNERS"]);
-            assert!(
-                codeowners.contains("# changed for the daemon"),
-                "{codeowners}"
-            );
+    assert_stopped_between_repos(&env, &before);
+}
+
+#[test]
+fn apply_stopped_by_sigterm_stops_between_repos_and_reports_what_it_did() {
+    let env = Env::new();
+    let before = fleet_with_a_pending_change(&env);
+    let mut child = env
+        .command(&[
+            "apply",
+            "--forge",
+            &env.forge_arg(),
+            "--log-format",
+            "json",
+            "-v",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("apply starts");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, logs) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut seen = Vec::new();
+    while !seen.iter().any(|l: &String| l.contains("\"repo done\"")) {
+        assert!(
+            Instant::now() < deadline,
+            "no repo done:\n{}",
+            seen.join("\n")
+        );
+        if let Ok(l) = logs.recv_timeout(Duration::from_millis(100)) {
+            seen.push(l);
         }
     }
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    seen.extend(logs.try_iter());
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{}", seen.join("\n"));
+    let written = assert_stopped_between_repos(&env, &before);
     assert!(
-        (1..REPOS).contains(&written),
-        "stopped part-way: {written} of {REPOS} repos written"
+        stdout.contains(&format!(
+            "Interrupted: stopped after {written} of {REPOS} repos (each either done or untouched); run it again to carry on."
+        )),
+        "{stdout}"
     );
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("SIGTERM: stopping after the repo in progress")),
+        "{}",
+        seen.join("\n")
+    );
+    // The next apply carries on; then nothing is left to do.
+    env.apply(&[]).expect_code(0);
+    env.plan(&[]).expect_code(0);
     common::assert_fsck_clean(&env);
 }
