@@ -44,7 +44,7 @@ fn fleet_with_a_pending_change(env: &Env) -> Vec<String> {
     });
     env.apply(&["--init"]).expect_code(0);
     let before: Vec<String> = (0..REPOS)
-        .map(|i| common::tip(&env, &env.bare(&format!("svc-{i:03}")), "main").unwrap())
+        .map(|i| common::tip(env, &env.bare(&format!("svc-{i:03}")), "main").unwrap())
         .collect();
     // A template change: the next run writes every repo.
     env.append_to_template("baseline/CODEOWNERS", "# changed for the daemon\n");
