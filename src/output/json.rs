@@ -109,26 +109,30 @@ pub fn write_plan_with(
     if let Some(r) = &plan.rollout {
         members.push(("rollout", Member::Value(tree(r))));
     }
+    if let Some(r) = &plan.rollback {
+        members.push(("rollback", Member::Value(tree(r))));
+    }
     write_document(out, members)
 }
 
 /// Writes the status document (see [`status`]), streaming its repos.
 pub fn write_status(out: &mut dyn Write, view: &StatusView<'_>) -> io::Result<()> {
     let plan = view.plan;
-    write_document(
-        out,
-        vec![
-            ("schema", Member::Value(json!(STATUS_SCHEMA))),
-            ("source", Member::Value(tree(&plan.source))),
-            ("summary", Member::Value(tree(&summarize(plan)))),
-            ("totals", Member::Value(tree(&view.totals))),
-            ("rollout", Member::Value(tree(&plan.rollout))),
-            (
-                "repos",
-                Member::Array(Box::new(view.records.iter().map(tree))),
-            ),
-        ],
-    )
+    let mut members = vec![
+        ("schema", Member::Value(json!(STATUS_SCHEMA))),
+        ("source", Member::Value(tree(&plan.source))),
+        ("summary", Member::Value(tree(&summarize(plan)))),
+        ("totals", Member::Value(tree(&view.totals))),
+        ("rollout", Member::Value(tree(&plan.rollout))),
+        (
+            "repos",
+            Member::Array(Box::new(view.records.iter().map(tree))),
+        ),
+    ];
+    if let Some(pin) = view.pin {
+        members.push(("pin", Member::Value(tree(pin))));
+    }
+    write_document(out, members)
 }
 
 /// Writes the apply document (see [`apply`]), streaming its repos.
@@ -176,20 +180,28 @@ pub fn plan(plan: &Plan) -> Value {
     if let Some(r) = &plan.rollout {
         doc["rollout"] = json!(r);
     }
+    if let Some(r) = &plan.rollback {
+        doc["rollback"] = json!(r);
+    }
     doc
 }
 
-/// The status document as one JSON tree: the totals, the rollout and one
-/// record per repo ([`write_status`] streams it).
+/// The status document as one JSON tree: the totals, the rollout, the
+/// pin (absent unless a rollback holds the fleet) and one record per repo
+/// ([`write_status`] streams it).
 pub fn status(view: &StatusView<'_>) -> Value {
-    json!({
+    let mut doc = json!({
         "schema": STATUS_SCHEMA,
         "source": view.plan.source,
         "summary": summarize(view.plan),
         "totals": view.totals,
         "rollout": view.plan.rollout,
         "repos": view.records,
-    })
+    });
+    if let Some(pin) = view.pin {
+        doc["pin"] = json!(pin);
+    }
+    doc
 }
 
 /// The apply document as one JSON tree ([`write_apply`] streams it).

@@ -459,8 +459,8 @@ impl PlanTally {
 /// wrapped to this width.
 pub const STATUS_WIDTH: usize = 120;
 
-/// Per-repo status table, from the status records: one short row per
-/// repo, then its proposal, rollout reason, staleness, error and file
+/// Per-repo status table, from the status records: the pin first, while
+/// a rollback holds the fleet; then one short row per repo, then its proposal, rollout reason, staleness, error and file
 /// notes on indented lines, then the rollout and the totals.
 pub fn status(view: &StatusView<'_>, st: Style) -> String {
     let header = ["REPO", "TEAM", "STATUS", "FILES", "PROPOSAL", "ROLLOUT"].map(String::from);
@@ -471,6 +471,10 @@ pub fn status(view: &StatusView<'_>, st: Style) -> String {
         .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
         .collect();
     let mut out = String::new();
+    if let Some(pin) = view.pin {
+        let line = format!("{} {}", st.yellow("PINNED"), super::record::pin_words(pin));
+        out.push_str(&wrap(&line, 0, 2, STATUS_WIDTH));
+    }
     for (i, row) in rows.iter().enumerate() {
         let record = i.checked_sub(1).and_then(|i| view.records.get(i));
         let painted = match record {
