@@ -219,6 +219,55 @@ pub fn apply(plan_source: &crate::lock::Source, report: &ApplyReport) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output::record::{PinRecord, Reader};
+
+    fn pinned_plan(pin: Option<PinRecord>) -> Plan {
+        Plan {
+            source: crate::lock::Source {
+                revision: "a".repeat(40),
+                dirty: false,
+                digest: None,
+            },
+            generator: "distributor test".into(),
+            force_reason: None,
+            rollback: pin,
+            repos: Vec::new(),
+            errors: Vec::new(),
+            rollout: None,
+        }
+    }
+
+    /// `pin` in `status` and `rollback` in the plan carry the plan's
+    /// rollback note, streamed as in the tree; both are absent unpinned.
+    #[test]
+    fn a_pinned_fleet_s_documents_carry_the_pin() {
+        let pin = PinRecord {
+            to: "a".repeat(40),
+            from: vec!["b".repeat(40)],
+            reason: "broke builds".into(),
+            operator: "olivia".into(),
+            since: "2026-12-02T08:00:00Z".into(),
+        };
+        let want = json!({"to": "a".repeat(40), "from": ["b".repeat(40)], "reason": "broke builds",
+                          "operator": "olivia", "since": "2026-12-02T08:00:00Z"});
+        for (pin, want) in [(Some(pin), want), (None, Value::Null)] {
+            let plan = pinned_plan(pin);
+            let view = StatusView::new(&plan, Reader::Cli, 0);
+            let mut out = Vec::new();
+            write_status(&mut out, &view).unwrap();
+            let streamed: Value = serde_json::from_slice(&out).unwrap();
+            assert_eq!(streamed, status(&view));
+            assert_eq!(streamed.get("pin").cloned().unwrap_or(Value::Null), want);
+            let mut out = Vec::new();
+            write_plan(&mut out, &plan).unwrap();
+            let streamed: Value = serde_json::from_slice(&out).unwrap();
+            assert_eq!(streamed, super::plan(&plan));
+            assert_eq!(
+                streamed.get("rollback").cloned().unwrap_or(Value::Null),
+                want
+            );
+        }
+    }
 
     /// The streamed document is byte for byte the pretty-printed tree.
     #[test]
