@@ -934,14 +934,19 @@ mod status_tests {
         let view = StatusView::new(&plan, reader, 0);
         let text = status(&view, Style { color: false });
         let lines: Vec<&str> = text.lines().collect();
-        let pin: Vec<&str> = lines[..2].iter().flat_map(|l| l.split_whitespace()).collect();
+        let pin: Vec<&str> = lines[..2]
+            .iter()
+            .flat_map(|l| l.split_whitespace())
+            .collect();
         assert_eq!(pin.join(" "), format!("PINNED {words}"), "{text}");
         assert!(lines[1].starts_with("  bbbbbbbbbbbb;"), "{text}");
         assert!(lines.iter().all(|l| l.chars().count() <= STATUS_WIDTH));
         assert!(lines[2].starts_with("REPO "), "{text}");
         let md = crate::output::markdown::status(&view);
         assert!(
-            md.starts_with(&format!("## distributor status\n\n> **Pinned** {words}\n\n")),
+            md.starts_with(&format!(
+                "## distributor status\n\n> **Pinned** {words}\n\n"
+            )),
             "{md}"
         );
         plan.rollback = None;
