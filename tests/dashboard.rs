@@ -252,6 +252,7 @@ fn ledger() -> Ledger {
         repos: BTreeMap::new(),
         rollout: Some(rollout()),
         flags: None,
+        pin: None,
     };
     for r in [billing, web, api, ok, loose] {
         ledger.repos.insert(r.repo.clone(), r);
@@ -304,4 +305,68 @@ fn shared(forge_root: &Path, ledger: Ledger) -> Arc<Shared> {
         ))),
         requests,
     })
+}
+
+/// A pinned fleet: Chromium shows the pin banner above the halt and the
+/// last cycle, the summary starts with the pin, and a reason with markup
+/// stays text. Screenshot: `target/test-artifacts/dashboard-pinned.png`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pin_banner_renders_in_headless_chromium() {
+    let browser = find_browser();
+    let forge_root = tempfile::tempdir().unwrap();
+    let mut pinned = ledger();
+    pinned.pin = Some(distributor::output::record::PinRecord {
+        to: "a".repeat(40),
+        from: vec!["c".repeat(40), "b".repeat(40)],
+        reason: "runner <i>broke</i> builds".into(),
+        operator: "olivia".into(),
+        since: "2026-12-02T08:00:00Z".into(),
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(http::serve(
+        listener,
+        shared(forge_root.path(), pinned),
+        http::Limits::default(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let profile = tempfile::tempdir().unwrap();
+    let png = artifacts_dir().join("dashboard-pinned.png");
+    let dom = {
+        let (browser, profile) = (browser.clone(), profile.path().to_path_buf());
+        tokio::task::spawn_blocking(move || {
+            let shot = format!("--screenshot={}", png.display());
+            run_browser(
+                &browser,
+                &profile.join("shot"),
+                &[&shot, "--window-size=1280,700", &url],
+            );
+            run_browser(&browser, &profile.join("dom"), &["--dump-dom", &url])
+        })
+        .await
+        .unwrap()
+    };
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+
+    let banner = section(&dom, "pin");
+    assert!(
+        banner.contains(&format!(
+            "<h2>Fleet pinned</h2><p>Every cycle renders revision <code title=\"{}\">aaaaaaaaaaaa</code>, \
+             pinned since 2026-12-02 08:00:00 UTC by olivia: runner &lt;i&gt;broke&lt;/i&gt; builds</p>\
+             <p>Rolled back from cccccccccccc, bbbbbbbbbbbb. The fleet follows the platform's head again \
+             once an operator runs <code>distributor unpin</code> with the daemon's state directory.</p>",
+            "a".repeat(40)
+        )),
+        "{banner}"
+    );
+    assert!(!dom.contains("<i>broke"), "{dom}");
+    assert!(
+        dom.contains("<p class=\"sub\">pinned to aaaaaaaaaaaa; "),
+        "{dom}"
+    );
+    assert!(dom.find("id=\"pin\"") < dom.find("id=\"last-cycle\""));
 }

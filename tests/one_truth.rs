@@ -1,9 +1,11 @@
 //! One truth for every view: one fleet state on the local forge — a
 //! drifted file with its proposal open, a wave held behind it, a repo
-//! stale for days, then the same revision halted — read through
+//! stale for days, then the same revision halted, then the fleet rolled
+//! back to the first revision and pinned there — read through
 //! `status --format json`, `status` (text and markdown), the daemon's
 //! `/status`, its dashboard and `/metrics`. Every view must show the same
-//! state, decision, reason and counts: they all render the status record.
+//! state, decision, reason and counts, and the same pin: they all render
+//! the status record.
 //!
 //! The platform is a git repository whose commits are dated days back, so
 //! staleness is real at real time (the daemon reads the wall clock).
@@ -250,32 +252,34 @@ fn timeless(record: &Value) -> Value {
 fn rows(html: &str) -> Vec<String> {
     let body = &html[html.find("<tbody>").map_or(0, |i| i + 7)..];
     let body = &body[..body.find("</tbody>").unwrap_or(body.len())];
-    body.split("<tr>")
-        .skip(1)
-        .map(|row| {
-            let mut text = String::new();
-            let mut in_tag = false;
-            for c in row.chars() {
-                match c {
-                    '<' => {
-                        in_tag = true;
-                        text.push(' ');
-                    }
-                    '>' => in_tag = false,
-                    c if !in_tag => text.push(c),
-                    _ => {}
-                }
+    body.split("<tr>").skip(1).map(plain).collect()
+}
+
+/// The text of an HTML fragment: tags dropped (each a space), entities
+/// decoded, whitespace runs made one space.
+fn plain(html: &str) -> String {
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => {
+                in_tag = true;
+                text.push(' ');
             }
-            let text = text
-                .replace("&lt;", "<")
-                .replace("&gt;", ">")
-                .replace("&quot;", "\"")
-                .replace("&#39;", "'")
-                .replace("&mdash;", "-")
-                .replace("&amp;", "&");
-            text.split_whitespace().collect::<Vec<_>>().join(" ")
-        })
-        .collect()
+            '>' => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    let text = text
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&mdash;", "-")
+        .replace("&middot;", "·")
+        .replace("&amp;", "&");
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The part of `html` in the element with `id`.
@@ -308,10 +312,15 @@ fn sample(metrics: &str, series: &str) -> f64 {
 }
 
 /// Every view agrees with `cli` (`status --format json`): the records,
-/// the totals, the dashboard's rows and cards, and `/metrics`.
-fn assert_one_truth(cli: &Value, daemon: &Value, html: &str, metrics: &str) {
+/// the totals, the pin, the dashboard's rows and cards, and `/metrics`.
+/// The repos named in `attention` are the ones needing it.
+fn assert_one_truth(cli: &Value, daemon: &Value, html: &str, metrics: &str, attention: &[&str]) {
     assert_eq!(daemon["totals"], cli["totals"], "totals");
     assert_eq!(daemon["rollout"], cli["rollout"], "rollout");
+    assert_eq!(daemon.get("pin"), cli.get("pin"), "pin");
+    let pinned = f64::from(u8::from(cli.get("pin").is_some()));
+    assert_eq!(sample(metrics, "distributor_pinned"), pinned);
+    assert_eq!(html.contains("id=\"pin\""), cli.get("pin").is_some());
     for name in ["edited", "done", "late"] {
         assert_eq!(
             timeless(record(daemon, name)),
@@ -339,28 +348,23 @@ fn assert_one_truth(cli: &Value, daemon: &Value, html: &str, metrics: &str) {
     );
     // The dashboard's row of each repo needing attention: state,
     // decision and reason as the record says.
-    let attention = rows(section(html, "attention"));
-    for name in ["edited", "late"] {
+    let rows = rows(section(html, "attention"));
+    for name in ["edited", "done", "late"] {
         let r = record(cli, name);
-        let row = attention
+        let row = rows
             .iter()
-            .find(|row| row.starts_with(&format!("acme/{name} ")))
-            .unwrap_or_else(|| panic!("acme/{name} in {attention:#?}"));
-        let mut head = format!(
-            "acme/{name} payments {} {} {}",
-            r["wave"].as_str().unwrap(),
-            r["status"].as_str().unwrap(),
-            r["decision"].as_str().unwrap()
-        );
-        if let Some(reason) = r["reason"].as_str() {
-            head = format!("{head} {reason}");
-        }
+            .find(|row| row.starts_with(&format!("acme/{name} ")));
+        let Some(row) = row else {
+            assert!(!attention.contains(&name), "acme/{name} in {rows:#?}");
+            continue;
+        };
+        assert!(attention.contains(&name), "{row}");
+        let head = ["wave", "status", "decision", "reason"]
+            .into_iter()
+            .filter_map(|k| r[k].as_str())
+            .fold(format!("acme/{name} payments"), |h, v| format!("{h} {v}"));
         assert!(row.starts_with(&head), "{row}\nwanted {head}");
     }
-    assert!(
-        !attention.iter().any(|row| row.starts_with("acme/done ")),
-        "{attention:#?}"
-    );
 }
 
 #[test]
@@ -409,7 +413,7 @@ fn status_the_daemon_s_status_the_dashboard_and_metrics_tell_one_truth() {
     let daemon = Daemon::start(&env, state);
     let (status, html, metrics) = daemon.views();
     assert_eq!(status["last_cycle"]["outcome"], "ok", "{status}");
-    assert_one_truth(&cli, &status, &html, &metrics);
+    assert_one_truth(&cli, &status, &html, &metrics, &["edited", "late"]);
     assert_eq!(
         status["flags"], cli_flags["flags"],
         "flags in /status and `flags`"
@@ -507,7 +511,7 @@ fn status_the_daemon_s_status_the_dashboard_and_metrics_tell_one_truth() {
     assert_eq!(cli["totals"]["by_decision"]["held"], 0);
     let daemon = Daemon::start(&env, state);
     let (status, html, metrics) = daemon.views();
-    assert_one_truth(&cli, &status, &html, &metrics);
+    assert_one_truth(&cli, &status, &html, &metrics, &["edited", "late"]);
     assert_eq!(
         sample(
             &metrics,
@@ -526,6 +530,87 @@ fn status_the_daemon_s_status_the_dashboard_and_metrics_tell_one_truth() {
         "{waves:#?}"
     );
     daemon.stop();
+
+    roll_back_and_compare(&env, state);
+}
+
+/// The fleet rolled back to the first revision by `olivia`: `status`
+/// (JSON and text), `/status`, the dashboard's banner and summary and
+/// `/metrics` show the same pin, and the daemon's cycle renders the
+/// pinned revision; after `unpin`, no view shows one.
+fn roll_back_and_compare(env: &Env, state: &Path) {
+    let s = state.display().to_string();
+    let rev = |r: &str| common::git_in(&env.platform, &env.scratch, &["rev-parse", r], &[]);
+    let (first, second) = (
+        rev("HEAD~1").trim().to_string(),
+        rev("HEAD").trim().to_string(),
+    );
+    let (a12, b12) = (&first[..12], &second[..12]);
+    let forge = env.forge_arg();
+    let reason = "runner image broke builds";
+    let out = env
+        .command(&[
+            "rollback",
+            "--forge",
+            &forge,
+            &first,
+            "--reason",
+            reason,
+            "--state-dir",
+            &s,
+        ])
+        .env("USER", "olivia")
+        .env_remove("SUDO_USER")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+
+    let run = env.status(&["--format", "json", "--state-dir", &s]);
+    run.expect_code(0);
+    let cli: Value = serde_json::from_str(&run.stdout).unwrap();
+    let pin = &cli["pin"];
+    let since = pin["since"].as_str().unwrap_or_else(|| panic!("{cli}"));
+    assert_eq!(
+        pin,
+        &json!({"to": first, "from": [second], "reason": reason, "operator": "olivia", "since": since})
+    );
+    let at = distributor::time::parse_rfc3339(since).unwrap();
+    assert!((distributor::time::now() - at).abs() < 600, "{since}");
+    let since = distributor::time::utc(at);
+    let words = format!(
+        "to revision {a12} since {since} by olivia: {reason} \
+         (rolled back from {b12}; `distributor unpin` follows the head again)"
+    );
+    let text = env.status(&["--state-dir", &s]);
+    let head: Vec<&str> = text
+        .stdout
+        .lines()
+        .take_while(|l| !l.starts_with("REPO "))
+        .flat_map(str::split_whitespace)
+        .collect();
+    assert_eq!(head.join(" "), format!("PINNED {words}"), "{}", text.stdout);
+
+    let daemon = Daemon::start(env, state);
+    let (status, html, metrics) = daemon.views();
+    assert_eq!(status["last_cycle"]["revision"], first.as_str(), "{status}");
+    assert_one_truth(&cli, &status, &html, &metrics, &["edited"]);
+    let banner = plain(section(&html, "pin"));
+    assert!(
+        banner.contains(&format!(
+            "Fleet pinned Every cycle renders revision {a12} , pinned since {since} by olivia: {reason} \
+             Rolled back from {b12}. The fleet follows the platform's head again once an operator runs \
+             distributor unpin with the daemon's state directory."
+        )),
+        "{banner}"
+    );
+    let summary = format!("<p class=\"sub\">pinned to {a12}; ");
+    assert!(html.contains(&summary), "STATUS= summary: {html}");
+    daemon.stop();
+
+    env.cmd("unpin", &["--state-dir", &s]).expect_code(0);
+    let run = env.status(&["--format", "json", "--state-dir", &s]);
+    let cli: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert!(cli.get("pin").is_none(), "{cli}");
 }
 
 /// A repo the local forge lacks: the CLI advises `--init`, the daemon

@@ -19,6 +19,7 @@
 //! answers it with a 500.
 
 mod flags;
+mod pin;
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -149,6 +150,8 @@ struct Page<'a> {
     attention: Vec<AttentionRow<'a>>,
     /// The halted revision, if the rollout is halted.
     halt: Option<HaltView<'a>>,
+    /// The pinned revision, while a rollback pins the fleet.
+    pin: Option<pin::PinView<'a>>,
     /// The declared waves in rollout order, then waves the ledger's repos
     /// name that the rollout does not (by name), then repos without one.
     waves: Vec<WaveRow<'a>>,
@@ -324,6 +327,7 @@ impl<'a> Page<'a> {
                     reason: &h.reason,
                     since: &h.since,
                 }),
+            pin: pin::view(ledger.pin.as_ref()),
             waves: waves(ledger, now),
             flags: flags::rows(ledger.flags.as_ref()),
         }
@@ -831,6 +835,13 @@ mod tests {
             }),
             budget: Default::default(),
         });
+        l.pin = Some(crate::output::record::PinRecord {
+            to: evil("pinned"),
+            from: vec![evil("from")],
+            reason: evil("why"),
+            operator: evil("operator"),
+            since: evil("pinsince"),
+        });
         l
     }
 
@@ -861,6 +872,10 @@ mod tests {
             "weburl",
             "webcommit",
             "webpr",
+            "from",
+            "why",
+            "operator",
+            "pinsince",
         ] {
             assert!(
                 html.contains(&escaped(field)),

@@ -1,8 +1,9 @@
 //! The fleet ledger: what the daemon knows after its last cycle, per repo
 //! (the status record of [`crate::output::record`], the same one
 //! `distributor status` prints) and per cycle (trigger, outcome, duration,
-//! source revision), and the rollout's waves and halt. Built by a pure
-//! function from a cycle's plan and apply report; `/status` serves it as
+//! source revision), the rollout's waves and halt, and the fleet's pin.
+//! Built by a pure function from a cycle's plan and apply report;
+//! `/status` serves it as
 //! JSON (`distributor.fleet-status/v1`), and the dashboard, `/metrics` and
 //! systemd's `STATUS=` line are derived from it, so they always agree with
 //! each other and with `status`.
@@ -12,7 +13,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::apply::{ApplyReport, RepoReport};
-use crate::output::record::{self, Reader, RepoRecord};
+use crate::output::record::{self, PinRecord, Reader, RepoRecord};
 use crate::plan::Plan;
 
 /// Schema id of `/status`. (Until its repos became the status records it
@@ -96,6 +97,10 @@ pub struct Ledger {
     /// covered the fleet observed it (before its own writes).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flags: Option<crate::flags::FlagsReport>,
+    /// The fleet's pin, as the last cycle that covered the fleet rendered
+    /// under it (`None`: it followed the platform's head).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pin: Option<PinRecord>,
 }
 
 impl Ledger {
@@ -139,6 +144,7 @@ impl Ledger {
         if complete {
             self.repos = seen;
             self.rollout = plan.rollout.clone();
+            self.pin = plan.rollback.clone();
         } else {
             self.repos.extend(seen);
         }
@@ -158,12 +164,16 @@ impl Ledger {
         Totals::of(self.repos.values())
     }
 
-    /// The one-line summary for systemd's `STATUS=`.
+    /// The one-line summary for systemd's `STATUS=`, starting `pinned to
+    /// a11…; ` while a rollback holds the fleet.
     pub fn summary(&self) -> String {
         let t = self.totals();
         let n = |k: &str| t.by_status.get(k).copied().unwrap_or(0);
+        let pinned = self.pin.as_ref().map_or_else(String::new, |p| {
+            format!("pinned to {}; ", crate::plan::message::short(&p.to))
+        });
         let mut s = format!(
-            "{} in sync, {} outdated, {} pending review, {} drifted, {} failing",
+            "{pinned}{} in sync, {} outdated, {} pending review, {} drifted, {} failing",
             n("in_sync"),
             n("outdated"),
             n("proposal_pending"),
@@ -194,9 +204,10 @@ impl Ledger {
         s
     }
 
-    /// `/status` as JSON.
+    /// `/status` as JSON: `pin` is absent unless the fleet is pinned, as
+    /// in `status --format json`.
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
+        let mut doc = serde_json::json!({
             "schema": FLEET_SCHEMA,
             "last_cycle": self.last_cycle,
             "last_success_at": self.last_success_at,
@@ -205,7 +216,11 @@ impl Ledger {
             "rollout": self.rollout,
             "flags": self.flags.as_ref().map(|f| &f.flags),
             "repos": self.repos.values().collect::<Vec<_>>(),
-        })
+        });
+        if let Some(pin) = &self.pin {
+            doc["pin"] = serde_json::json!(pin);
+        }
+        doc
     }
 }
 
@@ -217,5 +232,74 @@ pub fn outcome_key(o: Outcome) -> &'static str {
         Outcome::Invalid => "invalid",
         Outcome::Failed => "failed",
         Outcome::Interrupted => "interrupted",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(rollback: Option<PinRecord>) -> Plan {
+        Plan {
+            source: crate::lock::Source {
+                revision: "a".repeat(40),
+                dirty: false,
+                digest: None,
+            },
+            generator: "distributor test".into(),
+            force_reason: None,
+            rollback,
+            repos: Vec::new(),
+            errors: Vec::new(),
+            rollout: None,
+        }
+    }
+
+    fn pin() -> PinRecord {
+        PinRecord {
+            to: "a".repeat(40),
+            from: vec!["b".repeat(40)],
+            reason: "broke builds".into(),
+            operator: "olivia".into(),
+            since: "2026-12-02T08:00:00Z".into(),
+        }
+    }
+
+    fn cycle(number: u64) -> Cycle {
+        Cycle {
+            number,
+            trigger: Trigger::Interval,
+            started_at: 1_000,
+            duration_ms: 10,
+            outcome: Outcome::Ok,
+            revision: None,
+            error: None,
+            only: Vec::new(),
+        }
+    }
+
+    /// The pin is the last full cycle's: a cycle limited to some repos
+    /// keeps it, a full cycle following the head again drops it.
+    #[test]
+    fn the_pin_is_the_last_full_cycle_s_and_leads_the_summary() {
+        let mut ledger = Ledger::default();
+        let none = BTreeMap::new();
+        ledger.record(cycle(1), &plan(Some(pin())), None, &none, true);
+        assert_eq!(ledger.pin, Some(pin()));
+        assert_eq!(
+            ledger.summary(),
+            "pinned to aaaaaaaaaaaa; 0 in sync, 0 outdated, 0 pending review, 0 drifted, 0 failing"
+        );
+        assert_eq!(ledger.to_json()["pin"], serde_json::json!(pin()));
+        ledger.record(cycle(2), &plan(None), None, &none, false);
+        assert_eq!(ledger.pin, Some(pin()), "a partial cycle keeps the pin");
+        ledger.record(cycle(3), &plan(None), None, &none, true);
+        assert_eq!(ledger.pin, None);
+        assert_eq!(
+            ledger.summary(),
+            "0 in sync, 0 outdated, 0 pending review, 0 drifted, 0 failing"
+        );
+        let doc = ledger.to_json();
+        assert!(doc.get("pin").is_none(), "{doc}");
     }
 }

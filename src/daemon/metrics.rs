@@ -136,6 +136,13 @@ impl Metrics {
                 let _ = writeln!(out, "distributor_rollout_halted{{revision=\"\"}} 0");
             }
         }
+        family(
+            &mut out,
+            "distributor_pinned",
+            "gauge",
+            "1 while a rollback pins the fleet to an earlier revision (lift it with distributor unpin).",
+        );
+        let _ = writeln!(out, "distributor_pinned {}", u8::from(ledger.pin.is_some()));
         flag_families(&mut out, ledger.flags.as_ref());
         family(
             &mut out,
@@ -433,6 +440,30 @@ mod tests {
             "{empty}"
         );
         assert!(!empty.contains("distributor_flag_repos{"), "{empty}");
+    }
+
+    #[test]
+    fn the_pin_gauge_is_one_while_pinned() {
+        let text = Metrics::default().render(&Ledger::default(), None);
+        assert!(
+            text.contains(
+                "# HELP distributor_pinned 1 while a rollback pins the fleet to an earlier revision \
+                 (lift it with distributor unpin).\n# TYPE distributor_pinned gauge\ndistributor_pinned 0\n"
+            ),
+            "{text}"
+        );
+        let pinned = Ledger {
+            pin: Some(crate::output::record::PinRecord {
+                to: "a".repeat(40),
+                from: vec!["b".repeat(40)],
+                reason: "broke builds".into(),
+                operator: "olivia".into(),
+                since: "2026-12-02T08:00:00Z".into(),
+            }),
+            ..Ledger::default()
+        };
+        let text = Metrics::default().render(&pinned, None);
+        assert!(text.contains("\ndistributor_pinned 1\n"), "{text}");
     }
 
     #[test]

@@ -109,26 +109,30 @@ pub fn write_plan_with(
     if let Some(r) = &plan.rollout {
         members.push(("rollout", Member::Value(tree(r))));
     }
+    if let Some(r) = &plan.rollback {
+        members.push(("rollback", Member::Value(tree(r))));
+    }
     write_document(out, members)
 }
 
 /// Writes the status document (see [`status`]), streaming its repos.
 pub fn write_status(out: &mut dyn Write, view: &StatusView<'_>) -> io::Result<()> {
     let plan = view.plan;
-    write_document(
-        out,
-        vec![
-            ("schema", Member::Value(json!(STATUS_SCHEMA))),
-            ("source", Member::Value(tree(&plan.source))),
-            ("summary", Member::Value(tree(&summarize(plan)))),
-            ("totals", Member::Value(tree(&view.totals))),
-            ("rollout", Member::Value(tree(&plan.rollout))),
-            (
-                "repos",
-                Member::Array(Box::new(view.records.iter().map(tree))),
-            ),
-        ],
-    )
+    let mut members = vec![
+        ("schema", Member::Value(json!(STATUS_SCHEMA))),
+        ("source", Member::Value(tree(&plan.source))),
+        ("summary", Member::Value(tree(&summarize(plan)))),
+        ("totals", Member::Value(tree(&view.totals))),
+        ("rollout", Member::Value(tree(&plan.rollout))),
+        (
+            "repos",
+            Member::Array(Box::new(view.records.iter().map(tree))),
+        ),
+    ];
+    if let Some(pin) = view.pin {
+        members.push(("pin", Member::Value(tree(pin))));
+    }
+    write_document(out, members)
 }
 
 /// Writes the apply document (see [`apply`]), streaming its repos.
@@ -176,20 +180,28 @@ pub fn plan(plan: &Plan) -> Value {
     if let Some(r) = &plan.rollout {
         doc["rollout"] = json!(r);
     }
+    if let Some(r) = &plan.rollback {
+        doc["rollback"] = json!(r);
+    }
     doc
 }
 
-/// The status document as one JSON tree: the totals, the rollout and one
-/// record per repo ([`write_status`] streams it).
+/// The status document as one JSON tree: the totals, the rollout, the
+/// pin (absent unless a rollback holds the fleet) and one record per repo
+/// ([`write_status`] streams it).
 pub fn status(view: &StatusView<'_>) -> Value {
-    json!({
+    let mut doc = json!({
         "schema": STATUS_SCHEMA,
         "source": view.plan.source,
         "summary": summarize(view.plan),
         "totals": view.totals,
         "rollout": view.plan.rollout,
         "repos": view.records,
-    })
+    });
+    if let Some(pin) = view.pin {
+        doc["pin"] = json!(pin);
+    }
+    doc
 }
 
 /// The apply document as one JSON tree ([`write_apply`] streams it).
@@ -207,6 +219,55 @@ pub fn apply(plan_source: &crate::lock::Source, report: &ApplyReport) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output::record::{PinRecord, Reader};
+
+    fn pinned_plan(pin: Option<PinRecord>) -> Plan {
+        Plan {
+            source: crate::lock::Source {
+                revision: "a".repeat(40),
+                dirty: false,
+                digest: None,
+            },
+            generator: "distributor test".into(),
+            force_reason: None,
+            rollback: pin,
+            repos: Vec::new(),
+            errors: Vec::new(),
+            rollout: None,
+        }
+    }
+
+    /// `pin` in `status` and `rollback` in the plan carry the plan's
+    /// rollback note, streamed as in the tree; both are absent unpinned.
+    #[test]
+    fn a_pinned_fleet_s_documents_carry_the_pin() {
+        let pin = PinRecord {
+            to: "a".repeat(40),
+            from: vec!["b".repeat(40)],
+            reason: "broke builds".into(),
+            operator: "olivia".into(),
+            since: "2026-12-02T08:00:00Z".into(),
+        };
+        let want = json!({"to": "a".repeat(40), "from": ["b".repeat(40)], "reason": "broke builds",
+                          "operator": "olivia", "since": "2026-12-02T08:00:00Z"});
+        for (pin, want) in [(Some(pin), want), (None, Value::Null)] {
+            let plan = pinned_plan(pin);
+            let view = StatusView::new(&plan, Reader::Cli, 0);
+            let mut out = Vec::new();
+            write_status(&mut out, &view).unwrap();
+            let streamed: Value = serde_json::from_slice(&out).unwrap();
+            assert_eq!(streamed, status(&view));
+            assert_eq!(streamed.get("pin").cloned().unwrap_or(Value::Null), want);
+            let mut out = Vec::new();
+            write_plan(&mut out, &plan).unwrap();
+            let streamed: Value = serde_json::from_slice(&out).unwrap();
+            assert_eq!(streamed, super::plan(&plan));
+            assert_eq!(
+                streamed.get("rollback").cloned().unwrap_or(Value::Null),
+                want
+            );
+        }
+    }
 
     /// The streamed document is byte for byte the pretty-printed tree.
     #[test]

@@ -108,11 +108,14 @@ fn waiting(out: &mut String, plan: &Plan) {
 }
 
 /// `status` as GitHub-flavoured markdown, from the status records: the
-/// totals, the halt and waves, then one table row per repo with its
+/// pin (while a rollback holds the fleet), the totals, the halt and waves, then one table row per repo with its
 /// rollout decision and reason; rows stop (with a note) before
 /// [`SUMMARY_LIMIT`].
 pub fn status(view: &StatusView<'_>) -> String {
     let mut out = String::from("## distributor status\n");
+    if let Some(pin) = view.pin {
+        let _ = writeln!(out, "\n> **Pinned** {}", super::record::pin_words(pin));
+    }
     for line in super::text::status_totals(&view.totals).lines() {
         if !line.is_empty() {
             let _ = writeln!(out, "\n{line}");

@@ -3,6 +3,10 @@
 //! render [`RepoRecord`]s, and every count comes from [`Totals::of`] over
 //! them, so no view decides a state, a reason or a number of its own.
 //!
+//! The fleet's pin (a rollback's, [`PinRecord`]) is the one fleet-wide
+//! fact every view shows beside the records, in the words of
+//! [`pin_words`].
+//!
 //! [`record`] builds a repo's record from its plan and, after a daemon
 //! cycle's writes, its apply report; [`error_record`] builds one for a repo
 //! that could not be observed or planned, with advice that fits who reads
@@ -199,10 +203,39 @@ impl RepoRecord {
     }
 }
 
+/// The fleet's pin while a rollback holds every run to an earlier
+/// revision: the plan's rollback note (`to`, `from`, `reason`,
+/// `operator`, `since`), shown as is by `status`, `/status`, the
+/// dashboard, `STATUS=` and `/metrics`.
+pub type PinRecord = crate::plan::message::Rollback;
+
+/// The pin in words, after `PINNED`/`Pinned`: `to revision a11… since
+/// 2026-12-02 08:00:00 UTC by olivia: reason (rolled back from b22…;
+/// `distributor unpin` follows the head again)`.
+pub fn pin_words(pin: &PinRecord) -> String {
+    format!(
+        "to revision {} since {} by {}: {} (rolled back from {}; `distributor unpin` follows the head again)",
+        crate::plan::message::short(&pin.to),
+        pin_since(pin),
+        pin.operator,
+        pin.reason.replace(['\n', '\r'], " "),
+        crate::plan::message::revisions(&pin.from),
+    )
+}
+
+/// When the fleet was pinned, for people (`2026-12-02 08:00:00 UTC`), or
+/// the recorded value when it does not parse.
+pub fn pin_since(pin: &PinRecord) -> String {
+    crate::time::parse_rfc3339(&pin.since).map_or_else(|| pin.since.clone(), crate::time::utc)
+}
+
 /// What `status` prints, in every format: the plan's fleet-wide facts
-/// (source, rollout), one record per repo and their totals, made once.
+/// (source, rollout, pin), one record per repo and their totals, made
+/// once.
 pub struct StatusView<'a> {
     pub plan: &'a Plan,
+    /// The fleet's pin, while a rollback holds it (the plan's rollback).
+    pub pin: Option<&'a PinRecord>,
     pub records: Vec<RepoRecord>,
     pub totals: Totals,
     pub now: crate::time::Epoch,
@@ -214,6 +247,7 @@ impl<'a> StatusView<'a> {
         let totals = Totals::of(&records);
         StatusView {
             plan,
+            pin: plan.rollback.as_ref(),
             records,
             totals,
             now,
@@ -478,6 +512,27 @@ mod tests {
             ..report
         };
         assert_eq!(record(&p, Some(&held), 0).status, RepoStatus::Drifted);
+    }
+
+    #[test]
+    fn the_pin_reads_in_one_line() {
+        let pin = PinRecord {
+            to: "a".repeat(40),
+            from: vec!["b".repeat(40)],
+            reason: "runner\nbroke builds".into(),
+            operator: "olivia".into(),
+            since: "2026-12-02T08:00:00Z".into(),
+        };
+        assert_eq!(
+            pin_words(&pin),
+            "to revision aaaaaaaaaaaa since 2026-12-02 08:00:00 UTC by olivia: runner broke builds \
+             (rolled back from bbbbbbbbbbbb; `distributor unpin` follows the head again)"
+        );
+        let odd = PinRecord {
+            since: "yesterday".into(),
+            ..pin
+        };
+        assert_eq!(pin_since(&odd), "yesterday");
     }
 
     #[test]

@@ -459,8 +459,8 @@ impl PlanTally {
 /// wrapped to this width.
 pub const STATUS_WIDTH: usize = 120;
 
-/// Per-repo status table, from the status records: one short row per
-/// repo, then its proposal, rollout reason, staleness, error and file
+/// Per-repo status table, from the status records: the pin first, while
+/// a rollback holds the fleet; then one short row per repo, then its proposal, rollout reason, staleness, error and file
 /// notes on indented lines, then the rollout and the totals.
 pub fn status(view: &StatusView<'_>, st: Style) -> String {
     let header = ["REPO", "TEAM", "STATUS", "FILES", "PROPOSAL", "ROLLOUT"].map(String::from);
@@ -471,6 +471,10 @@ pub fn status(view: &StatusView<'_>, st: Style) -> String {
         .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
         .collect();
     let mut out = String::new();
+    if let Some(pin) = view.pin {
+        let line = format!("{} {}", st.yellow("PINNED"), super::record::pin_words(pin));
+        out.push_str(&wrap(&line, 0, 2, STATUS_WIDTH));
+    }
     for (i, row) in rows.iter().enumerate() {
         let record = i.checked_sub(1).and_then(|i| view.records.get(i));
         let painted = match record {
@@ -910,5 +914,55 @@ mod status_tests {
             wrap(&format!("a {long}"), 0, 2, 120),
             format!("a\n  {long}\n")
         );
+    }
+
+    /// A pinned fleet's `status` starts with the pin, in text and
+    /// markdown; an unpinned one says nothing of pins.
+    #[test]
+    fn status_starts_with_the_pin() {
+        let mut plan = Plan {
+            source: crate::lock::Source {
+                revision: "a".repeat(40),
+                dirty: false,
+                digest: None,
+            },
+            generator: "distributor test".into(),
+            force_reason: None,
+            rollback: Some(crate::output::record::PinRecord {
+                to: "a".repeat(40),
+                from: vec!["b".repeat(40)],
+                reason: "runner broke builds".into(),
+                operator: "olivia".into(),
+                since: "2026-12-02T08:00:00Z".into(),
+            }),
+            repos: Vec::new(),
+            errors: Vec::new(),
+            rollout: None,
+        };
+        let words = "to revision aaaaaaaaaaaa since 2026-12-02 08:00:00 UTC by olivia: runner broke builds \
+                     (rolled back from bbbbbbbbbbbb; `distributor unpin` follows the head again)";
+        let reader = crate::output::record::Reader::Cli;
+        let view = StatusView::new(&plan, reader, 0);
+        let text = status(&view, Style { color: false });
+        let lines: Vec<&str> = text.lines().collect();
+        let pin: Vec<&str> = lines[..2]
+            .iter()
+            .flat_map(|l| l.split_whitespace())
+            .collect();
+        assert_eq!(pin.join(" "), format!("PINNED {words}"), "{text}");
+        assert!(lines[1].starts_with("  bbbbbbbbbbbb;"), "{text}");
+        assert!(lines.iter().all(|l| l.chars().count() <= STATUS_WIDTH));
+        assert!(lines[2].starts_with("REPO "), "{text}");
+        let md = crate::output::markdown::status(&view);
+        assert!(
+            md.starts_with(&format!(
+                "## distributor status\n\n> **Pinned** {words}\n\n"
+            )),
+            "{md}"
+        );
+        plan.rollback = None;
+        let view = StatusView::new(&plan, reader, 0);
+        assert!(!status(&view, Style { color: false }).contains("PINNED"));
+        assert!(!crate::output::markdown::status(&view).contains("Pinned"));
     }
 }
