@@ -597,7 +597,7 @@ fn the_dashboard_flags_panel_shows_what_flags_shows() {
 
     // The daemon's first cycle observes the fleet and has nothing to write.
     let before = w.fake.counters().content_creating;
-    let daemon = flags_github::daemon::Daemon::start(&w);
+    let daemon = flags_github::daemon::start(&w);
     let status = daemon.wait_cycle(1);
     assert_eq!(status["last_cycle"]["outcome"], "ok", "{status}");
     assert_eq!(

@@ -12,16 +12,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use common::Env;
+use common::{Env, daemon};
 
 const DAY: i64 = 86_400;
 const CI_TEMPLATE: &str = "name: ci\non: [push]\njobs:\n  build:\n    runs-on: ubuntu-24.04\n";
@@ -117,11 +113,8 @@ fn fleet(state: &Path) -> Env {
     env
 }
 
-/// `distributor serve` on the fleet's forge and state directory.
-struct Daemon {
-    child: Child,
-    addr: String,
-}
+/// The daemon on the local forge, after its first cycle.
+struct Daemon(daemon::Daemon);
 
 impl Daemon {
     fn start(env: &Env, state: &Path) -> Daemon {
@@ -135,94 +128,25 @@ impl Daemon {
             ),
         )
         .unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_distributor"))
-            .args(["serve", "--config"])
-            .arg(&config)
-            .env("STATE_DIRECTORY", state)
-            .env("HOME", &env.scratch)
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env_remove("NOTIFY_SOCKET")
-            .env_remove("WATCHDOG_USEC")
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("serve starts");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, logs) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let mut seen = Vec::new();
-        let addr = loop {
-            assert!(Instant::now() < deadline, "never listened: {seen:#?}");
-            let Ok(line) = logs.recv_timeout(Duration::from_millis(200)) else {
-                continue;
-            };
-            if line.contains("\"listening\"") {
-                let v: Value = serde_json::from_str(&line).unwrap();
-                break v["addr"].as_str().unwrap().to_string();
-            }
-            seen.push(line);
-        };
-        let d = Daemon { child, addr };
-        d.wait_cycle();
-        d
-    }
-
-    /// Waits for the first cycle to end.
-    fn wait_cycle(&self) {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            let (_, body) = self.get("/status");
-            let s: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-            if s["last_cycle"]["number"].as_u64().unwrap_or(0) >= 1 {
-                return;
-            }
-            assert!(Instant::now() < deadline, "no cycle ended: {s}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// `GET path` over HTTP/1.0 (no chunked answer): status and body.
-    fn get(&self, path: &str) -> (u16, String) {
-        let mut s = TcpStream::connect(&self.addr).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        write!(s, "GET {path} HTTP/1.0\r\nHost: {}\r\n\r\n", self.addr).unwrap();
-        let mut raw = String::new();
-        s.read_to_string(&mut raw).unwrap();
-        let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
-        let code = head.split(' ').nth(1).unwrap_or("0").parse().unwrap_or(0);
-        (code, body.to_string())
+        let d = daemon::Daemon::spawn(daemon::serve_command(&config, state, &env.scratch));
+        d.wait_cycle(1);
+        Daemon(d)
     }
 
     /// The three daemon views: `/status`, the dashboard, `/metrics`.
     fn views(&self) -> (Value, String, String) {
-        let (code, status) = self.get("/status");
+        let (code, status) = self.0.get("/status");
         assert_eq!(code, 200, "{status}");
-        let (code, html) = self.get("/");
+        let (code, html) = self.0.get("/");
         assert_eq!(code, 200, "{html}");
-        let (code, metrics) = self.get("/metrics");
+        let (code, metrics) = self.0.get("/metrics");
         assert_eq!(code, 200, "{metrics}");
         (serde_json::from_str(&status).unwrap(), html, metrics)
     }
 
     fn stop(mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.0.log.signal("TERM");
+        self.0.log.wait();
     }
 }
 

@@ -8,14 +8,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use common::Env;
+use common::daemon::{self, Logged};
 
 const REPOS: usize = 200;
 
@@ -96,50 +95,18 @@ fn sigterm_mid_cycle_stops_between_repos_within_the_stop_timeout() {
         ),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_distributor"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .env("STATE_DIRECTORY", env.tmp.path().join("state"))
-        .env("HOME", &env.scratch)
-        .env_remove("NOTIFY_SOCKET")
-        .env_remove("WATCHDOG_USEC")
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("serve starts");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, logs) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut seen = Vec::new();
-    let wait = |pred: &dyn Fn(&str) -> bool, seen: &mut Vec<String>| {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while Instant::now() < deadline {
-            if let Ok(l) = logs.recv_timeout(Duration::from_millis(100)) {
-                seen.push(l.clone());
-                if pred(&l) {
-                    return;
-                }
-            }
-        }
-        panic!("no such log line:\n{}", seen.join("\n"));
-    };
+    let mut serve = Logged::spawn(daemon::serve_command(
+        &config,
+        &env.tmp.path().join("state"),
+        &env.scratch,
+    ));
+    let within = Duration::from_secs(120);
     // The cycle is under way once its first repo is written.
-    wait(&|l| l.contains("\"repo done\""), &mut seen);
+    serve.wait_for(|l| l.contains("\"repo done\""), within);
     let term = Instant::now();
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    serve.signal("TERM");
     let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
+        if let Some(s) = serve.try_wait() {
             break s;
         }
         assert!(
@@ -151,7 +118,8 @@ fn sigterm_mid_cycle_stops_between_repos_within_the_stop_timeout() {
     };
     assert!(status.success(), "{status:?}");
     // The rest of the log.
-    wait(&|l| l.contains("\"stopped\""), &mut seen);
+    serve.wait_for(|l| l.contains("\"stopped\""), within);
+    let seen = &serve.seen;
     let finished: Value = seen
         .iter()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
@@ -170,49 +138,22 @@ fn sigterm_mid_cycle_stops_between_repos_within_the_stop_timeout() {
 fn apply_stopped_by_sigterm_stops_between_repos_and_reports_what_it_did() {
     let env = Env::new();
     let before = fleet_with_a_pending_change(&env);
-    let mut child = env
-        .command(&[
-            "apply",
-            "--forge",
-            &env.forge_arg(),
-            "--log-format",
-            "json",
-            "-v",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("apply starts");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, logs) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let mut seen = Vec::new();
-    while !seen.iter().any(|l: &String| l.contains("\"repo done\"")) {
-        assert!(
-            Instant::now() < deadline,
-            "no repo done:\n{}",
-            seen.join("\n")
-        );
-        if let Ok(l) = logs.recv_timeout(Duration::from_millis(100)) {
-            seen.push(l);
-        }
-    }
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    seen.extend(logs.try_iter());
-    assert_eq!(out.status.code(), Some(1), "{stdout}\n{}", seen.join("\n"));
+    let mut cmd = env.command(&[
+        "apply",
+        "--forge",
+        &env.forge_arg(),
+        "--log-format",
+        "json",
+        "-v",
+    ]);
+    cmd.stdout(Stdio::piped());
+    let mut apply = Logged::spawn(cmd);
+    apply.wait_for(|l| l.contains("\"repo done\""), Duration::from_secs(120));
+    apply.signal("TERM");
+    let stdout = apply.take_stdout();
+    let status = apply.wait();
+    let seen = &apply.seen;
+    assert_eq!(status.code(), Some(1), "{stdout}\n{}", seen.join("\n"));
     let written = assert_stopped_between_repos(&env, &before);
     assert!(
         stdout.contains(&format!(

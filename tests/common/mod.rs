@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod daemon;
 pub mod world;
 
 use std::collections::BTreeMap;

@@ -247,70 +247,21 @@ impl World {
     /// fake GitHub, its state directory) until its first cycle finishes;
     /// returns the daemon's log lines (JSON). The daemon runs at real time.
     pub fn serve_one_cycle(&self) -> Vec<String> {
-        use std::io::{BufRead, BufReader};
-        use std::process::Stdio;
         let token = self.tmp.path().join("github-token");
         std::fs::write(&token, format!("{TOKEN}\n")).unwrap();
         let config = self.tmp.path().join("config.yaml");
         std::fs::write(
             &config,
-            format!(
-                "platform:\n  path: {}\n\
-                 forge:\n  github:\n    api_url: {}\n    token_file: {}\n    write_quotas: [\"10000/1s\"]\n    write_spacing: 0ms\n\
-                 reconcile:\n  interval: 1h\n  jitter: 0s\n  stop_timeout: 10s\n\
-                 http:\n  listen: 127.0.0.1:0\n\
-                 log:\n  format: json\n",
-                self.platform.display(),
-                self.fake.url(),
-                token.display()
-            ),
+            super::daemon::github_config(&self.platform, &self.fake.url(), &token),
         )
         .unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_distributor"))
-            .args(["serve", "--config"])
-            .arg(&config)
-            .env("STATE_DIRECTORY", &self.state)
-            .env("HOME", self.tmp.path().join("home"))
-            .env_remove("GITHUB_TOKEN")
-            .env_remove("RUST_LOG")
-            .env_remove("NOTIFY_SOCKET")
-            .env_remove("WATCHDOG_USEC")
-            .env_remove("CREDENTIALS_DIRECTORY")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("serve starts");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut lines = Vec::new();
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        while std::time::Instant::now() < deadline {
-            match rx.recv_timeout(Duration::from_secs(1)) {
-                Ok(line) => {
-                    let done = line.contains("cycle finished") || line.contains("cycle failed");
-                    lines.push(line);
-                    if done {
-                        break;
-                    }
-                }
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-                Err(_) => break,
-            }
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        assert!(
-            lines.iter().any(|l| l.contains("cycle finished")),
-            "the daemon's first cycle did not finish:\n{}",
-            lines.join("\n")
-        );
-        lines
+        let mut d = super::daemon::Daemon::spawn(super::daemon::serve_command(
+            &config,
+            &self.state,
+            &self.tmp.path().join("home"),
+        ));
+        d.log
+            .wait_for(|l| l.contains("cycle finished"), Duration::from_secs(60));
+        std::mem::take(&mut d.log.seen)
     }
 }
