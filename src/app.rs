@@ -229,6 +229,7 @@ async fn run_inner(cli: Cli) -> Result<u8> {
         let mut out = crate::redact::Redacting::new(Out(std::io::stdout()));
         return control::unpin(state_dir, now, &mut out);
     }
+    let source_rev = control::source_rev(&cli.command, state_dir.as_deref())?;
     let mut prepared = prepare(&Selection {
         registry: g.registry.clone(),
         templates: g.templates.clone(),
@@ -236,7 +237,8 @@ async fn run_inner(cli: Cli) -> Result<u8> {
         repos: g.repo.clone(),
         bundles: g.bundle.clone(),
         keep_context: matches!(cli.command, Command::Context(_)),
-        source_rev: control::source_rev(&cli.command, state_dir.as_deref())?,
+        source_rev: source_rev.as_ref().map(|(r, _)| r.clone()),
+        source_rev_origin: source_rev.map(|(_, origin)| origin),
     })?;
     control::check_pinned_apply(&cli.command, &prepared, state_dir.as_deref())?;
     let color = use_color(g.color, std::io::stdout().is_terminal());

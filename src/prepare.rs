@@ -32,6 +32,9 @@ pub struct Selection {
     /// (`--source-rev`: a branch, tag, commit id or unique prefix) instead
     /// of from disk.
     pub source_rev: Option<String>,
+    /// What asked for `source_rev`, as errors name it (default
+    /// `--source-rev REV`; `rollback REV`; the fleet's pin).
+    pub source_rev_origin: Option<String>,
 }
 
 /// Everything validated and rendered, ready for a forge.
@@ -57,7 +60,13 @@ pub struct Prepared {
 /// Every problem is collected; nothing is returned unless all is valid.
 pub fn prepare(g: &Selection) -> Result<Prepared> {
     let inputs = match &g.source_rev {
-        Some(rev) => source::read_inputs_at(&g.registry, &g.templates, rev)?,
+        Some(rev) => {
+            let what = g
+                .source_rev_origin
+                .clone()
+                .unwrap_or_else(|| format!("--source-rev {rev}"));
+            source::read_inputs_at(&g.registry, &g.templates, rev, &what)?
+        }
         None => source::read_inputs(&g.registry, &g.templates)?,
     };
     let registry_name = g.registry.display().to_string();

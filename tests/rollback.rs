@@ -446,3 +446,38 @@ fn a_rollback_that_cannot_go_back_is_refused_and_records_nothing() {
         tips_before
     );
 }
+
+/// A pin whose revision the platform repository no longer has (a
+/// rewritten branch, garbage-collected) fails every run with a message
+/// naming the pin and the way out; `unpin` is that way out. (While the
+/// commit object is still there, the pin keeps working.)
+#[test]
+fn a_pin_lost_from_history_names_itself_until_unpinned() {
+    let w = fleet();
+    let a = w.git(&["rev-parse", "HEAD"]);
+    w.run(0, "apply", &[]).expect_code(0);
+    w.change_template("make publish", BAD_STEP);
+    w.run(HOUR, "rollback", &[&a, "--reason", "bad"])
+        .expect_code(0);
+    // Someone rewrites the platform's branch: A is gone from its history.
+    w.git(&["checkout", "-q", "--orphan", "rewritten"]);
+    w.commit("platform: rewritten");
+    w.git(&["branch", "-q", "-M", "rewritten", "main"]);
+    let still = w.run(2 * HOUR, "plan", &[]);
+    assert_eq!(still.code, 2, "the pin still renders A: {}", still.stderr);
+    w.git(&["reflog", "expire", "--expire=now", "--all"]);
+    w.git(&["gc", "-q", "--prune=now"]);
+    let lost = w.run(2 * HOUR, "plan", &[]);
+    lost.expect_code(1);
+    assert!(
+        lost.stderr.contains(&format!(
+            "the revision the fleet is pinned to, {} (`distributor unpin` follows the head again): no commit {a}",
+            &a[..12]
+        )),
+        "{}",
+        lost.stderr
+    );
+    w.run(2 * HOUR, "unpin", &[]).expect_code(0);
+    let back = w.run(2 * HOUR, "plan", &[]);
+    assert!(back.code == 0 || back.code == 2, "{}", back.stderr);
+}

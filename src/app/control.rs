@@ -142,17 +142,27 @@ pub(super) fn rollout_log(state_dir: Option<PathBuf>) -> Result<rollout::Log> {
     Ok(rollout::Log::in_dir(&dir))
 }
 
-/// The platform revision a command renders: `--source-rev` when given,
-/// the rollback's REV, else the revision the fleet is pinned to (with a
-/// warning saying so) for the commands that reconcile; `None`: the head.
-pub(super) fn source_rev(command: &Command, state_dir: Option<&Path>) -> Result<Option<String>> {
+/// The platform revision a command renders, and what asked for it (as
+/// errors name it): `--source-rev` when given, the rollback's REV, else
+/// the revision the fleet is pinned to (with a warning saying so) for the
+/// commands that reconcile; `None`: the head.
+pub(super) fn source_rev(
+    command: &Command,
+    state_dir: Option<&Path>,
+) -> Result<Option<(String, String)>> {
     let explicit = match command {
         Command::Plan(a) => a.source_rev.clone(),
         Command::Apply(a) => a.source_rev.clone(),
-        Command::Rollback(a) => return Ok(Some(a.revision.clone())),
+        Command::Rollback(a) => {
+            return Ok(Some((
+                a.revision.clone(),
+                format!("rollback {}", a.revision),
+            )));
+        }
         Command::Status(_) | Command::Flags(_) => None,
         _ => return Ok(None),
     };
+    let explicit = explicit.map(|r| (r.clone(), format!("--source-rev {r}")));
     let Some(dir) = state_dir else {
         return Ok(explicit);
     };
@@ -160,7 +170,8 @@ pub(super) fn source_rev(command: &Command, state_dir: Option<&Path>) -> Result<
     Ok(match (explicit, pin) {
         (None, Some(pin)) => {
             tracing::warn!("the fleet is {}", rollout::pin::describe(&pin));
-            Some(pin.revision)
+            let origin = rollout::pin::origin(&pin.revision);
+            Some((pin.revision, origin))
         }
         (explicit, _) => explicit,
     })

@@ -98,6 +98,9 @@ pub async fn run(ctx: Context, request: CycleRequest) -> Outcome {
         registry: root.join(&ctx.config.platform.registry),
         templates: root.join(&ctx.config.platform.templates),
         repos: request.only.clone(),
+        source_rev_origin: pin
+            .as_ref()
+            .map(|p| crate::rollout::pin::origin(&p.revision)),
         source_rev: pin.map(|p| p.revision),
         ..Selection::default()
     };

@@ -86,6 +86,15 @@ pub fn later_than(history: &[(String, Epoch)], to: &str) -> Result<Vec<String>, 
     }
 }
 
+/// How errors name the revision a pinned fleet renders (when it cannot be
+/// read, e.g. the platform's history was rewritten).
+pub fn origin(revision: &str) -> String {
+    format!(
+        "the revision the fleet is pinned to, {} (`distributor unpin` follows the head again)",
+        short(revision)
+    )
+}
+
 /// One line for people: `pinned to revision a11… by olivia since …: reason`.
 pub fn describe(pin: &Pin) -> String {
     format!(

@@ -227,14 +227,12 @@ fn collect(
 }
 
 /// Reads the registry and templates as `rev` holds them.
-pub fn read_inputs_at(registry: &Path, templates: &Path, rev: &str) -> Result<Inputs> {
+pub fn read_inputs_at(registry: &Path, templates: &Path, rev: &str, what: &str) -> Result<Inputs> {
     let platform = Platform::find(registry, templates)?;
-    let commit = platform
-        .commit(rev)
-        .with_context(|| format!("--source-rev {rev}"))?;
+    let commit = platform.commit(rev).with_context(|| what.to_string())?;
     platform
         .inputs(&commit, registry, templates)
-        .with_context(|| format!("--source-rev {rev}"))
+        .with_context(|| what.to_string())
 }
 
 #[cfg(test)]
@@ -281,7 +279,12 @@ mod tests {
     }
 
     fn read(dir: &Path, rev: &str) -> Result<Inputs> {
-        read_inputs_at(&dir.join("registry.json"), &dir.join("templates"), rev)
+        read_inputs_at(
+            &dir.join("registry.json"),
+            &dir.join("templates"),
+            rev,
+            &format!("--source-rev {rev}"),
+        )
     }
 
     #[test]
