@@ -1,8 +1,9 @@
 //! Did an ambiguous write land? After a compare-and-swap write got a 5xx
 //! or no answer (see [`super::limits::OpKind`]), the forge reads the
 //! branch again before sending it twice: a commit is ours when the branch
-//! tip has exactly the parent we wrote on, our message, and our content at
-//! every path we wrote (or nothing where we deleted); a ref update is ours
+//! tip has exactly the parent we wrote on, our message, and our content
+//! and file mode at every path we wrote (or nothing where we deleted); a
+//! ref update is ours
 //! when the ref is where we moved it. A tip still where it was means the
 //! write did not land (send it again); anything else is a conflict.
 
@@ -32,7 +33,7 @@ pub enum Landed {
 pub const ATTEMPTS: u32 = 4;
 
 /// Reads `branch`'s tip commit: its id, message, parents, and the entry
-/// (`oid`) at each of `paths`.
+/// (`oid`, `mode`) at each of `paths`.
 pub fn tip_query(repo: &RepoId, branch: &str, paths: &[&str]) -> Document {
     let mut decls = vec![
         "$owner: String!".to_string(),
@@ -47,7 +48,7 @@ pub fn tip_query(repo: &RepoId, branch: &str, paths: &[&str]) -> Document {
     for (i, p) in paths.iter().enumerate() {
         decls.push(format!("$p{i}: String!"));
         vars.insert(format!("p{i}"), json!(p));
-        let _ = write!(fields, " f{i}: file(path: $p{i}) {{ oid }}");
+        let _ = write!(fields, " f{i}: file(path: $p{i}) {{ oid mode }}");
     }
     Document {
         query: format!(
@@ -99,12 +100,13 @@ pub fn judge_commit(body: &Value, written: &Written<'_>) -> Landed {
     let same_message = message.is_some_and(|m| normalise(m) == normalise(written.message));
     let parent = written.parent.to_string();
     let same_files = written.files.iter().enumerate().all(|(i, f)| {
-        let oid = target
-            .get(format!("f{i}"))
-            .and_then(|e| e.get("oid"))
-            .and_then(Value::as_str);
+        let entry = target.get(format!("f{i}")).filter(|e| !e.is_null());
+        let oid = entry.and_then(|e| e.get("oid")).and_then(Value::as_str);
+        let mode = entry.and_then(|e| e.get("mode")).and_then(Value::as_i64);
         match (&f.content, oid) {
-            (Some(content), Some(oid)) => blob_id(content).to_string() == oid,
+            (Some(content), Some(oid)) => {
+                blob_id(content).to_string() == oid && mode == Some(mode_bits(f.mode))
+            }
             (None, None) => true,
             _ => false,
         }
@@ -113,6 +115,15 @@ pub fn judge_commit(body: &Value, written: &Written<'_>) -> Landed {
         Landed::Yes(tip)
     } else {
         Landed::Moved(Some(tip))
+    }
+}
+
+/// A file mode as GraphQL's `TreeEntry.mode` reports it (the octal mode
+/// as an integer).
+fn mode_bits(mode: crate::blob::FileMode) -> i64 {
+    match mode {
+        crate::blob::FileMode::Regular => 0o100644,
+        crate::blob::FileMode::Executable => 0o100755,
     }
 }
 
@@ -163,7 +174,7 @@ mod tests {
     }
 
     #[test]
-    fn a_landed_commit_is_recognised_by_parent_message_and_content() {
+    fn a_landed_commit_is_recognised_by_parent_message_content_and_mode() {
         let write = FileWrite {
             path: "a.txt".into(),
             content: Some(b"new\n".to_vec()),
@@ -183,9 +194,15 @@ mod tests {
             message: "chore: sync\n\nbody",
             files: &files,
         };
-        let ours = json!({ "f0": { "oid": blob_id(b"new\n").to_string() }, "f1": null });
+        let ours =
+            json!({ "f0": { "oid": blob_id(b"new\n").to_string(), "mode": 0o100644 }, "f1": null });
         let body = tip(oid(2), &[oid(1)], "chore: sync\n\nbody", ours.clone());
         assert_eq!(judge_commit(&body, &written), Landed::Yes(oid(2)));
+        // Our content with another mode is someone else's commit.
+        let executable =
+            json!({ "f0": { "oid": blob_id(b"new\n").to_string(), "mode": 0o100755 }, "f1": null });
+        let body = tip(oid(2), &[oid(1)], "chore: sync\n\nbody", executable);
+        assert_eq!(judge_commit(&body, &written), Landed::Moved(Some(oid(2))));
         let body = tip(oid(1), &[oid(0)], "older", json!({}));
         assert_eq!(judge_commit(&body, &written), Landed::No);
         let body = tip(oid(3), &[oid(1)], "someone else's", ours.clone());
