@@ -174,15 +174,29 @@ impl World {
         assert!(out.status.success(), "fsck {name}");
     }
 
-    /// Applies with JSON output; returns each canary repo's report.
-    fn apply(&self, extra: &[&str]) -> Vec<(String, Value)> {
+    /// Applies with JSON output; returns each canary repo's report, and how
+    /// many lost answers the run's usage line says were found landed.
+    fn apply(&self, extra: &[&str]) -> (Vec<(String, Value)>, u64) {
         let mut args = vec!["--format", "json"];
         args.extend_from_slice(extra);
         let run = self.run(0, "apply", &args);
         run.expect_code(0);
         let doc: Value = serde_json::from_str(&run.stdout).unwrap();
         let repos = doc["repos"].as_array().unwrap();
-        self.names
+        let usage = run
+            .stderr
+            .lines()
+            .find(|l| l.contains("GitHub API usage"))
+            .unwrap_or_else(|| panic!("no usage line: {}", run.stderr));
+        let landed = usage
+            .split("ambiguous=")
+            .nth(1)
+            .and_then(|a| a.split("landed ").nth(1))
+            .and_then(|n| n.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        let reports = self
+            .names
             .iter()
             .map(|name| {
                 let r = repos
@@ -192,7 +206,8 @@ impl World {
                 assert!(r.get("error").is_none_or(Value::is_null), "{name}: {r}");
                 (name.clone(), r.clone())
             })
-            .collect()
+            .collect();
+        (reports, landed)
     }
 
     /// A failed check on `sha` of `name` halts the revision.
@@ -206,10 +221,16 @@ impl World {
 fn direct_run(count: usize, extra: &[&str], seed: u64) {
     let w = World::new(count, "direct", seed);
     let started = std::time::Instant::now();
-    let reports = w.apply(extra);
+    let (reports, landed) = w.apply(extra);
     eprintln!("{count} direct repos {extra:?}: {:?}", started.elapsed());
     let c = w.fake.counters();
     assert!(c.ambiguous_after_apply > 0, "{c:?}");
+    // Lost answers of writes that had landed are counted (usage line,
+    // /metrics), each at most once.
+    assert!(
+        (1..=c.ambiguous_after_apply as u64).contains(&landed),
+        "{landed} landed of {c:?}"
+    );
     let recorded = w.recorded_commits();
     for (name, r) in &reports {
         let tip = w.fake.tip(OWNER, name, "main").unwrap();
@@ -235,7 +256,7 @@ fn direct_run(count: usize, extra: &[&str], seed: u64) {
 fn pr_run(count: usize, extra: &[&str], seed: u64) {
     let w = World::new(count, "pr", seed);
     let started = std::time::Instant::now();
-    let reports = w.apply(extra);
+    let (reports, _) = w.apply(extra);
     eprintln!("{count} PR repos {extra:?}: {:?}", started.elapsed());
     let c = w.fake.counters();
     assert!(c.ambiguous_after_apply > 0, "{c:?}");

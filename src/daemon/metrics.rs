@@ -286,6 +286,19 @@ impl Metrics {
             let _ = writeln!(out, "distributor_github_retries_total {}", u.retries);
             family(
                 &mut out,
+                "distributor_github_ambiguous_writes_total",
+                "counter",
+                "Writes whose answer was lost (5xx or no answer), by what reading the branch again found: landed (ours, not sent again), not_landed (sent again), moved (a conflict).",
+            );
+            for verdict in ["landed", "not_landed", "moved"] {
+                let n = u.ambiguous.get(verdict).copied().unwrap_or(0);
+                let _ = writeln!(
+                    out,
+                    "distributor_github_ambiguous_writes_total{{verdict=\"{verdict}\"}} {n}"
+                );
+            }
+            family(
+                &mut out,
                 "distributor_github_rate_limit_remaining",
                 "gauge",
                 "Remaining primary rate-limit budget per resource.",
@@ -546,6 +559,8 @@ mod tests {
         usage.observe_batches.splits = 2;
         usage.observe_batches.current = 25;
         usage.write_units = 7;
+        usage.ambiguous.insert("landed".into(), 2);
+        usage.ambiguous.insert("not_landed".into(), 1);
         let text = Metrics::default().render(&Ledger::default(), Some(&usage));
         assert!(text.contains(
             "distributor_github_requests_total{kind=\"graphql observe\",status=\"200\"} 20\n"
@@ -556,6 +571,11 @@ mod tests {
         assert!(text.contains("distributor_write_pacer_waiting 3\n"));
         assert!(text.contains("distributor_github_writes_total 4\n"));
         assert!(text.contains("distributor_github_write_units_total 7\n"));
+        assert!(text.contains("distributor_github_ambiguous_writes_total{verdict=\"landed\"} 2\n"));
+        assert!(
+            text.contains("distributor_github_ambiguous_writes_total{verdict=\"not_landed\"} 1\n")
+        );
+        assert!(text.contains("distributor_github_ambiguous_writes_total{verdict=\"moved\"} 0\n"));
         assert!(text.contains("distributor_github_observe_batches_total{size=\"25\"} 6\n"));
         assert!(text.contains("distributor_github_observe_batch_splits_total 2\n"));
         assert!(text.contains("distributor_github_observe_batch_size 25\n"));

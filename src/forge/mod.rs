@@ -446,6 +446,10 @@ pub struct ForgeUsage {
     /// Observation batches (repositories per query) and how they adapted.
     pub observe_batches: BatchUsage,
     pub retries: u64,
+    /// Writes whose answer was lost, by what re-reading the branch found:
+    /// `landed` (ours, not sent again), `not_landed` (sent again), `moved`
+    /// (a conflict).
+    pub ambiguous: BTreeMap<String, u64>,
     /// Per budget (`core`, `graphql`): remaining, limit, reset (epoch s).
     pub budgets: Vec<(String, u64, u64, u64)>,
     /// Writes waiting for the pacer right now.

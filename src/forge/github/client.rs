@@ -149,6 +149,9 @@ pub struct Counts {
     /// and GitHub's secondary limits count.
     pub units: u64,
     pub retries: u64,
+    /// Writes whose answer was lost (a 5xx or no answer), by what reading
+    /// the branch again found (see [`super::landed::Landed::verdict`]).
+    pub ambiguous: BTreeMap<&'static str, u64>,
 }
 
 /// What one request is, for pacing, counting and retrying.
@@ -239,6 +242,17 @@ impl Client {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
+    }
+
+    /// Counts what re-reading a branch after an ambiguous write found.
+    pub fn record_ambiguous(&self, verdict: &'static str) {
+        *self
+            .counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .ambiguous
+            .entry(verdict)
+            .or_default() += 1;
     }
 
     pub fn rates(&self) -> &RateTracker {

@@ -28,6 +28,19 @@ pub enum Landed {
     Moved(Option<ObjectId>),
 }
 
+impl Landed {
+    /// The finding as `/metrics` and the usage line name it: `landed` (the
+    /// write was ours, not sent again), `not_landed` (sent again), `moved`
+    /// (someone else moved the branch: a conflict).
+    pub fn verdict(&self) -> &'static str {
+        match self {
+            Landed::Yes(_) | Landed::Gone => "landed",
+            Landed::No => "not_landed",
+            Landed::Moved(_) => "moved",
+        }
+    }
+}
+
 /// Attempts of one compare-and-swap write: each after the first follows a
 /// re-observation that found the previous one had not landed.
 pub const ATTEMPTS: u32 = 4;

@@ -170,6 +170,12 @@ impl GitHubForge {
             remaining = %budgets,
             observe_batches = %batches::describe(&batches.answered),
             observe_splits = batches.splits,
+            ambiguous = %counts
+                .ambiguous
+                .iter()
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect::<Vec<_>>()
+                .join(", "),
             "GitHub API usage"
         );
         for (kind, n) in &counts.by_kind {
@@ -631,7 +637,9 @@ impl GitHubForge {
             let body = self
                 .repository_query(repo, &doc, "graphql landed check")
                 .await?;
-            match landed::judge_commit(&body, written) {
+            let found = landed::judge_commit(&body, written);
+            self.client.record_ambiguous(found.verdict());
+            match found {
                 Landed::Yes(id) => {
                     tracing::info!(repo = %repo, branch, commit = %id, "{kind}: the write had landed before the failure; it is ours");
                     return Ok(id);
@@ -673,7 +681,9 @@ impl GitHubForge {
                 Err(e) => return Err(e),
             }
             let now = self.branch_tip(repo, branch).await?;
-            match landed::judge_ref(now, before, after) {
+            let found = landed::judge_ref(now, before, after);
+            self.client.record_ambiguous(found.verdict());
+            match found {
                 Landed::Yes(_) | Landed::Gone => {
                     tracing::info!(repo = %repo, branch, "{kind}: the ref update had landed before the failure");
                     return Ok(());
@@ -1051,6 +1061,11 @@ impl Forge for GitHubForge {
                 }
             },
             retries: counts.retries,
+            ambiguous: counts
+                .ambiguous
+                .iter()
+                .map(|(k, n)| (k.to_string(), *n))
+                .collect(),
             budgets: self
                 .client
                 .rates()

@@ -286,7 +286,9 @@ async fn write_ref(
             Ok(r) => r,
             Err(SendError::Ambiguous { .. }) => {
                 let now = branch_tip(client, repo, branch).await?;
-                match landed::judge_ref(now, before, Some(new)) {
+                let found = landed::judge_ref(now, before, Some(new));
+                client.record_ambiguous(found.verdict());
+                match found {
                     Landed::Yes(_) => {
                         tracing::info!(repo = %repo, branch, commit = %new, "{}: the ref update had landed before the failure", write.kind);
                         return Ok(true);
@@ -341,7 +343,9 @@ pub async fn delete_branch(
             Ok(r) => return answer(repo, r, "delete a branch").map(|_| ()),
             Err(SendError::Ambiguous { .. }) => {
                 let now = branch_tip(client, repo, branch).await?;
-                match landed::judge_ref(now, Some(expected), None) {
+                let found = landed::judge_ref(now, Some(expected), None);
+                client.record_ambiguous(found.verdict());
+                match found {
                     Landed::Gone | Landed::Yes(_) => return Ok(()),
                     Landed::No => super::pause(attempt).await,
                     Landed::Moved(actual) => {
