@@ -228,7 +228,7 @@ fn direct_run(count: usize, extra: &[&str], seed: u64) {
     // Lost answers of writes that had landed are counted (usage line,
     // /metrics), each at most once.
     assert!(
-        (1..=c.ambiguous_after_apply as u64).contains(&landed),
+        (1..=c.ambiguous_after_apply).contains(&landed),
         "{landed} landed of {c:?}"
     );
     let recorded = w.recorded_commits();
