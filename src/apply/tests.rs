@@ -34,7 +34,7 @@ fn target(name: &str, delivery: &str, files: &[(&str, &str)]) -> Target {
                 blob: blob_id(c.as_bytes()),
                 bundle: "b".into(),
                 template: format!("b/{p}"),
-                flag_reads: Vec::new(),
+                flag_reads: Default::default(),
             })
             .collect(),
     }

@@ -26,7 +26,7 @@ pub(crate) fn desired(path: &str, content: &str) -> DesiredFile {
         blob: blob_id(content.as_bytes()),
         bundle: "b".into(),
         template: format!("b/{path}.j2"),
-        flag_reads: Vec::new(),
+        flag_reads: Default::default(),
     }
 }
 

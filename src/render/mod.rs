@@ -36,9 +36,11 @@ pub struct DesiredFile {
     /// Template source, `bundle/file`.
     pub template: String,
     /// The flags this file's render (path and content) read, by stage
-    /// (not in the plan's JSON: `distributor flags` reports them).
+    /// (not in the plan's JSON: `distributor flags` reports them). Files
+    /// that read the same flags share one list (a fleet has few distinct
+    /// ones; a list per file cost 40 MB at 10,000 repos).
     #[serde(skip)]
-    pub flag_reads: Vec<flags::FlagRead>,
+    pub flag_reads: Arc<[flags::FlagRead]>,
 }
 
 /// The loaded templates directory.
@@ -50,6 +52,8 @@ pub struct TemplateSet {
     ignored: Vec<String>,
     /// Templates that ran out of fuel in some repo (see [`Self::exhausted`]).
     exhausted: Mutex<BTreeSet<String>>,
+    /// Every distinct list of flag reads, shared by the files that made it.
+    reads: Mutex<BTreeSet<Arc<[flags::FlagRead]>>>,
 }
 
 impl TemplateSet {
@@ -124,6 +128,7 @@ impl TemplateSet {
             env,
             ignored,
             exhausted: Mutex::default(),
+            reads: Mutex::default(),
         })
     }
 
@@ -262,7 +267,7 @@ impl TemplateSet {
                             mode: spec.mode,
                             bundle: bundle_name.clone(),
                             template: template.clone(),
-                            flag_reads: reads.reads(),
+                            flag_reads: self.shared_reads(reads.reads()),
                         },
                     );
                 }
@@ -341,6 +346,20 @@ impl TemplateSet {
             message.push_str("; not rendered for the other repos");
         }
         message
+    }
+
+    /// `reads` as the one shared list of every file that read the same.
+    fn shared_reads(&self, reads: Vec<flags::FlagRead>) -> Arc<[flags::FlagRead]> {
+        let mut known = self
+            .reads
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(shared) = known.get(reads.as_slice()) {
+            return shared.clone();
+        }
+        let shared: Arc<[flags::FlagRead]> = reads.into();
+        known.insert(shared.clone());
+        shared
     }
 
     /// Whether `template` already ran out of fuel in another repo: once is

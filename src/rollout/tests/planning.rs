@@ -39,7 +39,7 @@ fn desired(bundle: &str, path: &str, content: &str) -> DesiredFile {
         blob: blob_id(content.as_bytes()),
         bundle: bundle.into(),
         template: format!("{bundle}/{path}.j2"),
-        flag_reads: Vec::new(),
+        flag_reads: Default::default(),
     }
 }
 
