@@ -118,6 +118,7 @@ fn main() {
             rollback: None,
         },
         diffs: false,
+        diffs_up_to: None,
         missing_as_empty: false,
     };
     let mut rows: Vec<(String, f64, String)> = Vec::new();

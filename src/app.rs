@@ -300,6 +300,7 @@ async fn run_inner(cli: Cli) -> Result<u8> {
         now,
         execute,
         diffs,
+        diffs_up_to: compact_without_diffs(&cli.command, g.format),
         force_reason,
         bundles: (!g.bundle.is_empty()).then(|| g.bundle.iter().cloned().collect::<BTreeSet<_>>()),
         missing_as_empty: init && !execute,
@@ -573,6 +574,19 @@ impl Run<'_> {
     }
 }
 
+/// For output that becomes compact (one line per repo, no diffs) past
+/// [`output::fleet::COMPACT_ABOVE`] repos with writes, that limit: diffs
+/// are read only while they can still be shown. `None` for JSON (it
+/// carries every diff) and with `--detail` or `--diff`.
+fn compact_without_diffs(command: &Command, format: Format) -> Option<usize> {
+    let shown_whole = match command {
+        Command::Plan(a) => a.detail || a.diff,
+        Command::Apply(a) => a.detail || a.diff,
+        _ => false,
+    };
+    (format != Format::Json && !shown_whole).then_some(output::fleet::COMPACT_ABOVE)
+}
+
 /// The heading of the table of audited outcomes, for a forced run or a
 /// rollback; `None` for other runs.
 fn audited_heading(request: &reconcile::Request) -> Option<String> {
@@ -687,7 +701,7 @@ fn print_plan(
     let baseline = crate::fleet::baseline::read(&prepared.inputs);
     let cx = crate::fleet::Context {
         baseline: baseline.as_ref(),
-        environments: crate::fleet::baseline::environments(&prepared.inputs),
+        environments: crate::fleet::baseline::environments(&prepared.targets),
     };
     let fleet = crate::fleet::summarize(plan, &cx);
     // Complete for small fleets (as before) or on request; diffs shown in

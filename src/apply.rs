@@ -338,7 +338,7 @@ async fn apply_repo<F: Forge>(
             diffs: false,
             ..opts.clone()
         };
-        match plan_target(forge, target, obs, &quiet, refused.as_deref()).await {
+        match plan_target(forge, target, obs, &quiet, refused.as_deref(), false).await {
             Ok(p) => replanned = Some(p),
             Err(e) => {
                 report.error = Some(e);

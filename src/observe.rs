@@ -17,6 +17,11 @@ pub struct Options {
     pub settings: PlanSettings,
     /// Fetch old contents and attach unified diffs.
     pub diffs: bool,
+    /// Only while at most this many repos have writes: output that lists
+    /// more repos is compact and shows no diffs, so past it the diffs
+    /// already attached are dropped and no more are read (a 10,000-repo
+    /// text plan held 47 MB of diffs it never printed).
+    pub diffs_up_to: Option<usize>,
     /// Plan repositories the forge does not have as if they were empty
     /// (`plan --init`: show what `apply --init` would do, create nothing).
     pub missing_as_empty: bool,
@@ -24,13 +29,14 @@ pub struct Options {
 
 /// Observes every target (in forge-sized batches) and plans each.
 pub async fn make_plan<F: Forge>(forge: &F, targets: &[Target], opts: &Options) -> Plan {
-    let mut plan = empty_plan(opts);
+    let mut plan = empty_plan(opts, targets.len());
+    let mut diffs = Diffs::new(opts);
     // Observed and planned a group at a time: only one group's
     // observations (lock files, file lists) are held at once.
     for group in targets.chunks(group_size(forge)) {
         let observations = observe_group(forge, group, opts).await;
         for (target, obs) in group.iter().zip(observations) {
-            plan_into(&mut plan, forge, target, obs, opts).await;
+            plan_into(&mut plan, forge, target, obs, opts, &mut diffs).await;
         }
     }
     plan
@@ -44,11 +50,12 @@ pub async fn make_plan_releasing<F: Forge>(
     targets: &mut [Target],
     opts: &Options,
 ) -> Plan {
-    let mut plan = empty_plan(opts);
+    let mut plan = empty_plan(opts, targets.len());
+    let mut diffs = Diffs::new(opts);
     for group in targets.chunks_mut(group_size(forge)) {
         let observations = observe_group(forge, group, opts).await;
         for (target, obs) in group.iter_mut().zip(observations) {
-            plan_into(&mut plan, forge, target, obs, opts).await;
+            plan_into(&mut plan, forge, target, obs, opts, &mut diffs).await;
             target.release_contents();
         }
     }
@@ -59,13 +66,15 @@ fn group_size<F: Forge>(forge: &F) -> usize {
     PLAN_GROUP.max(forge.observe_batch_size())
 }
 
-fn empty_plan(opts: &Options) -> Plan {
+/// A plan with room for `repos` repo plans (grown by doubling, a
+/// 10,000-repo plan briefly held its old and new buffers: 24 MB).
+fn empty_plan(opts: &Options, repos: usize) -> Plan {
     Plan {
         source: opts.settings.source.clone(),
         generator: crate::lock::generator(),
         force_reason: opts.settings.force_reason.clone(),
         rollback: opts.settings.rollback.clone(),
-        repos: Vec::new(),
+        repos: Vec::with_capacity(repos),
         errors: Vec::new(),
         rollout: None,
     }
@@ -95,16 +104,51 @@ async fn plan_into<F: Forge>(
     target: &Target,
     obs: Result<RepoObservation, ForgeError>,
     opts: &Options,
+    diffs: &mut Diffs,
 ) {
-    match plan_target(forge, target, obs, opts, None).await {
+    match plan_target(forge, target, obs, opts, None, diffs.on).await {
         Ok(mut p) => {
             compact(&mut p);
+            let writes = p.has_writes();
             plan.repos.push(p);
+            if writes && diffs.one_more_with_writes() {
+                for f in plan.repos.iter_mut().flat_map(|r| r.files.iter_mut()) {
+                    f.diff = None;
+                }
+            }
         }
         Err(error) => plan.errors.push(RepoError {
             repo: target.id(),
             error,
         }),
+    }
+}
+
+/// Whether the next repo's plan gets diffs (see [`Options::diffs_up_to`]).
+struct Diffs {
+    on: bool,
+    with_writes: usize,
+    up_to: Option<usize>,
+}
+
+impl Diffs {
+    fn new(opts: &Options) -> Diffs {
+        Diffs {
+            on: opts.diffs,
+            with_writes: 0,
+            up_to: opts.diffs_up_to,
+        }
+    }
+
+    /// Counts a planned repo with writes; `true` when that takes the plan
+    /// past the limit: the diffs attached so far are to be dropped.
+    fn one_more_with_writes(&mut self) -> bool {
+        self.with_writes += 1;
+        let past = self.on && self.up_to.is_some_and(|limit| self.with_writes > limit);
+        if past {
+            self.on = false;
+        }
+        past
     }
 }
 
@@ -179,6 +223,7 @@ pub(crate) async fn plan_target<F: Forge>(
     obs: Result<RepoObservation, ForgeError>,
     opts: &Options,
     direct_refused: Option<&str>,
+    diffs: bool,
 ) -> Result<RepoPlan, String> {
     let obs = obs.map_err(|e| e.to_string())?;
     // A proposal branch that is the default branch would put unreviewed
@@ -212,7 +257,7 @@ pub(crate) async fn plan_target<F: Forge>(
             }
         }
     }
-    if opts.diffs {
+    if diffs {
         let wanted = plan.blobs_for_diffs();
         let blobs = if wanted.is_empty() {
             BTreeMap::new()
@@ -308,4 +353,33 @@ async fn observe_batched<F: Forge>(
         out.extend(results);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diffs_stop_past_the_compact_limit_and_earlier_ones_are_dropped_once() {
+        let mut d = Diffs {
+            on: true,
+            with_writes: 0,
+            up_to: Some(2),
+        };
+        assert!(!d.one_more_with_writes());
+        assert!(!d.one_more_with_writes());
+        assert!(d.on, "two repos with writes: still shown in detail");
+        assert!(d.one_more_with_writes(), "the third: drop what was read");
+        assert!(!d.on);
+        assert!(!d.one_more_with_writes(), "dropped once");
+        let mut json = Diffs {
+            on: true,
+            with_writes: 0,
+            up_to: None,
+        };
+        for _ in 0..10 {
+            assert!(!json.one_more_with_writes());
+        }
+        assert!(json.on, "JSON carries every diff");
+    }
 }

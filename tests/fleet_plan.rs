@@ -134,3 +134,44 @@ fn held_repos_are_named_with_their_reason_in_text_and_markdown() {
         "{md}"
     );
 }
+
+const PRD_TFVARS: &str = "terraform/environments/prd/platform.auto.tfvars.json";
+
+/// Diffs are read only while they can be shown: the compact text (more
+/// repos with writes than the detailed view lists) has none, JSON and
+/// `--detail` carry every one, and a plan narrowed to one repo shows its
+/// diff by default.
+#[test]
+fn diffs_are_read_only_where_the_output_shows_them() {
+    let env = one_flag_change();
+    let compact = env.plan(&[]);
+    compact.expect_code(2);
+    assert!(!compact.stdout.contains("+++ b/"), "{}", compact.stdout);
+    let json: serde_json::Value =
+        serde_json::from_str(&env.plan(&["--format", "json"]).stdout).unwrap();
+    let with_diffs = json["repos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            r["files"].as_array().unwrap().iter().any(|f| {
+                f["path"] == PRD_TFVARS
+                    && f["diff"]
+                        .as_str()
+                        .is_some_and(|d| d.contains("\"new_db\": true"))
+            })
+        })
+        .count();
+    assert!(
+        with_diffs > 3,
+        "every changed repo has its diff in JSON: {with_diffs}"
+    );
+    let detail = env.plan(&["--detail"]).stdout;
+    assert_eq!(
+        detail.matches(&format!("+++ b/{PRD_TFVARS}")).count(),
+        with_diffs,
+        "{detail}"
+    );
+    let one = env.plan(&["--repo", "acme/mango-infra"]).stdout;
+    assert!(one.contains(&format!("+++ b/{PRD_TFVARS}")), "{one}");
+}

@@ -60,6 +60,7 @@ fn options(diffs: bool) -> Options {
             rollback: None,
         },
         diffs,
+        diffs_up_to: None,
         missing_as_empty: false,
     }
 }

@@ -133,6 +133,7 @@ async fn guard(prepared: &mut Prepared, g: &Global) -> Result<Guard> {
         now: now(g)?,
         execute: false,
         diffs: false,
+        diffs_up_to: None,
         force_reason: None,
         bundles: (!g.bundle.is_empty()).then(|| g.bundle.iter().cloned().collect()),
         missing_as_empty: false,

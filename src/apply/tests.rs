@@ -56,6 +56,7 @@ fn opts() -> Options {
             rollback: None,
         },
         diffs: true,
+        diffs_up_to: None,
         missing_as_empty: false,
     }
 }

@@ -140,6 +140,7 @@ pub async fn run(ctx: Context, request: CycleRequest) -> Outcome {
         now: crate::time::now(),
         execute: true,
         diffs: false,
+        diffs_up_to: None,
         force_reason: None,
         bundles: None,
         missing_as_empty: false,

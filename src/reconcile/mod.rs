@@ -42,6 +42,10 @@ pub struct Request {
     pub execute: bool,
     /// Attach unified diffs (reads the old contents).
     pub diffs: bool,
+    /// Attach them only while at most this many repos have writes (output
+    /// that lists more is compact and shows none; see
+    /// [`crate::observe::Options::diffs_up_to`]).
+    pub diffs_up_to: Option<usize>,
     /// `apply --force --reason`.
     pub force_reason: Option<String>,
     /// `--bundle`: only these bundles' paths.
@@ -137,6 +141,7 @@ pub async fn run<F: Forge>(
             request.now,
         ),
         diffs: request.diffs,
+        diffs_up_to: request.diffs_up_to,
         missing_as_empty: request.missing_as_empty,
     };
     // One writer at a time per state directory and forge (the rollout

@@ -699,6 +699,7 @@ pub fn targets(env: &Env) -> (Vec<Target>, Options) {
             rollback: None,
         },
         diffs: false,
+        diffs_up_to: None,
         missing_as_empty: false,
     };
     (targets, opts)
