@@ -2,6 +2,7 @@
 //! counted once, adding up to the repos of the run.
 
 use super::*;
+use crate::apply::Tally;
 use crate::apply::tally_tests::mixed_report;
 
 const PLAIN: Style = Style { color: false };
@@ -134,4 +135,32 @@ fn the_forced_table_names_the_repo_count_its_outcomes_add_up_to() {
         table.ends_with("\n1 changed, 1 proposed, 0 skipped (already fixed), 0 failed (2 repos)\n"),
         "{table}"
     );
+}
+
+#[test]
+fn many_repos_left_for_the_same_reason_print_as_one_line() {
+    use crate::apply::{ApplyReport, RepoReport};
+    use crate::forge::RepoId;
+    use crate::plan::verdict::Decision;
+    let held = |name: &str, reason: &str| RepoReport {
+        deferred: Some(Decision::Held {
+            reason: reason.into(),
+            until: None,
+        }),
+        ..RepoReport::nothing_done(RepoId::new("acme", name))
+    };
+    let mut repos: Vec<RepoReport> = ["d1", "d2", "d3", "d4", "d5"]
+        .iter()
+        .map(|n| held(n, "wave default waits for wave canary"))
+        .collect();
+    repos.push(held("e1", "wave early waits for wave canary"));
+    let out = apply(&ApplyReport { repos }, PLAIN);
+    assert!(
+        out.starts_with(
+            "acme/e1: held: wave early waits for wave canary\n\
+             5 repos: held: wave default waits for wave canary (acme/d1, acme/d2, acme/d3 and 2 more)\n"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("(6 repos)."), "{out}");
 }
