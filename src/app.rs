@@ -391,7 +391,7 @@ fn context(prepared: &Prepared, g: &Global, repo: &str, out: &mut impl Write) ->
             crate::context::not_found(repo, &names, &registry_name)
         );
     };
-    let doc = crate::context::document(target)?;
+    let doc = crate::context::document(target, &g.bundle)?;
     match g.format {
         Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?,
         _ => write!(out, "{}", crate::context::text(&doc))?,
@@ -424,7 +424,7 @@ impl Run<'_> {
         let g = &cli.global;
         let n = self.prepared.targets.len();
         // Cleared when dropped, on every path out of this function.
-        let bar = if self.request.execute {
+        let bar = if self.request.execute && !g.quiet {
             crate::term::Progress::on_terminal(n as u64)
         } else {
             None

@@ -21,8 +21,9 @@ const SHORT_BLOB: usize = 12;
 /// The context document of `target`, as `context --format json` prints it:
 /// the repo context (`repo`, `team`, `environments`, `vars`, `flags`,
 /// `flags_by_stage`), `per_environment` (each environment's `vars` and
-/// `flags`, as files rendered per environment see them) and `files`.
-pub fn document(target: &Target) -> serde_json::Result<Value> {
+/// `flags`, as files rendered per environment see them) and `files` (of
+/// `bundles` only, when given: `--bundle`).
+pub fn document(target: &Target, bundles: &[String]) -> serde_json::Result<Value> {
     let mut ctx = serde_json::to_value(target.repo.repo_context())?;
     let envs: Map<String, Value> = target
         .repo
@@ -36,7 +37,12 @@ pub fn document(target: &Target) -> serde_json::Result<Value> {
         .collect();
     if let Some(obj) = ctx.as_object_mut() {
         obj.insert("per_environment".into(), envs.into());
-        obj.insert("files".into(), serde_json::to_value(&target.desired)?);
+        let files: Vec<&crate::render::DesiredFile> = target
+            .desired
+            .iter()
+            .filter(|d| bundles.is_empty() || bundles.contains(&d.bundle))
+            .collect();
+        obj.insert("files".into(), serde_json::to_value(files)?);
     }
     Ok(ctx)
 }

@@ -420,6 +420,11 @@ fn context_text_and_unknown_repo() {
     // The same repo as JSON carries the same files.
     let json = env.context("acme/mango-web");
     assert_eq!(json["files"].as_array().unwrap().len(), 5);
+    // --bundle narrows the files to that bundle's.
+    let run = env.run_raw(&["context", "acme/mango-web", "--bundle", "security"]);
+    run.expect_code(0);
+    assert!(run.stdout.contains("\nfiles (2):\n"), "{}", run.stdout);
+    assert!(!run.stdout.contains(".editorconfig"), "{}", run.stdout);
 
     let run = env.run_raw(&["context", "acme/mango-wbe"]);
     run.expect_code(1);

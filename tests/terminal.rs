@@ -238,6 +238,20 @@ fn apply_on_a_terminal_draws_one_bar_then_leaves_only_the_results_and_summary() 
 }
 
 #[test]
+fn apply_quiet_on_a_terminal_draws_no_bar() {
+    let env = fleet_with_a_change();
+    let repos = repo_count(&env);
+    let forge = env.forge_arg();
+    let (code, raw) = in_terminal(&env, &["apply", "-q", "--forge", &forge]);
+    assert_eq!(code, 0, "{raw}");
+    assert!(
+        !raw.contains(BAR_GLYPHS) && !raw.contains(&format!("/{repos} repos")),
+        "-q draws no progress bar: {raw:?}"
+    );
+    assert_calm_end(&Screen::replay(&raw), &raw, repos);
+}
+
+#[test]
 fn log_lines_print_above_the_bar_and_leave_no_bar_behind() {
     let env = fleet_with_a_change();
     let repos = repo_count(&env);
