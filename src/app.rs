@@ -521,7 +521,9 @@ impl Run<'_> {
             (Command::Apply(_) | Command::Rollback(_), Some(report)) => {
                 let source = &self.request.source;
                 match g.format {
-                    Format::Json => output::json::write_apply(stdout, source, report)?,
+                    Format::Json => {
+                        output::json::write_apply(stdout, source, plan.rollback.as_ref(), report)?
+                    }
                     _ => {
                         write!(stdout, "{}", output::text::apply(report, style))?;
                         if let Some(heading) = audited_heading(self.request) {

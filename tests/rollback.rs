@@ -251,6 +251,12 @@ fn rollback_reverts_what_the_bad_revision_reached_pins_the_fleet_and_unpin_resum
         "a quiet pinned run adds no audit lines"
     );
     w.run(t + 3 * HOUR, "plan", &[]).expect_code(0);
+    // JSON says the run delivered the pinned rollback.
+    let json = w.run(t + 3 * HOUR, "apply", &["--format", "json"]);
+    json.expect_code(0);
+    let doc: Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(doc["rollback"]["to"], a.as_str(), "{doc}");
+    assert_eq!(doc["rollback"]["from"], json!([b.clone()]), "{doc}");
     // A daemon cycle during the pin keeps A too.
     let logs = w.serve_one_cycle();
     assert!(

@@ -139,21 +139,30 @@ pub fn write_status(out: &mut dyn Write, view: &StatusView<'_>) -> io::Result<()
 pub fn write_apply(
     out: &mut dyn Write,
     plan_source: &crate::lock::Source,
+    rollback: Option<&crate::plan::message::Rollback>,
     report: &ApplyReport,
 ) -> io::Result<()> {
+    let mut members = vec![
+        ("schema", Member::Value(json!(APPLY_SCHEMA))),
+        ("source", Member::Value(tree(plan_source))),
+    ];
+    if let Some(r) = rollback {
+        members.push(("rollback", Member::Value(tree(r))));
+    }
     write_document(
         out,
-        vec![
-            ("schema", Member::Value(json!(APPLY_SCHEMA))),
-            ("source", Member::Value(tree(plan_source))),
-            ("changed", Member::Value(json!(changed(report)))),
-            ("failed", Member::Value(json!(report.failed()))),
-            ("outcomes", Member::Value(json!(report.tally()))),
-            (
-                "repos",
-                Member::Array(Box::new(report.repos.iter().map(tree))),
-            ),
-        ],
+        members
+            .into_iter()
+            .chain([
+                ("changed", Member::Value(json!(changed(report)))),
+                ("failed", Member::Value(json!(report.failed()))),
+                ("outcomes", Member::Value(json!(report.tally()))),
+                (
+                    "repos",
+                    Member::Array(Box::new(report.repos.iter().map(tree))),
+                ),
+            ])
+            .collect(),
     )
 }
 
