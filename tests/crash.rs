@@ -1,6 +1,7 @@
 //! Crash trials: `kill -9` at a random moment during `apply --init`,
-//! `apply` and `apply --force` over the shipped mixed direct/pr fleet on
-//! the local forge. After each kill, with no manual step: the next run of
+//! `apply`, `apply --force` and a forced `rollback` over the shipped mixed
+//! direct/pr fleet on the local forge (the platform a git repository, each
+//! change a commit). After each kill, with no manual step: the next run of
 //! the same command converges, `plan` exits 0, `git fsck --strict` is
 //! clean, and every forced commit on a default branch has an audit intent
 //! written before it and, after the re-run, an outcome or reconciliation.
@@ -44,14 +45,28 @@ enum Phase {
     Init,
     Apply,
     Force,
+    /// `rollback FIRST --force`: back to the platform's first commit.
+    Rollback,
 }
 
+const PHASES: [Phase; 4] = [Phase::Init, Phase::Apply, Phase::Force, Phase::Rollback];
+
 impl Phase {
-    fn args(self, state: &str, audit: &str) -> Vec<String> {
+    fn command(self) -> &'static str {
+        match self {
+            Phase::Rollback => "rollback",
+            _ => "apply",
+        }
+    }
+
+    fn args(self, state: &str, audit: &str, first: &str) -> Vec<String> {
         let mut a: Vec<String> = vec!["--state-dir".into(), state.into()];
         match self {
             Phase::Init => a.push("--init".into()),
             Phase::Apply => {}
+            Phase::Rollback => a.extend(
+                [first, "--force", "--reason", REASON, "--audit-log", audit].map(String::from),
+            ),
             Phase::Force => a.extend(
                 [
                     "--force",
@@ -72,6 +87,8 @@ struct Trial {
     env: Env,
     state: String,
     audit: String,
+    /// The platform's first commit (what `rollback` goes back to).
+    first: String,
 }
 
 impl Trial {
@@ -79,24 +96,34 @@ impl Trial {
         let env = Env::new();
         let state = env.tmp.path().join("state").display().to_string();
         let audit = env.tmp.path().join("audit.jsonl").display().to_string();
-        Trial { env, state, audit }
+        let p = env.platform.clone();
+        env.git(&p, &["init", "-q", "-b", "main"]);
+        env.git(&p, &["add", "-A"]);
+        env.git(&p, &["commit", "-qm", "platform"]);
+        let first = env.git(&p, &["rev-parse", "HEAD"]).trim().to_string();
+        Trial {
+            env,
+            state,
+            audit,
+            first,
+        }
     }
 
     fn args(&self, phase: Phase) -> Vec<String> {
-        phase.args(&self.state, &self.audit)
+        phase.args(&self.state, &self.audit, &self.first)
     }
 
     fn apply(&self, phase: Phase) -> common::Run {
         let args = self.args(phase);
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        self.env.apply(&refs)
+        self.env.cmd(phase.command(), &refs)
     }
 
     /// Runs `phase` and kills it with SIGKILL after `after` (if it is
     /// still running); says whether it was killed.
     fn killed(&self, phase: Phase, after: Duration) -> bool {
         let forge = self.env.forge_arg();
-        let mut args = vec!["apply".to_string(), "--forge".into(), forge];
+        let mut args = vec![phase.command().to_string(), "--forge".into(), forge];
         args.extend(self.args(phase));
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         let mut child = self
@@ -120,10 +147,13 @@ impl Trial {
         }
     }
 
-    /// Changes a template: a new platform revision to deliver.
+    /// Changes a template: a new platform revision (a commit) to deliver.
     fn change(&self, n: usize) {
         self.env
             .append_to_template("baseline/CODEOWNERS", &format!("# change {n}\n"));
+        let p = self.env.platform.clone();
+        self.env
+            .git(&p, &["commit", "-qam", &format!("change {n}")]);
     }
 
     /// What every run must leave, killed or not.
@@ -206,7 +236,7 @@ fn seed() -> u64 {
 
 /// How long an uninterrupted run of each phase takes here (the kill
 /// window), measured once.
-fn windows() -> [Duration; 3] {
+fn windows() -> [Duration; 4] {
     let t = Trial::new();
     let time = |f: &dyn Fn()| {
         let started = Instant::now();
@@ -224,7 +254,10 @@ fn windows() -> [Duration; 3] {
     let force = time(&|| {
         t.apply(Phase::Force).expect_code(0);
     });
-    [init, apply, force]
+    let rollback = time(&|| {
+        t.apply(Phase::Rollback).expect_code(0);
+    });
+    [init, apply, force, rollback]
 }
 
 /// One trial: a fresh fleet, `phase` killed after `delay`, then the
@@ -236,9 +269,13 @@ fn trial(n: usize, phase: Phase, delay: Duration, seed: u64) -> bool {
         t.apply(Phase::Init).expect_code(0);
         t.change(n);
     }
+    if matches!(phase, Phase::Rollback) {
+        // The change is everywhere; the rollback takes it back.
+        t.apply(Phase::Apply).expect_code(0);
+    }
     let killed = t.killed(phase, delay);
     t.converged(phase, &what);
-    if matches!(phase, Phase::Force) {
+    if matches!(phase, Phase::Force | Phase::Rollback) {
         t.audited(&what);
     }
     killed
@@ -258,8 +295,8 @@ fn kill_9_at_random_moments_leaves_nothing_a_human_must_repair() {
     // scheduling.
     let series: Vec<(Phase, Duration)> = (0..trials)
         .map(|n| {
-            let i = n % 3;
-            let phase = [Phase::Init, Phase::Apply, Phase::Force][i];
+            let i = n % PHASES.len();
+            let phase = PHASES[i];
             // Within the first 80% of an uninterrupted run: most kills
             // land mid-run, some before the first write.
             (phase, rng.delay(windows[i] * 4 / 5))
