@@ -181,9 +181,10 @@ pub async fn run(ctx: Context, request: CycleRequest) -> Outcome {
     let result = cycle.outcome;
     let covered_fleet = request.only.is_empty() && !interrupted;
     let flags = covered_fleet.then(|| {
-        crate::flags::report(
+        crate::flags::report_applied(
             &prepared.targets,
             &outcome.plan,
+            report,
             &[],
             &prepared.stages,
             run_request.now,

@@ -94,7 +94,7 @@ pub struct Ledger {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rollout: Option<crate::rollout::Decisions>,
     /// Where each flag stands (`distributor flags`), as the last cycle that
-    /// covered the fleet observed it (before its own writes).
+    /// covered the fleet left it (its own writes counted).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flags: Option<crate::flags::FlagsReport>,
     /// The fleet's pin, as the last cycle that covered the fleet rendered

@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use crate::apply::{ApplyReport, ProposalOutcome, RepoReport};
 use crate::forge::RepoId;
 use crate::plan::verdict::Decision;
 use crate::plan::{FilePlan, FileState, Plan, ProposalPlan, RepoPlan, Route};
@@ -174,6 +175,26 @@ pub fn report(
     now: Epoch,
     advise: &dyn Fn(&str) -> String,
 ) -> FlagsReport {
+    report_applied(targets, plan, None, names, stage_order, now, advise)
+}
+
+/// [`report`] after `applied` executed the plan (a daemon cycle): a direct
+/// commit that landed makes its files live, a proposal written makes its
+/// files pending in that pull request, as the next look would find them.
+pub fn report_applied(
+    targets: &[Target],
+    plan: &Plan,
+    applied: Option<&ApplyReport>,
+    names: &[String],
+    stage_order: &[String],
+    now: Epoch,
+    advise: &dyn Fn(&str) -> String,
+) -> FlagsReport {
+    let applied: BTreeMap<RepoId, &RepoReport> = applied
+        .into_iter()
+        .flat_map(|a| a.repos.iter())
+        .map(|r| (r.repo.clone(), r))
+        .collect();
     let wanted: BTreeSet<String> = if names.is_empty() {
         targets
             .iter()
@@ -199,7 +220,14 @@ pub fn report(
         .map(|name| {
             let stages: Vec<StageReport> = stage_order
                 .iter()
-                .map(|stage| stage_report(targets, &plans, &errors, name, stage, now))
+                .map(|stage| {
+                    let facts = Facts {
+                        plans: &plans,
+                        applied: &applied,
+                        errors: &errors,
+                    };
+                    stage_report(targets, &facts, name, stage, now)
+                })
                 .collect();
             let complete = stages.iter().all(|s| s.complete);
             FlagReport {
@@ -218,10 +246,17 @@ pub fn report(
     }
 }
 
+/// What a stage's report reads besides the targets: each repo's plan,
+/// what applying it did (if it was applied), and the repos that failed.
+struct Facts<'a> {
+    plans: &'a BTreeMap<RepoId, &'a RepoPlan>,
+    applied: &'a BTreeMap<RepoId, &'a RepoReport>,
+    errors: &'a BTreeMap<RepoId, String>,
+}
+
 fn stage_report(
     targets: &[Target],
-    plans: &BTreeMap<RepoId, &RepoPlan>,
-    errors: &BTreeMap<RepoId, String>,
+    facts: &Facts<'_>,
     flag: &str,
     stage: &str,
     now: Epoch,
@@ -247,11 +282,14 @@ fn stage_report(
             out.off += 1;
         }
         let id = target.id();
-        let standing = match (plans.get(&id), errors.get(&id)) {
+        let standing = match (facts.plans.get(&id), facts.errors.get(&id)) {
             (_, Some(error)) if reads(target, flag, stage).next().is_some() => {
                 Standing::Waiting(format!("failing: {error}"))
             }
-            (Some(plan), _) => standing(target, plan, flag, stage, now),
+            (Some(plan), _) => {
+                let applied = facts.applied.get(&id).copied();
+                standing(target, plan, applied, flag, stage, now)
+            }
             _ => Standing::Unread,
         };
         match standing {
@@ -287,7 +325,14 @@ fn reads<'a>(target: &'a Target, flag: &'a str, stage: &'a str) -> impl Iterator
 }
 
 /// Where `target` stands for `flag` in `stage`, from its plan.
-fn standing(target: &Target, plan: &RepoPlan, flag: &str, stage: &str, now: Epoch) -> Standing {
+fn standing(
+    target: &Target,
+    plan: &RepoPlan,
+    applied: Option<&RepoReport>,
+    flag: &str,
+    stage: &str,
+    now: Epoch,
+) -> Standing {
     let files: Vec<(&str, Option<&FilePlan>)> = reads(target, flag, stage)
         .map(|path| (path, plan.files.iter().find(|f| f.path == path)))
         .collect();
@@ -312,6 +357,9 @@ fn standing(target: &Target, plan: &RepoPlan, flag: &str, stage: &str, now: Epoc
         .collect();
     if undelivered.is_empty() {
         return Standing::Live;
+    }
+    if let Some(after) = applied.and_then(|r| as_applied(target, plan, r, &undelivered, now)) {
+        return after;
     }
     if let Some(
         Decision::Queued { reason, .. }
@@ -349,6 +397,52 @@ fn standing(target: &Target, plan: &RepoPlan, flag: &str, stage: &str, now: Epoc
             plan.default_branch
         )),
     }
+}
+
+/// Where the files left `undelivered` by the plan stand once `r` applied
+/// it: live when its direct commit carried them all, pending when the rest
+/// went to the proposal it wrote; `None` when the run wrote nothing for
+/// them (left for later, failed): the plan says why.
+fn as_applied(
+    target: &Target,
+    plan: &RepoPlan,
+    r: &RepoReport,
+    undelivered: &[&FilePlan],
+    now: Epoch,
+) -> Option<Standing> {
+    if r.error.is_some() || r.deferred.is_some() {
+        return None;
+    }
+    let committed = r.commit.is_some();
+    let proposed = matches!(
+        r.proposal,
+        ProposalOutcome::Created { .. }
+            | ProposalOutcome::Updated { .. }
+            | ProposalOutcome::UpToDate { .. }
+    );
+    let left: Vec<&&FilePlan> = undelivered
+        .iter()
+        .filter(|f| !(committed && f.route == Route::Direct))
+        .collect();
+    if left.is_empty() {
+        return committed.then_some(Standing::Live);
+    }
+    if !(proposed && left.iter().all(|f| f.route == Route::Proposal)) {
+        return None;
+    }
+    let opened = r.pull_request.as_ref();
+    let open = plan.open_pull_request.as_ref();
+    Some(Standing::Pending(Pending {
+        repo: target.repo.full_name(),
+        pull_request: opened.map(|p| p.number).or(open.map(|p| p.number)),
+        url: opened
+            .map(|p| p.url.clone())
+            .or(open.map(|p| p.url.clone())),
+        age_secs: match open {
+            Some(pr) => time::parse_rfc3339(&pr.created_at).map(|t| time::since(t, now).as_secs()),
+            None => opened.map(|_| 0),
+        },
+    }))
 }
 
 fn first_line(text: &str) -> &str {

@@ -268,3 +268,81 @@ fn a_flag_on_in_a_stage_before_an_earlier_one_is_live_is_out_of_order() {
     let order: Vec<String> = ["stg", "prd"].map(String::from).to_vec();
     assert!(out_of_order(&report, &order).is_empty());
 }
+
+/// A daemon cycle reports what it left behind, not what it found: a
+/// direct commit that landed makes its files live, a proposal it wrote
+/// pending in the pull request it opened; a repo held or failing stays as
+/// the plan says.
+#[test]
+fn after_applying_the_report_shows_what_the_writes_left() {
+    use crate::apply::{PullRequestOutcome, PullRequestReport};
+    let (targets, mut plan) = fleet();
+    let by = |name: &str| targets.iter().find(|t| t.repo.name == name).unwrap();
+    // pr-new had no pull request yet: this run opens #12.
+    let p = plan
+        .repos
+        .iter_mut()
+        .find(|p| p.repo == by("pr-new").id())
+        .unwrap();
+    p.open_pull_request = None;
+    let done = |name: &str| RepoReport::nothing_done(by(name).id());
+    let oid = crate::plan::fixtures::oid;
+    let applied = ApplyReport {
+        repos: vec![
+            RepoReport {
+                commit: Some(oid(1)),
+                files_changed: 1,
+                ..done("direct")
+            },
+            RepoReport {
+                proposal: ProposalOutcome::Created {
+                    branch: "distributor/sync".into(),
+                    commit: oid(2),
+                },
+                files_changed: 1,
+                pull_request: Some(PullRequestReport {
+                    number: 12,
+                    url: "https://github.example/acme/pr-new/pull/12".into(),
+                    action: PullRequestOutcome::Opened,
+                }),
+                ..done("pr-new")
+            },
+            RepoReport {
+                deferred: Some(Decision::Held {
+                    reason: "wave late waits for wave early".into(),
+                    until: None,
+                }),
+                ..done("held")
+            },
+        ],
+    };
+    let before = report(&targets, &plan, &[], &stages(), NOW, &str::to_string);
+    let after = report_applied(
+        &targets,
+        &plan,
+        Some(&applied),
+        &[],
+        &stages(),
+        NOW,
+        &str::to_string,
+    );
+    let stg = |r: &FlagsReport| r.flags[0].stages[1].clone();
+    assert!(!stg(&before).live.contains(&"acme/direct".to_string()));
+    assert!(
+        stg(&after).live.contains(&"acme/direct".to_string()),
+        "{:?}",
+        stg(&after)
+    );
+    let pending = stg(&after)
+        .pending
+        .into_iter()
+        .find(|p| p.repo == "acme/pr-new")
+        .unwrap();
+    assert_eq!(
+        (pending.pull_request, pending.age_secs),
+        (Some(12), Some(0))
+    );
+    let mut waiting: Vec<String> = stg(&after).waiting.into_iter().map(|w| w.repo).collect();
+    waiting.sort();
+    assert_eq!(waiting, ["acme/broken", "acme/held"]);
+}
