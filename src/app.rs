@@ -225,9 +225,9 @@ async fn run_inner(cli: Cli) -> Result<u8> {
     }
     let now = now(g)?;
     let state_dir = state_dir(g);
-    if let Command::Unpin = &cli.command {
+    if let Command::Unpin(a) = &cli.command {
         let mut out = crate::redact::Redacting::new(Out(std::io::stdout()));
-        return control::unpin(state_dir, now, &mut out);
+        return control::unpin(state_dir, a.reason.as_deref(), now, &mut out);
     }
     let source_rev = control::source_rev(&cli.command, state_dir.as_deref())?;
     let mut prepared = prepare(&Selection {
@@ -281,7 +281,7 @@ async fn run_inner(cli: Cli) -> Result<u8> {
         | Command::Serve(_)
         | Command::Promote(_)
         | Command::Resume(_)
-        | Command::Unpin
+        | Command::Unpin(_)
         | Command::Init(_)
         | Command::Completions(_)
         | Command::Man => {
@@ -564,7 +564,7 @@ impl Run<'_> {
                 | Command::Serve(_)
                 | Command::Promote(_)
                 | Command::Resume(_)
-                | Command::Unpin
+                | Command::Unpin(_)
                 | Command::Init(_)
                 | Command::Completions(_)
                 | Command::Man,

@@ -207,7 +207,7 @@ pub enum Command {
     Rollback(RollbackArgs),
     /// Lift a rollback's pin: runs follow the platform's head again (the
     /// revisions the rollback halted stay halted until resumed).
-    Unpin,
+    Unpin(UnpinArgs),
     /// Create a new platform repository in DIR: a registry with one team and
     /// one repo, one bundle, a CI workflow and a daemon config; it validates
     /// and plans against the local forge at once.
@@ -233,7 +233,7 @@ impl Command {
             Command::Promote(_) => "promote",
             Command::Resume(_) => "resume",
             Command::Rollback(_) => "rollback",
-            Command::Unpin => "unpin",
+            Command::Unpin(_) => "unpin",
             Command::Init(_) => "init",
             Command::Completions(_) => "completions",
             Command::Man => "man",
@@ -284,6 +284,13 @@ pub struct RollbackArgs {
     /// audit.jsonl in the state directory.
     #[arg(long, env = "DISTRIBUTOR_AUDIT_LOG")]
     pub audit_log: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct UnpinArgs {
+    /// Why (recorded in the rollout log with the operator).
+    #[arg(long)]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Args)]

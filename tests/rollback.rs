@@ -289,8 +289,21 @@ fn rollback_reverts_what_the_bad_revision_reached_pins_the_fleet_and_unpin_resum
 
     // A fix: C. Unpinned, the head follows the waves again: canary first.
     let c = w.change_template(BAD_STEP, "make publish --to-staging");
-    let unpin = w.run(t + 4 * HOUR, "unpin", &[]);
+    let unpin = w.run(
+        t + 4 * HOUR,
+        "unpin",
+        &["--reason", "C fixes the publish step"],
+    );
     unpin.expect_code(0);
+    let log = std::fs::read_to_string(w.state.join("rollout.jsonl")).unwrap();
+    let unpinned: Value = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|e| e["event"] == "unpinned")
+        .unwrap_or_else(|| panic!("no unpinned event: {log}"));
+    assert_eq!(unpinned["revision"], a.as_str());
+    assert_eq!(unpinned["operator"], "oncall-olivia");
+    assert_eq!(unpinned["reason"], "C fixes the publish step");
     assert!(
         unpin
             .stdout

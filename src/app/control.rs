@@ -117,6 +117,7 @@ pub(super) fn resume(
             at: now,
             revision: pin.revision.clone(),
             operator: operator.clone(),
+            reason: format!("resumed revision {revision}"),
         });
     }
     log.append(&events, now).map_err(anyhow::Error::msg)?;
@@ -273,9 +274,10 @@ pub(super) fn rollback_pin(
     Ok(pin)
 }
 
-/// `distributor unpin`.
+/// `distributor unpin [--reason TEXT]`.
 pub(super) fn unpin(
     state_dir: Option<PathBuf>,
+    reason: Option<&str>,
     now: crate::time::Epoch,
     out: &mut impl Write,
 ) -> Result<u8> {
@@ -293,6 +295,7 @@ pub(super) fn unpin(
             at: now,
             revision: pin.revision.clone(),
             operator: operator.clone(),
+            reason: reason.unwrap_or_default().trim().to_string(),
         }],
         now,
     )

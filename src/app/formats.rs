@@ -24,7 +24,7 @@ pub fn formats(command: &Command) -> &'static [Format] {
         | Command::Serve(_)
         | Command::Promote(_)
         | Command::Resume(_)
-        | Command::Unpin
+        | Command::Unpin(_)
         | Command::Init(_)
         | Command::Completions(_)
         | Command::Man => TEXT,

@@ -95,6 +95,10 @@ pub enum Event {
         at: Epoch,
         revision: String,
         operator: String,
+        /// Why (`unpin --reason`; a `resume` says which revision it
+        /// resumed).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        reason: String,
     },
 }
 

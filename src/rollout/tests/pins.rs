@@ -111,6 +111,7 @@ fn a_pin_and_its_unpin_survive_in_the_log() {
         at: NOW,
         revision: revision.into(),
         operator: "olivia".into(),
+        reason: "fixed forward".into(),
     };
     let pinned = Event::Pinned {
         at: NOW - 60,
