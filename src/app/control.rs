@@ -254,6 +254,7 @@ pub(super) fn rollback_pin(
             at: now,
             revision: r.clone(),
             reason: halt_reason.clone(),
+            rollback: true,
         })
         .collect();
     events.push(rollout::Event::Pinned {

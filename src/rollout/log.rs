@@ -63,6 +63,10 @@ pub enum Event {
         at: Epoch,
         revision: String,
         reason: String,
+        /// A rollback's halt: an operator's decision that stands even over
+        /// an earlier `resume` of the revision (a failure's does not).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        rollback: bool,
     },
     /// An operator resumed a halted revision; it is not halted again.
     Resumed {
@@ -223,8 +227,14 @@ impl State {
                 at,
                 revision,
                 reason,
+                rollback,
             } => {
-                self.halted.entry(revision).or_insert((reason, at));
+                if rollback {
+                    self.resumed.remove(&revision);
+                    self.halted.insert(revision, (reason, at));
+                } else {
+                    self.halted.entry(revision).or_insert((reason, at));
+                }
             }
             Event::Resumed {
                 at,
@@ -319,6 +329,7 @@ impl State {
                 at: *at,
                 revision: revision.clone(),
                 reason: reason.clone(),
+                rollback: false,
             });
         }
         for (repo, number) in &self.escalated {
@@ -584,6 +595,7 @@ mod tests {
                 at: 1,
                 revision: "r1".into(),
                 reason: "checks failed".into(),
+                rollback: false,
             },
             Event::WaveInSync {
                 at: 2,
@@ -731,6 +743,7 @@ mod tests {
             at: 5,
             revision: "r0".into(),
             reason: "x".into(),
+            rollback: false,
         });
         log.append(&events, now).unwrap();
         log.append(&[opened(now - 60, "acme/new", 7)], now).unwrap();

@@ -294,6 +294,7 @@ fn halt_of(
         at: ctx.now,
         revision: revision.to_string(),
         reason: reason.clone(),
+        rollback: false,
     });
     Some(Halt {
         revision: revision.to_string(),

@@ -128,3 +128,43 @@ fn a_pin_and_its_unpin_survive_in_the_log() {
     let state = crate::rollout::State::fold(&[pinned, unpinned(REV)]);
     assert_eq!(state.pin, None);
 }
+
+#[test]
+fn a_rollback_halts_a_revision_even_after_it_was_resumed() {
+    let resumed = Event::Resumed {
+        at: NOW - 120,
+        revision: BAD.into(),
+        operator: "olivia".into(),
+    };
+    let failure = Event::Halted {
+        at: NOW - 60,
+        revision: BAD.into(),
+        reason: "checks failed".into(),
+        rollback: false,
+    };
+    let decision = |log: &[Event]| {
+        let mut f = Fleet::new(staged()).log(log);
+        f.revision = BAD.into();
+        let out = f.run(NOW, vec![repo("c1").direct("baseline").build()]);
+        out.decision("c1").clone()
+    };
+    // A failure seen after a resume does not halt it again...
+    assert_eq!(decision(&[resumed.clone(), failure]), Decision::Proceed);
+    // ...a rollback does: the operator's later decision stands.
+    let rolled_back = Event::Halted {
+        at: NOW,
+        revision: BAD.into(),
+        reason: "rolled back to 3f9c2e1a7b5d by olivia: bad".into(),
+        rollback: true,
+    };
+    let log = [resumed, rolled_back];
+    let state = crate::rollout::State::fold(&log);
+    assert!(state.halted.contains_key(BAD));
+    assert!(!state.resumed.contains_key(BAD));
+    // After an unpin, the head (still BAD) delivers nothing.
+    let after = decision(&log);
+    assert!(
+        matches!(&after, Decision::Halted { reason } if reason.contains("rolled back to")),
+        "{after:?}"
+    );
+}

@@ -408,6 +408,7 @@ pub fn halted(at: Epoch, revision: &str, reason: &str) -> Event {
         at,
         revision: revision.into(),
         reason: reason.into(),
+        rollback: false,
     }
 }
 
