@@ -121,16 +121,9 @@ impl World {
     }
 
     pub fn git(&self, args: &[&str]) -> String {
-        let out = super::git_command(&self.platform, &self.tmp.path().join("home"))
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        super::git_in(&self.platform, &self.tmp.path().join("home"), args, &[])
+            .trim()
+            .to_string()
     }
 
     pub fn commit(&self, message: &str) -> String {

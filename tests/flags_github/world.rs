@@ -109,16 +109,9 @@ impl World {
     }
 
     pub fn git(&self, args: &[&str]) -> String {
-        let out = common::git_command(&self.platform, &self.tmp.path().join("home"))
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        common::git_in(&self.platform, &self.tmp.path().join("home"), args, &[])
+            .trim()
+            .to_string()
     }
 
     fn commit(&self, message: &str) -> String {
