@@ -89,6 +89,63 @@ fn holders(s: &StageReport) -> Vec<(&'static str, String, String)> {
     rows
 }
 
+/// More repos than this waiting for one same reason are one text row.
+const GROUPED_ABOVE: usize = 3;
+
+/// The holders as text rows: [`holders`], but the repos waiting for one
+/// same reason (a held wave, a spent budget) are one row when there are
+/// more than [`GROUPED_ABOVE`]: `25 repos  wave default waits ... (acme/a,
+/// acme/b, acme/c and 22 more)`.
+fn text_holders(s: &StageReport) -> Vec<(&'static str, String, String)> {
+    let all = holders(s);
+    let of = |kind: &str| {
+        all.iter()
+            .filter(|(k, ..)| *k == kind)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+    for w in &s.waiting {
+        match groups.iter_mut().find(|(reason, _)| *reason == w.reason) {
+            Some((_, repos)) => repos.push(&w.repo),
+            None => groups.push((&w.reason, vec![&w.repo])),
+        }
+    }
+    let mut waiting = Vec::new();
+    let mut single = Vec::new();
+    for (reason, repos) in groups {
+        if repos.len() > GROUPED_ABOVE {
+            let named = repos[..GROUPED_ABOVE].join(", ");
+            let more = repos.len() - GROUPED_ABOVE;
+            waiting.push((
+                "waiting",
+                format!("{} repos", repos.len()),
+                format!("{reason} ({named} and {more} more)"),
+            ));
+        } else {
+            single.extend(repos.into_iter().map(|r| (r, reason)));
+        }
+    }
+    let total = single.len();
+    waiting.extend(
+        single
+            .into_iter()
+            .take(HOLDERS)
+            .map(|(r, reason)| ("waiting", r.to_string(), reason.to_string())),
+    );
+    if total > HOLDERS {
+        waiting.push((
+            "waiting",
+            format!("and {} more", total - HOLDERS),
+            String::new(),
+        ));
+    }
+    let mut rows = of("pending");
+    rows.extend(waiting);
+    rows.extend(of("blocked"));
+    rows
+}
+
 /// The first `n` holders of a stage in one line (`acme/b #7 open 3d 2h;
 /// acme/c wave late waits ...; and 3 more`), for the dashboard; empty when
 /// nothing holds it.
@@ -140,7 +197,7 @@ pub fn text(report: &FlagsReport) -> String {
                 value(s),
                 standing(s)
             );
-            let rows = holders(s);
+            let rows = text_holders(s);
             let repo_width = rows.iter().map(|(_, r, _)| r.len()).max().unwrap_or(0);
             for (kind, repo, detail) in rows {
                 let line = format!("  {:width$}    {kind:8} {repo:repo_width$}  {detail}", "");
@@ -322,12 +379,40 @@ mod tests {
         r.flags[0].stages[0].waiting = (0..13)
             .map(|i| Waiting {
                 repo: format!("acme/r{i:02}"),
-                reason: "queued".into(),
+                reason: format!("queued: position {i}"),
             })
             .collect();
         let t = text(&r);
         assert!(t.contains("acme/r09"), "{t}");
         assert!(!t.contains("acme/r10"), "{t}");
         assert!(t.contains("waiting  and 3 more"), "{t}");
+    }
+
+    #[test]
+    fn repos_waiting_for_one_reason_are_one_row() {
+        let mut r = report();
+        let mut waiting: Vec<Waiting> = (0..25)
+            .map(|i| Waiting {
+                repo: format!("acme/d{i:02}"),
+                reason: "wave default waits for wave canary".into(),
+            })
+            .collect();
+        waiting.push(Waiting {
+            repo: "acme/e1".into(),
+            reason: "queued: pr_hourly_limit reached, position 1".into(),
+        });
+        r.flags[0].stages[0].waiting = waiting;
+        let t = text(&r);
+        assert!(
+            t.contains(
+                "waiting  25 repos  wave default waits for wave canary (acme/d00, acme/d01, acme/d02 and 22 more)"
+            ),
+            "{t}"
+        );
+        assert!(
+            t.contains("waiting  acme/e1   queued: pr_hourly_limit reached, position 1"),
+            "{t}"
+        );
+        assert!(!t.contains("acme/d03"), "{t}");
     }
 }
