@@ -64,7 +64,7 @@ pub fn prepare(g: &Selection) -> Result<Prepared> {
             let what = g
                 .source_rev_origin
                 .clone()
-                .unwrap_or_else(|| format!("--source-rev {rev}"));
+                .unwrap_or_else(|| format!("--source-rev {}", crate::diag::cut(rev)));
             source::read_inputs_at(&g.registry, &g.templates, rev, &what)?
         }
         None => source::read_inputs(&g.registry, &g.templates)?,

@@ -85,6 +85,23 @@ fn a_revision_that_does_not_resolve_is_refused_before_anything_runs() {
             run.stderr
         );
     }
+    // A huge value is cut in the message, not echoed whole.
+    for (command, huge) in [
+        ("apply", "x".repeat(100_000)),
+        ("rollback", "b".repeat(100_000)),
+    ] {
+        let run = match command {
+            "apply" => env.apply(&["--source-rev", &huge]),
+            _ => env.cmd("rollback", &[&huge, "--reason", "r"]),
+        };
+        assert_eq!(run.code, 1, "{command}: {}", run.stderr);
+        assert!(
+            run.stderr.len() < 1_000 && run.stderr.contains("(100000 bytes)"),
+            "{command}: {} bytes: {}",
+            run.stderr.len(),
+            &run.stderr[..run.stderr.len().min(400)]
+        );
+    }
     env.snapshot()
         .assert_same(&before, "a refused --source-rev");
 }

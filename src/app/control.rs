@@ -157,13 +157,16 @@ pub(super) fn source_rev(
         Command::Rollback(a) => {
             return Ok(Some((
                 a.revision.clone(),
-                format!("rollback {}", a.revision),
+                format!("rollback {}", crate::diag::cut(&a.revision)),
             )));
         }
         Command::Status(_) | Command::Flags(_) => None,
         _ => return Ok(None),
     };
-    let explicit = explicit.map(|r| (r.clone(), format!("--source-rev {r}")));
+    let explicit = explicit.map(|r| {
+        let origin = format!("--source-rev {}", crate::diag::cut(&r));
+        (r, origin)
+    });
     let Some(dir) = state_dir else {
         return Ok(explicit);
     };
@@ -198,7 +201,7 @@ pub(super) fn check_pinned_apply(
         Some(at) if *at != pin.revision => bail!(
             "refusing `apply --source-rev {}`: the fleet is {}; nothing was written \
              (run `distributor rollback {}` to pin that revision instead, or `distributor unpin`)",
-            a.source_rev.as_deref().unwrap_or_default(),
+            crate::diag::cut(a.source_rev.as_deref().unwrap_or_default()),
             rollout::pin::describe(&pin),
             short(at)
         ),
@@ -226,8 +229,9 @@ pub(super) fn rollback_pin(
         "a rollback reads the platform at a commit; the revision did not resolve to one",
     )?;
     let history = crate::source::history(&prepared.inputs, reconcile::HISTORY);
-    let later = rollout::pin::later_than(&history, &revision)
-        .map_err(|e| anyhow::anyhow!("cannot roll back to {}: {e}", a.revision))?;
+    let later = rollout::pin::later_than(&history, &revision).map_err(|e| {
+        anyhow::anyhow!("cannot roll back to {}: {e}", crate::diag::cut(&a.revision))
+    })?;
     let pin = Pin {
         revision,
         from: later,

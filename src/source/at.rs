@@ -96,27 +96,31 @@ impl Platform {
         let hex = rev.len() >= MIN_PREFIX && rev.bytes().all(|b| b.is_ascii_hexdigit());
         if !hex {
             bail!(
-                "{rev:?} is neither a branch, a tag nor a commit id of the platform repository \
-                 (give a commit id or a prefix of at least {MIN_PREFIX} hex digits)"
+                "{} is neither a branch, a tag nor a commit id of the platform repository \
+                 (give a commit id or a prefix of at least {MIN_PREFIX} hex digits)",
+                crate::diag::quote(rev)
             );
         }
+        // A commit id is 40 (or 64) hex digits: longer is no revision, and
+        // is cut in messages like every value given.
+        let shown = crate::diag::cut(rev);
         let wanted = rev.to_ascii_lowercase();
         if let Ok(id) = gix::ObjectId::from_hex(wanted.as_bytes())
             && let Ok(object) = self.repo.find_object(id)
         {
             return object
                 .try_into_commit()
-                .map_err(|_| anyhow!("{rev} is not a commit"));
+                .map_err(|_| anyhow!("{shown} is not a commit"));
         }
         let matches = self.history_matching(&wanted)?;
         match matches.as_slice() {
             [one] => Ok(self.repo.find_object(*one)?.try_into_commit()?),
             [] => bail!(
-                "no commit {rev} in the platform repository's history (searched the last \
+                "no commit {shown} in the platform repository's history (searched the last \
                  {PREFIX_SEARCH} commits of HEAD)"
             ),
             many => bail!(
-                "{rev} is ambiguous: {} commits start with it ({}); give more digits",
+                "{shown} is ambiguous: {} commits start with it ({}); give more digits",
                 many.len(),
                 many.iter()
                     .take(3)
@@ -283,7 +287,7 @@ mod tests {
             &dir.join("registry.json"),
             &dir.join("templates"),
             rev,
-            &format!("--source-rev {rev}"),
+            &format!("--source-rev {}", crate::diag::cut(rev)),
         )
     }
 
