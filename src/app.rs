@@ -744,6 +744,7 @@ fn checked_force(a: &ApplyArgs, source: &crate::lock::Source) -> Result<Option<S
     if reason.trim().is_empty() {
         bail!("--force needs a non-empty --reason (it is written into every commit)");
     }
+    control::check_reason(&reason)?;
     if source.dirty && !a.allow_dirty {
         bail!(
             "refusing --force from a platform tree with uncommitted changes (source {source}): \

@@ -433,6 +433,7 @@ fn a_rollback_that_cannot_go_back_is_refused_and_records_nothing() {
     let b = w.change_template("make publish", BAD_STEP);
     let log_before = std::fs::read(w.state.join("rollout.jsonl")).unwrap();
     let tips_before = tips(&w, &["c-direct", "c-pr", "c-merged", "d-direct", "d-pr"]);
+    let long = "r".repeat(1001);
     for (args, says) in [
         (
             vec![b.as_str(), "--reason", "x"],
@@ -449,11 +450,27 @@ fn a_rollback_that_cannot_go_back_is_refused_and_records_nothing() {
             vec![a.as_str(), "--reason", "  "],
             "rollback needs a non-empty --reason".to_string(),
         ),
+        (
+            vec![a.as_str(), "--reason", long.as_str()],
+            "--reason is 1001 characters".to_string(),
+        ),
+        (
+            vec![a.as_str(), "--reason", "bad\u{1b}[31m colours"],
+            "--reason contains the control character '\\u{1b}'".to_string(),
+        ),
     ] {
         let run = w.run(HOUR, "rollback", &args);
         assert_eq!(run.code, 1, "{args:?}: {}{}", run.stdout, run.stderr);
         assert!(run.stderr.contains(&says), "{args:?}: {}", run.stderr);
     }
+    // The forced path takes the same reasons.
+    let forced = w.run(HOUR, "apply", &["--force", "--reason", long.as_str()]);
+    assert_eq!(forced.code, 1, "{}", forced.stderr);
+    assert!(
+        forced.stderr.contains("--reason is 1001 characters"),
+        "{}",
+        forced.stderr
+    );
     let missing = w.run(HOUR, "rollback", &[a.as_str()]);
     assert_eq!(missing.code, 2, "clap refuses a missing --reason");
     assert_eq!(

@@ -225,6 +225,7 @@ pub(super) fn rollback_pin(
             "rollback needs a non-empty --reason (it is written into every commit and pull request)"
         );
     }
+    check_reason(reason)?;
     let revision = prepared.inputs.at.clone().context(
         "a rollback reads the platform at a commit; the revision did not resolve to one",
     )?;
@@ -279,6 +280,33 @@ pub(super) fn rollback_pin(
     Ok(pin)
 }
 
+/// The longest `--reason` taken, in characters.
+const REASON_CHARS: usize = 1_000;
+
+/// A `--reason` goes into commit messages, trailers, pull requests, the
+/// audit and the rollout log: at most [`REASON_CHARS`] characters, no
+/// control characters but newlines and tabs.
+pub(super) fn check_reason(reason: &str) -> Result<()> {
+    let chars = reason.chars().count();
+    if chars > REASON_CHARS {
+        bail!(
+            "--reason is {chars} characters ({}); keep it under {REASON_CHARS}: it is written \
+             into every commit, pull request and audit record (link a ticket for the details)",
+            crate::diag::quote(reason)
+        );
+    }
+    if let Some(c) = reason
+        .chars()
+        .find(|c| c.is_control() && !matches!(c, '\n' | '\t'))
+    {
+        bail!(
+            "--reason contains the control character {c:?} ({}); use plain text",
+            crate::diag::quote(reason)
+        );
+    }
+    Ok(())
+}
+
 /// `distributor unpin [--reason TEXT]`.
 pub(super) fn unpin(
     state_dir: Option<PathBuf>,
@@ -294,6 +322,9 @@ pub(super) fn unpin(
             log.path().display()
         );
     };
+    if let Some(reason) = reason {
+        check_reason(reason)?;
+    }
     let operator = crate::audit::operator();
     log.append(
         &[rollout::Event::Unpinned {
