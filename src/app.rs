@@ -634,7 +634,7 @@ fn check_flag_names(prepared: &Prepared, names: &[String]) -> Result<()> {
         "no flag {} in {}; flags: {}",
         unknown
             .iter()
-            .map(|n| format!("{n:?}"))
+            .map(|n| crate::diag::quote(n))
             .collect::<Vec<_>>()
             .join(", "),
         prepared.inputs.registry_path.display(),

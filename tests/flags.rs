@@ -233,6 +233,14 @@ fn an_unknown_flag_is_refused_by_name() {
         "{}",
         run.stderr
     );
+    // A huge name is cut in the message, not echoed whole.
+    let huge = env.cmd("flags", &[&"f".repeat(100_000)]);
+    assert_eq!(huge.code, 1);
+    assert!(
+        huge.stderr.len() < 1_000 && huge.stderr.contains("(100000 bytes)"),
+        "{} bytes",
+        huge.stderr.len()
+    );
     env.snapshot().assert_same(&before, "a refused flags run");
 }
 

@@ -32,8 +32,8 @@ pub(super) fn promote(
             .map(|w| w.name.as_str())
             .collect();
         bail!(
-            "no wave {:?} in the registry (waves: {})",
-            a.wave,
+            "no wave {} in the registry (waves: {})",
+            crate::diag::quote(&a.wave),
             if known.is_empty() {
                 "none declared".to_string()
             } else {
