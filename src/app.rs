@@ -229,7 +229,10 @@ async fn run_inner(cli: Cli) -> Result<u8> {
         let mut out = crate::redact::Redacting::new(Out(std::io::stdout()));
         return control::unpin(state_dir, a.reason.as_deref(), now, &mut out);
     }
-    let source_rev = control::source_rev(&cli.command, state_dir.as_deref())?;
+    // The fleet's pin, read once: what the command renders, and what
+    // `apply --source-rev` may deliver.
+    let fleet_pin = control::pin_for(&cli.command, state_dir.as_deref())?;
+    let source_rev = control::source_rev(&cli.command, fleet_pin.as_ref());
     let mut prepared = prepare(&Selection {
         registry: g.registry.clone(),
         templates: g.templates.clone(),
@@ -240,7 +243,7 @@ async fn run_inner(cli: Cli) -> Result<u8> {
         source_rev: source_rev.as_ref().map(|(r, _)| r.clone()),
         source_rev_origin: source_rev.map(|(_, origin)| origin),
     })?;
-    control::check_pinned_apply(&cli.command, &prepared, state_dir.as_deref())?;
+    control::check_pinned_apply(&cli.command, &prepared, fleet_pin.as_ref())?;
     let color = use_color(g.color, std::io::stdout().is_terminal());
     let style = Style { color };
     // Buffered: a 10,000-repo plan is written in large blocks, not a
@@ -460,7 +463,11 @@ impl Run<'_> {
         let halted = outcome.halted();
         match (&cli.command, &outcome.report) {
             (Command::Plan(a), _) => {
-                warn_flags_out_of_order(self.prepared, plan, self.request.now);
+                // With --strict-flags the pipeline already checked the
+                // order (and refused the run had any flag been out of it).
+                if !a.strict_flags {
+                    warn_flags_out_of_order(self.prepared, plan, self.request.now);
+                }
                 let shown = Shown::new(a.detail, a.diff, a.no_diff);
                 print_plan(stdout, g.format, plan, self.prepared, style, shown)
             }

@@ -152,18 +152,8 @@ pub async fn apply_until<F: Forge>(
     let mut reports = Vec::new();
     for err in &plan.errors {
         let report = RepoReport {
-            repo: err.repo.clone(),
-            commit: None,
-            proposal: ProposalOutcome::None,
-            files_changed: 0,
-            replanned: false,
-            pull_request: None,
-            fallback: None,
-            warnings: Vec::new(),
-            deferred: None,
-            escalated: false,
             error: Some(err.error.clone()),
-            duration_ms: 0,
+            ..RepoReport::nothing_done(err.repo.clone())
         };
         tracing::error!(repo = %report.repo, error = report.error.as_deref().unwrap_or_default(), "repo not planned");
         watcher.done(&report);

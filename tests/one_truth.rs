@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
+use common::browser::{section, text_of as plain};
 use common::{Env, daemon};
 
 const DAY: i64 = 86_400;
@@ -177,42 +178,6 @@ fn rows(html: &str) -> Vec<String> {
     let body = &html[html.find("<tbody>").map_or(0, |i| i + 7)..];
     let body = &body[..body.find("</tbody>").unwrap_or(body.len())];
     body.split("<tr>").skip(1).map(plain).collect()
-}
-
-/// The text of an HTML fragment: tags dropped (each a space), entities
-/// decoded, whitespace runs made one space.
-fn plain(html: &str) -> String {
-    let mut text = String::new();
-    let mut in_tag = false;
-    for c in html.chars() {
-        match c {
-            '<' => {
-                in_tag = true;
-                text.push(' ');
-            }
-            '>' => in_tag = false,
-            c if !in_tag => text.push(c),
-            _ => {}
-        }
-    }
-    let text = text
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&mdash;", "-")
-        .replace("&middot;", "·")
-        .replace("&amp;", "&");
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// The part of `html` in the element with `id`.
-fn section<'a>(html: &'a str, id: &str) -> &'a str {
-    let start = html
-        .find(&format!("id=\"{id}\""))
-        .unwrap_or_else(|| panic!("no {id} in {html}"));
-    let rest = &html[start..];
-    &rest[..rest.find("</section>").unwrap_or(rest.len())]
 }
 
 /// The number on the dashboard card with badge `key`.

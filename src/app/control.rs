@@ -147,38 +147,43 @@ pub(super) fn rollout_log(state_dir: Option<PathBuf>) -> Result<rollout::Log> {
 /// errors name it): `--source-rev` when given, the rollback's REV, else
 /// the revision the fleet is pinned to (with a warning saying so) for the
 /// commands that reconcile; `None`: the head.
-pub(super) fn source_rev(
-    command: &Command,
-    state_dir: Option<&Path>,
-) -> Result<Option<(String, String)>> {
+pub(super) fn source_rev(command: &Command, pin: Option<&Pin>) -> Option<(String, String)> {
     let explicit = match command {
         Command::Plan(a) => a.source_rev.clone(),
         Command::Apply(a) => a.source_rev.clone(),
         Command::Rollback(a) => {
-            return Ok(Some((
+            return Some((
                 a.revision.clone(),
                 format!("rollback {}", crate::diag::cut(&a.revision)),
-            )));
+            ));
         }
-        Command::Status(_) | Command::Flags(_) => None,
-        _ => return Ok(None),
+        _ => None,
     };
     let explicit = explicit.map(|r| {
         let origin = format!("--source-rev {}", crate::diag::cut(&r));
         (r, origin)
     });
-    let Some(dir) = state_dir else {
-        return Ok(explicit);
-    };
-    let pin = reconcile::pin_in(dir).map_err(anyhow::Error::msg)?;
-    Ok(match (explicit, pin) {
+    match (explicit, pin) {
         (None, Some(pin)) => {
-            tracing::warn!("the fleet is {}", rollout::pin::describe(&pin));
-            let origin = rollout::pin::origin(&pin.revision);
-            Some((pin.revision, origin))
+            tracing::warn!("the fleet is {}", rollout::pin::describe(pin));
+            Some((pin.revision.clone(), rollout::pin::origin(&pin.revision)))
         }
         (explicit, _) => explicit,
-    })
+    }
+}
+
+/// The fleet's pin, for the commands that reconcile (`plan`, `apply`,
+/// `status`, `flags`); `None` for the others and without a state
+/// directory.
+pub(super) fn pin_for(command: &Command, state_dir: Option<&Path>) -> Result<Option<Pin>> {
+    let reconciles = matches!(
+        command,
+        Command::Plan(_) | Command::Apply(_) | Command::Status(_) | Command::Flags(_)
+    );
+    match state_dir {
+        Some(dir) if reconciles => reconcile::pin_in(dir).map_err(anyhow::Error::msg),
+        _ => Ok(None),
+    }
 }
 
 /// `apply --source-rev REV` while the fleet is pinned to another revision
@@ -186,23 +191,20 @@ pub(super) fn source_rev(
 pub(super) fn check_pinned_apply(
     command: &Command,
     prepared: &Prepared,
-    state_dir: Option<&Path>,
+    pin: Option<&Pin>,
 ) -> Result<()> {
-    let (Command::Apply(a), Some(dir)) = (command, state_dir) else {
+    let (Command::Apply(a), Some(pin)) = (command, pin) else {
         return Ok(());
     };
     if a.dry_run || a.source_rev.is_none() {
         return Ok(());
     }
-    let Some(pin) = reconcile::pin_in(dir).map_err(anyhow::Error::msg)? else {
-        return Ok(());
-    };
     match &prepared.inputs.at {
         Some(at) if *at != pin.revision => bail!(
             "refusing `apply --source-rev {}`: the fleet is {}; nothing was written \
              (run `distributor rollback {}` to pin that revision instead, or `distributor unpin`)",
             crate::diag::cut(a.source_rev.as_deref().unwrap_or_default()),
-            rollout::pin::describe(&pin),
+            rollout::pin::describe(pin),
             short(at)
         ),
         _ => Ok(()),

@@ -240,19 +240,7 @@ mod tests {
     use super::*;
 
     fn plan(rollback: Option<PinRecord>) -> Plan {
-        Plan {
-            source: crate::lock::Source {
-                revision: "a".repeat(40),
-                dirty: false,
-                digest: None,
-            },
-            generator: "distributor test".into(),
-            force_reason: None,
-            rollback,
-            repos: Vec::new(),
-            errors: Vec::new(),
-            rollout: None,
-        }
+        crate::plan::fixtures::empty_plan(rollback)
     }
 
     fn pin() -> PinRecord {

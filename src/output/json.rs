@@ -231,19 +231,7 @@ mod tests {
     use crate::output::record::{PinRecord, Reader};
 
     fn pinned_plan(pin: Option<PinRecord>) -> Plan {
-        Plan {
-            source: crate::lock::Source {
-                revision: "a".repeat(40),
-                dirty: false,
-                digest: None,
-            },
-            generator: "distributor test".into(),
-            force_reason: None,
-            rollback: pin,
-            repos: Vec::new(),
-            errors: Vec::new(),
-            rollout: None,
-        }
+        crate::plan::fixtures::empty_plan(pin)
     }
 
     /// `pin` in `status` and `rollback` in the plan carry the plan's

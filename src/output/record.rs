@@ -214,12 +214,11 @@ pub type PinRecord = crate::plan::message::Rollback;
 /// `distributor unpin` follows the head again)`.
 pub fn pin_words(pin: &PinRecord) -> String {
     format!(
-        "to revision {} since {} by {}: {} (rolled back from {}; `distributor unpin` follows the head again)",
+        "to revision {} since {} by {}: {}",
         crate::plan::message::short(&pin.to),
         pin_since(pin),
         pin.operator,
-        pin.reason.replace(['\n', '\r'], " "),
-        crate::plan::message::revisions(&pin.from),
+        crate::rollout::pin::why_and_way_out(&pin.reason, &pin.from),
     )
 }
 

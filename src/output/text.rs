@@ -718,25 +718,13 @@ mod status_tests {
     /// markdown; an unpinned one says nothing of pins.
     #[test]
     fn status_starts_with_the_pin() {
-        let mut plan = Plan {
-            source: crate::lock::Source {
-                revision: "a".repeat(40),
-                dirty: false,
-                digest: None,
-            },
-            generator: "distributor test".into(),
-            force_reason: None,
-            rollback: Some(crate::output::record::PinRecord {
-                to: "a".repeat(40),
-                from: vec!["b".repeat(40)],
-                reason: "runner broke builds".into(),
-                operator: "olivia".into(),
-                since: "2026-12-02T08:00:00Z".into(),
-            }),
-            repos: Vec::new(),
-            errors: Vec::new(),
-            rollout: None,
-        };
+        let mut plan = crate::plan::fixtures::empty_plan(Some(crate::output::record::PinRecord {
+            to: "a".repeat(40),
+            from: vec!["b".repeat(40)],
+            reason: "runner broke builds".into(),
+            operator: "olivia".into(),
+            since: "2026-12-02T08:00:00Z".into(),
+        }));
         let words = "to revision aaaaaaaaaaaa since 2026-12-02 08:00:00 UTC by olivia: runner broke builds \
                      (rolled back from bbbbbbbbbbbb; `distributor unpin` follows the head again)";
         let reader = crate::output::record::Reader::Cli;

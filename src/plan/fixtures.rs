@@ -94,6 +94,24 @@ pub(crate) fn observe(
     }
 }
 
+/// A plan of no repos for revision `a…a` (40 digits), delivering
+/// `rollback` if given: for the views' tests.
+pub(crate) fn empty_plan(rollback: Option<super::message::Rollback>) -> super::Plan {
+    super::Plan {
+        source: Source {
+            revision: "a".repeat(40),
+            dirty: false,
+            digest: None,
+        },
+        generator: "distributor test".into(),
+        force_reason: None,
+        rollback,
+        repos: Vec::new(),
+        errors: Vec::new(),
+        rollout: None,
+    }
+}
+
 pub(crate) fn settings() -> PlanSettings {
     PlanSettings {
         source: Source {

@@ -266,15 +266,7 @@ fn check_flag_order(
     order: &[String],
     now: crate::time::Epoch,
 ) -> Result<(), RunError> {
-    let report = crate::flags::report(
-        &prepared.targets,
-        plan,
-        &[],
-        &prepared.stages,
-        now,
-        &|e: &str| e.to_string(),
-    );
-    let out = crate::flags::out_of_order(&report, order);
+    let out = crate::flags::staged_guard(&prepared.targets, plan, &prepared.stages, order, now);
     if out.is_empty() {
         return Ok(());
     }

@@ -98,12 +98,21 @@ pub fn origin(revision: &str) -> String {
 /// One line for people: `pinned to revision a11… by olivia since …: reason`.
 pub fn describe(pin: &Pin) -> String {
     format!(
-        "pinned to revision {} by {} since {}: {} (rolled back from {}; `distributor unpin` follows the head again)",
+        "pinned to revision {} by {} since {}: {}",
         short(&pin.revision),
         pin.operator,
         time::utc(pin.at),
-        pin.reason.replace(['\n', '\r'], " "),
-        revisions(&pin.from),
+        why_and_way_out(&pin.reason, &pin.from),
+    )
+}
+
+/// `reason (rolled back from b22…; `distributor unpin` follows the head
+/// again)`: how every view of a pin ends.
+pub fn why_and_way_out(reason: &str, from: &[String]) -> String {
+    format!(
+        "{} (rolled back from {}; `distributor unpin` follows the head again)",
+        reason.replace(['\n', '\r'], " "),
+        revisions(from)
     )
 }
 

@@ -158,6 +158,8 @@ pub fn text_of(html: &str) -> String {
         .replace("&quot;", "\"")
         .replace("&#39;", "'")
         .replace("&nbsp;", " ")
+        .replace("&mdash;", "-")
+        .replace("&middot;", "·")
         .replace("&amp;", "&");
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
